@@ -1,0 +1,168 @@
+/* ir.h - the graph IR: tensors with known shapes, nodes (ops), constant weights.
+ *
+ * Every stage after parsing speaks this IR: ir_build() turns the AST into a
+ * graph with all shapes inferred (sema.c), weights_bind() attaches parameters
+ * (weights.c), passes rewrite it (passes.h), plan_memory() assigns arena
+ * offsets, and the emitter prints it as C. Shapes are int64 and every product
+ * is overflow-checked when it is formed.
+ *
+ * Layout: activations are NCHW (rank 4) or [N, F] (rank 2); dims[0] is the batch. */
+#ifndef CNNC_IR_H
+#define CNNC_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ast.h"
+#include "diag.h"
+
+typedef enum OpKind {
+#define OP(id, name, nin, params) OP_##id,
+#include "ops.h"
+#undef OP
+    OP_COUNT
+} OpKind;
+
+const char *op_name(OpKind op);
+bool op_lookup(const char *name, OpKind *op); /* false if no such op */
+
+#define IR_MAX_RANK 4
+#define IR_MAX_INPUTS 8
+/* The largest tensor (elements) and arena (bytes) cnnc accepts. */
+#define IR_MAX_ELEMS ((int64_t)1 << 32)
+#define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
+
+typedef enum Storage {
+    STORE_NONE,   /* not planned yet */
+    STORE_INPUT,  /* the caller's input pointer */
+    STORE_OUTPUT, /* the caller's output pointer */
+    STORE_ARENA,  /* the static arena, at `offset` bytes */
+    STORE_ALIAS,  /* the same memory as `alias` (flatten, dropout) */
+} Storage;
+
+typedef struct Tensor {
+    int id;
+    char *name; /* C-safe identifier, unique in the graph */
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    struct Node *producer; /* NULL for graph inputs */
+    int nconsumers;
+    Storage storage;
+    int64_t offset;       /* bytes, STORE_ARENA */
+    struct Tensor *alias; /* STORE_ALIAS */
+} Tensor;
+
+/* A constant (parameter) tensor. */
+typedef struct Const {
+    char *key; /* state_dict key, e.g. "features.0.weight" */
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    float *data; /* owned; NULL until weights_bind() */
+} Const;
+
+/* Attributes of every op in one plain struct; each op reads the fields it needs. */
+typedef struct Attrs {
+    int64_t channels; /* conv2d: output channels; linear: output features */
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t groups;
+    bool bias;              /* conv2d, linear */
+    bool affine;            /* batchnorm */
+    bool ceil_mode;         /* pools */
+    bool count_include_pad; /* avgpool */
+    double eps;             /* batchnorm */
+    double slope;           /* leaky_relu */
+    double p;               /* dropout */
+    int64_t dim;            /* softmax */
+} Attrs;
+
+enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };
+
+typedef struct Node {
+    int id;
+    OpKind op;
+    char *name; /* the label: also the weight key prefix */
+    Loc loc;    /* where the layer was written */
+    Tensor *in[IR_MAX_INPUTS];
+    int nin;
+    Tensor *out;
+    Attrs a;
+    Const *param[PARAM_MAX]; /* NULL where the op has no such parameter */
+} Node;
+
+/* How parameters are obtained when no weights file is used. */
+typedef enum InitScheme { INIT_NONE, INIT_HE, INIT_XAVIER } InitScheme;
+
+typedef struct Graph {
+    char *name; /* C prefix for symbols */
+    int64_t batch;
+    Node **nodes; /* topological (= source) order */
+    int nnodes;
+    Tensor **tensors;
+    int ntensors;
+    Tensor *inputs[IR_MAX_INPUTS];
+    int ninputs;
+    Tensor *outputs[IR_MAX_INPUTS];
+    int noutputs;
+    /* Where the weights come from, as resolved from the source and options. */
+    char *weights_path; /* NULL: use init */
+    Loc weights_loc;
+    InitScheme init;
+    uint64_t seed;
+    int64_t arena_bytes; /* set by plan_memory() */
+} Graph;
+
+/* A -D NAME=VALUE override. */
+typedef struct Define {
+    char *name;
+    char *value;
+    bool used;
+} Define;
+
+typedef struct BuildOptions {
+    int64_t batch;            /* >= 1 */
+    const char *name;         /* --name, or NULL */
+    const char *weights_path; /* --weights, or NULL */
+    const char *source_path;  /* the .cnn file, to resolve `weights "x"` relative to it */
+    Define *defines;
+    int ndefines;
+} BuildOptions;
+
+/* AST -> IR: evaluate params and attributes, name layers, infer and check every
+ * shape. Reports errors through diag.h and returns NULL if there was any. */
+Graph *ir_build(const Program *prog, const BuildOptions *opt);
+
+/* Shape inference for one node: sets n->out->rank/dims from n->in and n->a.
+ * Reports a located error and returns false if the node is invalid. Also used
+ * by passes that create or change nodes. */
+bool infer_shape(Node *n);
+
+/* Builders and queries. */
+Graph *ir_graph_new(void);
+Tensor *ir_tensor_new(Graph *g, const char *name);
+Node *ir_node_new(Graph *g, OpKind op, const char *name, Loc loc);
+Const *ir_const_new(const char *key, int rank, const int64_t *dims);
+int64_t ir_numel(int rank, const int64_t *dims); /* caller guarantees no overflow */
+int64_t ir_tensor_numel(const Tensor *t);
+int64_t ir_tensor_bytes(const Tensor *t);
+void ir_graph_free(Graph *g);
+
+/* Consistency check (shapes recomputed, links intact); die()s on a violation. */
+void ir_verify(const Graph *g);
+
+/* Human-readable dump (--emit=ir). Deterministic. */
+void ir_print(const Graph *g, FILE *f);
+
+/* Parameter count and multiply-accumulates of one node / the whole graph. */
+int64_t ir_node_params(const Node *n);
+int64_t ir_node_macs(const Node *n);
+
+/* Format "[1, 6, 28, 28]" into buf. */
+const char *ir_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
+
+/* Assign storage to every tensor: graph inputs/outputs use the caller's pointers,
+ * identity ops alias their input, everything else gets a liveness-planned offset
+ * in one arena. Sets g->arena_bytes. */
+void plan_memory(Graph *g);
+
+#endif
