@@ -9,7 +9,7 @@
 
 CC      ?= cc
 BLAS    ?= openblas
-BUILD   := build
+BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 STD     := -std=c99 -D_POSIX_C_SOURCE=200809L

@@ -30,7 +30,7 @@ bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 #define IR_MAX_RANK 4
 #define IR_MAX_INPUTS 8
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
-#define IR_MAX_ELEMS ((int64_t)1 << 32)
+#define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
 #define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
 
 typedef enum Storage {
@@ -78,6 +78,13 @@ typedef struct Attrs {
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };
 
+/* How a node is computed; chosen per layer from its fixed shape by select_kernels(). */
+typedef enum Kernel {
+    KERNEL_DIRECT, /* fixed-shape loops */
+    KERNEL_GEMM,   /* one matrix product straight on the input (1x1 conv, linear) */
+    KERNEL_IM2COL, /* unfold the input into scratch, then a matrix product */
+} Kernel;
+
 typedef struct Node {
     int id;
     OpKind op;
@@ -88,6 +95,9 @@ typedef struct Node {
     Tensor *out;
     Attrs a;
     Const *param[PARAM_MAX]; /* NULL where the op has no such parameter */
+    Kernel kernel;
+    int64_t scratch_bytes;  /* temporary memory the kernel needs, in the arena */
+    int64_t scratch_offset; /* set by plan_memory() */
 } Node;
 
 /* How parameters are obtained when no weights file is used. */
@@ -160,9 +170,13 @@ int64_t ir_node_macs(const Node *n);
 /* Format "[1, 6, 28, 28]" into buf. */
 const char *ir_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 
+/* Choose each node's kernel and its scratch size (select_kernels.c). */
+void select_kernels(Graph *g);
+
 /* Assign storage to every tensor: graph inputs/outputs use the caller's pointers,
  * identity ops alias their input, everything else gets a liveness-planned offset
- * in one arena. Sets g->arena_bytes. */
-void plan_memory(Graph *g);
+ * in one arena. Sets g->arena_bytes. Reports an error and returns false if
+ * the arena would exceed IR_MAX_ARENA_BYTES. */
+bool plan_memory(Graph *g);
 
 #endif

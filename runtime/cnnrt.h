@@ -24,11 +24,15 @@ extern "C" {
 #define CNNRT_VERSION "0.1.0"
 
 /* C = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T.
- * op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides. */
+ * op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides.
+ * As in BLAS: beta == 0 overwrites C (NaN in C is not propagated); m or n == 0
+ * does nothing; k == 0 or alpha == 0 gives C = beta * C without reading A, B. */
 void cnnrt_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/* y = alpha * op(A) * x + beta * y, A is m x n (row stride lda); op(A) = A or A^T. */
+/* y = alpha * op(A) * x + beta * y, A is m x n (row stride lda); op(A) = A or A^T.
+ * Same conventions as cnnrt_sgemm; an empty inner dimension gives y = beta * y
+ * (reference BLAS would leave y alone). */
 void cnnrt_sgemv(bool trans_a, int m, int n, float alpha, const float *a, int lda, const float *x,
                  float beta, float *y);
 
@@ -40,7 +44,8 @@ void cnnrt_im2col(const float *in, int c, int h, int w, int kh, int kw, int sh, 
                   int pw, int dh, int dw, int oh, int ow, float *col);
 
 /* Read exactly `count` little-endian float32 values from a file. Returns 0, or
- * -1 after printing "<path>: <reason>" to stderr (missing file, wrong size). */
+ * -1 after printing "<path>: <reason>" to stderr (missing file, wrong size);
+ * on failure buf may have been partly overwritten. */
 int cnnrt_read_f32(const char *path, float *buf, size_t count);
 
 /* Write `count` float32 values (little-endian) to a file. Returns 0 or -1 as above. */

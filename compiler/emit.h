@@ -1,0 +1,27 @@
+/* emit.h - the C99 backend: a planned graph in, a .c and a .h out.
+ *
+ * The generated source has every dimension as a literal, weights as static
+ * const data (exact float32 bits), activations in one static arena, and no
+ * malloc. It includes the generated header and cnnrt.h. */
+#ifndef CNNC_EMIT_H
+#define CNNC_EMIT_H
+
+#include <stdbool.h>
+
+#include "ir.h"
+#include "util.h"
+
+typedef struct EmitOptions {
+    bool with_main;          /* add main(): ./prog in.f32 out.f32 */
+    const char *source_path; /* for the header comment */
+    const char *header_name; /* how the .c includes the .h, e.g. "lenet5.h" */
+    const char *version;     /* cnnc version, for the header comment */
+    const char *weights_file; /* non-NULL: weights go to this blob, loaded at run time */
+} EmitOptions;
+
+/* Print the network as C: source into src, header into hdr, and with
+ * opt->weights_file the raw little-endian float32 weight blob into blob. The
+ * graph must have its weights bound, kernels selected and memory planned. */
+void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, StrBuf *blob);
+
+#endif

@@ -1,0 +1,335 @@
+/* main.c - the cnnc driver: options, the pipeline, and writing the output.
+ *
+ * The whole compiler is the function compile() below, read top to bottom:
+ * parse -> build the IR (shapes) -> bind weights -> select kernels -> plan
+ * memory -> emit. Output files are written to temporary names and renamed only
+ * when everything succeeded, so an error never leaves a half-written file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ast.h"
+#include "emit.h"
+#include "ir.h"
+#include "util.h"
+#include "weights.h"
+
+#define CNNC_VERSION "0.1.0"
+
+#ifndef CNNC_RUNTIME_INCLUDE
+#define CNNC_RUNTIME_INCLUDE "runtime"
+#endif
+#ifndef CNNC_RUNTIME_LIBDIR
+#define CNNC_RUNTIME_LIBDIR "build"
+#endif
+#ifndef CNNC_BLAS_LIBS
+#define CNNC_BLAS_LIBS "-lopenblas"
+#endif
+
+typedef enum { EMIT_C, EMIT_IR } EmitKind;
+
+typedef struct Options {
+    const char *input;
+    const char *output;
+    EmitKind emit;
+    bool with_main;
+    const char *weights_file;
+    int opt_level;
+    BuildOptions build;
+} Options;
+
+static const char usage_text[] =
+    "usage: cnnc [options] NET.cnn\n"
+    "\n"
+    "Compile a network described in the .cnn language (see docs/language.md) and its\n"
+    "weights (safetensors, PyTorch state_dict names) into standalone C99: NET.c and NET.h.\n"
+    "\n"
+    "Output:\n"
+    "  -o FILE          write the C source to FILE and the header beside it (FILE with .h);\n"
+    "                   default: the input's name with .c, in the current directory\n"
+    "  --emit=c         C source and header (default)\n"
+    "  --emit=ir        the graph IR after all passes, shapes and memory plan (to -o or stdout)\n"
+    "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
+    "                   writes the output (for golden tests and quick runs)\n"
+    "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
+    "  --weights-file=FILE  write the weights to FILE (raw float32) instead of into the\n"
+    "                   C source; the code then has NAME_load_weights(path), to call\n"
+    "                   once before NAME_run (for very large models)\n"
+    "\n"
+    "Network:\n"
+    "  --batch N        batch size compiled in (default 1)\n"
+    "  -D NAME=VALUE    override 'param NAME' of the network (repeatable)\n"
+    "  --weights FILE   take weights from FILE instead of the one the network names\n"
+    "  -O0, -O2         optimization level (default -O2; the optimizer is growing)\n"
+    "\n"
+    "Building the generated code:\n"
+    "  --cflags         print the compiler flags for generated code (runtime header)\n"
+    "  --libs           print the linker flags (libcnnrt, BLAS, libm)\n"
+    "                   e.g.  cc net.c main.c $(cnnc --cflags) $(cnnc --libs)\n"
+    "\n"
+    "  -h, --help       this help\n"
+    "  --version        print the version\n"
+    "\n"
+    "Exit status: 0 on success, 1 on any error (and no output file is written).\n";
+
+static _Noreturn void usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cnnc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'cnnc --help'.\n");
+    exit(1);
+}
+
+static void add_define(Options *o, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || !eq[1])
+        usage_error("-D needs NAME=VALUE, got '%s'", text);
+    Define d = {xstrndup(text, (size_t)(eq - text)), xstrdup(eq + 1), false};
+    o->build.defines = xrealloc(o->build.defines, sizeof d * (size_t)(o->build.ndefines + 1));
+    o->build.defines[o->build.ndefines++] = d;
+}
+
+/* The value of option `name` given as "--name=V", "--name V", or "-xV" / "-x V". */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=' && name[1] == '-')
+        return a + n + 1;
+    if (a[n] != '\0') {
+        if (name[1] == '-')
+            return NULL; /* --batchx: not this option */
+        return a + n;    /* -DX=1 */
+    }
+    if (*i + 1 >= argc)
+        usage_error("option '%s' needs a value", name);
+    return argv[++*i];
+}
+
+static int64_t parse_count(const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno || v < 1 || v > 65536)
+        usage_error(what, s);
+    return v;
+}
+
+static void parse_args(int argc, char **argv, Options *o)
+{
+    *o = (Options){.emit = EMIT_C, .opt_level = 2, .build = {.batch = 1}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            exit(0);
+        } else if (!strcmp(a, "--version")) {
+            printf("cnnc %s\n", CNNC_VERSION);
+            exit(0);
+        } else if (!strcmp(a, "--cflags")) {
+            printf("-I%s\n", CNNC_RUNTIME_INCLUDE);
+            exit(0);
+        } else if (!strcmp(a, "--libs")) {
+            printf("-L%s -lcnnrt %s -lm\n", CNNC_RUNTIME_LIBDIR, CNNC_BLAS_LIBS);
+            exit(0);
+        } else if (!strcmp(a, "--main")) {
+            o->with_main = true;
+        } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2")) {
+            o->opt_level = a[2] - '0';
+        } else if ((v = option_value(argc, argv, &i, "-o"))) {
+            o->output = v;
+        } else if ((v = option_value(argc, argv, &i, "-D"))) {
+            add_define(o, v);
+        } else if ((v = option_value(argc, argv, &i, "--batch"))) {
+            o->build.batch = parse_count(v, "--batch must be an integer from 1 to 65536, not '%s'");
+        } else if ((v = option_value(argc, argv, &i, "--weights"))) {
+            o->build.weights_path = v;
+        } else if ((v = option_value(argc, argv, &i, "--weights-file"))) {
+            o->weights_file = v;
+        } else if ((v = option_value(argc, argv, &i, "--name"))) {
+            o->build.name = v;
+        } else if ((v = option_value(argc, argv, &i, "--emit"))) {
+            if (!strcmp(v, "c"))
+                o->emit = EMIT_C;
+            else if (!strcmp(v, "ir"))
+                o->emit = EMIT_IR;
+            else
+                usage_error("--emit must be 'c' or 'ir', not '%s'", v);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            usage_error("unknown option '%s'", a);
+        } else if (o->input) {
+            usage_error("more than one input file ('%s')", a);
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input)
+        usage_error("%s", "no input file");
+    o->build.source_path = o->input;
+}
+
+/* ---- atomic output ------------------------------------------------------ */
+
+typedef struct PendingFile {
+    char *path, *tmp;
+} PendingFile;
+
+/* Write data to a temporary file beside path; rename later with commit_file. */
+static bool stage_file(PendingFile *pf, const char *path, const StrBuf *data)
+{
+    pf->path = xstrdup(path);
+    pf->tmp = xasprintf("%s.tmpXXXXXX", path);
+    int fd = mkstemp(pf->tmp);
+    if (fd < 0) {
+        fprintf(stderr, "cnnc: error: cannot create '%s': %s\n", path, strerror(errno));
+        free(pf->tmp);
+        pf->tmp = NULL;
+        return false;
+    }
+    FILE *f = fdopen(fd, "wb");
+    bool ok = f && fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(pf->tmp);
+        free(pf->tmp);
+        pf->tmp = NULL;
+    }
+    return ok;
+}
+
+static void discard_file(PendingFile *pf)
+{
+    if (pf->tmp)
+        unlink(pf->tmp);
+    free(pf->tmp);
+    free(pf->path);
+    *pf = (PendingFile){0};
+}
+
+static bool commit_file(PendingFile *pf)
+{
+    bool ok = rename(pf->tmp, pf->path) == 0;
+    if (!ok)
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", pf->path, strerror(errno));
+    else {
+        free(pf->tmp);
+        pf->tmp = NULL;
+    }
+    discard_file(pf);
+    return ok;
+}
+
+/* out.c -> out.h; anything else gets ".h" appended. */
+static char *header_path(const char *c_path)
+{
+    size_t n = strlen(c_path);
+    if (n > 2 && strcmp(c_path + n - 2, ".c") == 0)
+        return xasprintf("%.*s.h", (int)(n - 2), c_path);
+    return xasprintf("%s.h", c_path);
+}
+
+/* NET.cnn -> NET.c in the current directory. */
+static char *default_output(const char *input)
+{
+    const char *base = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    return xasprintf("%.*s.c", (int)n, base);
+}
+
+/* Write up to three files all-or-nothing: each goes to a temporary name first,
+ * and the renames happen only once every file was written in full. */
+static bool write_outputs(const char *const paths[3], const StrBuf *const data[3])
+{
+    PendingFile pf[3] = {{0}};
+    bool ok = true;
+    for (int i = 0; i < 3 && ok; i++)
+        if (paths[i])
+            ok = stage_file(&pf[i], paths[i], data[i]);
+    for (int i = 0; i < 3 && ok; i++)
+        if (paths[i])
+            ok = commit_file(&pf[i]);
+    for (int i = 0; i < 3; i++)
+        discard_file(&pf[i]);
+    return ok;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* ---- the pipeline -------------------------------------------------------- */
+
+static int compile(const Options *o)
+{
+    size_t len;
+    char *src = read_file(o->input, &len);
+    if (!src) {
+        fprintf(stderr, "cnnc: error: cannot read '%s': %s\n", o->input, strerror(errno));
+        return 1;
+    }
+    diag_set_source(o->input, src, len);
+    Program *prog = parse_program(src, len);
+    Graph *g = prog ? ir_build(prog, &o->build) : NULL;
+    bool ok = g && weights_bind(g);
+    if (ok) {
+        select_kernels(g);
+        ok = plan_memory(g);
+    }
+    if (ok)
+        ir_verify(g);
+    if (ok) {
+        char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
+        char *h_path = header_path(c_path);
+        StrBuf out = {0}, hdr = {0}, blob = {0};
+        if (o->emit == EMIT_IR) {
+            FILE *mem = open_memstream(&out.data, &out.len);
+            ir_print(g, mem);
+            fclose(mem);
+            const char *paths[3] = {c_path, NULL, NULL};
+            const StrBuf *data[3] = {&out, NULL, NULL};
+            if (o->output)
+                ok = write_outputs(paths, data);
+            else
+                fwrite(out.data, 1, out.len, stdout);
+        } else {
+            EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path), CNNC_VERSION,
+                              o->weights_file};
+            emit_c(g, &eo, &out, &hdr, &blob);
+            const char *paths[3] = {c_path, h_path, o->weights_file};
+            const StrBuf *data[3] = {&out, &hdr, &blob};
+            ok = write_outputs(paths, data);
+        }
+        free(out.data);
+        sb_free(&hdr);
+        sb_free(&blob);
+        free(c_path);
+        free(h_path);
+    }
+    ir_graph_free(g);
+    ast_free(prog);
+    free(src);
+    return ok && diag_error_count() == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    Options o;
+    parse_args(argc, argv, &o);
+    int status = compile(&o);
+    for (int i = 0; i < o.build.ndefines; i++) {
+        free(o.build.defines[i].name);
+        free(o.build.defines[i].value);
+    }
+    free(o.build.defines);
+    return status;
+}

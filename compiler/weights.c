@@ -1,0 +1,240 @@
+/* weights.c - attach parameters to the IR: from a safetensors file, checked
+ * key by key against the shapes the graph expects, or from the documented
+ * deterministic init (docs/language.md, "Deterministic init").
+ *
+ * Keys follow PyTorch's state_dict: "<layer>.weight", "<layer>.bias",
+ * "<layer>.running_mean", "<layer>.running_var". */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "weights.h"
+
+static const char *param_suffix[PARAM_MAX] = {"weight", "bias", "running_mean", "running_var"};
+
+/* The parameters node n needs, with their shapes; slots it does not use get rank 0. */
+static void expected_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4])
+{
+    memset(rank, 0, sizeof(int) * PARAM_MAX);
+    const Tensor *in = n->in[0];
+    switch (n->op) {
+    case OP_CONV2D:
+        rank[PARAM_WEIGHT] = 4;
+        dims[PARAM_WEIGHT][0] = n->a.channels;
+        dims[PARAM_WEIGHT][1] = in->dims[1] / n->a.groups;
+        dims[PARAM_WEIGHT][2] = n->a.kh;
+        dims[PARAM_WEIGHT][3] = n->a.kw;
+        if (n->a.bias) {
+            rank[PARAM_BIAS] = 1;
+            dims[PARAM_BIAS][0] = n->a.channels;
+        }
+        break;
+    case OP_LINEAR:
+        rank[PARAM_WEIGHT] = 2;
+        dims[PARAM_WEIGHT][0] = n->a.channels;
+        dims[PARAM_WEIGHT][1] = in->dims[1];
+        if (n->a.bias) {
+            rank[PARAM_BIAS] = 1;
+            dims[PARAM_BIAS][0] = n->a.channels;
+        }
+        break;
+    case OP_BATCHNORM:
+        for (int p = 0; p < PARAM_MAX; p++) {
+            if (!n->a.affine && (p == PARAM_WEIGHT || p == PARAM_BIAS))
+                continue;
+            rank[p] = 1;
+            dims[p][0] = in->dims[1];
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- deterministic init ------------------------------------------------- */
+
+uint64_t init_next(InitRng *r)
+{
+    r->state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = r->state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double init_uniform(InitRng *r)
+{
+    return (double)(init_next(r) >> 11) * 0x1.0p-53;
+}
+
+static void fill_uniform(InitRng *r, Const *c, double lo, double hi)
+{
+    int64_t n = ir_numel(c->rank, c->dims);
+    for (int64_t i = 0; i < n; i++)
+        c->data[i] = (float)(lo + (hi - lo) * init_uniform(r));
+}
+
+static void init_node(Graph *g, InitRng *r, Node *n)
+{
+    double fan_in = 0, fan_out = 0;
+    if (n->op == OP_CONV2D) {
+        fan_in = (double)(n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw);
+        fan_out = (double)(n->a.channels * n->a.kh * n->a.kw);
+    } else if (n->op == OP_LINEAR) {
+        fan_in = (double)n->in[0]->dims[1];
+        fan_out = (double)n->a.channels;
+    }
+    for (int p = 0; p < PARAM_MAX; p++) {
+        Const *c = n->param[p];
+        if (!c)
+            continue;
+        if (n->op == OP_BATCHNORM) {
+            bool around_one = p == PARAM_WEIGHT || p == PARAM_VAR;
+            fill_uniform(r, c, around_one ? 0.5 : -0.5, around_one ? 1.5 : 0.5);
+        } else if (p == PARAM_WEIGHT) {
+            double b = g->init == INIT_HE ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
+            fill_uniform(r, c, -b, b);
+        } else {
+            double b = 1.0 / sqrt(fan_in);
+            fill_uniform(r, c, -b, b);
+        }
+    }
+}
+
+/* ---- loading from a file ------------------------------------------------ */
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static void suggest_key(const StFile *f, const char *key, Loc loc)
+{
+    const char *best = NULL;
+    int best_d = 4;
+    for (int i = 0; i < f->ntensors; i++) {
+        int d = edit_distance(key, f->tensors[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = f->tensors[i].name;
+        }
+    }
+    if (best)
+        diag_note(loc, "did you mean '%s'?", best);
+}
+
+/* The message for a parameter of the wrong shape; linear's input count gets
+ * the wording users search for. */
+static void shape_mismatch(const Node *n, const Const *want, const StTensor *t)
+{
+    char a[160], b[160];
+    ir_shape_str(t->rank, t->dims, b, sizeof b);
+    if (n->op == OP_LINEAR && want->rank == 2 && t->rank == 2 && t->dims[0] == want->dims[0])
+        diag_error(n->loc, "linear '%s' expects %lld inputs but '%s' has shape %s", n->name,
+                   (long long)want->dims[1], t->name, b);
+    else
+        diag_error(n->loc, "%s '%s' expects '%s' of shape %s but the file has %s", op_name(n->op),
+                   n->name, t->name, ir_shape_str(want->rank, want->dims, a, sizeof a), b);
+}
+
+static bool load_param(const StFile *f, const char *path, const Node *n, Const *c)
+{
+    const StTensor *t = st_find(f, c->key);
+    if (!t) {
+        diag_error(n->loc, "%s '%s' needs '%s', which is not in %s", op_name(n->op), n->name,
+                   c->key, base_name(path));
+        suggest_key(f, c->key, n->loc);
+        return false;
+    }
+    ((StTensor *)t)->used = true;
+    if (t->dtype != ST_F32) {
+        diag_error(n->loc, "'%s' in %s is %s; cnnc needs F32 (save the tensor with .float())",
+                   c->key, base_name(path), t->dtype_name);
+        return false;
+    }
+    bool same = t->rank == c->rank;
+    for (int i = 0; same && i < c->rank; i++)
+        same = t->dims[i] == c->dims[i];
+    if (!same) {
+        shape_mismatch(n, c, t);
+        return false;
+    }
+    int64_t count = ir_numel(c->rank, c->dims);
+    c->data = xmalloc(sizeof(float) * (size_t)count);
+    const unsigned char *src = t->data;
+    for (int64_t i = 0; i < count; i++, src += 4) {
+        uint32_t bits = (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 |
+                        (uint32_t)src[3] << 24;
+        memcpy(&c->data[i], &bits, 4);
+    }
+    return true;
+}
+
+static void mark_used(StFile *f, const char *key)
+{
+    const StTensor *t = st_find(f, key);
+    if (t)
+        ((StTensor *)t)->used = true;
+}
+
+static void warn_unused(const StFile *f, const char *path)
+{
+    int shown = 0, unused = 0;
+    for (int i = 0; i < f->ntensors; i++) {
+        if (f->tensors[i].used)
+            continue;
+        if (++unused <= 10) {
+            diag_warning((Loc){0}, "'%s' in %s is not used by any layer; skipped",
+                         f->tensors[i].name, base_name(path));
+            shown++;
+        }
+    }
+    if (unused > shown)
+        diag_warning((Loc){0}, "%d more unused tensors in %s skipped", unused - shown,
+                     base_name(path));
+}
+
+bool weights_bind(Graph *g)
+{
+    StFile f = {0};
+    char err[512];
+    if (g->weights_path && st_load(g->weights_path, &f, err, sizeof err) != 0) {
+        diag_error(g->weights_loc, "cannot load weights '%s': %s", g->weights_path, err);
+        return false;
+    }
+    InitRng rng = {g->seed};
+    bool ok = true;
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        int rank[PARAM_MAX];
+        int64_t dims[PARAM_MAX][4];
+        expected_params(n, rank, dims);
+        for (int p = 0; p < PARAM_MAX; p++) {
+            if (!rank[p])
+                continue;
+            char *key = xasprintf("%s.%s", n->name, param_suffix[p]);
+            n->param[p] = ir_const_new(key, rank[p], dims[p]);
+            free(key);
+            if (g->weights_path)
+                ok = load_param(&f, g->weights_path, n, n->param[p]) && ok;
+            else
+                n->param[p]->data =
+                    xcalloc((size_t)ir_numel(rank[p], dims[p]), sizeof(float));
+        }
+        if (g->weights_path && n->op == OP_BATCHNORM) {
+            char *key = xasprintf("%s.num_batches_tracked", n->name); /* a training counter */
+            mark_used(&f, key);
+            free(key);
+        }
+        if (!g->weights_path)
+            init_node(g, &rng, n);
+    }
+    if (g->weights_path) {
+        if (ok)
+            warn_unused(&f, g->weights_path);
+        st_free(&f);
+    }
+    return ok;
+}

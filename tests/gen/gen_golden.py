@@ -1,0 +1,891 @@
+#!/usr/bin/python3
+"""Generate the golden-output regression cases in tests/golden/.
+
+Usage (from any directory; needs Debian's python3-torch and python3-numpy only):
+
+    /usr/bin/python3 tests/gen/gen_golden.py [case ...]
+
+With no arguments every case is (re)generated; otherwise only the named ones.
+`--list` prints the case names. The script is deterministic (every random
+number comes from a seed derived from the case name), and its output is
+committed: `make check` never runs it, it runs tests/run-golden.sh on what this
+script wrote.
+
+Each case is a directory tests/golden/<case>/ holding:
+
+    net.cnn               the network; its first line is a comment saying what
+                          the case covers
+    weights.safetensors   the torch module's state_dict, PyTorch's key names
+                          (absent for `init he(...)` / `init xavier(...)` cases)
+    input.f32             the whole input batch, raw little-endian float32
+    expected.f32          the output computed by PyTorch, raw little-endian
+                          float32, row-major NCHW or [N, F]
+    flags                 (optional) extra cnnc arguments, one line
+    tolerance             (optional) one number, default 1e-4 (abs or rel)
+
+Every expected output is computed by PyTorch (torch.nn modules, eval mode,
+float32), never by cnnc. For init cases the script reimplements the
+deterministic splitmix64 init of docs/language.md and loads those values into
+the torch module, so both sides use the same weights bit for bit.
+"""
+
+import collections
+import json
+import math
+import os
+import shutil
+import struct
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.normpath(os.path.join(HERE, "..", "golden"))
+DEFAULT_TOL = 1e-4
+
+# --------------------------------------------------------------------------
+# safetensors writer (and a reader, used only to check the writer)
+
+_ST_DTYPES = {
+    np.dtype("float32"): "F32",
+    np.dtype("float64"): "F64",
+    np.dtype("int64"): "I64",
+    np.dtype("int32"): "I32",
+}
+
+
+def write_safetensors(path, tensors):
+    """tensors: ordered (name, numpy array) pairs. Data is laid out in that
+    order, contiguous, little-endian; the JSON header is padded with spaces to
+    a multiple of 8 bytes."""
+    header = collections.OrderedDict()
+    blobs = []
+    offset = 0
+    for name, arr in tensors:
+        arr = np.array(arr, order="C", copy=True)  # (ascontiguousarray would make 0-d 1-d)
+        dtype = _ST_DTYPES[arr.dtype]
+        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {
+            "dtype": dtype,
+            "shape": [int(d) for d in arr.shape],
+            "data_offsets": [offset, offset + len(data)],
+        }
+        blobs.append(data)
+        offset += len(data)
+    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hjson += b" " * (-len(hjson) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hjson)))
+        f.write(hjson)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8 : 8 + n].decode("utf-8"), object_pairs_hook=collections.OrderedDict)
+    data = buf[8 + n :]
+    inv = {v: k for k, v in _ST_DTYPES.items()}
+    out = collections.OrderedDict()
+    end = 0
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        assert b == end, "hole or overlap in %s" % path
+        end = e
+        dt = inv[info["dtype"]].newbyteorder("<")
+        out[name] = np.frombuffer(data[b:e], dtype=dt).reshape(tuple(info["shape"]))
+    assert end == len(data), "trailing data in %s" % path
+    return out
+
+
+# --------------------------------------------------------------------------
+# The deterministic init of docs/language.md ("Deterministic init")
+
+MASK64 = (1 << 64) - 1
+SM_GAMMA = 0x9E3779B97F4A7C15
+SM_M1 = 0xBF58476D1CE4E5B9
+SM_M2 = 0x94D049BB133111EB
+
+
+class SplitMix64:
+    """splitmix64, vectorised with numpy uint64 (wrapping) arithmetic."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK64
+
+    def next_u64(self, n):
+        steps = np.arange(1, n + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            z = np.uint64(self.state) + steps * np.uint64(SM_GAMMA)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(SM_M1)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(SM_M2)
+            z = z ^ (z >> np.uint64(31))
+        self.state = (self.state + n * SM_GAMMA) & MASK64
+        return z
+
+    def uniform(self, n):
+        # (next() >> 11) * 2^-53: 53-bit integers convert to double exactly
+        return (self.next_u64(n) >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
+
+    def U(self, lo, hi, shape):
+        """(float)(lo + (hi - lo) * uniform()), computed in double, rounded to
+        float32 (round to nearest even, as a C cast)."""
+        n = int(np.prod(shape)) if len(shape) else 1
+        lo = float(lo)
+        hi = float(hi)
+        u = self.uniform(n)
+        return (lo + (hi - lo) * u).astype(np.float32).reshape(shape)
+
+
+def _splitmix_reference(seed, n):
+    """An independent plain-int implementation, used to check SplitMix64."""
+    state = seed & MASK64
+    out = []
+    for _ in range(n):
+        state = (state + SM_GAMMA) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * SM_M1) & MASK64
+        z = ((z ^ (z >> 27)) * SM_M2) & MASK64
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def self_check_init(verbose=False):
+    ref = _splitmix_reference(0, 8)
+    # Published first output of splitmix64 with state 0 (Vigna's reference code).
+    assert ref[0] == 0xE220A8397B1DCDAF, hex(ref[0])
+    for seed in (0, 1, 42, 0xFFFFFFFFFFFFFFFF):
+        ref = _splitmix_reference(seed, 100)
+        rng = SplitMix64(seed)
+        got = list(rng.next_u64(37)) + list(rng.next_u64(63))
+        assert [int(x) for x in got] == ref, "splitmix64 mismatch for seed %d" % seed
+    # U() against a scalar computation with plain ints and Python floats
+    rng = SplitMix64(0)
+    vals = rng.U(-0.75, 0.75, (6,))
+    ref = [np.float32(-0.75 + 1.5 * ((z >> 11) * 2.0 ** -53)) for z in _splitmix_reference(0, 6)]
+    assert [v.tobytes() for v in vals] == [r.tobytes() for r in ref]
+    if verbose:
+        print("splitmix64 seed 0:", " ".join("%016x" % z for z in _splitmix_reference(0, 4)))
+        print("U(-0.75, 0.75) seed 0:", " ".join(repr(float(v)) for v in vals))
+
+
+def fans(mod):
+    if isinstance(mod, nn.Conv2d):
+        kh, kw = mod.kernel_size
+        return mod.in_channels // mod.groups * kh * kw, mod.out_channels * kh * kw
+    return mod.in_features, mod.out_features
+
+
+def apply_init(module, scheme, seed):
+    """Overwrite every parameter of `module` with the documented init. Layers
+    are visited in registration order, which each case builds to match the
+    order of layers in its .cnn. Tensors a layer does not have (bias=false,
+    affine=false) are not drawn."""
+    rng = SplitMix64(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in, fan_out = fans(m)
+                if scheme == "he":
+                    b = math.sqrt(6.0 / fan_in)
+                else:
+                    b = math.sqrt(6.0 / (fan_in + fan_out))
+                m.weight.copy_(torch.from_numpy(rng.U(-b, b, tuple(m.weight.shape))))
+                if m.bias is not None:
+                    bb = 1.0 / math.sqrt(fan_in)
+                    m.bias.copy_(torch.from_numpy(rng.U(-bb, bb, tuple(m.bias.shape))))
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                c = (m.num_features,)
+                if m.affine:
+                    m.weight.copy_(torch.from_numpy(rng.U(0.5, 1.5, c)))
+                    m.bias.copy_(torch.from_numpy(rng.U(-0.5, 0.5, c)))
+                m.running_mean.copy_(torch.from_numpy(rng.U(-0.5, 0.5, c)))
+                m.running_var.copy_(torch.from_numpy(rng.U(0.5, 1.5, c)))
+
+
+# --------------------------------------------------------------------------
+# Module helpers
+
+
+def seq(*layers):
+    """nn.Sequential with explicit names: ("label", module) pairs."""
+    return nn.Sequential(collections.OrderedDict(layers))
+
+
+def randomize_bn(module):
+    """Give every BatchNorm non-trivial statistics and affine parameters."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                c = m.num_features
+                if m.affine:
+                    m.weight.copy_(torch.rand(c) + 0.5)
+                    m.bias.copy_(torch.randn(c) * 0.5)
+                m.running_mean.copy_(torch.randn(c) * 0.5)
+                m.running_var.copy_(torch.rand(c) * 1.5 + 0.25)
+                m.num_batches_tracked.fill_(7)
+
+
+class Case:
+    def __init__(self, name, covers, cnn, build, shape, batch=1, flags="", tol=None,
+                 scale=1.0, shift=0.0, init=None, crlf=False, post=None, empty_weights=False):
+        self.name = name
+        self.covers = covers
+        self.cnn = cnn
+        self.build = build
+        self.shape = tuple(shape)  # per-sample shape (C, H, W) or (F,)
+        self.batch = batch
+        self.flags = flags
+        self.tol = tol
+        self.scale = scale
+        self.shift = shift
+        self.init = init  # None or (scheme, seed)
+        self.crlf = crlf
+        self.post = post  # called with the module after randomize_bn
+        self.empty_weights = empty_weights
+
+
+CASES = []
+
+
+def case(*args, **kw):
+    CASES.append(Case(*args, **kw))
+
+
+def dedent(text):
+    lines = text.strip("\n").split("\n")
+    ind = min(len(l) - len(l.lstrip()) for l in lines if l.strip())
+    return "\n".join(l[ind:] for l in lines) + "\n"
+
+
+HEADER = "@HEADER@"
+
+
+def simple(body, inp):
+    """A .cnn with an `input x[...]` line, the weights/init line, then body.
+    generate() fills in the weights/init line: `init ...` for init cases,
+    `weights "weights.safetensors"` for networks with parameters, and
+    `init he(seed=0)` for networks without any (unless empty_weights is set,
+    which writes an empty safetensors file instead)."""
+    dims = ", ".join(str(d) for d in inp)
+    return "input x[%s]\n%s\n%s" % (dims, HEADER, dedent(body))
+
+
+R = nn.ReLU
+
+# --------------------------------------------------------------------------
+# conv2d
+
+case("conv_basic", "conv2d 3x3, stride 1, no padding, with bias",
+     simple("c1: conv2d(5, kernel=3)", (3, 8, 8)),
+     lambda: seq(("c1", nn.Conv2d(3, 5, 3))), (3, 8, 8))
+
+case("conv_positional_pad", "conv2d with the kernel given positionally and pad=1",
+     simple("c1: conv2d(6, 3, pad=1)", (2, 7, 7)),
+     lambda: seq(("c1", nn.Conv2d(2, 6, 3, padding=1))), (2, 7, 7))
+
+case("conv_nonsquare", "conv2d on a non-square input with a non-square kernel=(3,5)",
+     simple("c1: conv2d(4, kernel=(3, 5))", (2, 7, 11)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, (3, 5)))), (2, 7, 11))
+
+case("conv_stride2_odd", "conv2d stride 2 on odd input sizes (9x11), with and without padding",
+     simple("""
+        c1: conv2d(4, kernel=3, stride=2)
+        c2: conv2d(3, kernel=3, stride=2, pad=1)
+     """, (3, 9, 11)),
+     lambda: seq(("c1", nn.Conv2d(3, 4, 3, stride=2)),
+                 ("c2", nn.Conv2d(4, 3, 3, stride=2, padding=1))), (3, 9, 11))
+
+case("conv_stride_pair", "conv2d with a stride pair stride=(2,1) and stride=(1,3)",
+     simple("""
+        c1: conv2d(3, kernel=3, stride=(2, 1))
+        c2: conv2d(4, kernel=(1, 3), stride=(1, 3))
+     """, (2, 10, 13)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, 3, stride=(2, 1))),
+                 ("c2", nn.Conv2d(3, 4, (1, 3), stride=(1, 3)))), (2, 10, 13))
+
+case("conv_pad_pair", "conv2d with a padding pair pad=(1,2) and pad=(0,2)",
+     simple("""
+        c1: conv2d(3, kernel=(3, 5), pad=(1, 2))
+        c2: conv2d(4, kernel=3, pad=(0, 2))
+     """, (2, 6, 7)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, (3, 5), padding=(1, 2))),
+                 ("c2", nn.Conv2d(3, 4, 3, padding=(0, 2)))), (2, 6, 7))
+
+case("conv_dilation2", "conv2d with dilation=2 (with and without padding)",
+     simple("""
+        c1: conv2d(3, kernel=3, dilation=2, pad=2)
+        c2: conv2d(4, kernel=3, dilation=2)
+     """, (2, 10, 10)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, 3, dilation=2, padding=2)),
+                 ("c2", nn.Conv2d(3, 4, 3, dilation=2))), (2, 10, 10))
+
+case("conv_dilation_pair", "conv2d with a dilation pair dilation=(2,3) plus pad pair and stride",
+     simple("c1: conv2d(4, kernel=3, dilation=(2, 3), pad=(1, 0), stride=(1, 2))", (2, 11, 13)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, 3, dilation=(2, 3), padding=(1, 0), stride=(1, 2)))),
+     (2, 11, 13))
+
+case("conv_groups2", "grouped conv2d, groups=2 (4 -> 6 channels)",
+     simple("c1: conv2d(6, kernel=3, pad=1, groups=2)", (4, 6, 6)),
+     lambda: seq(("c1", nn.Conv2d(4, 6, 3, padding=1, groups=2))), (4, 6, 6))
+
+case("conv_depthwise", "depthwise conv2d (groups = channels = 4)",
+     simple("dw: conv2d(4, kernel=3, pad=1, groups=4)", (4, 7, 7)),
+     lambda: seq(("dw", nn.Conv2d(4, 4, 3, padding=1, groups=4))), (4, 7, 7))
+
+case("conv_depthwise_mult", "depthwise conv2d with channel multiplier 2 (4 -> 8, groups=4), stride 2",
+     simple("dw: conv2d(8, kernel=3, stride=2, pad=1, groups=4)", (4, 9, 9)),
+     lambda: seq(("dw", nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=4))), (4, 9, 9))
+
+case("conv_nobias", "conv2d with bias=false (no .bias in the weights file)",
+     simple("c1: conv2d(4, kernel=3, pad=1, bias=false)", (3, 6, 6)),
+     lambda: seq(("c1", nn.Conv2d(3, 4, 3, padding=1, bias=False))), (3, 6, 6))
+
+case("conv_pointwise", "1x1 (pointwise) conv2d, kernel=1 and kernel=(1,1) with stride 2",
+     simple("""
+        pw1: conv2d(8, kernel=1)
+        pw2: conv2d(5, kernel=(1, 1), stride=2)
+     """, (6, 7, 9)),
+     lambda: seq(("pw1", nn.Conv2d(6, 8, 1)), ("pw2", nn.Conv2d(8, 5, 1, stride=2))), (6, 7, 9))
+
+case("conv_chain_wide", "two wider conv2d layers (8 -> 16 -> 32 channels), pad 1 then stride 2",
+     simple("""
+        c1: conv2d(16, kernel=3, pad=1) -> relu
+        c2: conv2d(32, kernel=3, stride=2, pad=1)
+     """, (8, 12, 12)),
+     lambda: seq(("c1", nn.Conv2d(8, 16, 3, padding=1)), ("r", R()),
+                 ("c2", nn.Conv2d(16, 32, 3, stride=2, padding=1))), (8, 12, 12))
+
+# --------------------------------------------------------------------------
+# batchnorm
+
+case("bn_default", "batchnorm (BatchNorm2d, default eps=1e-5) after conv2d, random stats",
+     simple("c1: conv2d(6, kernel=3) -> bn1: batchnorm", (3, 7, 7)),
+     lambda: seq(("c1", nn.Conv2d(3, 6, 3)), ("bn1", nn.BatchNorm2d(6))), (3, 7, 7))
+
+case("bn_eps", "batchnorm(eps=1e-3) with small running_var (0.001..0.011), where eps matters",
+     simple("c1: conv2d(5, kernel=3, pad=1) -> bn1: batchnorm(eps=1e-3)", (3, 6, 6)),
+     lambda: seq(("c1", nn.Conv2d(3, 5, 3, padding=1)), ("bn1", nn.BatchNorm2d(5, eps=1e-3))),
+     (3, 6, 6), post=lambda m: m.bn1.running_var.copy_(torch.rand(5) * 0.01 + 0.001))
+
+case("bn_input", "batchnorm directly after the input, then relu",
+     simple("bn0: batchnorm -> relu", (4, 5, 6)),
+     lambda: seq(("bn0", nn.BatchNorm2d(4)), ("r", R())), (4, 5, 6))
+
+case("bn_flat", "batchnorm on flat tensors (BatchNorm1d): on the input and after linear",
+     simple("bn0: batchnorm\nfc1: linear(12) -> bn1: batchnorm -> relu", (20,)),
+     lambda: seq(("bn0", nn.BatchNorm1d(20)), ("fc1", nn.Linear(20, 12)),
+                 ("bn1", nn.BatchNorm1d(12)), ("r", R())), (20,))
+
+case("bn_noaffine", "batchnorm(affine=false): only running_mean/running_var in the file",
+     simple("c1: conv2d(4, kernel=3) -> bn1: batchnorm(affine=false)", (3, 6, 6)),
+     lambda: seq(("c1", nn.Conv2d(3, 4, 3)), ("bn1", nn.BatchNorm2d(4, affine=False))), (3, 6, 6))
+
+# --------------------------------------------------------------------------
+# activations (inputs span about +-6..9, so saturation matters)
+
+ACT_SHAPE = (3, 6, 7)
+for nm, op, mod, what in [
+    ("act_relu", "relu", lambda: nn.ReLU(), "relu"),
+    ("act_relu6", "relu6", lambda: nn.ReLU6(), "relu6 (clips at 0 and 6)"),
+    ("act_leaky_relu", "leaky_relu", lambda: nn.LeakyReLU(), "leaky_relu with the default slope 0.01"),
+    ("act_leaky_relu_slope", "leaky_relu(slope=0.2)", lambda: nn.LeakyReLU(0.2),
+     "leaky_relu(slope=0.2)"),
+    ("act_sigmoid", "sigmoid", lambda: nn.Sigmoid(), "sigmoid"),
+    ("act_tanh", "tanh", lambda: nn.Tanh(), "tanh"),
+]:
+    case(nm, what + ", applied to the input (values spanning +-6 and beyond)",
+         simple(op, ACT_SHAPE), (lambda mod=mod: seq(("a", mod()))), ACT_SHAPE, scale=3.0)
+
+case("act_after_layers", "activations after conv2d/linear: relu6, leaky_relu(0.2), tanh, sigmoid",
+     simple("""
+        c1: conv2d(4, kernel=3, pad=1) -> relu6
+        c2: conv2d(4, kernel=3) -> leaky_relu(slope=0.2)
+        c3: conv2d(3, kernel=1) -> tanh
+        flatten
+        fc: linear(7) -> sigmoid
+     """, (3, 6, 6)),
+     lambda: seq(("c1", nn.Conv2d(3, 4, 3, padding=1)), ("a1", nn.ReLU6()),
+                 ("c2", nn.Conv2d(4, 4, 3)), ("a2", nn.LeakyReLU(0.2)),
+                 ("c3", nn.Conv2d(4, 3, 1)), ("a3", nn.Tanh()),
+                 ("f", nn.Flatten()), ("fc", nn.Linear(48, 7)), ("a4", nn.Sigmoid())),
+     (3, 6, 6), scale=4.0)
+
+# --------------------------------------------------------------------------
+# maxpool (inputs shifted negative so padding must act as -inf)
+
+case("maxpool_k2", "maxpool(2) on 8x9 (floor drops the last column); a network without "
+     "parameters given an empty weights file",
+     simple("maxpool(2)", (3, 8, 9)),
+     lambda: seq(("p", nn.MaxPool2d(2))), (3, 8, 9), empty_weights=True)
+
+case("maxpool_k3s2p1", "maxpool(3, stride=2, pad=1) with all-negative inputs (padding is -inf)",
+     simple("maxpool(3, stride=2, pad=1)", (3, 9, 10)),
+     lambda: seq(("p", nn.MaxPool2d(3, stride=2, padding=1))), (3, 9, 10), shift=-3.0)
+
+case("maxpool_dilation2", "maxpool(3, stride=1, pad=1, dilation=2) and a dilation pair",
+     simple("""
+        maxpool(3, stride=1, pad=1, dilation=2)
+        maxpool(2, stride=(1, 2), dilation=(2, 1))
+     """, (2, 9, 10)),
+     lambda: seq(("p1", nn.MaxPool2d(3, stride=1, padding=1, dilation=2)),
+                 ("p2", nn.MaxPool2d(2, stride=(1, 2), dilation=(2, 1)))), (2, 9, 10), shift=-1.0)
+
+case("maxpool_pairs", "maxpool with kernel, stride and pad pairs",
+     simple("maxpool(kernel=(2, 3), stride=(2, 1), pad=(1, 1))", (2, 7, 8)),
+     lambda: seq(("p", nn.MaxPool2d((2, 3), stride=(2, 1), padding=(1, 1)))), (2, 7, 8),
+     shift=-1.0)
+
+case("maxpool_ceil", "maxpool(2, ceil_mode=true) on 7x7 (4x4 instead of 3x3)",
+     simple("maxpool(2, ceil_mode=true)", (3, 7, 7)),
+     lambda: seq(("p", nn.MaxPool2d(2, ceil_mode=True))), (3, 7, 7), shift=-1.0)
+
+case("maxpool_ceil_drop", "maxpool(kernel=(2,3), stride=2, pad=1, ceil_mode=true) on 5x8: "
+     "the last row window would start in the padding and is dropped (3 rows, not 4); "
+     "ceil adds a column (5, not 4)",
+     simple("maxpool(kernel=(2, 3), stride=2, pad=1, ceil_mode=true)", (3, 5, 8)),
+     lambda: seq(("p", nn.MaxPool2d((2, 3), stride=2, padding=1, ceil_mode=True))), (3, 5, 8),
+     shift=-1.0)
+
+# --------------------------------------------------------------------------
+# avgpool
+
+case("avgpool_plain", "avgpool(2) and avgpool(3, stride=2) without padding",
+     simple("avgpool(2)\navgpool(3, stride=2)", (3, 14, 16)),
+     lambda: seq(("p1", nn.AvgPool2d(2)), ("p2", nn.AvgPool2d(3, stride=2))), (3, 14, 16))
+
+case("avgpool_pad_incl", "avgpool(3, stride=2, pad=1), count_include_pad default (true)",
+     simple("avgpool(3, stride=2, pad=1)", (3, 7, 8)),
+     lambda: seq(("p", nn.AvgPool2d(3, stride=2, padding=1))), (3, 7, 8), shift=1.0)
+
+case("avgpool_pad_excl", "avgpool(3, stride=2, pad=1, count_include_pad=false)",
+     simple("avgpool(3, stride=2, pad=1, count_include_pad=false)", (3, 7, 8)),
+     lambda: seq(("p", nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False))),
+     (3, 7, 8), shift=1.0)
+
+case("avgpool_ceil_incl", "avgpool(3, stride=2, pad=1, ceil_mode=true, count_include_pad=true) "
+     "on 6x8: the last window reaches beyond the padding (divisor clipped)",
+     simple("avgpool(3, stride=2, pad=1, ceil_mode=true, count_include_pad=true)", (3, 6, 8)),
+     lambda: seq(("p", nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True,
+                                    count_include_pad=True))), (3, 6, 8), shift=1.0)
+
+case("avgpool_ceil_excl", "avgpool(3, stride=2, pad=1, ceil_mode=true, count_include_pad=false) "
+     "on 6x8",
+     simple("avgpool(3, stride=2, pad=1, ceil_mode=true, count_include_pad=false)", (3, 6, 8)),
+     lambda: seq(("p", nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True,
+                                    count_include_pad=False))), (3, 6, 8), shift=1.0)
+
+case("avgpool_ceil_drop", "avgpool(kernel=(2,3), stride=2, pad=1, ceil_mode=true) on 5x8: "
+     "last row window dropped, last column window clipped",
+     simple("avgpool(kernel=(2, 3), stride=2, pad=1, ceil_mode=true)", (3, 5, 8)),
+     lambda: seq(("p", nn.AvgPool2d((2, 3), stride=2, padding=1, ceil_mode=True))), (3, 5, 8),
+     shift=1.0)
+
+case("avgpool_ceil_nopad", "avgpool(2, ceil_mode=true) on 7x9 without padding (partial last "
+     "windows) and a pair kernel with ceil_mode and pad",
+     simple("""
+        avgpool(2, ceil_mode=true)
+        avgpool(kernel=(2, 3), stride=(1, 2), pad=(1, 1), ceil_mode=true)
+     """, (2, 7, 9)),
+     lambda: seq(("p1", nn.AvgPool2d(2, ceil_mode=True)),
+                 ("p2", nn.AvgPool2d((2, 3), stride=(1, 2), padding=(1, 1), ceil_mode=True))),
+     (2, 7, 9), shift=1.0)
+
+case("global_avgpool", "global_avgpool on a non-square input -> [N, C, 1, 1]",
+     simple("global_avgpool", (5, 6, 7)),
+     lambda: seq(("g", nn.AdaptiveAvgPool2d(1))), (5, 6, 7))
+
+# --------------------------------------------------------------------------
+# flatten, linear, dropout, softmax
+
+case("flatten_out", "flatten as the output: C, H, W order on a non-square 3x4x5 conv output",
+     simple("c1: conv2d(3, kernel=(1, 2)) -> flatten", (2, 4, 6)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, (1, 2))), ("f", nn.Flatten())), (2, 4, 6))
+
+case("flatten_linear", "flatten of a non-square 2x3x5 tensor into linear (weight columns in "
+     "C, H, W order)",
+     simple("c1: conv2d(2, kernel=(2, 3)) -> flatten -> fc: linear(7)", (3, 4, 7)),
+     lambda: seq(("c1", nn.Conv2d(3, 2, (2, 3))), ("f", nn.Flatten()), ("fc", nn.Linear(30, 7))),
+     (3, 4, 7))
+
+case("linear_bias", "linear(10) on a flat input",
+     simple("fc: linear(10)", (24,)),
+     lambda: seq(("fc", nn.Linear(24, 10))), (24,))
+
+case("linear_nobias", "linear(10, bias=false) on a flat input",
+     simple("fc: linear(10, bias=false)", (24,)),
+     lambda: seq(("fc", nn.Linear(24, 10, bias=False))), (24,))
+
+case("linear_mlp", "an MLP: linear -> relu -> linear -> tanh -> linear(bias=false)",
+     simple("""
+        fc1: linear(64) -> relu
+        fc2: linear(16) -> tanh
+        fc3: linear(4, bias=false)
+     """, (32,)),
+     lambda: seq(("fc1", nn.Linear(32, 64)), ("r", R()), ("fc2", nn.Linear(64, 16)),
+                 ("t", nn.Tanh()), ("fc3", nn.Linear(16, 4, bias=False))), (32,))
+
+case("dropout", "dropout (identity at inference), default p and p=0.2, on NCHW and flat",
+     simple("""
+        c1: conv2d(4, kernel=3) -> dropout
+        flatten -> dropout(p=0.2)
+        fc: linear(6)
+     """, (2, 5, 5)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, 3)), ("d1", nn.Dropout()), ("f", nn.Flatten()),
+                 ("d2", nn.Dropout(0.2)), ("fc", nn.Linear(36, 6))), (2, 5, 5))
+
+case("softmax_flat", "softmax over features of a flat tensor, after linear (large logits)",
+     simple("fc: linear(10) -> softmax", (16,)),
+     lambda: seq(("fc", nn.Linear(16, 10)), ("s", nn.Softmax(dim=1))), (16,), scale=4.0)
+
+case("softmax_nchw", "softmax(dim=1) on an NCHW tensor: over channels at every pixel",
+     simple("c1: conv2d(5, kernel=3, pad=1) -> softmax(dim=1)", (3, 4, 6)),
+     lambda: seq(("c1", nn.Conv2d(3, 5, 3, padding=1)), ("s", nn.Softmax(dim=1))), (3, 4, 6),
+     scale=3.0)
+
+# --------------------------------------------------------------------------
+# batch, params, labels
+
+
+def _batch_net():
+    return seq(("c1", nn.Conv2d(3, 4, 3, padding=1)), ("bn1", nn.BatchNorm2d(4)), ("r", R()),
+               ("p", nn.MaxPool2d(2)), ("f", nn.Flatten()), ("fc", nn.Linear(64, 5)))
+
+
+case("batch2", "batch 2 (--batch 2): conv2d + batchnorm + relu + maxpool + flatten + linear",
+     simple("""
+        c1: conv2d(4, kernel=3, pad=1) -> bn1: batchnorm -> relu -> maxpool(2)
+        flatten
+        fc: linear(5)
+     """, (3, 8, 8)),
+     _batch_net, (3, 8, 8), batch=2)
+
+case("batch3_flat", "batch 3 (--batch 3) on a flat network: linear + batchnorm + softmax",
+     simple("fc1: linear(8) -> bn1: batchnorm -> relu\nfc2: linear(4) -> softmax", (10,)),
+     lambda: seq(("fc1", nn.Linear(10, 8)), ("bn1", nn.BatchNorm1d(8)), ("r", R()),
+                 ("fc2", nn.Linear(8, 4)), ("s", nn.Softmax(dim=1))), (10,), batch=3)
+
+case("param_override", "param k = 3 in the file, overridden by -D k=5 on the command line",
+     simple("""
+        param k = 3
+        param c = 4
+        c1: conv2d(c, kernel=k, pad=k/2) -> relu
+        c2: conv2d(2 * c, kernel=k, stride=2)
+     """, (2, 11, 11)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, 5, padding=2)), ("r", R()),
+                 ("c2", nn.Conv2d(4, 8, 5, stride=2))), (2, 11, 11), flags="-D k=5")
+
+
+class _Block(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return torch.relu(self.bn1(self.conv1(x)))
+
+
+class _Dotted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = seq(("0", nn.Conv2d(3, 6, 3, padding=1)), ("1", nn.BatchNorm2d(6)),
+                            ("2", R()), ("3", nn.MaxPool2d(2)))
+        self.layer1 = seq(("0", _Block(6, 8)))
+        self.classifier = seq(("0", nn.Dropout()), ("1", nn.Linear(8 * 4 * 4, 10)))
+
+    def forward(self, x):
+        x = self.layer1(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+case("labels_dotted", "dotted labels as PyTorch keys: features.0, features.1, "
+     "layer1.0.conv1, layer1.0.bn1, classifier.1",
+     simple("""
+        features.0: conv2d(6, kernel=3, pad=1) -> features.1: batchnorm -> relu -> maxpool(2)
+        layer1.0.conv1: conv2d(8, kernel=3, pad=1, bias=false) -> layer1.0.bn1: batchnorm -> relu
+        flatten -> dropout
+        classifier.1: linear(10)
+     """, (3, 8, 8)),
+     _Dotted, (3, 8, 8))
+
+
+def _labels_string():
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(),
+        nn.Sequential(nn.Conv2d(4, 6, 3, bias=False), nn.BatchNorm2d(6)), nn.ReLU(),
+        nn.Flatten(), nn.Linear(6 * 3 * 4, 10))
+
+
+case("labels_string", "string labels for nn.Sequential keys: \"0\", \"2.0\", \"2.1\", \"5\"",
+     simple("""
+        "0": conv2d(4, kernel=3) -> relu
+        "2.0": conv2d(6, 3, bias=false) -> "2.1": batchnorm -> relu
+        flatten
+        "5": linear(10)
+     """, (3, 7, 8)),
+     _labels_string, (3, 7, 8))
+
+# --------------------------------------------------------------------------
+# deterministic init
+
+
+def _init_he_net():
+    return seq(("c1", nn.Conv2d(3, 6, 3, padding=1)), ("bn1", nn.BatchNorm2d(6)), ("r1", R()),
+               ("p1", nn.MaxPool2d(2)),
+               ("c2", nn.Conv2d(6, 8, 3, groups=2)), ("r2", R()),
+               ("f", nn.Flatten()), ("fc1", nn.Linear(8 * 2 * 2, 12)), ("r3", R()),
+               ("fc2", nn.Linear(12, 5)))
+
+
+INIT_BODY = """
+    c1: conv2d(6, kernel=3, pad=1) -> bn1: batchnorm -> relu -> maxpool(2)
+    c2: conv2d(8, kernel=3, groups=2) -> relu
+    flatten
+    fc1: linear(12) -> relu
+    fc2: linear(5)
+"""
+
+case("init_he", "init he(seed=1): conv2d (incl. groups=2) + batchnorm + linear, every he rule",
+     simple(INIT_BODY, (3, 8, 8)),
+     _init_he_net, (3, 8, 8), init=("he", 1))
+
+case("init_xavier", "init xavier(seed=7): conv2d (incl. groups=2) + batchnorm + linear, "
+     "every xavier rule",
+     simple(INIT_BODY, (3, 8, 8)),
+     _init_he_net, (3, 8, 8), init=("xavier", 7))
+
+case("init_he_seed0_flat", "init he(seed=0) on a flat network: linear + BatchNorm1d + linear",
+     simple("fc1: linear(16) -> bn1: batchnorm -> relu\nfc2: linear(3)", (9,)),
+     lambda: seq(("fc1", nn.Linear(9, 16)), ("bn1", nn.BatchNorm1d(16)), ("r", R()),
+                 ("fc2", nn.Linear(16, 3))), (9,), init=("he", 0))
+
+case("init_absent_tensors", "init xavier(seed=3) with bias=false and batchnorm(affine=false): "
+     "tensors a layer does not have are not drawn",
+     simple("""
+        c1: conv2d(4, kernel=3, bias=false) -> bn1: batchnorm(affine=false) -> relu
+        flatten
+        fc1: linear(6, bias=false)
+        fc2: linear(3)
+     """, (2, 5, 5)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, 3, bias=False)), ("bn1", nn.BatchNorm2d(4, affine=False)),
+                 ("r", R()), ("f", nn.Flatten()), ("fc1", nn.Linear(36, 6, bias=False)),
+                 ("fc2", nn.Linear(6, 3))), (2, 5, 5), init=("xavier", 3))
+
+# --------------------------------------------------------------------------
+# syntax and whole networks
+
+case("syntax", "syntax: CRLF line ends, ';', '->' continuation lines, comments, param "
+     "expressions (floor /, %, float), named tensors, a chain from a named source, output",
+     dedent("""
+        network syntax_case   # a comment after a statement
+        input img[3, 9, 8]; weights "weights.safetensors"
+        param c = 2 * 3 - 1          # 5
+        param k = 7 / 2              # floor division: 3
+        param e = 1e-3 * 2           # a float param
+        feat = img -> c1: conv2d(c, kernel=k, pad=(k - 1) / 2)
+            -> bn1: batchnorm(eps=e)
+            -> relu
+        logits = feat -> maxpool(2)
+            -> flatten
+        -> fc: linear(
+               2 * c + 11 % 4 - -1   # 5*2 + 3 + 1 = 14
+           )
+        side = feat -> tanh          # a later chain that is not the output
+        output logits
+     """),
+     lambda: seq(("c1", nn.Conv2d(3, 5, 3, padding=1)), ("bn1", nn.BatchNorm2d(5, eps=0.002)),
+                 ("r", R()), ("p", nn.MaxPool2d(2)), ("f", nn.Flatten()),
+                 ("fc", nn.Linear(5 * 4 * 4, 14))), (3, 9, 8), crlf=True)
+
+
+class _LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+case("lenet5", "LeNet-5 end to end, the network of docs/language.md",
+     dedent("""
+        network lenet5
+        input image[1, 28, 28]          # C, H, W; the batch size is --batch (default 1)
+        weights "weights.safetensors"   # PyTorch state_dict saved with safetensors
+        param k = 5
+
+        conv1: conv2d(6, kernel=k, pad=k/2) -> relu -> maxpool(2)
+        conv2: conv2d(16, kernel=k) -> relu -> maxpool(2)
+        flatten
+        fc1: linear(120) -> relu
+        fc2: linear(84) -> relu
+        fc3: linear(10)
+     """),
+     _LeNet5, (1, 28, 28))
+
+
+def _mini_mobilenet():
+    return seq(("stem", nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)),
+               ("stem_bn", nn.BatchNorm2d(8)), ("r0", nn.ReLU6()),
+               ("dw", nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)),
+               ("dw_bn", nn.BatchNorm2d(8)), ("r1", nn.ReLU6()),
+               ("pw", nn.Conv2d(8, 16, 1, bias=False)), ("pw_bn", nn.BatchNorm2d(16)),
+               ("r2", nn.ReLU6()), ("g", nn.AdaptiveAvgPool2d(1)), ("f", nn.Flatten()),
+               ("d", nn.Dropout(0.2)), ("fc", nn.Linear(16, 10)), ("s", nn.Softmax(dim=1)))
+
+
+case("mini_mobilenet", "a MobileNet-like block stack, batch 2: conv/bn/relu6, depthwise, "
+     "pointwise, global_avgpool, dropout, linear, softmax",
+     simple("""
+        stem: conv2d(8, kernel=3, stride=2, pad=1, bias=false) -> stem_bn: batchnorm -> relu6
+        dw: conv2d(8, kernel=3, pad=1, groups=8, bias=false) -> dw_bn: batchnorm -> relu6
+        pw: conv2d(16, kernel=1, bias=false) -> pw_bn: batchnorm -> relu6
+        global_avgpool -> flatten -> dropout(p=0.2)
+        fc: linear(10) -> softmax
+     """, (3, 16, 15)),
+     _mini_mobilenet, (3, 16, 15), batch=2)
+
+# --------------------------------------------------------------------------
+# Generation
+
+
+def case_seed(name):
+    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+
+
+def generate(c):
+    seed = case_seed(c.name)
+    torch.manual_seed(seed)
+    module = c.build()
+    module.eval()
+    randomize_bn(module)
+    if c.post:
+        with torch.no_grad():
+            c.post(module)
+    if c.init:
+        apply_init(module, c.init[0], c.init[1])
+    module.float()
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn((c.batch,) + c.shape, generator=gen, dtype=torch.float32)
+    x = x * c.scale + c.shift
+    with torch.no_grad():
+        y = module(x)
+    assert y.dtype == torch.float32
+
+    d = os.path.join(GOLDEN, c.name)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+
+    first = "# golden case %s: %s\n" % (c.name, c.covers)
+    sd = [(k, v.detach().cpu().contiguous().numpy()) for k, v in module.state_dict().items()]
+    write_weights = not c.init and (sd or c.empty_weights)
+    if c.init:
+        header = "init %s(seed=%d)" % c.init
+    elif write_weights:
+        header = 'weights "weights.safetensors"'
+    else:
+        header = "init he(seed=0)                # no parameters"
+    assert (HEADER in c.cnn) or ("weights " in c.cnn) == bool(write_weights), c.name
+    text = first + c.cnn.replace(HEADER, header)
+    if c.crlf:
+        text = text.replace("\n", "\r\n")
+    with open(os.path.join(d, "net.cnn"), "w", newline="") as f:
+        f.write(text)
+
+    if write_weights:
+        path = os.path.join(d, "weights.safetensors")
+        write_safetensors(path, sd)
+        back = read_safetensors(path)
+        assert list(back) == [k for k, _ in sd]
+        for k, v in sd:
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert back[k].tobytes() == v.tobytes()
+
+    x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
+    y.detach().numpy().astype("<f4").tofile(os.path.join(d, "expected.f32"))
+
+    flags = []
+    if c.batch != 1:
+        flags.append("--batch %d" % c.batch)
+    if c.flags:
+        flags.append(c.flags)
+    if flags:
+        with open(os.path.join(d, "flags"), "w") as f:
+            f.write(" ".join(flags) + "\n")
+    if c.tol is not None and c.tol != DEFAULT_TOL:
+        with open(os.path.join(d, "tolerance"), "w") as f:
+            f.write("%g\n" % c.tol)
+
+    size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    print("wrote %-22s in %s out %s  %6d bytes%s" % (
+        c.name, "x".join(map(str, x.shape)), "x".join(map(str, y.shape)), size,
+        "  init %s(seed=%d)" % c.init if c.init else ""))
+
+
+def check_cases():
+    """Sanity checks on the case list itself."""
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
+    # The ceil_mode cases must be ones where ceil_mode matters.
+    def shape(pool, h, w):
+        return tuple(pool(torch.zeros(1, 1, h, w)).shape[-2:])
+    assert shape(nn.MaxPool2d(2), 7, 7) == (3, 3)
+    assert shape(nn.MaxPool2d(2, ceil_mode=True), 7, 7) == (4, 4)
+    # (2,3)/2/1 on 5x8: floor (3, 4); naive ceil (4, 5); PyTorch drops the row: (3, 5)
+    assert shape(nn.MaxPool2d((2, 3), 2, 1), 5, 8) == (3, 4)
+    assert shape(nn.MaxPool2d((2, 3), 2, 1, ceil_mode=True), 5, 8) == (3, 5)
+    assert shape(nn.AvgPool2d((2, 3), 2, 1, ceil_mode=True), 5, 8) == (3, 5)
+    assert shape(nn.AvgPool2d(3, 2, 1), 6, 8) == (3, 4)
+    assert shape(nn.AvgPool2d(3, 2, 1, ceil_mode=True), 6, 8) == (4, 5)
+
+
+def main(argv):
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    self_check_init(verbose="--verbose" in argv)
+    argv = [a for a in argv if a != "--verbose"]
+    check_cases()
+    if "--list" in argv:
+        for c in CASES:
+            print(c.name)
+        return 0
+    byname = {c.name: c for c in CASES}
+    todo = CASES
+    if argv:
+        unknown = [a for a in argv if a not in byname]
+        if unknown:
+            sys.stderr.write("gen_golden.py: unknown case(s): %s\n" % " ".join(unknown))
+            return 2
+        todo = [byname[a] for a in argv]
+    else:
+        # A full run also removes case directories that no longer exist here.
+        if os.path.isdir(GOLDEN):
+            for d in sorted(os.listdir(GOLDEN)):
+                if d not in byname and os.path.isfile(os.path.join(GOLDEN, d, "net.cnn")):
+                    shutil.rmtree(os.path.join(GOLDEN, d))
+                    print("removed stale case", d)
+    for c in todo:
+        generate(c)
+    print("%d case(s) written to %s" % (len(todo), os.path.relpath(GOLDEN)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
