@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ast.h"
@@ -192,6 +193,10 @@ static bool stage_file(PendingFile *pf, const char *path, const StrBuf *data)
         pf->tmp = NULL;
         return false;
     }
+    /* mkstemp creates the file 0600; give it the mode a plain fopen would. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
     FILE *f = fdopen(fd, "wb");
     bool ok = f && fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
     ok = f && fclose(f) == 0 && ok;

@@ -11,11 +11,17 @@
  * Nothing here allocates memory or keeps state; the portable GEMM uses a
  * fixed-size tile on the stack to transpose blocks of B.
  */
+/* For clock_gettime in cnnrt_bench; harmless where POSIX is absent. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 199309L
+#endif
+
 #include "cnnrt.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef CNNRT_OPENBLAS
 #include <cblas.h>
@@ -426,4 +432,46 @@ int cnnrt_write_f32(const char *path, const float *buf, size_t count)
         return -1;
     }
     return 0;
+}
+
+/* ---- benchmarking ------------------------------------------------------- */
+
+static double now_ms(void)
+{
+#ifdef CLOCK_MONOTONIC
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+#endif
+    return (double)clock() * 1e3 / CLOCKS_PER_SEC;
+}
+
+/* Insertion sort: runs are few, and this keeps the library free of qsort callbacks. */
+static void sort_doubles(double *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        double x = v[i];
+        int j = i - 1;
+        for (; j >= 0 && v[j] > x; j--)
+            v[j + 1] = v[j];
+        v[j + 1] = x;
+    }
+}
+
+double cnnrt_bench(void (*fn)(void *ctx), void *ctx, int warmup, int runs)
+{
+    double times[CNNRT_BENCH_MAX_RUNS];
+    if (runs < 1)
+        runs = 1;
+    if (runs > CNNRT_BENCH_MAX_RUNS)
+        runs = CNNRT_BENCH_MAX_RUNS;
+    for (int i = 0; i < warmup; i++)
+        fn(ctx);
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_ms();
+        fn(ctx);
+        times[i] = now_ms() - t0;
+    }
+    sort_doubles(times, runs);
+    return runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
 }

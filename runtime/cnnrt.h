@@ -51,6 +51,12 @@ int cnnrt_read_f32(const char *path, float *buf, size_t count);
 /* Write `count` float32 values (little-endian) to a file. Returns 0 or -1 as above. */
 int cnnrt_write_f32(const char *path, const float *buf, size_t count);
 
+/* Call fn(ctx) `warmup` times, then time `runs` calls (at most
+ * CNNRT_BENCH_MAX_RUNS) and return the median in milliseconds. Used by the
+ * `--bench N` mode of programs built with `cnnc --main`. */
+#define CNNRT_BENCH_MAX_RUNS 10000
+double cnnrt_bench(void (*fn)(void *ctx), void *ctx, int warmup, int runs);
+
 /* Which GEMM backend this library was built with: "openblas" or "none". */
 const char *cnnrt_blas_name(void);
 
