@@ -9,6 +9,13 @@ static const char *source;
 static size_t source_len;
 static int nerrors;
 
+typedef struct Context {
+    Loc loc;
+    char text[256];
+} Context;
+static Context contexts[DIAG_MAX_CONTEXT];
+static int ncontexts;
+
 void diag_set_source(const char *filename, const char *src, size_t len)
 {
     file_name = filename;
@@ -32,6 +39,25 @@ void diag_reset(void)
     source = NULL;
     source_len = 0;
     nerrors = 0;
+    ncontexts = 0;
+}
+
+void diag_push_context(Loc loc, const char *fmt, ...)
+{
+    if (ncontexts == DIAG_MAX_CONTEXT)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    contexts[ncontexts].loc = loc;
+    vsnprintf(contexts[ncontexts].text, sizeof contexts[ncontexts].text, fmt, ap);
+    va_end(ap);
+    ncontexts++;
+}
+
+void diag_pop_context(void)
+{
+    if (ncontexts > 0)
+        ncontexts--;
 }
 
 /* Find line `line` (1-based) of the source; returns its start and sets *len. */
@@ -80,6 +106,8 @@ static void print_caret(Loc loc)
     fputc('\n', stderr);
 }
 
+void diag_note(Loc loc, const char *fmt, ...);
+
 static void report(const char *kind, Loc loc, const char *fmt, va_list ap)
 {
     if (file_name && loc.line > 0)
@@ -104,6 +132,8 @@ void diag_verror(Loc loc, const char *fmt, va_list ap)
         return;
     }
     report("error", loc, fmt, ap);
+    for (int i = ncontexts - 1; i >= 0; i--)
+        diag_note(contexts[i].loc, "%s", contexts[i].text);
 }
 
 void diag_error(Loc loc, const char *fmt, ...)

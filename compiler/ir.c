@@ -21,6 +21,16 @@ const char *op_name(OpKind op)
     return op >= 0 && op < OP_COUNT ? op_names[op] : "?";
 }
 
+int op_arity(OpKind op)
+{
+    static const int arity[] = {
+#define OP(id, name, nin, params) nin,
+#include "ops.h"
+#undef OP
+    };
+    return op >= 0 && op < OP_COUNT ? arity[op] : 1;
+}
+
 bool op_lookup(const char *name, OpKind *op)
 {
     for (int i = 0; i < OP_COUNT; i++) {
@@ -193,6 +203,16 @@ static void print_attrs(const Node *n, FILE *f)
         break;
     case OP_SOFTMAX:
         fprintf(f, " dim=%lld", (long long)a->dim);
+        break;
+    case OP_UPSAMPLE:
+        if (a->scale_h)
+            fprintf(f, " scale=(%lld,%lld)", (long long)a->scale_h, (long long)a->scale_w);
+        else
+            fprintf(f, " size=(%lld,%lld)", (long long)a->out_h, (long long)a->out_w);
+        fprintf(f, " mode=%s", a->bilinear ? "bilinear" : "nearest");
+        break;
+    case OP_ADAPTIVE_AVGPOOL:
+        fprintf(f, " size=(%lld,%lld)", (long long)a->out_h, (long long)a->out_w);
         break;
     default:
         break;

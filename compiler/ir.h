@@ -25,10 +25,11 @@ typedef enum OpKind {
 } OpKind;
 
 const char *op_name(OpKind op);
+int op_arity(OpKind op); /* number of tensor inputs; -1: two or more (concat) */
 bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 
 #define IR_MAX_RANK 4
-#define IR_MAX_INPUTS 8
+#define IR_MAX_INPUTS 16
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
 #define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
 #define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
@@ -74,6 +75,9 @@ typedef struct Attrs {
     double slope;           /* leaky_relu */
     double p;               /* dropout */
     int64_t dim;            /* softmax */
+    int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
+    int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
+    bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };

@@ -424,7 +424,7 @@ case("maxpool_k2", "maxpool(2) on 8x9 (floor drops the last column); a network w
      simple("maxpool(2)", (3, 8, 9)),
      lambda: seq(("p", nn.MaxPool2d(2))), (3, 8, 9), empty_weights=True)
 
-case("maxpool_k3s2p1", "maxpool(3, stride=2, pad=1) with all-negative inputs (padding is -inf)",
+case("maxpool_k3s2p1", "maxpool(3, stride=2, pad=1) on inputs shifted by -3, so most windows are all negative (padding must act as -inf)",
      simple("maxpool(3, stride=2, pad=1)", (3, 9, 10)),
      lambda: seq(("p", nn.MaxPool2d(3, stride=2, padding=1))), (3, 9, 10), shift=-3.0)
 
