@@ -92,12 +92,14 @@ static void print_caret(Loc loc)
         col = len;
     size_t from = col > 60 ? col - 60 : 0;
     size_t to = len - from > 160 ? from + 160 : len;
-    fprintf(stderr, "%5d | %s", loc.line, from ? "..." : "");
+    int width = snprintf(NULL, 0, "%d", loc.line);
+    width = width < 5 ? 5 : width; /* the gutter grows past line 99999 */
+    fprintf(stderr, "%*d | %s", width, loc.line, from ? "..." : "");
     for (size_t i = from; i < to; i++) {
         unsigned char c = (unsigned char)line[i];
         fputc(c == '\t' || (c >= 32 && c < 127) || c >= 128 ? c : '?', stderr);
     }
-    fprintf(stderr, "%s\n      | %s", to < len ? "..." : "", from ? "   " : "");
+    fprintf(stderr, "%s\n%*s | %s", to < len ? "..." : "", width, "", from ? "   " : "");
     for (size_t i = from; i < col; i++)
         fputc(line[i] == '\t' ? '\t' : ' ', stderr);
     fputc('^', stderr);

@@ -54,6 +54,7 @@ Tensor *ir_tensor_new(Graph *g, const char *name)
     Tensor *t = xcalloc(1, sizeof *t);
     t->id = g->ntensors;
     t->name = xstrdup(name);
+    t->label = xstrdup(name);
     g->tensors = xrealloc(g->tensors, sizeof *g->tensors * (size_t)(g->ntensors + 1));
     g->tensors[g->ntensors++] = t;
     return t;
@@ -120,6 +121,7 @@ void ir_graph_free(Graph *g)
     }
     for (int i = 0; i < g->ntensors; i++) {
         free(g->tensors[i]->name);
+        free(g->tensors[i]->label);
         free(g->tensors[i]);
     }
     free(g->nodes);

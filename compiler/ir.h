@@ -44,7 +44,8 @@ typedef enum Storage {
 
 typedef struct Tensor {
     int id;
-    char *name; /* C-safe identifier, unique in the graph */
+    char *name;  /* C-safe identifier, unique in the graph */
+    char *label; /* as the user wrote it, for messages: "layer1.0.y", "features.0" */
     int rank;
     int64_t dims[IR_MAX_RANK];
     struct Node *producer; /* NULL for graph inputs */

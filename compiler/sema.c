@@ -588,7 +588,7 @@ static bool need_rank(const Node *n, int rank, const char *what)
         return true;
     char buf[160];
     diag_error(n->loc, "%s '%s' expects %s but its input '%s' is %s", op_name(n->op), n->name,
-               what, t->name, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
+               what, t->label, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
     if (rank == 2 && t->rank == 4)
         diag_note(n->loc, "add 'flatten' before it");
     return false;
@@ -631,7 +631,7 @@ static bool infer_window(Node *n, int64_t channels)
                    "(input '%s' is %s, pad (%lld, %lld))",
                    op_name(n->op), n->name, (a->dh > 1 || a->dw > 1) ? "dilated " : "",
                    (long long)eh, (long long)ew, (long long)(in->dims[2] + 2 * a->ph),
-                   (long long)(in->dims[3] + 2 * a->pw), in->name,
+                   (long long)(in->dims[3] + 2 * a->pw), in->label,
                    ir_shape_str(in->rank, in->dims, buf, sizeof buf), (long long)a->ph,
                    (long long)a->pw);
         return false;
@@ -671,8 +671,8 @@ static bool infer_add(Node *n)
     const Tensor *a = n->in[0], *b = n->in[1];
     if (!same_shape(a, b)) {
         char x[160], y[160];
-        diag_error(n->loc, "add '%s': shapes differ: '%s' is %s but '%s' is %s", n->name, a->name,
-                   ir_shape_str(a->rank, a->dims, x, sizeof x), b->name,
+        diag_error(n->loc, "add '%s': shapes differ: '%s' is %s but '%s' is %s", n->name, a->label,
+                   ir_shape_str(a->rank, a->dims, x, sizeof x), b->label,
                    ir_shape_str(b->rank, b->dims, y, sizeof y));
         return false;
     }
@@ -696,8 +696,8 @@ static bool infer_concat(Node *n)
             diag_error(n->loc,
                        "concat '%s': '%s' is %s but '%s' is %s; all dimensions but the "
                        "channels must agree",
-                       n->name, first->name, ir_shape_str(first->rank, first->dims, x, sizeof x),
-                       t->name, ir_shape_str(t->rank, t->dims, y, sizeof y));
+                       n->name, first->label, ir_shape_str(first->rank, first->dims, x, sizeof x),
+                       t->label, ir_shape_str(t->rank, t->dims, y, sizeof y));
             return false;
         }
         dims[1] += t->dims[1]; /* each <= IR_MAX_ELEMS, at most IR_MAX_INPUTS of them */
@@ -1090,6 +1090,8 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     }
     n->nin = nin;
     n->out = new_unique_tensor(s->g, n->name);
+    free(n->out->label);
+    n->out->label = xstrdup(n->name);
     n->out->producer = n;
     if (!set_attrs(n, &as) || !infer_shape(n))
         return false;
@@ -1230,8 +1232,12 @@ static bool do_layer(Sema *s, const Layer *l, bool incoming)
     if (!eval(s, l->repeat, &v))
         return false;
     if (v.kind != V_INT || v.i < 1 || v.i > 1000) {
-        diag_error(l->repeat->loc, "a layer can be repeated 1 to 1000 times, not %s",
-                   v.kind == V_INT ? "that many" : kind_name(v.kind));
+        if (v.kind == V_INT)
+            diag_error(l->repeat->loc, "a layer can be repeated 1 to 1000 times, not %lld",
+                       (long long)v.i);
+        else
+            diag_error(l->repeat->loc, "the repeat count must be an integer, not %s",
+                       kind_name(v.kind));
         return false;
     }
     for (int64_t k = 0; k < v.i; k++) {
@@ -1285,7 +1291,8 @@ static bool do_chain(Sema *s, const Stmt *st)
             char *fresh = unique_tensor_name(s->g, qualified);
             free(sc->current->name);
             free(old);
-            free(qualified);
+            free(sc->current->label);
+            sc->current->label = qualified;
             sc->current->name = fresh;
         }
     }
@@ -1541,7 +1548,7 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt)
         if (s.g->outputs[i]->producer == NULL)
             diag_error(s.output_stmt ? s.output_stmt->loc : top.current_loc,
                        "the network output '%s' is its input: add at least one layer",
-                       s.g->outputs[i]->name);
+                       s.g->outputs[i]->label);
     for (int i = 0; i < s.nparams; i++)
         free(s.params[i].name);
     free(s.params);

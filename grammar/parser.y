@@ -134,7 +134,7 @@ static void append_stmt(ParseState *ps, Stmt *s);
 %token <ival> INT "an integer"
 %token <fval> FLOAT "a number"
 
-%type <stmt> stmt names
+%type <stmt> stmt block names
 %type <stmt> body stmts
 %type <arg> param
 %type <args> params opt_params
@@ -165,6 +165,7 @@ static void append_stmt(ParseState *ps, Stmt *s);
 program
     : %empty
     | program stmt NEWLINE      { append_stmt(PS, $2); }
+    | program block NEWLINE     { append_stmt(PS, $2); }
     | program error NEWLINE     { yyerrok; }
     ;
 
@@ -190,7 +191,17 @@ stmt
                                         $$->value = $4.e;
                                     }
     | OUTPUT names                  { $$ = $2; $$->loc = LOC(@1); }
-    | BLOCK IDENT opt_params '{' body '}' {
+    | chain                         { $$ = stmt_chain(&$1); }
+    | IDENT '=' chain               {
+                                        $$ = stmt_chain(&$3);
+                                        $$->loc = $$->target_loc = LOC(@1);
+                                        $$->target = $1;
+                                    }
+    ;
+
+/* block := 'block' IDENT [params] '{' body '}'   (only at the top level) */
+block
+    : BLOCK IDENT opt_params '{' body '}' {
                                         $$ = $5;
                                         $$->kind = ST_BLOCK;
                                         $$->loc = LOC(@1);
@@ -198,12 +209,6 @@ stmt
                                         $$->name_loc = LOC(@2);
                                         $$->args = $3.items;
                                         $$->nargs = $3.n;
-                                    }
-    | chain                         { $$ = stmt_chain(&$1); }
-    | IDENT '=' chain               {
-                                        $$ = stmt_chain(&$3);
-                                        $$->loc = $$->target_loc = LOC(@1);
-                                        $$->target = $1;
                                     }
     ;
 

@@ -108,6 +108,77 @@ static void ck_loc(Loc loc, int line, int col, int len)
 }
 
 /* ---- statements ----------------------------------------------------------- */
+START_TEST(output_list)
+{
+    Program *p = parse_ok("output p3, p4,\np5\n");
+    ck_assert_int_eq(p->nstmts, 1);
+    const Stmt *st = &p->stmts[0];
+    ck_assert_int_eq(st->kind, ST_OUTPUT);
+    ck_assert_int_eq(st->nnames, 3);
+    ck_assert_str_eq(st->names[0], "p3");
+    ck_assert_str_eq(st->names[2], "p5");
+    ck_loc(st->name_locs[1], 1, 12, 2);
+    ck_loc(st->name_locs[2], 2, 1, 2);
+    ast_free(p);
+}
+END_TEST
+
+START_TEST(block_def)
+{
+    Program *p = parse_ok("block basic(c, stride = 1) {\n"
+                          "    y = conv1: conv2d(c, 3, stride=stride) -> relu\n"
+                          "\n"
+                          "    add(y, in)   # the skip\n"
+                          "}\n"
+                          "block one() { relu }\n");
+    ck_assert_int_eq(p->nstmts, 2);
+    const Stmt *b = &p->stmts[0];
+    ck_assert_int_eq(b->kind, ST_BLOCK);
+    ck_assert_str_eq(b->name, "basic");
+    ck_loc(b->loc, 1, 1, 5);
+    ck_assert_int_eq(b->nargs, 2);
+    ck_assert_str_eq(b->args[0].name, "c");
+    ck_assert_ptr_null(b->args[0].value);
+    ck_assert_str_eq(b->args[1].name, "stride");
+    ck_assert_int_eq(b->args[1].value->ival, 1);
+    ck_assert_int_eq(b->nbody, 2);
+    ck_assert_int_eq(b->body[0].kind, ST_CHAIN);
+    ck_assert_str_eq(b->body[0].target, "y");
+    ck_assert_int_eq(b->body[0].nlayers, 2);
+    ck_assert_str_eq(b->body[1].layers[0].op, "add");
+    ck_assert_int_eq(b->body[1].layers[0].nargs, 2);
+    ck_assert_int_eq(p->stmts[1].nbody, 1); /* last statement on the '}' line */
+    ck_assert_str_eq(p->stmts[1].body[0].layers[0].op, "relu");
+    ast_free(p);
+    ck_assert_prints("block b(c, k=3) {\nconv2d(c, k)\n}\n",
+                     "block b(c, k=3) {\n    conv2d(c, k)\n}\n");
+}
+END_TEST
+
+START_TEST(layer_repeat)
+{
+    Program *p = parse_ok("layer1: basic(64) * 2 -> relu * n -> tanh * (k + 1)\n");
+    const Stmt *st = &p->stmts[0];
+    ck_assert_int_eq(st->nlayers, 3);
+    ck_assert_str_eq(st->layers[0].label, "layer1");
+    ck_assert_int_eq(st->layers[0].repeat->kind, EX_INT);
+    ck_assert_int_eq(st->layers[0].repeat->ival, 2);
+    ck_assert_int_eq(st->layers[1].repeat->kind, EX_NAME);
+    ck_assert_int_eq(st->layers[2].repeat->kind, EX_BINOP);
+    ast_free(p);
+    ck_assert_prints("a: b(1) * 2\n", "a: b(1) * (2)\n");
+}
+END_TEST
+
+START_TEST(error_block_nesting)
+{
+    ck_assert_error("block a() {\n    block b() { relu }\n}\n",
+                    "t.cnn:2:5: error: unexpected 'block' at start of statement");
+    ck_assert_error("block a() {\n    relu\n", "t.cnn:");
+}
+END_TEST
+
+
 
 START_TEST(empty_file)
 {
@@ -743,6 +814,10 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, chain_target_and_first_name);
     tcase_add_test(tc, labels);
     tcase_add_test(tc, arg_order);
+    tcase_add_test(tc, output_list);
+    tcase_add_test(tc, block_def);
+    tcase_add_test(tc, layer_repeat);
+    tcase_add_test(tc, error_block_nesting);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("expressions");
