@@ -36,7 +36,7 @@ RUNTIME_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
-TOOLS        := $(BUILD)/tools/f32cmp
+TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
 .PHONY: all check unit golden errors cli demo deps clean format
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)

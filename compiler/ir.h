@@ -168,6 +168,11 @@ void ir_verify(const Graph *g);
 /* Human-readable dump (--emit=ir). Deterministic. */
 void ir_print(const Graph *g, FILE *f);
 
+/* report.c: the --summary table (titled, e.g. "before optimization") and
+ * the Graphviz view (--emit=dot). */
+void ir_summary(const Graph *g, const char *title, FILE *f);
+void ir_dot(const Graph *g, FILE *f);
+
 /* Parameter count and multiply-accumulates of one node / the whole graph. */
 int64_t ir_node_params(const Node *n);
 int64_t ir_node_macs(const Node *n);
