@@ -685,6 +685,18 @@ static bool is_view(const Node *n)
     return n->op == OP_FLATTEN || n->op == OP_DROPOUT;
 }
 
+/* Whether the node's output occupies the same arena bytes as one of its inputs. */
+static bool runs_in_place(const Node *n)
+{
+    for (int i = 0; i < n->nin; i++) {
+        const Tensor *in = root(n->in[i]);
+        if (in->storage == STORE_ARENA && n->out->storage == STORE_ARENA &&
+            in->offset == n->out->offset)
+            return true;
+    }
+    return false;
+}
+
 static char *layer_fn(const Node *n)
 {
     char *s = xasprintf("layer%d_%s", n->id, n->name);
@@ -702,14 +714,16 @@ static void emit_layer(Emitter *e, const Node *n)
               ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
+    /* Elementwise ops may run in place (plan_memory.c): their pointers may alias. */
+    const char *restrict_kw = runs_in_place(n) ? "" : "restrict ";
     StrBuf ins = {0};
     if (n->nin == 1)
-        sb_puts(&ins, "const float *restrict in");
+        sb_printf(&ins, "const float *%sin", restrict_kw);
     for (int i = 0; n->nin > 1 && i < n->nin; i++)
-        sb_printf(&ins, "const float *restrict in%d, ", i);
+        sb_printf(&ins, "const float *%sin%d, ", restrict_kw, i);
     if (n->nin > 1)
         ins.data[ins.len - 2] = '\0';
-    open_block(e, "static void %s(%s, float *restrict out%s)", fn, ins.data, scratch);
+    open_block(e, "static void %s(%s, float *%sout%s)", fn, ins.data, restrict_kw, scratch);
     sb_free(&ins);
     e->indent--;
     out(e, "{");

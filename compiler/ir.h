@@ -124,7 +124,8 @@ typedef struct Graph {
     Loc weights_loc;
     InitScheme init;
     uint64_t seed;
-    int64_t arena_bytes; /* set by plan_memory() */
+    int64_t arena_bytes;     /* set by plan_memory() */
+    int64_t peak_live_bytes; /* the most bytes live at one step: a lower bound for the arena */
 } Graph;
 
 /* A -D NAME=VALUE override. */

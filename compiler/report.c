@@ -58,8 +58,10 @@ void ir_summary(const Graph *g, const char *title, FILE *f)
     }
     fprintf(f, "total: %s parameters (%s bytes), %s MACs\n", grouped(params, a, sizeof a),
             grouped(params * 4, b, sizeof b), grouped(macs, c, sizeof c));
-    fprintf(f, "activations: %s bytes if each had its own buffer; arena %s bytes\n",
-            grouped(act, a, sizeof a), grouped(g->arena_bytes, b, sizeof b));
+    fprintf(f, "activations: %s bytes if each had its own buffer; arena %s bytes "
+               "(lower bound %s: the most live at one step)\n",
+            grouped(act, a, sizeof a), grouped(g->arena_bytes, b, sizeof b),
+            grouped(g->peak_live_bytes, c, sizeof c));
 }
 
 /* DOT string literal contents: quotes and backslashes escaped. */

@@ -857,6 +857,25 @@ static Tensor *find_binding(const Scope *sc, const char *name)
     return NULL;
 }
 
+/* "prefix.label", or just label at the top level. */
+static char *qualify(const Scope *sc, const char *label)
+{
+    return sc->prefix[0] ? xasprintf("%s.%s", sc->prefix, label) : xstrdup(label);
+}
+
+/* A name for a tensor: a binding in scope (the input, `x = ...`, a block's
+ * `in`), else the label of a layer in this scope, which names its output. */
+static Tensor *lookup_tensor(Sema *s, const char *name)
+{
+    Tensor *t = find_binding(s->scope, name);
+    if (t)
+        return t;
+    char *qualified = qualify(s->scope, name);
+    Node *n = find_node(s->g, qualified);
+    free(qualified);
+    return n ? n->out : NULL;
+}
+
 static void bind(Scope *sc, const char *name, Tensor *t)
 {
     sc->names = xrealloc(sc->names, sizeof *sc->names * (size_t)(sc->nnames + 1));
@@ -874,12 +893,6 @@ static void unknown_tensor(const Scope *sc, const char *name, Loc loc)
     else
         diag_error(loc, "no tensor named '%s'", name);
     free(names);
-}
-
-/* "prefix.label", or just label at the top level. */
-static char *qualify(const Scope *sc, const char *label)
-{
-    return sc->prefix[0] ? xasprintf("%s.%s", sc->prefix, label) : xstrdup(label);
 }
 
 static const Stmt *find_block(const Sema *s, const char *name, int *index)
@@ -1041,7 +1054,7 @@ static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Ten
                        "%s takes tensor names as arguments, e.g. %s(x, y)", l->op, l->op);
             return false;
         }
-        Tensor *t = find_binding(s->scope, a->value->str);
+        Tensor *t = lookup_tensor(s, a->value->str);
         if (!t) {
             unknown_tensor(s->scope, a->value->str, a->value->loc);
             return false;
@@ -1257,7 +1270,7 @@ static int chain_source(Sema *s, const Stmt *st)
     const Layer *first = &st->layers[0];
     if (st->nlayers < 1 || first->label || first->nargs > 0 || first->repeat)
         return 0;
-    Tensor *t = find_binding(s->scope, first->op);
+    Tensor *t = lookup_tensor(s, first->op);
     if (!t)
         return 0;
     s->scope->current = t;
@@ -1356,7 +1369,7 @@ static bool do_output(Sema *s, const Stmt *st)
     if (!sc->block && !do_once(&s->output_stmt, st, "output"))
         return false;
     for (int i = 0; i < st->nnames; i++) {
-        Tensor *t = find_binding(sc, st->names[i]);
+        Tensor *t = lookup_tensor(s, st->names[i]);
         if (!t) {
             unknown_tensor(sc, st->names[i], st->name_locs[i]);
             return false;
