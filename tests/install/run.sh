@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make install / make uninstall, and using an installed cnnc: files, the paths
 # cnnc --cflags/--libs and pkg-config print, a network compiled and run against
-# the installed runtime only, and the man page.
+# the installed runtime only, the man page, and examples/embed built with make
+# and with CMake (skipped if cmake is missing).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -107,6 +108,38 @@ if command -v groff >/dev/null 2>&1; then
         test -z \"\$missing\" || { echo \"not in docs/cnnc.1:\$missing\"; exit 1; }"
 else
     echo "install: groff not found, skipping the man page checks"
+fi
+
+# ---- examples/embed ---------------------------------------------------------
+expected="Ankle boot|Pullover|Trouser|Trouser|Shirt|Trouser|Coat|Shirt|Sandal|Sneaker|Coat|Sandal|Sandal|Dress|Coat|Trouser"
+classified() { # classified FILE : the app's 16 answers, as above
+    test "$(sed 's/^image *[0-9]*: //' "$1" | paste -sd'|')" = "$expected"
+}
+export -f classified
+export expected
+images=$root/examples/lenet5/samples/images.f32
+check "examples/embed with make and the installed cnnc" bash -c "
+    make -C '$root/examples/embed' --no-print-directory BUILD='$tmp/embed-make' CNNC='$cnnc' > make.log &&
+    ! grep -- '$root/build' make.log &&
+    '$tmp/embed-make/app' '$images' > make.out && classified make.out"
+check "examples/embed with make and the build tree's cnnc" bash -c "
+    make -C '$root/examples/embed' --no-print-directory BUILD='$tmp/embed-tree' run > tree.out &&
+    grep '^image' tree.out > tree.txt && classified tree.txt"
+if command -v cmake >/dev/null 2>&1; then
+    check "examples/embed with CMake and the installed cnnc (CMAKE_PREFIX_PATH)" bash -c "
+        env -u PKG_CONFIG_PATH cmake -S '$root/examples/embed' -B cm-inst \
+            -DCNNC_USE_INSTALLED=ON -DCMAKE_PREFIX_PATH='$prefix' > cm-inst.log &&
+        grep -q -- '-- cnnc: $cnnc ' cm-inst.log &&
+        cmake --build cm-inst > /dev/null && cm-inst/app '$images' > cm-inst.out && classified cm-inst.out &&
+        grep -q -- '$prefix/lib/libcnnrt.a' cm-inst/CMakeFiles/app.dir/link.txt &&
+        ! grep -q -- '$root/build' cm-inst/CMakeFiles/app.dir/link.txt"
+    check "examples/embed with CMake and the build tree (cnnrt-uninstalled.pc)" bash -c "
+        env -u PKG_CONFIG_PATH cmake -S '$root/examples/embed' -B cm-tree > cm-tree.log &&
+        grep -q -- '-- cnnc: $root/build/cnnc ' cm-tree.log &&
+        cmake --build cm-tree > /dev/null && cm-tree/app '$images' > cm-tree.out && classified cm-tree.out &&
+        grep -q -- '$root/build/libcnnrt.a' cm-tree/CMakeFiles/app.dir/link.txt"
+else
+    echo "install: cmake not found, skipping the CMake builds of examples/embed"
 fi
 
 check "make uninstall PREFIX=... removes every file" bash -c "
