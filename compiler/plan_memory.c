@@ -4,10 +4,11 @@
  * (flatten, dropout) alias their input. Every other tensor, and each kernel's
  * scratch, is an interval [first step, last step] of node indices during which
  * it must stay intact; two intervals that overlap must not share bytes.
- * Placement is greedy: largest block first, at the lowest 64-byte-aligned
- * offset that clashes with no already placed, time-overlapping block. This is
- * the classic offline heuristic (TFLite Micro's greedy planner, ggml-alloc);
- * it is optimal for a chain and close to the lower bound on branching graphs.
+ * Placement is greedy: each block in turn at the lowest 64-byte-aligned
+ * offset that clashes with no already placed, time-overlapping block (the
+ * classic offline heuristic of TFLite Micro's planner and ggml-alloc). Three
+ * orders are tried (largest first, earliest first, largest size x lifetime
+ * first) and the smallest arena is kept.
  * Elementwise ops (activations, batchnorm, add) work in place: their output
  * takes over the block of an input that dies at that step. */
 #include <stdlib.h>
@@ -128,16 +129,58 @@ static int64_t place(const Block *b, Block **placed, int n)
     return offset;
 }
 
-/* Largest first; ties by first step, then by position in the block array
- * (the pointers point into one array), so the plan is deterministic. */
-static int cmp_size_desc(const void *a, const void *b)
+/* Placement orders tried by plan_memory; ties fall back to the position in
+ * the block array (the pointers point into one array), so plans are
+ * deterministic. */
+static int by_position(const Block *x, const Block *y)
+{
+    return x < y ? -1 : x > y;
+}
+
+static int by_size(const void *a, const void *b)
 {
     const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
     if (x->size != y->size)
         return x->size > y->size ? -1 : 1;
+    return by_position(x, y);
+}
+
+static int by_first_step(const void *a, const void *b)
+{
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
     if (x->first != y->first)
         return x->first - y->first;
-    return x < y ? -1 : x > y;
+    return by_size(a, b);
+}
+
+static int by_area(const void *a, const void *b)
+{
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
+    int64_t ax = x->size * (x->last - x->first + 1), ay = y->size * (y->last - y->first + 1);
+    if (ax != ay)
+        return ax > ay ? -1 : 1;
+    return by_size(a, b);
+}
+
+/* Place blocks in the given order at their lowest fitting offsets; returns the
+ * arena size and leaves the offsets in the blocks. */
+static int64_t place_all(Block *blocks, int nb, int (*order)(const void *, const void *))
+{
+    Block **sorted = xmalloc(sizeof *sorted * (size_t)(nb + 1));
+    Block **placed = xmalloc(sizeof *placed * (size_t)(nb + 1));
+    for (int i = 0; i < nb; i++)
+        sorted[i] = &blocks[i];
+    qsort(sorted, (size_t)nb, sizeof *sorted, order);
+    int64_t arena = 0;
+    for (int k = 0; k < nb; k++) {
+        sorted[k]->offset = place(sorted[k], placed, k);
+        placed[k] = sorted[k];
+        int64_t end = align_up(sorted[k]->offset + sorted[k]->size);
+        arena = end > arena ? end : arena;
+    }
+    free(sorted);
+    free(placed);
+    return arena;
 }
 
 /* One block per arena tensor, except that an in-place op's output joins the
@@ -194,26 +237,26 @@ bool plan_memory(Graph *g)
     int nb = make_blocks(g, last, block_of, blocks);
     g->peak_live_bytes = peak_live_bytes(blocks, nb, g->nnodes);
 
-    Block **order = xmalloc(sizeof *order * (size_t)(nb + 1));
-    for (int i = 0; i < nb; i++)
-        order[i] = &blocks[i];
-    qsort(order, (size_t)nb, sizeof *order, cmp_size_desc);
-    Block **placed = xmalloc(sizeof *placed * (size_t)(nb + 1));
-    int64_t arena = 0;
-    for (int k = 0; k < nb; k++) {
-        Block *b = order[k];
-        b->offset = place(b, placed, k);
-        placed[k] = b;
-        int64_t end = align_up(b->offset + b->size);
-        arena = end > arena ? end : arena;
-        if (b->scratch_of)
-            b->scratch_of->scratch_offset = b->offset;
+    /* Greedy placement is a heuristic and no one order wins on every graph
+     * (largest-first suits ResNet's skips, earliest-first MobileNet's
+     * expansions): try each and keep the smallest arena. */
+    int (*orders[])(const void *, const void *) = {by_size, by_first_step, by_area};
+    int best = 0;
+    int64_t arena = INT64_MAX;
+    for (int k = 0; k < (int)(sizeof orders / sizeof orders[0]); k++) {
+        int64_t size = place_all(blocks, nb, orders[k]);
+        if (size < arena) {
+            arena = size;
+            best = k;
+        }
     }
+    place_all(blocks, nb, orders[best]);
+    for (int i = 0; i < nb; i++)
+        if (blocks[i].scratch_of)
+            blocks[i].scratch_of->scratch_offset = blocks[i].offset;
     for (int i = 0; i < g->ntensors; i++)
         if (block_of[i] >= 0)
             g->tensors[i]->offset = blocks[block_of[i]].offset;
-    free(order);
-    free(placed);
     free(blocks);
     free(block_of);
     free(last);
