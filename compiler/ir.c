@@ -89,6 +89,14 @@ int64_t ir_numel(int rank, const int64_t *dims)
     return n;
 }
 
+bool ir_is_output(const Graph *g, const Tensor *t)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == t)
+            return true;
+    return false;
+}
+
 int64_t ir_tensor_numel(const Tensor *t)
 {
     return ir_numel(t->rank, t->dims);

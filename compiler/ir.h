@@ -160,6 +160,7 @@ Node *ir_node_new(Graph *g, OpKind op, const char *name, Loc loc);
 Const *ir_const_new(const char *key, int rank, const int64_t *dims);
 int64_t ir_numel(int rank, const int64_t *dims); /* caller guarantees no overflow */
 int64_t ir_tensor_numel(const Tensor *t);
+bool ir_is_output(const Graph *g, const Tensor *t); /* one of g->outputs */
 int64_t ir_tensor_bytes(const Tensor *t);
 void ir_graph_free(Graph *g);
 

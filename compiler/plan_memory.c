@@ -49,14 +49,6 @@ static bool can_work_in_place(const Node *n)
     }
 }
 
-static bool is_output(const Graph *g, const Tensor *t)
-{
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == t)
-            return true;
-    return false;
-}
-
 static Tensor *root(Tensor *t)
 {
     while (t->storage == STORE_ALIAS)
@@ -99,7 +91,7 @@ static int *last_uses(Graph *g)
             if (last[r->id] < i)
                 last[r->id] = i;
         }
-        if (is_output(g, n->out) && is_identity(n))
+        if (ir_is_output(g, n->out) && is_identity(n))
             last[root(n->in[0])->id] = g->nnodes;
     }
     return last;

@@ -10,14 +10,6 @@
 #include "ir.h"
 #include "util.h"
 
-static bool is_output(const Graph *g, const Tensor *t)
-{
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == t)
-            return true;
-    return false;
-}
-
 /* A number with thousands separators: 11689512 -> "11,689,512". */
 static const char *grouped(int64_t v, char *buf, size_t size)
 {
@@ -105,7 +97,7 @@ void ir_dot(const Graph *g, FILE *f)
                     t->producer ? t->producer->id : t->id, n->id,
                     ir_shape_str(t->rank, t->dims, shape, sizeof shape));
         }
-        if (is_output(g, n->out)) {
+        if (ir_is_output(g, n->out)) {
             fprintf(f, "  out%d [shape=ellipse, style=filled, fillcolor=\"#d5f0d5\", label=\"",
                     n->out->id);
             dot_text(f, n->out->label);
