@@ -2,6 +2,7 @@
 #
 #   make            build/cnnc and build/libcnnrt.a
 #   make check      every test: unit (Check), golden outputs, error messages, CLI
+#   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
 #
@@ -38,7 +39,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp
 
-.PHONY: all check unit golden errors cli demo deps clean format
+.PHONY: all check check-export unit golden errors cli demo deps clean format
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)
 
 $(BUILD)/cnnc: $(COMPILER_OBJ) $(BUILD)/libcnnrt.a
@@ -104,6 +105,9 @@ errors: all
 
 cli: all
 	@bash tests/cli/driver.sh
+
+check-export: all
+	@bash tests/export/run.sh
 
 demo: deps
 	$(MAKE) all
