@@ -2,6 +2,7 @@
 #
 #   make            build/cnnc and build/libcnnrt.a
 #   make check      every test: unit (Check), golden outputs, error messages, CLI, install
+#   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
@@ -55,7 +56,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check unit golden errors cli install-test demo deps clean format install uninstall FORCE
+.PHONY: all check check-export unit golden errors cli install-test demo deps clean format install uninstall FORCE
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
@@ -186,6 +187,9 @@ cli: all
 
 install-test: all
 	@bash tests/install/run.sh
+
+check-export: all
+	@bash tests/export/run.sh
 
 demo: deps
 	$(MAKE) all

@@ -41,12 +41,9 @@ deterministic splitmix64 init of docs/language.md and loads those values into
 the torch module, so both sides use the same weights bit for bit.
 """
 
-import collections
-import json
 import math
 import os
 import shutil
-import struct
 import sys
 import zlib
 
@@ -54,67 +51,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+# The safetensors writer/reader (tools/safetensors_io.py) and small module helpers.
+from cnnlib import randomize_bn, read_safetensors, seq, write_safetensors
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 DEFAULT_TOL = 1e-4
-
-# --------------------------------------------------------------------------
-# safetensors writer (and a reader, used only to check the writer)
-
-_ST_DTYPES = {
-    np.dtype("float32"): "F32",
-    np.dtype("float64"): "F64",
-    np.dtype("int64"): "I64",
-    np.dtype("int32"): "I32",
-}
-
-
-def write_safetensors(path, tensors):
-    """tensors: ordered (name, numpy array) pairs. Data is laid out in that
-    order, contiguous, little-endian; the JSON header is padded with spaces to
-    a multiple of 8 bytes."""
-    header = collections.OrderedDict()
-    blobs = []
-    offset = 0
-    for name, arr in tensors:
-        arr = np.array(arr, order="C", copy=True)  # (ascontiguousarray would make 0-d 1-d)
-        dtype = _ST_DTYPES[arr.dtype]
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {
-            "dtype": dtype,
-            "shape": [int(d) for d in arr.shape],
-            "data_offsets": [offset, offset + len(data)],
-        }
-        blobs.append(data)
-        offset += len(data)
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hjson += b" " * (-len(hjson) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        buf = f.read()
-    (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8 : 8 + n].decode("utf-8"), object_pairs_hook=collections.OrderedDict)
-    data = buf[8 + n :]
-    inv = {v: k for k, v in _ST_DTYPES.items()}
-    out = collections.OrderedDict()
-    end = 0
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        assert b == end, "hole or overlap in %s" % path
-        end = e
-        dt = inv[info["dtype"]].newbyteorder("<")
-        out[name] = np.frombuffer(data[b:e], dtype=dt).reshape(tuple(info["shape"]))
-    assert end == len(data), "trailing data in %s" % path
-    return out
-
 
 # --------------------------------------------------------------------------
 # The deterministic init of docs/language.md ("Deterministic init")
@@ -228,26 +171,7 @@ def apply_init(module, scheme, seed):
 
 
 # --------------------------------------------------------------------------
-# Module helpers
-
-
-def seq(*layers):
-    """nn.Sequential with explicit names: ("label", module) pairs."""
-    return nn.Sequential(collections.OrderedDict(layers))
-
-
-def randomize_bn(module):
-    """Give every BatchNorm non-trivial statistics and affine parameters."""
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                c = m.num_features
-                if m.affine:
-                    m.weight.copy_(torch.rand(c) + 0.5)
-                    m.bias.copy_(torch.randn(c) * 0.5)
-                m.running_mean.copy_(torch.randn(c) * 0.5)
-                m.running_var.copy_(torch.rand(c) * 1.5 + 0.25)
-                m.num_batches_tracked.fill_(7)
+# Cases
 
 
 class Case:
