@@ -501,13 +501,16 @@ static void emit_global_avgpool(Emitter *e, const Node *n)
     close_brace(e);
 }
 
-/* Softmax over dim 1: features of [N, F], or channels of [N, C, H, W] at each
- * position. Subtracting the maximum first keeps expf finite, as PyTorch does. */
+/* Softmax over dimension d: for each of the `outer` slices before d and each
+ * of the `inner` positions after it, over the dims[d] values at stride inner.
+ * Subtracting the maximum first keeps expf finite, as PyTorch does. */
 static void emit_softmax(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0];
-    long long N = in->dims[0], C = in->dims[1], S = ir_numel(in->rank - 2, in->dims + 2);
-    open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    int d = (int)n->a.dim;
+    long long outer = ir_numel(d, in->dims), C = in->dims[d];
+    long long S = ir_numel(in->rank - d - 1, in->dims + d + 1);
+    open_block(e, "for (int b = 0; b < %lld; b++) {", outer);
     open_block(e, "for (int s = 0; s < %lld; s++) {", S);
     out(e, "const float *x = in + b * %lld + s;", C * S);
     out(e, "float *y = out + b * %lld + s;", C * S);

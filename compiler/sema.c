@@ -541,7 +541,7 @@ static bool set_attrs(Node *n, const ArgSet *as)
         break;
     case OP_DROPOUT:
         a->p = get_float(as, "p", 0.5);
-        ok = float_in(as, "p", a->p, 0.0, 1.0, true, op);
+        ok = float_in(as, "p", a->p, 0.0, 1.0, false, op); /* p = 1 is allowed, as in PyTorch */
         break;
     case OP_UPSAMPLE:
         ok = set_upsample(n, as);
@@ -550,11 +550,8 @@ static bool set_attrs(Node *n, const ArgSet *as)
         ok = get_pair(as, "size", 1, 1, 1, &a->out_h, &a->out_w, op, L);
         break;
     case OP_SOFTMAX:
-        ok = get_int(as, "dim", 1, -1, &a->dim, op, L);
-        if (ok && a->dim != 1 && a->dim != -1) {
-            diag_error(as->loc[0], "softmax: only dim=1 (features or channels) is supported");
-            ok = false;
-        }
+        /* The range depends on the input's rank: checked in infer_softmax. */
+        ok = get_int(as, "dim", 1, -4, &a->dim, op, L);
         break;
     default:
         break;
@@ -719,6 +716,24 @@ static bool infer_upsample(Node *n)
     return set_out(n, 4, dims);
 }
 
+/* softmax over any dimension but the batch; a negative dim counts from the
+ * end, as in PyTorch. Normalises n->a.dim (so running this again is a no-op). */
+static bool infer_softmax(Node *n)
+{
+    const Tensor *in = n->in[0];
+    int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
+    if (d < 1 || d >= in->rank) {
+        char buf[160];
+        diag_error(n->loc, "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
+                   n->name, (long long)n->a.dim, in->label,
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
+                   d == 0 ? "; softmax over the batch is not supported" : "");
+        return false;
+    }
+    n->a.dim = d;
+    return set_out(n, in->rank, in->dims);
+}
+
 bool infer_shape(Node *n)
 {
     const Tensor *in = n->in[0];
@@ -745,8 +760,9 @@ bool infer_shape(Node *n)
         int64_t dims[2] = {in->dims[0], n->a.channels};
         return set_out(n, 2, dims);
     }
-    case OP_BATCHNORM:
     case OP_SOFTMAX:
+        return infer_softmax(n);
+    case OP_BATCHNORM:
         if (in->rank != 2 && in->rank != 4) {
             diag_error(n->loc, "%s '%s' expects [N, C, H, W] or [N, F], not %s", op_name(n->op),
                        n->name, ir_shape_str(in->rank, in->dims, buf, sizeof buf));

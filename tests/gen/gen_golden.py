@@ -494,6 +494,19 @@ case("softmax_nchw", "softmax(dim=1) on an NCHW tensor: over channels at every p
      lambda: seq(("c1", nn.Conv2d(3, 5, 3, padding=1)), ("s", nn.Softmax(dim=1))), (3, 4, 6),
      scale=3.0)
 
+case("softmax_dims", "softmax over H (dim=2) and W (dim=-1) of NCHW, and dim=-1 of a flat tensor",
+     simple("""
+        c1: conv2d(4, kernel=3, pad=1) -> softmax(dim=2) -> softmax(dim=-1)
+        flatten -> softmax(dim=-1)
+     """, (2, 5, 6)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, 3, padding=1)), ("s2", nn.Softmax(dim=2)),
+                 ("s3", nn.Softmax(dim=-1)), ("f", nn.Flatten()), ("s4", nn.Softmax(dim=-1))),
+     (2, 5, 6), scale=3.0)
+
+case("dropout_p1", "dropout(p=1.0) is still the identity at inference",
+     simple("c1: conv2d(3, kernel=1) -> dropout(p=1.0)", (2, 3, 3)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, 1)), ("d", nn.Dropout(1.0))), (2, 3, 3))
+
 # --------------------------------------------------------------------------
 # batch, params, labels
 
