@@ -302,20 +302,38 @@ static const char *act_expr(const Node *n, const char *x, char *buf, size_t size
 }
 
 /* Callback of emit_pooled_point: statements ending in `const float v = ...;`,
- * the activated conv value at conv output position (oh, ow). */
-typedef void (*ConvValueFn)(Emitter *e, const Node *n);
+ * the conv value at conv output position (oh, ow): activated, or with `raw`
+ * as it leaves the product (bias_term not yet added, no activation). */
+typedef void (*ConvValueFn)(Emitter *e, const Node *n, bool raw);
+
+/* Whether max(act(x_i + b)) == act(max(x_i) + b) exactly, so a maxpool can
+ * take the max of raw values and apply bias and activation once. Adding b and
+ * the piecewise-linear activations are monotone non-decreasing in float32
+ * (rounding is monotone) and keep NaN a NaN; sigmoid and tanh go through
+ * libm, whose monotonicity is not guaranteed to the bit, so they are not. */
+static bool max_commutes(const Node *n)
+{
+    Act a = n->fuse.act;
+    return a == ACT_NONE || a == ACT_RELU || a == ACT_RELU6 ||
+           (a == ACT_LEAKY_RELU && n->fuse.act_slope >= 0.0);
+}
 
 /* One pooled output y[py * PW + px] of a conv2d with a fused pool, from the
  * conv values of its window, with the standalone pools' window and divisor
- * rules (emit_maxpool, emit_avgpool) over the conv output (CH x CW). */
-static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value)
+ * rules (emit_maxpool, emit_avgpool) over the conv output (CH x CW).
+ * bias_term is what value() leaves out of a raw value (" + bco" or ""). */
+static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value, const char *bias_term)
 {
     const Attrs *p = &n->fuse.pool_a;
     int64_t CH, CW;
     ir_conv_out_hw(n, &CH, &CW);
     long long H = CH, W = CW, PW = n->out->dims[3];
+    char act[160];
     if (n->fuse.pool_op == OP_MAXPOOL) {
-        out(e, "float m = -INFINITY;");
+        /* Branch-free: the select compiles to maxss, and the last NaN seen is
+         * carried apart, as emit_maxpool's `v > m || v != v` keeps it. */
+        bool raw = max_commutes(n);
+        out(e, "float m = -INFINITY, nan = 0.0f;");
         open_block(e, "for (int i = 0; i < %lld; i++) {", (long long)p->kh);
         out(e, "const int oh = py * %lld - %lld + i * %lld;", (long long)p->sh, (long long)p->ph,
             (long long)p->dh);
@@ -326,12 +344,21 @@ static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value)
             (long long)p->dw);
         out(e, "if (ow < 0 || ow >= %lld)", W);
         out(e, "    continue;");
-        value(e, n);
-        out(e, "if (v > m || v != v) /* NaN wins, as in PyTorch */");
-        out(e, "    m = v;");
+        value(e, n, raw);
+        out(e, "m = v > m ? v : m;");
+        out(e, "nan = v != v ? v : nan;");
         close_brace(e);
         close_brace(e);
-        out(e, "y[py * %lld + px] = m;", PW);
+        out(e, "m = nan != nan ? nan : m; /* NaN wins, as in PyTorch */");
+        if (raw && (*bias_term || n->fuse.act != ACT_NONE)) {
+            out(e, "/* max commutes with the %s: applied once */",
+                *bias_term ? "bias and activation" : "activation");
+            if (*bias_term)
+                out(e, "m = m%s;", bias_term);
+            out(e, "y[py * %lld + px] = %s;", PW, act_expr(n, "m", act, sizeof act));
+        } else {
+            out(e, "y[py * %lld + px] = m;", PW);
+        }
         return;
     }
     out(e, "int h0 = py * %lld - %lld, w0 = px * %lld - %lld;", (long long)p->sh, (long long)p->ph,
@@ -351,7 +378,7 @@ static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value)
     out(e, "float sum = 0.0f;");
     open_block(e, "for (int oh = h0; oh < h1; oh++) {");
     open_block(e, "for (int ow = w0; ow < w1; ow++) {");
-    value(e, n);
+    value(e, n, false);
     out(e, "sum += v;");
     close_brace(e);
     close_brace(e);
@@ -385,11 +412,12 @@ static void emit_conv_acc(Emitter *e, const Node *n)
     close_brace(e);
 }
 
-static void emit_direct_value(Emitter *e, const Node *n)
+/* The direct kernel's conv value: acc already holds the bias. */
+static void emit_direct_value(Emitter *e, const Node *n, bool raw)
 {
     char v[160];
     emit_conv_acc(e, n);
-    out(e, "const float v = %s;", act_expr(n, "acc", v, sizeof v));
+    out(e, "const float v = %s;", raw ? "acc" : act_expr(n, "acc", v, sizeof v));
 }
 
 /* Direct loops. With a fused pool, each pooled output computes the conv values
@@ -413,7 +441,7 @@ static void emit_conv_direct(Emitter *e, const Node *n)
     if (n->fuse.pool) {
         open_block(e, "for (int py = 0; py < %lld; py++) {", OH);
         open_block(e, "for (int px = 0; px < %lld; px++) {", OW);
-        emit_pooled_point(e, n, emit_direct_value);
+        emit_pooled_point(e, n, emit_direct_value, "");
     } else {
         open_block(e, "for (int oh = 0; oh < %lld; oh++) {", OH);
         open_block(e, "for (int ow = 0; ow < %lld; ow++) {", OW);
@@ -457,11 +485,16 @@ static void emit_conv_epilogue(Emitter *e, const Node *n, long long N, long long
         close_brace(e);
 }
 
-static void emit_band_value(Emitter *e, const Node *n)
+/* The banded GEMM kernel's conv value, from the band's product in scratch. */
+static void emit_band_value(Emitter *e, const Node *n, bool raw)
 {
     char v[160];
     int64_t CH, CW;
     ir_conv_out_hw(n, &CH, &CW);
+    if (raw) {
+        out(e, "const float v = cv[(oh - c0) * %lld + ow];", (long long)CW);
+        return;
+    }
     out(e, "const float a = cv[(oh - c0) * %lld + ow]%s;", (long long)CW,
         n->param[PARAM_BIAS] ? " + bco" : "");
     out(e, "const float v = %s;", act_expr(n, "a", v, sizeof v));
@@ -518,7 +551,7 @@ static void emit_conv_gemm_pool(Emitter *e, const Node *n)
     out(e, "float *y = out + (b * %lld + g * %lld + co) * %lld;", OC, cout_g, PH * PW);
     open_block(e, "for (int py = r0; py < r1; py++) {");
     open_block(e, "for (int px = 0; px < %lld; px++) {", PW);
-    emit_pooled_point(e, n, emit_band_value);
+    emit_pooled_point(e, n, emit_band_value, n->param[PARAM_BIAS] ? " + bco" : "");
     for (int i = 0; i < 6; i++)
         close_brace(e);
 }

@@ -9,14 +9,18 @@
  *
  * A GEMM conv2d with a fused pool (fuse_pool.c) works in bands of pooled rows:
  * its scratch holds one band's unfolded input and conv output, never the whole
- * image. Bands are as tall as fits BAND_BYTES (about an L2 slice, so the
- * product stays in cache), and at least one pooled row. */
+ * image. Bands are as tall as fits BAND_BYTES (so the product stays in
+ * cache), at least one pooled row, and at most half of them: a band covering
+ * the whole image would need as much scratch as the unfused unfolding plus
+ * conv output it replaces, and the pooled output would come on top. */
 #include "ir.h"
 
 /* Below this many multiply-accumulates per group, loops beat a GEMM call. */
 #define GEMM_MIN_MACS 4096
 /* Scratch budget of one band of a GEMM conv with a fused pool. */
+#ifndef BAND_BYTES /* a build-time knob: make CFLAGS="-O2 -DBAND_BYTES=65536" */
 #define BAND_BYTES (32 * 1024)
+#endif
 
 static int64_t round16(int64_t floats)
 {
@@ -45,7 +49,8 @@ static int64_t band_bytes(const Node *n, int64_t span, int64_t conv_w)
 static void plan_bands(Node *n, int64_t conv_h, int64_t conv_w)
 {
     int64_t pooled_h = n->out->dims[2], rows = 1;
-    while (rows < pooled_h &&
+    int64_t max_rows = pooled_h > 1 ? (pooled_h + 1) / 2 : 1;
+    while (rows < max_rows &&
            band_bytes(n, band_conv_rows(n, rows + 1, conv_h), conv_w) <= BAND_BYTES)
         rows++;
     n->fuse.band_rows = rows;
