@@ -1,7 +1,8 @@
 # cnnc - a graph compiler for convolutional networks.
 #
 #   make            build/cnnc and build/libcnnrt.a
-#   make check      every test: unit (Check), golden outputs, error messages, CLI
+#   make check      every test: unit (Check), golden outputs (-O0 and -O2), error
+#                   messages, CLI, optimizer IR dumps
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
 #
@@ -38,7 +39,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp
 
-.PHONY: all check unit golden errors cli demo deps clean format
+.PHONY: all check unit golden errors cli ir demo deps clean format
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)
 
 $(BUILD)/cnnc: $(COMPILER_OBJ) $(BUILD)/libcnnrt.a
@@ -91,7 +92,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(BUILD)/libcnnrt.a $(HEAD
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) golden errors cli
+	$(MAKE) golden errors cli ir
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
@@ -104,6 +105,11 @@ errors: all
 
 cli: all
 	@bash tests/cli/driver.sh
+
+# The optimizer: IR dumps after the passes (tests/ir/) and its options.
+ir: all
+	@bash tests/run-ir.sh
+	@bash tests/cli/passes.sh
 
 demo: deps
 	$(MAKE) all
