@@ -13,7 +13,9 @@
  *   - linear: one pass after the GEMV/GEMM adds the bias and applies it;
  *   - batchnorm: in its scale-and-shift loop.
  * The expression is the one the standalone layer uses, so the value stored is
- * bit-identical to the unfused one.
+ * the unfused one. (For linear the bias is added after the product instead
+ * of being BLAS's beta * y term; the outputs were bit-identical on every
+ * golden case all the same.)
  *
  * Legality: the producer's output must have the activation as its only
  * consumer and not be a graph output, and the producer must carry no

@@ -16,11 +16,22 @@
  *     each band only the conv rows its windows need are unfolded (im2col of
  *     those rows) and multiplied into node scratch, then bias, activation and
  *     the pool are applied reading the scratch. Bands are sized so unfold plus
- *     product stay within a fixed budget (select_kernels.c), so the scratch is
- *     smaller than even the conv output, let alone the full unfolding.
+ *     product stay within a fixed budget and at most half the image
+ *     (select_kernels.c), so the scratch is smaller than what it replaces.
  *
- * Either way the values pooled are exactly those the unfused layers compute,
- * in the same order, so the result is bit-identical to -fno-fuse-pool.
+ * A maxpool takes the max of raw conv values and applies bias and activation
+ * once per pooled output (emit_c.c): max(act(x + b)) == act(max(x) + b)
+ * exactly in float32 for relu, relu6 and leaky_relu(slope >= 0), as adding a
+ * constant and these activations are monotone under rounding; sigmoid and
+ * tanh (libm) are applied per value. The max is a branch-free select with the
+ * last NaN carried apart (PyTorch's NaN-wins rule): branching on each value
+ * made the first version slower than -O0.
+ *
+ * The direct kernel computes exactly the values of the unfused layers, in the
+ * same order: its results are bit-identical to -fno-fuse-pool. The GEMM
+ * kernels multiply narrower matrices, for which OpenBLAS may choose another
+ * kernel and summation order: results then differ in the last bits (about
+ * 1e-6 relative on the golden cases).
  *
  * Legality: the conv's output must have the pool as its only consumer and not
  * be a graph output. Any pool attributes are allowed (padding, dilation,
