@@ -301,6 +301,19 @@ static const char *act_expr(const Node *n, const char *x, char *buf, size_t size
     return buf;
 }
 
+/* First line of a fused layer's body: what it absorbed. */
+static void emit_fused_comment(Emitter *e, const Node *n)
+{
+    char shape[128];
+    if (!n->fuse.names)
+        return;
+    if (n->fuse.pool)
+        out(e, "/* merged:%s; the conv output %s is never stored */", n->fuse.names,
+            ir_shape_str(4, n->fuse.conv_dims, shape, sizeof shape));
+    else
+        out(e, "/* merged:%s */", n->fuse.names);
+}
+
 /* Callback of emit_pooled_point: statements ending in `const float v = ...;`,
  * the conv value at conv output position (oh, ow): activated, or with `raw`
  * as it leaves the product (bias_term not yet added, no activation). */
@@ -430,6 +443,7 @@ static void emit_conv_direct(Emitter *e, const Node *n)
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3];
     long long cin_g = C / a->groups, cout_g = OC / a->groups;
     char w[96], b[96], v[160];
+    emit_fused_comment(e, n);
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -567,6 +581,7 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], G = a->groups;
     long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw;
     char w[96];
+    emit_fused_comment(e, n);
     if (n->fuse.pool) {
         emit_conv_gemm_pool(e, n);
         return;
@@ -619,6 +634,7 @@ static void emit_linear(Emitter *e, const Node *n)
     long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
     bool bias = n->param[PARAM_BIAS] != NULL;
     char w[96], b[96];
+    emit_fused_comment(e, n);
     if (n->fuse.act != ACT_NONE) {
         emit_linear_act(e, n);
         return;
@@ -645,6 +661,7 @@ static void emit_batchnorm(Emitter *e, const Node *n)
     const Tensor *in = n->in[0];
     long long N = in->dims[0], C = in->dims[1], HW = ir_numel(in->rank - 2, in->dims + 2);
     char m[96], v[96], w[96], b[96], eps[40];
+    emit_fused_comment(e, n);
     out(e, "const float *mean = %s;", wptr(e, n, PARAM_MEAN, m, sizeof m));
     out(e, "const float *var = %s;", wptr(e, n, PARAM_VAR, v, sizeof v));
     if (n->a.affine) {
@@ -825,9 +842,9 @@ static char *layer_fn(const Node *n)
 
 static void emit_layer(Emitter *e, const Node *n)
 {
-    char shape_in[160], shape_out[160], label[64];
+    char shape_in[160], shape_out[160];
     char *fn = layer_fn(n);
-    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", n->name, op_label(n, label, sizeof label),
+    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", n->name, op_name(n->op),
               ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
