@@ -107,6 +107,7 @@ void ast_free_layer(Layer *l)
     free(l->label);
     free(l->op);
     ast_free_args(l->args, l->nargs);
+    ast_free_expr(l->repeat);
 }
 
 void ast_free_stmt(Stmt *s)
@@ -123,6 +124,13 @@ void ast_free_stmt(Stmt *s)
     for (int i = 0; i < s->nlayers; i++)
         ast_free_layer(&s->layers[i]);
     free(s->layers);
+    for (int i = 0; i < s->nnames; i++)
+        free(s->names[i]);
+    free(s->names);
+    free(s->name_locs);
+    for (int i = 0; i < s->nbody; i++)
+        ast_free_stmt(&s->body[i]);
+    free(s->body);
 }
 
 void ast_free(Program *p)
@@ -307,10 +315,30 @@ static void print_layer(FILE *f, const Layer *l)
     }
     fputs(l->op, f);
     print_args(f, l->args, l->nargs);
+    if (l->repeat) {
+        fputs(" * (", f);
+        print_expr(f, l->repeat, 0);
+        fputc(')', f);
+    }
 }
 
-static void print_stmt(FILE *f, const Stmt *s)
+/* Block parameters: `(c, stride=1)`; a parameter without a default has no value. */
+static void print_params(FILE *f, const Arg *args, int n)
 {
+    fputc('(', f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s%s", i ? ", " : "", args[i].name);
+        if (args[i].value) {
+            fputc('=', f);
+            print_expr(f, args[i].value, 0);
+        }
+    }
+    fputc(')', f);
+}
+
+static void print_stmt(FILE *f, const Stmt *s, int indent)
+{
+    fprintf(f, "%*s", indent * 4, "");
     switch (s->kind) {
     case ST_NETWORK:
         fprintf(f, "network %s", s->name);
@@ -346,7 +374,17 @@ static void print_stmt(FILE *f, const Stmt *s)
         }
         break;
     case ST_OUTPUT:
-        fprintf(f, "output %s", s->name);
+        fputs("output ", f);
+        for (int i = 0; i < s->nnames; i++)
+            fprintf(f, "%s%s", i ? ", " : "", s->names[i]);
+        break;
+    case ST_BLOCK:
+        fprintf(f, "block %s", s->name);
+        print_params(f, s->args, s->nargs);
+        fputs(" {\n", f);
+        for (int i = 0; i < s->nbody; i++)
+            print_stmt(f, &s->body[i], indent + 1);
+        fprintf(f, "%*s}", indent * 4, "");
         break;
     }
     fputc('\n', f);
@@ -356,5 +394,5 @@ void ast_print(const Program *p, void *file)
 {
     FILE *f = file;
     for (int i = 0; i < p->nstmts; i++)
-        print_stmt(f, &p->stmts[i]);
+        print_stmt(f, &p->stmts[i], 0);
 }

@@ -43,7 +43,7 @@ typedef struct Arg {
     Expr *value;
 } Arg;
 
-/* `[label:] op[(args)]` */
+/* `[label:] op[(args)] [* N]` */
 typedef struct Layer {
     char *label; /* NULL when unlabelled; a dotted path like "features.0" or any string */
     Loc label_loc;
@@ -51,6 +51,7 @@ typedef struct Layer {
     Loc op_loc;
     Arg *args;
     int nargs;
+    Expr *repeat; /* `* N`: N copies in sequence, labelled LABEL.0 .. LABEL.N-1; NULL = once */
 } Layer;
 
 typedef enum StmtKind {
@@ -60,7 +61,8 @@ typedef enum StmtKind {
     ST_INIT,    /* name (scheme: "he", "xavier"), args[nargs] */
     ST_PARAM,   /* name, value */
     ST_CHAIN,   /* target (NULL if none), source (NULL: previous result), layers[nlayers] */
-    ST_OUTPUT,  /* name */
+    ST_OUTPUT,  /* names[nnames] */
+    ST_BLOCK,   /* name, args[nargs] (parameters: name, default value or NULL), body[nbody] */
 } StmtKind;
 
 typedef struct Stmt {
@@ -80,6 +82,11 @@ typedef struct Stmt {
     Loc source_loc;
     Layer *layers;
     int nlayers;
+    char **names; /* ST_OUTPUT */
+    Loc *name_locs;
+    int nnames;
+    struct Stmt *body; /* ST_BLOCK */
+    int nbody;
 } Stmt;
 
 typedef struct Program {

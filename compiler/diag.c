@@ -9,6 +9,13 @@ static const char *source;
 static size_t source_len;
 static int nerrors;
 
+typedef struct Context {
+    Loc loc;
+    char text[256];
+} Context;
+static Context contexts[DIAG_MAX_CONTEXT];
+static int ncontexts;
+
 void diag_set_source(const char *filename, const char *src, size_t len)
 {
     file_name = filename;
@@ -32,6 +39,25 @@ void diag_reset(void)
     source = NULL;
     source_len = 0;
     nerrors = 0;
+    ncontexts = 0;
+}
+
+void diag_push_context(Loc loc, const char *fmt, ...)
+{
+    if (ncontexts == DIAG_MAX_CONTEXT)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    contexts[ncontexts].loc = loc;
+    vsnprintf(contexts[ncontexts].text, sizeof contexts[ncontexts].text, fmt, ap);
+    va_end(ap);
+    ncontexts++;
+}
+
+void diag_pop_context(void)
+{
+    if (ncontexts > 0)
+        ncontexts--;
 }
 
 /* Find line `line` (1-based) of the source; returns its start and sets *len. */
@@ -66,12 +92,14 @@ static void print_caret(Loc loc)
         col = len;
     size_t from = col > 60 ? col - 60 : 0;
     size_t to = len - from > 160 ? from + 160 : len;
-    fprintf(stderr, "%5d | %s", loc.line, from ? "..." : "");
+    int width = snprintf(NULL, 0, "%d", loc.line);
+    width = width < 5 ? 5 : width; /* the gutter grows past line 99999 */
+    fprintf(stderr, "%*d | %s", width, loc.line, from ? "..." : "");
     for (size_t i = from; i < to; i++) {
         unsigned char c = (unsigned char)line[i];
         fputc(c == '\t' || (c >= 32 && c < 127) || c >= 128 ? c : '?', stderr);
     }
-    fprintf(stderr, "%s\n      | %s", to < len ? "..." : "", from ? "   " : "");
+    fprintf(stderr, "%s\n%*s | %s", to < len ? "..." : "", width, "", from ? "   " : "");
     for (size_t i = from; i < col; i++)
         fputc(line[i] == '\t' ? '\t' : ' ', stderr);
     fputc('^', stderr);
@@ -79,6 +107,8 @@ static void print_caret(Loc loc)
         fputc('~', stderr);
     fputc('\n', stderr);
 }
+
+void diag_note(Loc loc, const char *fmt, ...);
 
 static void report(const char *kind, Loc loc, const char *fmt, va_list ap)
 {
@@ -104,6 +134,8 @@ void diag_verror(Loc loc, const char *fmt, va_list ap)
         return;
     }
     report("error", loc, fmt, ap);
+    for (int i = ncontexts - 1; i >= 0; i--)
+        diag_note(contexts[i].loc, "%s", contexts[i].text);
 }
 
 void diag_error(Loc loc, const char *fmt, ...)

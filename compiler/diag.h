@@ -28,6 +28,12 @@ void diag_warning(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2
 void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_verror(Loc loc, const char *fmt, va_list ap);
 
+/* Context for errors inside block expansions: every error printed while a
+ * context is pushed is followed by one note per context, innermost first. */
+void diag_push_context(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_pop_context(void);
+#define DIAG_MAX_CONTEXT 64
+
 int diag_error_count(void);
 void diag_reset(void); /* forget the source and counts (tests, fuzzing) */
 

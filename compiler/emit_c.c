@@ -14,6 +14,7 @@
  *   5. the entry point NAME_run(inputs..., outputs...), and optionally main().
  * Output is a pure function of the graph: byte-identical for the same input. */
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,6 +712,12 @@ static void emit_elementwise(Emitter *e, const Node *n)
     case OP_TANH:
         expr = "tanhf(x)";
         break;
+    case OP_HARDSWISH:
+        expr = "x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f";
+        break;
+    case OP_SILU:
+        expr = "x / (1.0f + expf(-x))";
+        break;
     default:
         die("not elementwise: %s", op_name(n->op));
     }
@@ -803,13 +810,16 @@ static void emit_global_avgpool(Emitter *e, const Node *n)
     close_brace(e);
 }
 
-/* Softmax over dim 1: features of [N, F], or channels of [N, C, H, W] at each
- * position. Subtracting the maximum first keeps expf finite, as PyTorch does. */
+/* Softmax over dimension d: for each of the `outer` slices before d and each
+ * of the `inner` positions after it, over the dims[d] values at stride inner.
+ * Subtracting the maximum first keeps expf finite, as PyTorch does. */
 static void emit_softmax(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0];
-    long long N = in->dims[0], C = in->dims[1], S = ir_numel(in->rank - 2, in->dims + 2);
-    open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    int d = (int)n->a.dim;
+    long long outer = ir_numel(d, in->dims), C = in->dims[d];
+    long long S = ir_numel(in->rank - d - 1, in->dims + d + 1);
+    open_block(e, "for (int b = 0; b < %lld; b++) {", outer);
     open_block(e, "for (int s = 0; s < %lld; s++) {", S);
     out(e, "const float *x = in + b * %lld + s;", C * S);
     out(e, "float *y = out + b * %lld + s;", C * S);
@@ -826,9 +836,177 @@ static void emit_softmax(Emitter *e, const Node *n)
     close_brace(e);
 }
 
+static void emit_add(Emitter *e, const Node *n)
+{
+    out(e, "for (int i = 0; i < %lld; i++)", (long long)ir_tensor_numel(n->out));
+    out(e, "    out[i] = in0[i] + in1[i];");
+}
+
+/* torch.cat(dim=1): per image, each input's channels (or features) in turn. */
+static void emit_concat(Emitter *e, const Node *n)
+{
+    const Tensor *o = n->out;
+    long long N = o->dims[0], S = ir_numel(o->rank - 2, o->dims + 2), at = 0;
+    open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    for (int i = 0; i < n->nin; i++) {
+        long long c = n->in[i]->dims[1];
+        out(e, "memcpy(out + (b * %lld + %lld) * %lld, in%d + b * %lld, %lld);", (long long)o->dims[1],
+            at, S, i, c * S, c * S * (long long)sizeof(float));
+        at += c;
+    }
+    close_brace(e);
+}
+
+/* PyTorch's compute_scales_value: 1/scale_factor when one was given, else in/out. */
+static float upsample_scale(int64_t in, int64_t out, int64_t scale_factor)
+{
+    return scale_factor > 0 ? (float)(1.0 / (double)scale_factor) : (float)in / (float)out;
+}
+
+/* nearest: src = min(floor(dst * scale), in - 1), as upsample_nearest2d. */
+static int64_t nearest_src(int64_t dst, int64_t in, int64_t out, int64_t scale_factor)
+{
+    if (out == in)
+        return dst;
+    if (out == 2 * in)
+        return dst >> 1;
+    int64_t src = (int64_t)floorf((float)dst * upsample_scale(in, out, scale_factor));
+    return src < in - 1 ? src : in - 1;
+}
+
+static void emit_int_table(Emitter *e, const char *name, const int64_t *v, int64_t n)
+{
+    StrBuf sb = {0};
+    for (int64_t i = 0; i < n; i++)
+        sb_printf(&sb, "%s%lld", i ? ", " : "", (long long)v[i]);
+    out(e, "static const int %s[%lld] = {%s};", name, (long long)n, sb.data);
+    sb_free(&sb);
+}
+
+static void emit_float_table(Emitter *e, const char *name, const float *v, int64_t n)
+{
+    StrBuf sb = {0};
+    for (int64_t i = 0; i < n; i++)
+        sb_printf(&sb, "%s%af", i ? ", " : "", (double)v[i]);
+    out(e, "static const float %s[%lld] = {%s};", name, (long long)n, sb.data);
+    sb_free(&sb);
+}
+
+/* Linear interpolation taps for one axis, align_corners=False, as PyTorch's
+ * compute_indices_weights_linear: src = scale * (dst + 0.5) - 0.5, clamped at 0. */
+static void linear_taps(int64_t in, int64_t out, int64_t scale_factor, int64_t *i0, int64_t *i1,
+                        float *l0, float *l1)
+{
+    float scale = upsample_scale(in, out, scale_factor);
+    for (int64_t d = 0; d < out; d++) {
+        float src = (float)((double)scale * ((double)d + 0.5) - 0.5);
+        if (src < 0)
+            src = 0;
+        i0[d] = (int64_t)src;
+        i1[d] = i0[d] + (i0[d] < in - 1 ? 1 : 0);
+        float lambda = src - (float)i0[d];
+        l1[d] = lambda < 0 ? 0 : lambda > 1 ? 1 : lambda;
+        l0[d] = 1.0f - l1[d];
+    }
+}
+
+static void emit_upsample(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    int64_t H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
+    int64_t *h0 = xcalloc((size_t)OH, sizeof *h0), *h1 = xcalloc((size_t)OH, sizeof *h1);
+    int64_t *w0 = xcalloc((size_t)OW, sizeof *w0), *w1 = xcalloc((size_t)OW, sizeof *w1);
+    float *lh0 = xcalloc((size_t)OH, sizeof *lh0), *lh1 = xcalloc((size_t)OH, sizeof *lh1);
+    float *lw0 = xcalloc((size_t)OW, sizeof *lw0), *lw1 = xcalloc((size_t)OW, sizeof *lw1);
+    if (n->a.bilinear) {
+        linear_taps(H, OH, n->a.scale_h, h0, h1, lh0, lh1);
+        linear_taps(W, OW, n->a.scale_w, w0, w1, lw0, lw1);
+        emit_int_table(e, "h0", h0, OH);
+        emit_int_table(e, "h1", h1, OH);
+        emit_float_table(e, "lh0", lh0, OH);
+        emit_float_table(e, "lh1", lh1, OH);
+        emit_int_table(e, "w0", w0, OW);
+        emit_int_table(e, "w1", w1, OW);
+        emit_float_table(e, "lw0", lw0, OW);
+        emit_float_table(e, "lw1", lw1, OW);
+    } else {
+        for (int64_t d = 0; d < OH; d++)
+            h0[d] = nearest_src(d, H, OH, n->a.scale_h);
+        for (int64_t d = 0; d < OW; d++)
+            w0[d] = nearest_src(d, W, OW, n->a.scale_w);
+        emit_int_table(e, "h0", h0, OH);
+        emit_int_table(e, "w0", w0, OW);
+    }
+    open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
+    out(e, "const float *x = in + p * %lld;", (long long)(H * W));
+    out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
+    out(e, "for (int oh = 0; oh < %lld; oh++)", (long long)OH);
+    out(e, "    for (int ow = 0; ow < %lld; ow++)", (long long)OW);
+    if (n->a.bilinear) {
+        out(e, "        y[oh * %lld + ow] =", (long long)OW);
+        out(e, "            (x[h0[oh] * %lld + w0[ow]] * lw0[ow] + x[h0[oh] * %lld + w1[ow]] * lw1[ow]) * "
+               "lh0[oh] +",
+            (long long)W, (long long)W);
+        out(e, "            (x[h1[oh] * %lld + w0[ow]] * lw0[ow] + x[h1[oh] * %lld + w1[ow]] * lw1[ow]) * "
+               "lh1[oh];",
+            (long long)W, (long long)W);
+    } else {
+        out(e, "        y[oh * %lld + ow] = x[h0[oh] * %lld + w0[ow]];", (long long)OW, (long long)W);
+    }
+    close_brace(e);
+    free(h0), free(h1), free(w0), free(w1), free(lh0), free(lh1), free(lw0), free(lw1);
+}
+
+/* AdaptiveAvgPool2d: window [floor(i*in/out), ceil((i+1)*in/out)), mean = sum / kh / kw. */
+static void emit_adaptive_avgpool(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    int64_t H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
+    int64_t *hs = xcalloc((size_t)OH, sizeof *hs), *he = xcalloc((size_t)OH, sizeof *he);
+    int64_t *ws = xcalloc((size_t)OW, sizeof *ws), *we = xcalloc((size_t)OW, sizeof *we);
+    for (int64_t i = 0; i < OH; i++) {
+        hs[i] = i * H / OH;
+        he[i] = ((i + 1) * H + OH - 1) / OH;
+    }
+    for (int64_t i = 0; i < OW; i++) {
+        ws[i] = i * W / OW;
+        we[i] = ((i + 1) * W + OW - 1) / OW;
+    }
+    emit_int_table(e, "hs", hs, OH);
+    emit_int_table(e, "he", he, OH);
+    emit_int_table(e, "ws", ws, OW);
+    emit_int_table(e, "we", we, OW);
+    open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
+    out(e, "const float *x = in + p * %lld;", (long long)(H * W));
+    out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
+    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", (long long)OH);
+    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", (long long)OW);
+    out(e, "float sum = 0.0f;");
+    out(e, "for (int ih = hs[oh]; ih < he[oh]; ih++)");
+    out(e, "    for (int iw = ws[ow]; iw < we[ow]; iw++)");
+    out(e, "        sum += x[ih * %lld + iw];", (long long)W);
+    out(e, "y[oh * %lld + ow] = sum / (float)(he[oh] - hs[oh]) / (float)(we[ow] - ws[ow]);",
+        (long long)OW);
+    for (int i = 0; i < 3; i++)
+        close_brace(e);
+    free(hs), free(he), free(ws), free(we);
+}
+
 static bool is_view(const Node *n)
 {
     return n->op == OP_FLATTEN || n->op == OP_DROPOUT;
+}
+
+/* Whether the node's output occupies the same arena bytes as one of its inputs. */
+static bool runs_in_place(const Node *n)
+{
+    for (int i = 0; i < n->nin; i++) {
+        const Tensor *in = root(n->in[i]);
+        if (in->storage == STORE_ARENA && n->out->storage == STORE_ARENA &&
+            in->offset == n->out->offset)
+            return true;
+    }
+    return false;
 }
 
 static char *layer_fn(const Node *n)
@@ -848,7 +1026,17 @@ static void emit_layer(Emitter *e, const Node *n)
               ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
-    open_block(e, "static void %s(const float *restrict in, float *restrict out%s)", fn, scratch);
+    /* Elementwise ops may run in place (plan_memory.c): their pointers may alias. */
+    const char *restrict_kw = runs_in_place(n) ? "" : "restrict ";
+    StrBuf ins = {0};
+    if (n->nin == 1)
+        sb_printf(&ins, "const float *%sin", restrict_kw);
+    for (int i = 0; n->nin > 1 && i < n->nin; i++)
+        sb_printf(&ins, "const float *%sin%d, ", restrict_kw, i);
+    if (n->nin > 1)
+        ins.data[ins.len - 2] = '\0';
+    open_block(e, "static void %s(%s, float *%sout%s)", fn, ins.data, restrict_kw, scratch);
+    sb_free(&ins);
     e->indent--;
     out(e, "{");
     e->indent++;
@@ -876,6 +1064,18 @@ static void emit_layer(Emitter *e, const Node *n)
         break;
     case OP_SOFTMAX:
         emit_softmax(e, n);
+        break;
+    case OP_ADD:
+        emit_add(e, n);
+        break;
+    case OP_CONCAT:
+        emit_concat(e, n);
+        break;
+    case OP_UPSAMPLE:
+        emit_upsample(e, n);
+        break;
+    case OP_ADAPTIVE_AVGPOOL:
+        emit_adaptive_avgpool(e, n);
         break;
     default:
         emit_elementwise(e, n);
@@ -920,7 +1120,11 @@ static void emit_run(Emitter *e)
             snprintf(s, sizeof s, ", %s_arena + %lld", e->net, (long long)(n->scratch_offset / 4));
         else
             s[0] = '\0';
-        out(e, "%s(%s, %s%s);", fn, ptr(e, n->in[0], a, sizeof a), ptr(e, n->out, b, sizeof b), s);
+        StrBuf args = {0};
+        for (int j = 0; j < n->nin; j++)
+            sb_printf(&args, "%s, ", ptr(e, n->in[j], a, sizeof a));
+        out(e, "%s(%s%s%s);", fn, args.data, ptr(e, n->out, b, sizeof b), s);
+        sb_free(&args);
         free(fn);
     }
     e->indent = 0;

@@ -21,6 +21,16 @@ const char *op_name(OpKind op)
     return op >= 0 && op < OP_COUNT ? op_names[op] : "?";
 }
 
+int op_arity(OpKind op)
+{
+    static const int arity[] = {
+#define OP(id, name, nin, params) nin,
+#include "ops.h"
+#undef OP
+    };
+    return op >= 0 && op < OP_COUNT ? arity[op] : 1;
+}
+
 bool op_lookup(const char *name, OpKind *op)
 {
     for (int i = 0; i < OP_COUNT; i++) {
@@ -44,6 +54,7 @@ Tensor *ir_tensor_new(Graph *g, const char *name)
     Tensor *t = xcalloc(1, sizeof *t);
     t->id = g->ntensors;
     t->name = xstrdup(name);
+    t->label = xstrdup(name);
     g->tensors = xrealloc(g->tensors, sizeof *g->tensors * (size_t)(g->ntensors + 1));
     g->tensors[g->ntensors++] = t;
     return t;
@@ -76,6 +87,14 @@ int64_t ir_numel(int rank, const int64_t *dims)
     for (int i = 0; i < rank; i++)
         n *= dims[i];
     return n;
+}
+
+bool ir_is_output(const Graph *g, const Tensor *t)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == t)
+            return true;
+    return false;
 }
 
 int64_t ir_tensor_numel(const Tensor *t)
@@ -111,6 +130,7 @@ void ir_graph_free(Graph *g)
     }
     for (int i = 0; i < g->ntensors; i++) {
         free(g->tensors[i]->name);
+        free(g->tensors[i]->label);
         free(g->tensors[i]);
     }
     free(g->nodes);
@@ -233,6 +253,16 @@ static void print_attrs(const Node *n, FILE *f)
         break;
     case OP_SOFTMAX:
         fprintf(f, " dim=%lld", (long long)a->dim);
+        break;
+    case OP_UPSAMPLE:
+        if (a->scale_h)
+            fprintf(f, " scale=(%lld,%lld)", (long long)a->scale_h, (long long)a->scale_w);
+        else
+            fprintf(f, " size=(%lld,%lld)", (long long)a->out_h, (long long)a->out_w);
+        fprintf(f, " mode=%s", a->bilinear ? "bilinear" : "nearest");
+        break;
+    case OP_ADAPTIVE_AVGPOOL:
+        fprintf(f, " size=(%lld,%lld)", (long long)a->out_h, (long long)a->out_w);
         break;
     default:
         break;

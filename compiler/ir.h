@@ -25,10 +25,11 @@ typedef enum OpKind {
 } OpKind;
 
 const char *op_name(OpKind op);
+int op_arity(OpKind op); /* number of tensor inputs; -1: two or more (concat) */
 bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 
 #define IR_MAX_RANK 4
-#define IR_MAX_INPUTS 8
+#define IR_MAX_INPUTS 16
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
 #define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
 #define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
@@ -43,7 +44,8 @@ typedef enum Storage {
 
 typedef struct Tensor {
     int id;
-    char *name; /* C-safe identifier, unique in the graph */
+    char *name;  /* C-safe identifier, unique in the graph */
+    char *label; /* as the user wrote it, for messages: "layer1.0.y", "features.0" */
     int rank;
     int64_t dims[IR_MAX_RANK];
     struct Node *producer; /* NULL for graph inputs */
@@ -74,6 +76,9 @@ typedef struct Attrs {
     double slope;           /* leaky_relu */
     double p;               /* dropout */
     int64_t dim;            /* softmax */
+    int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
+    int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
+    bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };
@@ -140,7 +145,8 @@ typedef struct Graph {
     Loc weights_loc;
     InitScheme init;
     uint64_t seed;
-    int64_t arena_bytes; /* set by plan_memory() */
+    int64_t arena_bytes;     /* set by plan_memory() */
+    int64_t peak_live_bytes; /* the most bytes live at one step: a lower bound for the arena */
 } Graph;
 
 /* A -D NAME=VALUE override. */
@@ -182,6 +188,7 @@ Node *ir_node_new(Graph *g, OpKind op, const char *name, Loc loc);
 Const *ir_const_new(const char *key, int rank, const int64_t *dims);
 int64_t ir_numel(int rank, const int64_t *dims); /* caller guarantees no overflow */
 int64_t ir_tensor_numel(const Tensor *t);
+bool ir_is_output(const Graph *g, const Tensor *t); /* one of g->outputs */
 int64_t ir_tensor_bytes(const Tensor *t);
 void ir_graph_free(Graph *g);
 
@@ -190,6 +197,11 @@ void ir_verify(const Graph *g);
 
 /* Human-readable dump (--emit=ir). Deterministic. */
 void ir_print(const Graph *g, FILE *f);
+
+/* report.c: the --summary table (titled, e.g. "before optimization") and
+ * the Graphviz view (--emit=dot). */
+void ir_summary(const Graph *g, const char *title, FILE *f);
+void ir_dot(const Graph *g, FILE *f);
 
 /* Parameter count and multiply-accumulates of one node / the whole graph. */
 int64_t ir_node_params(const Node *n);

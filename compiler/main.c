@@ -31,7 +31,7 @@
 #define CNNC_BLAS_LIBS "-lopenblas"
 #endif
 
-typedef enum { EMIT_C, EMIT_IR } EmitKind;
+typedef enum { EMIT_C, EMIT_IR, EMIT_DOT, EMIT_SUMMARY } EmitKind;
 
 typedef struct Options {
     const char *input;
@@ -54,6 +54,9 @@ static const char usage_text[] =
     "                   default: the input's name with .c, in the current directory\n"
     "  --emit=c         C source and header (default)\n"
     "  --emit=ir        the graph IR after all passes, shapes and memory plan (to -o or stdout)\n"
+    "  --emit=dot       the graph for Graphviz: cnnc net.cnn --emit=dot | dot -Tsvg > net.svg\n"
+    "  --summary        a table of every layer (output shape, parameters, MACs, activation\n"
+    "                   bytes) with totals and the arena size (to -o or stdout)\n"
     "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
     "                   writes the output (for golden tests and quick runs)\n"
     "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
@@ -169,6 +172,8 @@ static void parse_args(int argc, char **argv, Options *o)
         } else if (!strcmp(a, "--libs")) {
             printf("-L%s -lcnnrt %s -lm\n", CNNC_RUNTIME_LIBDIR, CNNC_BLAS_LIBS);
             exit(0);
+        } else if (!strcmp(a, "--summary")) {
+            o->emit = EMIT_SUMMARY;
         } else if (!strcmp(a, "--main")) {
             o->with_main = true;
         } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2")) {
@@ -198,8 +203,10 @@ static void parse_args(int argc, char **argv, Options *o)
                 o->emit = EMIT_C;
             else if (!strcmp(v, "ir"))
                 o->emit = EMIT_IR;
+            else if (!strcmp(v, "dot"))
+                o->emit = EMIT_DOT;
             else
-                usage_error("--emit must be 'c' or 'ir', not '%s'", v);
+                usage_error("--emit must be 'c', 'ir' or 'dot', not '%s'", v);
         } else if (a[0] == '-' && a[1] != '\0') {
             usage_error("unknown option '%s'", a);
         } else if (o->input) {
@@ -338,9 +345,14 @@ static int compile(const Options *o)
         char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
         char *h_path = header_path(c_path);
         StrBuf out = {0}, hdr = {0}, blob = {0};
-        if (o->emit == EMIT_IR) {
+        if (o->emit != EMIT_C) {
             FILE *mem = open_memstream(&out.data, &out.len);
-            ir_print(g, mem);
+            if (o->emit == EMIT_IR)
+                ir_print(g, mem);
+            else if (o->emit == EMIT_DOT)
+                ir_dot(g, mem);
+            else
+                ir_summary(g, "summary", mem);
             fclose(mem);
             const char *paths[3] = {c_path, NULL, NULL};
             const StrBuf *data[3] = {&out, NULL, NULL};

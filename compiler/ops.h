@@ -1,5 +1,6 @@
 /* ops.h - the table of ops (X-macro). Each row: enum suffix, name in the
- * language, number of tensor inputs, and whether the op has parameters.
+ * language, number of tensor inputs (-1: two or more), and whether the op
+ * has parameters.
  * Including files define OP(id, name, ninputs, has_params) before including. */
 OP(CONV2D, "conv2d", 1, 1)
 OP(BATCHNORM, "batchnorm", 1, 1)
@@ -15,3 +16,9 @@ OP(FLATTEN, "flatten", 1, 0)
 OP(LINEAR, "linear", 1, 1)
 OP(DROPOUT, "dropout", 1, 0)
 OP(SOFTMAX, "softmax", 1, 0)
+OP(ADD, "add", 2, 0)
+OP(CONCAT, "concat", -1, 0)
+OP(UPSAMPLE, "upsample", 1, 0)
+OP(ADAPTIVE_AVGPOOL, "adaptive_avgpool", 1, 0)
+OP(HARDSWISH, "hardswish", 1, 0)
+OP(SILU, "silu", 1, 0)

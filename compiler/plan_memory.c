@@ -4,10 +4,13 @@
  * (flatten, dropout) alias their input. Every other tensor, and each kernel's
  * scratch, is an interval [first step, last step] of node indices during which
  * it must stay intact; two intervals that overlap must not share bytes.
- * Placement is greedy: largest block first, at the lowest 64-byte-aligned
- * offset that clashes with no already placed, time-overlapping block. This is
- * the classic offline heuristic (TFLite Micro's greedy planner, ggml-alloc);
- * it is optimal for a chain and close to the lower bound on branching graphs. */
+ * Placement is greedy: each block in turn at the lowest 64-byte-aligned
+ * offset that clashes with no already placed, time-overlapping block (the
+ * classic offline heuristic of TFLite Micro's planner and ggml-alloc). Three
+ * orders are tried (largest first, earliest first, largest size x lifetime
+ * first) and the smallest arena is kept.
+ * Elementwise ops (activations, batchnorm, add) work in place: their output
+ * takes over the block of an input that dies at that step. */
 #include <stdlib.h>
 
 #include "ir.h"
@@ -18,8 +21,7 @@
 typedef struct Block {
     int64_t size, offset;
     int first, last; /* node steps; inputs of step i are read during step i */
-    Tensor *tensor;  /* NULL for a node's scratch */
-    Node *node;
+    Node *scratch_of; /* non-NULL for a node's scratch */
 } Block;
 
 static bool is_identity(const Node *n)
@@ -27,12 +29,24 @@ static bool is_identity(const Node *n)
     return n->op == OP_FLATTEN || n->op == OP_DROPOUT;
 }
 
-static bool is_output(const Graph *g, const Tensor *t)
+/* Ops that read each input element once, at the position they write: their
+ * output may overwrite an input that dies at that step. */
+static bool can_work_in_place(const Node *n)
 {
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == t)
-            return true;
-    return false;
+    switch (n->op) {
+    case OP_RELU:
+    case OP_RELU6:
+    case OP_LEAKY_RELU:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_HARDSWISH:
+    case OP_SILU:
+    case OP_BATCHNORM:
+    case OP_ADD:
+        return true;
+    default:
+        return false;
+    }
 }
 
 static Tensor *root(Tensor *t)
@@ -63,12 +77,24 @@ static void assign_storage(Graph *g)
     }
 }
 
-static int cmp_size_desc(const void *a, const void *b)
+/* The step at which each tensor is last read, through any aliases of it. An
+ * output that aliases an arena tensor is copied at the end of the run. */
+static int *last_uses(Graph *g)
 {
-    const Block *x = a, *y = b;
-    if (x->size != y->size)
-        return x->size > y->size ? -1 : 1;
-    return x->first - y->first; /* deterministic */
+    int *last = xmalloc(sizeof(int) * (size_t)g->ntensors);
+    for (int i = 0; i < g->ntensors; i++)
+        last[i] = g->tensors[i]->producer ? g->tensors[i]->producer->id : -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        for (int j = 0; j < n->nin; j++) {
+            Tensor *r = root(n->in[j]);
+            if (last[r->id] < i)
+                last[r->id] = i;
+        }
+        if (ir_is_output(g, n->out) && is_identity(n))
+            last[root(n->in[0])->id] = g->nnodes;
+    }
+    return last;
 }
 
 static int64_t align_up(int64_t v)
@@ -95,54 +121,137 @@ static int64_t place(const Block *b, Block **placed, int n)
     return offset;
 }
 
+/* Placement orders tried by plan_memory; ties fall back to the position in
+ * the block array (the pointers point into one array), so plans are
+ * deterministic. */
+static int by_position(const Block *x, const Block *y)
+{
+    return x < y ? -1 : x > y;
+}
+
+static int by_size(const void *a, const void *b)
+{
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return by_position(x, y);
+}
+
+static int by_first_step(const void *a, const void *b)
+{
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
+    if (x->first != y->first)
+        return x->first - y->first;
+    return by_size(a, b);
+}
+
+static int by_area(const void *a, const void *b)
+{
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
+    int64_t ax = x->size * (x->last - x->first + 1), ay = y->size * (y->last - y->first + 1);
+    if (ax != ay)
+        return ax > ay ? -1 : 1;
+    return by_size(a, b);
+}
+
+/* Place blocks in the given order at their lowest fitting offsets; returns the
+ * arena size and leaves the offsets in the blocks. */
+static int64_t place_all(Block *blocks, int nb, int (*order)(const void *, const void *))
+{
+    Block **sorted = xmalloc(sizeof *sorted * (size_t)(nb + 1));
+    Block **placed = xmalloc(sizeof *placed * (size_t)(nb + 1));
+    for (int i = 0; i < nb; i++)
+        sorted[i] = &blocks[i];
+    qsort(sorted, (size_t)nb, sizeof *sorted, order);
+    int64_t arena = 0;
+    for (int k = 0; k < nb; k++) {
+        sorted[k]->offset = place(sorted[k], placed, k);
+        placed[k] = sorted[k];
+        int64_t end = align_up(sorted[k]->offset + sorted[k]->size);
+        arena = end > arena ? end : arena;
+    }
+    free(sorted);
+    free(placed);
+    return arena;
+}
+
+/* One block per arena tensor, except that an in-place op's output joins the
+ * block of the input it overwrites; plus one block per kernel scratch. */
+static int make_blocks(Graph *g, const int *last, int *block_of, Block *blocks)
+{
+    int nb = 0;
+    for (int i = 0; i < g->ntensors; i++)
+        block_of[i] = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        Tensor *out = n->out;
+        if (n->scratch_bytes > 0)
+            blocks[nb++] = (Block){n->scratch_bytes, 0, i, i, n};
+        if (out->storage != STORE_ARENA)
+            continue;
+        for (int j = 0; can_work_in_place(n) && j < n->nin; j++) {
+            Tensor *in = n->in[j];
+            int b = in->storage == STORE_ARENA ? block_of[in->id] : -1;
+            if (b >= 0 && blocks[b].last == i && ir_tensor_bytes(in) == ir_tensor_bytes(out)) {
+                block_of[out->id] = b;
+                blocks[b].last = last[out->id];
+                break;
+            }
+        }
+        if (block_of[out->id] < 0) {
+            block_of[out->id] = nb;
+            blocks[nb++] = (Block){ir_tensor_bytes(out), 0, i, last[out->id], NULL};
+        }
+    }
+    return nb;
+}
+
+/* The most bytes live at one step: no arena can be smaller. */
+static int64_t peak_live_bytes(const Block *blocks, int nb, int nsteps)
+{
+    int64_t peak = 0;
+    for (int step = 0; step < nsteps; step++) {
+        int64_t live = 0;
+        for (int i = 0; i < nb; i++)
+            if (blocks[i].first <= step && step <= blocks[i].last)
+                live += blocks[i].size;
+        peak = live > peak ? live : peak;
+    }
+    return peak;
+}
+
 bool plan_memory(Graph *g)
 {
     assign_storage(g);
-    Block *blocks = xcalloc((size_t)(g->ntensors + g->nnodes), sizeof *blocks);
-    int nb = 0;
-    int *block_of = xmalloc(sizeof(int) * (size_t)g->ntensors);
-    for (int i = 0; i < g->ntensors; i++) {
-        Tensor *t = g->tensors[i];
-        block_of[i] = -1;
-        if (t->storage != STORE_ARENA)
-            continue;
-        block_of[i] = nb;
-        blocks[nb++] = (Block){ir_tensor_bytes(t), 0, t->producer->id, t->producer->id, t, NULL};
-    }
-    /* A tensor stays live until its last reader, through any aliases of it. */
-    for (int i = 0; i < g->nnodes; i++) {
-        Node *n = g->nodes[i];
-        for (int j = 0; j < n->nin; j++) {
-            Tensor *r = root(n->in[j]);
-            if (r->storage == STORE_ARENA && blocks[block_of[r->id]].last < i)
-                blocks[block_of[r->id]].last = i;
+    int *last = last_uses(g);
+    int *block_of = xmalloc(sizeof(int) * (size_t)(g->ntensors + 1));
+    Block *blocks = xcalloc((size_t)(g->ntensors + g->nnodes + 1), sizeof *blocks);
+    int nb = make_blocks(g, last, block_of, blocks);
+    g->peak_live_bytes = peak_live_bytes(blocks, nb, g->nnodes);
+
+    /* Greedy placement is a heuristic and no one order wins on every graph
+     * (largest-first suits ResNet's skips, earliest-first MobileNet's
+     * expansions): try each and keep the smallest arena. */
+    int (*orders[])(const void *, const void *) = {by_size, by_first_step, by_area};
+    int best = 0;
+    int64_t arena = INT64_MAX;
+    for (int k = 0; k < (int)(sizeof orders / sizeof orders[0]); k++) {
+        int64_t size = place_all(blocks, nb, orders[k]);
+        if (size < arena) {
+            arena = size;
+            best = k;
         }
-        /* An output that aliases an arena tensor is copied at the end of the run. */
-        if (is_output(g, n->out) && is_identity(n)) {
-            Tensor *r = root(n->in[0]);
-            if (r->storage == STORE_ARENA)
-                blocks[block_of[r->id]].last = g->nnodes;
-        }
-        if (n->scratch_bytes > 0)
-            blocks[nb++] = (Block){n->scratch_bytes, 0, i, i, NULL, n};
     }
-    qsort(blocks, (size_t)nb, sizeof *blocks, cmp_size_desc);
-    Block **placed = xmalloc(sizeof *placed * (size_t)(nb + 1));
-    int64_t arena = 0;
-    for (int i = 0; i < nb; i++) {
-        blocks[i].offset = place(&blocks[i], placed, i);
-        placed[i] = &blocks[i];
-        int64_t end = align_up(blocks[i].offset + blocks[i].size);
-        if (end > arena)
-            arena = end;
-        if (blocks[i].tensor)
-            blocks[i].tensor->offset = blocks[i].offset;
-        else
-            blocks[i].node->scratch_offset = blocks[i].offset;
-    }
-    free(placed);
+    place_all(blocks, nb, orders[best]);
+    for (int i = 0; i < nb; i++)
+        if (blocks[i].scratch_of)
+            blocks[i].scratch_of->scratch_offset = blocks[i].offset;
+    for (int i = 0; i < g->ntensors; i++)
+        if (block_of[i] >= 0)
+            g->tensors[i]->offset = blocks[block_of[i]].offset;
     free(blocks);
     free(block_of);
+    free(last);
     g->arena_bytes = arena;
     if (arena > IR_MAX_ARENA_BYTES) {
         diag_error((Loc){0}, "the activations need a %lld-byte arena, more than the %lld-byte limit",

@@ -37,34 +37,67 @@ typedef struct Param {
     Loc loc;
 } Param;
 
+/* A tensor visible under a name: the input, `x = ...` results, a block's `in`. */
+typedef struct Binding {
+    char *name;
+    Tensor *t;
+} Binding;
+
+/* The top level, or one expansion of a block. */
+typedef struct Scope {
+    struct Scope *caller;
+    const Stmt *block; /* NULL at the top level */
+    char *prefix;      /* label prefix: "" at the top, "layer1.0" inside that block use */
+    Param *params;     /* block parameters and params declared in the block */
+    int nparams;
+    Binding *names;
+    int nnames;
+    int op_counts[OP_COUNT]; /* for "<op>_<n>" names */
+    int *block_counts;       /* for "<block>_<n>" names, one per block definition */
+    Tensor *current;         /* result of the previous chain */
+    Loc current_loc;
+    Tensor *result; /* `output NAME` inside a block */
+    int depth;
+} Scope;
+
 /* The state of one ir_build() call. */
 typedef struct Sema {
     const BuildOptions *opt;
     Graph *g;
-    Param *params;
+    Param *params; /* top-level params */
     int nparams;
-    int op_counts[OP_COUNT];
-    Tensor *current; /* result of the previous chain */
-    Loc current_loc;
+    Scope *scope;
+    const Stmt **blocks;
+    int nblocks;
     const Stmt *network_stmt, *input_stmt, *weights_stmt, *init_stmt, *output_stmt;
 } Sema;
 
+#define MAX_BLOCK_DEPTH 32
+
+static Param *find_in(Param *params, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(params[i].name, name) == 0)
+            return &params[i];
+    return NULL;
+}
+
+/* Lexical lookup: the current block's parameters, then the top-level params. */
 static Param *find_param(Sema *s, const char *name)
 {
-    for (int i = 0; i < s->nparams; i++)
-        if (strcmp(s->params[i].name, name) == 0)
-            return &s->params[i];
-    return NULL;
+    Param *p = s->scope ? find_in(s->scope->params, s->scope->nparams, name) : NULL;
+    return p ? p : find_in(s->params, s->nparams, name);
 }
 
 /* The closest of `count` names to `name`, or NULL if none is close. */
 static const char *nearest(const char *name, const char *const *names, int count)
 {
     const char *best = NULL;
-    int best_d = 3;
+    int best_d = 3; /* at most two edits, and fewer than the name has letters */
+    int len = (int)strlen(name);
     for (int i = 0; i < count; i++) {
         int d = edit_distance(name, names[i]);
-        if (d < best_d) {
+        if (d < best_d && d < len) {
             best_d = d;
             best = names[i];
         }
@@ -160,10 +193,13 @@ static bool eval(Sema *s, const Expr *e, Value *out)
             *out = p->v;
             return true;
         }
-        const char **names = xmalloc(sizeof *names * (size_t)(s->nparams + 1));
+        int nscope = s->scope ? s->scope->nparams : 0, count = 0;
+        const char **names = xmalloc(sizeof *names * (size_t)(s->nparams + nscope + 1));
         for (int i = 0; i < s->nparams; i++)
-            names[i] = s->params[i].name;
-        const char *near = nearest(e->str, names, s->nparams);
+            names[count++] = s->params[i].name;
+        for (int i = 0; i < nscope; i++)
+            names[count++] = s->scope->params[i].name;
+        const char *near = nearest(e->str, names, count);
         if (near)
             diag_error(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, near);
         else
@@ -209,7 +245,7 @@ static bool eval(Sema *s, const Expr *e, Value *out)
 
 /* ---- attributes --------------------------------------------------------- */
 
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL } AttrKind;
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR } AttrKind;
 
 typedef struct AttrSpec {
     const char *name;
@@ -241,6 +277,9 @@ static const AttrSpec *attr_specs(OpKind op)
         {"features", A_INT, true}, {"bias", A_BOOL, false}, {NULL, 0, 0}};
     static const AttrSpec dropout[] = {{"p", A_FLOAT, false}, {NULL, 0, 0}};
     static const AttrSpec softmax[] = {{"dim", A_INT, false}, {NULL, 0, 0}};
+    static const AttrSpec upsample[] = {
+        {"scale", A_PAIR, false}, {"size", A_PAIR, false}, {"mode", A_STR, false}, {NULL, 0, 0}};
+    static const AttrSpec adaptive[] = {{"size", A_PAIR, true}, {NULL, 0, 0}};
     static const AttrSpec none[] = {{NULL, 0, 0}};
     switch (op) {
     case OP_CONV2D:
@@ -259,6 +298,10 @@ static const AttrSpec *attr_specs(OpKind op)
         return dropout;
     case OP_SOFTMAX:
         return softmax;
+    case OP_UPSAMPLE:
+        return upsample;
+    case OP_ADAPTIVE_AVGPOOL:
+        return adaptive;
     default:
         return none;
     }
@@ -292,10 +335,13 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
     case A_BOOL:
         ok = v->kind == V_BOOL;
         break;
+    case A_STR:
+        ok = v->kind == V_STR;
+        break;
     }
     if (!ok) {
         static const char *want[] = {"an integer", "an integer or a pair (h, w)", "a number",
-                                     "true or false"};
+                                     "true or false", "a string"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    kind_name(v->kind));
     }
@@ -427,6 +473,31 @@ static bool float_in(const ArgSet *as, const char *name, double v, double lo, do
     return false;
 }
 
+/* upsample: exactly one of scale and size; mode "nearest" (default) or "bilinear". */
+static bool set_upsample(Node *n, const ArgSet *as)
+{
+    Attrs *a = &n->a;
+    bool has_scale = as->set[spec_index(as->spec, "scale")];
+    bool has_size = as->set[spec_index(as->spec, "size")];
+    if (has_scale == has_size) {
+        diag_error(n->loc, "upsample needs either 'scale' or 'size'%s", has_scale ? ", not both" : "");
+        return false;
+    }
+    if (has_scale && !get_pair(as, "scale", 1, 1, 1, &a->scale_h, &a->scale_w, "upsample", n->loc))
+        return false;
+    if (has_size && !get_pair(as, "size", 1, 1, 1, &a->out_h, &a->out_w, "upsample", n->loc))
+        return false;
+    int k = spec_index(as->spec, "mode");
+    const char *mode = as->set[k] ? as->val[k].s : "nearest";
+    a->bilinear = strcmp(mode, "bilinear") == 0;
+    if (!a->bilinear && strcmp(mode, "nearest") != 0) {
+        diag_error(as->loc[k], "upsample: mode must be \"nearest\" or \"bilinear\", not \"%s\"",
+                   mode);
+        return false;
+    }
+    return true;
+}
+
 /* Turn matched arguments into the node's Attrs, with PyTorch's defaults. */
 static bool set_attrs(Node *n, const ArgSet *as)
 {
@@ -470,14 +541,17 @@ static bool set_attrs(Node *n, const ArgSet *as)
         break;
     case OP_DROPOUT:
         a->p = get_float(as, "p", 0.5);
-        ok = float_in(as, "p", a->p, 0.0, 1.0, true, op);
+        ok = float_in(as, "p", a->p, 0.0, 1.0, false, op); /* p = 1 is allowed, as in PyTorch */
+        break;
+    case OP_UPSAMPLE:
+        ok = set_upsample(n, as);
+        break;
+    case OP_ADAPTIVE_AVGPOOL:
+        ok = get_pair(as, "size", 1, 1, 1, &a->out_h, &a->out_w, op, L);
         break;
     case OP_SOFTMAX:
-        ok = get_int(as, "dim", 1, -1, &a->dim, op, L);
-        if (ok && a->dim != 1 && a->dim != -1) {
-            diag_error(as->loc[0], "softmax: only dim=1 (features or channels) is supported");
-            ok = false;
-        }
+        /* The range depends on the input's rank: checked in infer_softmax. */
+        ok = get_int(as, "dim", 1, -4, &a->dim, op, L);
         break;
     default:
         break;
@@ -511,7 +585,7 @@ static bool need_rank(const Node *n, int rank, const char *what)
         return true;
     char buf[160];
     diag_error(n->loc, "%s '%s' expects %s but its input '%s' is %s", op_name(n->op), n->name,
-               what, t->name, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
+               what, t->label, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
     if (rank == 2 && t->rank == 4)
         diag_note(n->loc, "add 'flatten' before it");
     return false;
@@ -554,7 +628,7 @@ static bool infer_window(Node *n, int64_t channels)
                    "(input '%s' is %s, pad (%lld, %lld))",
                    op_name(n->op), n->name, (a->dh > 1 || a->dw > 1) ? "dilated " : "",
                    (long long)eh, (long long)ew, (long long)(in->dims[2] + 2 * a->ph),
-                   (long long)(in->dims[3] + 2 * a->pw), in->name,
+                   (long long)(in->dims[3] + 2 * a->pw), in->label,
                    ir_shape_str(in->rank, in->dims, buf, sizeof buf), (long long)a->ph,
                    (long long)a->pw);
         return false;
@@ -577,6 +651,87 @@ static bool infer_conv2d(Node *n)
         return false;
     }
     return infer_window(n, a->channels);
+}
+
+static bool same_shape(const Tensor *a, const Tensor *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+static bool infer_add(Node *n)
+{
+    const Tensor *a = n->in[0], *b = n->in[1];
+    if (!same_shape(a, b)) {
+        char x[160], y[160];
+        diag_error(n->loc, "add '%s': shapes differ: '%s' is %s but '%s' is %s", n->name, a->label,
+                   ir_shape_str(a->rank, a->dims, x, sizeof x), b->label,
+                   ir_shape_str(b->rank, b->dims, y, sizeof y));
+        return false;
+    }
+    return set_out(n, a->rank, a->dims);
+}
+
+/* concat along dim 1 (channels or features): every other dimension must agree. */
+static bool infer_concat(Node *n)
+{
+    const Tensor *first = n->in[0];
+    int64_t dims[IR_MAX_RANK];
+    memcpy(dims, first->dims, sizeof dims);
+    dims[1] = 0;
+    for (int i = 0; i < n->nin; i++) {
+        const Tensor *t = n->in[i];
+        bool ok = t->rank == first->rank;
+        for (int d = 0; ok && d < t->rank; d++)
+            ok = d == 1 || t->dims[d] == first->dims[d];
+        if (!ok) {
+            char x[160], y[160];
+            diag_error(n->loc,
+                       "concat '%s': '%s' is %s but '%s' is %s; all dimensions but the "
+                       "channels must agree",
+                       n->name, first->label, ir_shape_str(first->rank, first->dims, x, sizeof x),
+                       t->label, ir_shape_str(t->rank, t->dims, y, sizeof y));
+            return false;
+        }
+        dims[1] += t->dims[1]; /* each <= IR_MAX_ELEMS, at most IR_MAX_INPUTS of them */
+    }
+    return set_out(n, first->rank, dims);
+}
+
+static bool infer_upsample(Node *n)
+{
+    const Tensor *in = n->in[0];
+    if (!need_rank(n, 4, "an image [N, C, H, W]"))
+        return false;
+    int64_t dims[4] = {in->dims[0], in->dims[1], n->a.out_h, n->a.out_w};
+    if (n->a.scale_h > 0 && (!ck_mul(in->dims[2], n->a.scale_h, &dims[2]) ||
+                             !ck_mul(in->dims[3], n->a.scale_w, &dims[3]))) {
+        diag_error(n->loc, "upsample '%s': output size overflows", n->name);
+        return false;
+    }
+    return set_out(n, 4, dims);
+}
+
+/* softmax over any dimension but the batch; a negative dim counts from the
+ * end, as in PyTorch. Normalises n->a.dim (so running this again is a no-op). */
+static bool infer_softmax(Node *n)
+{
+    const Tensor *in = n->in[0];
+    int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
+    if (d < 1 || d >= in->rank) {
+        char buf[160];
+        diag_error(n->loc, "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
+                   n->name, (long long)n->a.dim, in->label,
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
+                   d == 0 ? "; softmax over the batch is not supported" : "");
+        return false;
+    }
+    n->a.dim = d;
+    return set_out(n, in->rank, in->dims);
 }
 
 bool infer_shape(Node *n)
@@ -605,19 +760,34 @@ bool infer_shape(Node *n)
         int64_t dims[2] = {in->dims[0], n->a.channels};
         return set_out(n, 2, dims);
     }
-    case OP_BATCHNORM:
     case OP_SOFTMAX:
+        return infer_softmax(n);
+    case OP_BATCHNORM:
         if (in->rank != 2 && in->rank != 4) {
             diag_error(n->loc, "%s '%s' expects [N, C, H, W] or [N, F], not %s", op_name(n->op),
                        n->name, ir_shape_str(in->rank, in->dims, buf, sizeof buf));
             return false;
         }
         return set_out(n, in->rank, in->dims);
+    case OP_ADD:
+        return infer_add(n);
+    case OP_CONCAT:
+        return infer_concat(n);
+    case OP_UPSAMPLE:
+        return infer_upsample(n);
+    case OP_ADAPTIVE_AVGPOOL: {
+        if (!need_rank(n, 4, "an image [N, C, H, W]"))
+            return false;
+        int64_t dims[4] = {in->dims[0], in->dims[1], n->a.out_h, n->a.out_w};
+        return set_out(n, 4, dims);
+    }
     case OP_RELU:
     case OP_RELU6:
     case OP_LEAKY_RELU:
     case OP_SIGMOID:
     case OP_TANH:
+    case OP_HARDSWISH:
+    case OP_SILU:
     case OP_DROPOUT:
         return set_out(n, in->rank, in->dims);
     case OP_COUNT:
@@ -626,18 +796,34 @@ bool infer_shape(Node *n)
     die("infer_shape: bad op %d", (int)n->op);
 }
 
-/* ---- statements --------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------------- */
+
+static bool is_c_keyword(const char *s)
+{
+    static const char *kw[] = {
+        "auto",   "break",  "case",     "char",   "const",    "continue", "default",  "do",
+        "double", "else",   "enum",     "extern", "float",    "for",      "goto",     "if",
+        "inline", "int",    "long",     "register", "restrict", "return", "short",    "signed",
+        "sizeof", "static", "struct",   "switch", "typedef",  "union",    "unsigned", "void",
+        "volatile", "while", "main",    "_Bool",  "_Complex", "_Imaginary"};
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (strcmp(s, kw[i]) == 0)
+            return true;
+    return false;
+}
 
 /* A C identifier made from a label: "features.0" -> "features_0". */
 static char *c_ident(const char *label)
 {
     size_t n = strlen(label);
-    char *s = xmalloc(n + 2);
+    char *s = xmalloc(n + 3);
     size_t j = 0;
     if (!isalpha((unsigned char)label[0]) && label[0] != '_')
         s[j++] = '_';
     for (size_t i = 0; i < n; i++)
         s[j++] = isalnum((unsigned char)label[i]) ? label[i] : '_';
+    if (is_c_keyword(s) || j == 0)
+        s[j++] = '_';
     s[j] = '\0';
     return s;
 }
@@ -658,8 +844,8 @@ static Node *find_node(const Graph *g, const char *name)
     return NULL;
 }
 
-/* A tensor name not yet used: base, or base_2, base_3, ... */
-static Tensor *new_unique_tensor(Graph *g, const char *base)
+/* A tensor C name not yet used: base, or base_2, base_3, ... */
+static char *unique_tensor_name(Graph *g, const char *base)
 {
     char *id = c_ident(base);
     char *name = xstrdup(id);
@@ -667,11 +853,77 @@ static Tensor *new_unique_tensor(Graph *g, const char *base)
         free(name);
         name = xasprintf("%s_%d", id, k);
     }
+    free(id);
+    return name;
+}
+
+static Tensor *new_unique_tensor(Graph *g, const char *base)
+{
+    char *name = unique_tensor_name(g, base);
     Tensor *t = ir_tensor_new(g, name);
     free(name);
-    free(id);
     return t;
 }
+
+static Tensor *find_binding(const Scope *sc, const char *name)
+{
+    for (int i = sc->nnames - 1; i >= 0; i--)
+        if (strcmp(sc->names[i].name, name) == 0)
+            return sc->names[i].t;
+    return NULL;
+}
+
+/* "prefix.label", or just label at the top level. */
+static char *qualify(const Scope *sc, const char *label)
+{
+    return sc->prefix[0] ? xasprintf("%s.%s", sc->prefix, label) : xstrdup(label);
+}
+
+/* A name for a tensor: a binding in scope (the input, `x = ...`, a block's
+ * `in`), else the label of a layer in this scope, which names its output. */
+static Tensor *lookup_tensor(Sema *s, const char *name)
+{
+    Tensor *t = find_binding(s->scope, name);
+    if (t)
+        return t;
+    char *qualified = qualify(s->scope, name);
+    Node *n = find_node(s->g, qualified);
+    free(qualified);
+    return n ? n->out : NULL;
+}
+
+static void bind(Scope *sc, const char *name, Tensor *t)
+{
+    sc->names = xrealloc(sc->names, sizeof *sc->names * (size_t)(sc->nnames + 1));
+    sc->names[sc->nnames++] = (Binding){xstrdup(name), t};
+}
+
+static void unknown_tensor(const Scope *sc, const char *name, Loc loc)
+{
+    const char **names = xmalloc(sizeof *names * (size_t)(sc->nnames + 1));
+    for (int i = 0; i < sc->nnames; i++)
+        names[i] = sc->names[i].name;
+    const char *near = nearest(name, names, sc->nnames);
+    if (near)
+        diag_error(loc, "no tensor named '%s'; did you mean '%s'?", name, near);
+    else
+        diag_error(loc, "no tensor named '%s'", name);
+    free(names);
+}
+
+static const Stmt *find_block(const Sema *s, const char *name, int *index)
+{
+    for (int i = 0; i < s->nblocks; i++) {
+        if (strcmp(s->blocks[i]->name, name) == 0) {
+            if (index)
+                *index = i;
+            return s->blocks[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- statements --------------------------------------------------------- */
 
 static bool parse_define_value(const char *text, Value *v)
 {
@@ -694,9 +946,17 @@ static bool parse_define_value(const char *text, Value *v)
     return false;
 }
 
+static void add_param(Param **params, int *n, const char *name, Value v, Loc loc)
+{
+    *params = xrealloc(*params, sizeof **params * (size_t)(*n + 1));
+    (*params)[(*n)++] = (Param){xstrdup(name), v, loc};
+}
+
 static bool do_param(Sema *s, const Stmt *st)
 {
-    Param *old = find_param(s, st->name);
+    bool top = s->scope->block == NULL;
+    Param *old = top ? find_in(s->params, s->nparams, st->name)
+                     : find_in(s->scope->params, s->scope->nparams, st->name);
     if (old) {
         diag_error(st->name_loc, "param '%s' is already defined", st->name);
         diag_note(old->loc, "first defined here");
@@ -705,7 +965,7 @@ static bool do_param(Sema *s, const Stmt *st)
     Value v;
     if (!eval(s, st->value, &v))
         return false;
-    for (int i = 0; i < s->opt->ndefines; i++) {
+    for (int i = 0; top && i < s->opt->ndefines; i++) {
         Define *d = &s->opt->defines[i];
         if (strcmp(d->name, st->name) != 0)
             continue;
@@ -716,8 +976,10 @@ static bool do_param(Sema *s, const Stmt *st)
             return false;
         }
     }
-    s->params = xrealloc(s->params, sizeof *s->params * (size_t)(s->nparams + 1));
-    s->params[s->nparams++] = (Param){xstrdup(st->name), v, st->name_loc};
+    if (top)
+        add_param(&s->params, &s->nparams, st->name, v, st->name_loc);
+    else
+        add_param(&s->scope->params, &s->scope->nparams, st->name, v, st->name_loc);
     return true;
 }
 
@@ -754,18 +1016,21 @@ static bool do_input(Sema *s, const Stmt *st)
         t->dims[i + 1] = v.i;
     }
     s->g->inputs[s->g->ninputs++] = t;
-    s->current = t;
-    s->current_loc = st->loc;
+    bind(s->scope, st->name, t);
+    s->scope->current = t;
+    s->scope->current_loc = st->loc;
     return true;
 }
 
-/* The weight-key / node name of a layer: its label, or "<op>_<n>". */
-static char *layer_name(Sema *s, const Layer *l, OpKind op)
+/* The node name of a layer: its label, or "<op>_<n>", qualified by the scope. */
+static char *layer_name(Sema *s, const char *label, OpKind op)
 {
-    if (l->label)
-        return xstrdup(l->label);
+    if (label)
+        return qualify(s->scope, label);
     for (;;) {
-        char *name = xasprintf("%s_%d", op_name(op), ++s->op_counts[op]);
+        char *auto_label = xasprintf("%s_%d", op_name(op), ++s->scope->op_counts[op]);
+        char *name = qualify(s->scope, auto_label);
+        free(auto_label);
         if (!find_node(s->g, name))
             return name;
         free(name);
@@ -774,82 +1039,293 @@ static char *layer_name(Sema *s, const Layer *l, OpKind op)
 
 static bool unknown_op(Sema *s, const Layer *l)
 {
-    const char *names[OP_COUNT];
+    int count = 0;
+    const char **names = xmalloc(sizeof *names * (size_t)(OP_COUNT + s->nblocks));
     for (int i = 0; i < OP_COUNT; i++)
-        names[i] = op_name((OpKind)i);
-    const char *near = nearest(l->op, names, OP_COUNT);
+        names[count++] = op_name((OpKind)i);
+    for (int i = 0; i < s->nblocks; i++)
+        names[count++] = s->blocks[i]->name;
+    const char *near = nearest(l->op, names, count);
     if (find_param(s, l->op))
         diag_error(l->op_loc, "'%s' is a param, not an op", l->op);
     else if (near)
         diag_error(l->op_loc, "unknown op '%s'; did you mean '%s'?", l->op, near);
     else
         diag_error(l->op_loc, "unknown op '%s'", l->op);
+    free(names);
     return false;
 }
 
-static bool do_layer(Sema *s, const Layer *l)
+/* Inputs of add/concat: the incoming tensor (after '->'), then the arguments,
+ * which must be tensor names. */
+static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin)
 {
-    OpKind op;
-    if (!op_lookup(l->op, &op))
-        return unknown_op(s, l);
-    ArgSet as;
-    if (!match_args(s, l, op, &as))
+    *nin = 0;
+    if (incoming)
+        ins[(*nin)++] = s->scope->current;
+    for (int i = 0; i < l->nargs; i++) {
+        const Arg *a = &l->args[i];
+        if (a->name || a->value->kind != EX_NAME) {
+            diag_error(a->name ? a->name_loc : a->value->loc,
+                       "%s takes tensor names as arguments, e.g. %s(x, y)", l->op, l->op);
+            return false;
+        }
+        Tensor *t = lookup_tensor(s, a->value->str);
+        if (!t) {
+            unknown_tensor(s->scope, a->value->str, a->value->loc);
+            return false;
+        }
+        if (*nin == IR_MAX_INPUTS) {
+            diag_error(a->value->loc, "%s takes at most %d tensors", l->op, IR_MAX_INPUTS);
+            return false;
+        }
+        ins[(*nin)++] = t;
+    }
+    int want = op_arity(op);
+    if ((want > 0 && *nin != want) || (want < 0 && *nin < 2)) {
+        diag_error(l->op_loc, "%s needs %s tensors, got %d%s", l->op, want > 0 ? "two" : "two or more",
+                   *nin, incoming ? " (counting the one coming in through '->')" : "");
         return false;
-    char *name = layer_name(s, l, op);
+    }
+    return true;
+}
+
+static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool incoming)
+{
+    Tensor *ins[IR_MAX_INPUTS] = {s->scope->current};
+    int nin = 1;
+    ArgSet as;
+    if (op_arity(op) != 1) {
+        if (!gather_inputs(s, l, op, incoming, ins, &nin))
+            return false;
+        memset(&as, 0, sizeof as);
+        as.spec = attr_specs(op);
+    } else if (!match_args(s, l, op, &as)) {
+        return false;
+    }
+    char *name = layer_name(s, label, op);
     Node *prev = find_node(s->g, name);
     if (prev) {
-        diag_error(l->label_loc, "layer '%s' is already defined", name);
+        diag_error(l->label ? l->label_loc : l->op_loc, "layer '%s' is already defined", name);
         diag_note(prev->loc, "first defined here");
         free(name);
         return false;
     }
-    Loc loc = l->label ? l->label_loc : l->op_loc;
-    Node *n = ir_node_new(s->g, op, name, loc);
+    Node *n = ir_node_new(s->g, op, name, l->label ? l->label_loc : l->op_loc);
     free(name);
-    n->in[0] = s->current;
-    n->nin = 1;
-    s->current->nconsumers++;
+    for (int i = 0; i < nin; i++) {
+        n->in[i] = ins[i];
+        ins[i]->nconsumers++;
+    }
+    n->nin = nin;
     n->out = new_unique_tensor(s->g, n->name);
+    free(n->out->label);
+    n->out->label = xstrdup(n->name);
     n->out->producer = n;
     if (!set_attrs(n, &as) || !infer_shape(n))
         return false;
-    s->current = n->out;
+    s->scope->current = n->out;
+    return true;
+}
+
+static bool do_stmt(Sema *s, const Stmt *st);
+
+/* Bind a block's parameters from the use's arguments (evaluated in the
+ * caller's scope) and the defaults (evaluated in the block's own scope, so a
+ * default may use earlier parameters). */
+static bool bind_block_params(Sema *s, const Layer *l, const Stmt *b, Scope *inner)
+{
+    bool ok = true;
+    bool *set = xcalloc((size_t)b->nargs + 1, sizeof *set);
+    Value *vals = xcalloc((size_t)b->nargs + 1, sizeof *vals);
+    for (int i = 0; i < l->nargs && ok; i++) {
+        const Arg *a = &l->args[i];
+        int k = i;
+        if (a->name) {
+            for (k = 0; k < b->nargs && strcmp(b->args[k].name, a->name) != 0; k++)
+                ;
+            if (k == b->nargs) {
+                diag_error(a->name_loc, "block '%s' has no parameter '%s'", b->name, a->name);
+                ok = false;
+                break;
+            }
+        } else if (k >= b->nargs) {
+            diag_error(a->value->loc, "block '%s' takes %d argument%s, got %d", b->name, b->nargs,
+                       b->nargs == 1 ? "" : "s", l->nargs);
+            ok = false;
+            break;
+        }
+        if (set[k]) {
+            diag_error(a->name ? a->name_loc : a->value->loc, "block '%s': '%s' given twice",
+                       b->name, b->args[k].name);
+            ok = false;
+            break;
+        }
+        ok = eval(s, a->value, &vals[k]);
+        set[k] = true;
+    }
+    Scope *caller = s->scope;
+    s->scope = inner;
+    for (int k = 0; k < b->nargs && ok; k++) {
+        if (!set[k] && !b->args[k].value) {
+            diag_error(l->op_loc, "block '%s' needs argument '%s'", b->name, b->args[k].name);
+            ok = false;
+        } else if (!set[k]) {
+            ok = eval(s, b->args[k].value, &vals[k]);
+        }
+        if (ok)
+            add_param(&inner->params, &inner->nparams, b->args[k].name, vals[k],
+                      b->args[k].name_loc);
+    }
+    s->scope = caller;
+    free(set);
+    free(vals);
+    return ok;
+}
+
+static void free_scope(Scope *sc)
+{
+    for (int i = 0; i < sc->nparams; i++)
+        free(sc->params[i].name);
+    for (int i = 0; i < sc->nnames; i++)
+        free(sc->names[i].name);
+    free(sc->params);
+    free(sc->names);
+    free(sc->block_counts);
+    free(sc->prefix);
+}
+
+static bool check_recursion(Sema *s, const Layer *l, const Stmt *b)
+{
+    for (const Scope *c = s->scope; c; c = c->caller) {
+        if (c->block == b) {
+            diag_error(l->op_loc, "block '%s' uses itself", b->name);
+            diag_note(b->loc, "block '%s' is defined here", b->name);
+            return false;
+        }
+    }
+    if (s->scope->depth >= MAX_BLOCK_DEPTH) {
+        diag_error(l->op_loc, "blocks nest more than %d deep", MAX_BLOCK_DEPTH);
+        return false;
+    }
+    return true;
+}
+
+static bool expand_block(Sema *s, const Layer *l, const Stmt *b, int index, const char *label)
+{
+    if (!check_recursion(s, l, b))
+        return false;
+    Scope *caller = s->scope;
+    char *auto_label = label ? NULL : xasprintf("%s_%d", b->name, ++caller->block_counts[index]);
+    Scope inner = {.caller = caller, .block = b, .depth = caller->depth + 1};
+    inner.prefix = qualify(caller, label ? label : auto_label);
+    inner.block_counts = xcalloc((size_t)s->nblocks + 1, sizeof(int));
+    inner.current = caller->current;
+    inner.current_loc = caller->current_loc;
+    bind(&inner, "in", caller->current);
+    free(auto_label);
+    bool ok = bind_block_params(s, l, b, &inner);
+    if (ok) {
+        diag_push_context(l->label ? l->label_loc : l->op_loc, "in expansion of block '%s' as '%s'",
+                          b->name, inner.prefix);
+        s->scope = &inner;
+        for (int i = 0; i < b->nbody && ok; i++)
+            ok = do_stmt(s, &b->body[i]);
+        s->scope = caller;
+        diag_pop_context();
+    }
+    if (ok)
+        caller->current = inner.result ? inner.result : inner.current;
+    free_scope(&inner);
+    return ok;
+}
+
+static bool apply_layer(Sema *s, const Layer *l, const char *label, bool incoming)
+{
+    OpKind op;
+    int index;
+    if (op_lookup(l->op, &op))
+        return apply_op(s, l, op, label, incoming);
+    const Stmt *b = find_block(s, l->op, &index);
+    if (b)
+        return expand_block(s, l, b, index, label);
+    return unknown_op(s, l);
+}
+
+/* A layer, or `layer * N`: N copies in sequence labelled LABEL.0 .. LABEL.N-1. */
+static bool do_layer(Sema *s, const Layer *l, bool incoming)
+{
+    if (!l->repeat)
+        return apply_layer(s, l, l->label, incoming);
+    Value v;
+    if (!eval(s, l->repeat, &v))
+        return false;
+    if (v.kind != V_INT || v.i < 1 || v.i > 1000) {
+        if (v.kind == V_INT)
+            diag_error(l->repeat->loc, "a layer can be repeated 1 to 1000 times, not %lld",
+                       (long long)v.i);
+        else
+            diag_error(l->repeat->loc, "the repeat count must be an integer, not %s",
+                       kind_name(v.kind));
+        return false;
+    }
+    for (int64_t k = 0; k < v.i; k++) {
+        char *label = l->label ? xasprintf("%s.%lld", l->label, (long long)k) : NULL;
+        bool ok = apply_layer(s, l, label, incoming || k > 0);
+        free(label);
+        if (!ok)
+            return false;
+    }
     return true;
 }
 
 /* A chain's first element is its source tensor when it is a bare name (no
- * label, no arguments) that names a tensor: `x -> conv2d(...)`. Otherwise the
- * chain continues from the previous result. */
+ * label, no arguments) that names a tensor: `x -> conv2d(...)`. */
 static int chain_source(Sema *s, const Stmt *st)
 {
     const Layer *first = &st->layers[0];
-    if (st->nlayers < 1 || first->label || first->nargs > 0)
+    if (st->nlayers < 1 || first->label || first->nargs > 0 || first->repeat)
         return 0;
-    Tensor *t = find_tensor(s->g, first->op);
+    Tensor *t = lookup_tensor(s, first->op);
     if (!t)
         return 0;
-    s->current = t;
+    s->scope->current = t;
     return 1;
 }
 
 static bool do_chain(Sema *s, const Stmt *st)
 {
-    if (!s->current) {
+    Scope *sc = s->scope;
+    if (!sc->current) {
         diag_error(st->loc, "layers must come after the 'input' declaration");
         return false;
     }
-    for (int i = chain_source(s, st); i < st->nlayers; i++)
-        if (!do_layer(s, &st->layers[i]))
+    int first = chain_source(s, st);
+    for (int i = first; i < st->nlayers; i++)
+        if (!do_layer(s, &st->layers[i], i > 0))
             return false;
     if (st->target) {
-        if (find_tensor(s->g, st->target) && s->current != find_tensor(s->g, st->target)) {
-            diag_error(st->target_loc, "tensor name '%s' is already used", st->target);
-            return false;
+        for (int i = 0; i < sc->nnames; i++) {
+            if (strcmp(sc->names[i].name, st->target) == 0) {
+                diag_error(st->target_loc, "tensor name '%s' is already used", st->target);
+                return false;
+            }
         }
-        free(s->current->name);
-        s->current->name = c_ident(st->target);
+        bind(sc, st->target, sc->current);
+        /* Name the C tensor after the user's name, unless it already is the input. */
+        if (sc->current->producer && st->nlayers > first) {
+            char *qualified = qualify(sc, st->target);
+            char *old = sc->current->name;
+            sc->current->name = xstrdup(""); /* so its own old name counts as free */
+            char *fresh = unique_tensor_name(s->g, qualified);
+            free(sc->current->name);
+            free(old);
+            free(sc->current->label);
+            sc->current->label = qualified;
+            sc->current->name = fresh;
+        }
     }
-    s->current_loc = st->loc;
+    sc->current_loc = st->loc;
     return true;
 }
 
@@ -898,8 +1374,79 @@ static bool do_init(Sema *s, const Stmt *st)
     return true;
 }
 
+/* `output a, b`: at the top level the graph outputs, in a block its result. */
+static bool do_output(Sema *s, const Stmt *st)
+{
+    Scope *sc = s->scope;
+    if (sc->block && st->nnames != 1) {
+        diag_error(st->loc, "a block has one result: 'output NAME'");
+        return false;
+    }
+    if (!sc->block && !do_once(&s->output_stmt, st, "output"))
+        return false;
+    for (int i = 0; i < st->nnames; i++) {
+        Tensor *t = lookup_tensor(s, st->names[i]);
+        if (!t) {
+            unknown_tensor(sc, st->names[i], st->name_locs[i]);
+            return false;
+        }
+        if (sc->block) {
+            sc->result = t;
+            continue;
+        }
+        for (int j = 0; j < s->g->noutputs; j++) {
+            if (s->g->outputs[j] == t) {
+                diag_error(st->name_locs[i], "'%s' is already an output", st->names[i]);
+                return false;
+            }
+        }
+        if (s->g->noutputs == IR_MAX_INPUTS) {
+            diag_error(st->name_locs[i], "at most %d outputs are supported", IR_MAX_INPUTS);
+            return false;
+        }
+        s->g->outputs[s->g->noutputs++] = t;
+    }
+    return true;
+}
+
+static bool do_block_def(Sema *s, const Stmt *st)
+{
+    OpKind op;
+    const Stmt *prev = find_block(s, st->name, NULL);
+    if (op_lookup(st->name, &op)) {
+        diag_error(st->name_loc, "block '%s' has the name of an op", st->name);
+        return false;
+    }
+    if (prev) {
+        diag_error(st->name_loc, "block '%s' is already defined", st->name);
+        diag_note(prev->loc, "first defined here");
+        return false;
+    }
+    for (int i = 0; i < st->nargs; i++) {
+        for (int j = 0; j < i; j++) {
+            if (strcmp(st->args[i].name, st->args[j].name) == 0) {
+                diag_error(st->args[i].name_loc, "block '%s' has two parameters named '%s'",
+                           st->name, st->args[i].name);
+                return false;
+            }
+        }
+    }
+    s->blocks = xrealloc(s->blocks, sizeof *s->blocks * (size_t)(s->nblocks + 1));
+    s->blocks[s->nblocks++] = st;
+    s->scope->block_counts = xrealloc(s->scope->block_counts, sizeof(int) * (size_t)s->nblocks);
+    s->scope->block_counts[s->nblocks - 1] = 0;
+    return true;
+}
+
 static bool do_stmt(Sema *s, const Stmt *st)
 {
+    static const char *only_top[] = {"network", "input", "weights", "init", NULL, NULL, NULL, "block"};
+    bool in_block = s->scope->block != NULL;
+    if (in_block && (st->kind == ST_NETWORK || st->kind == ST_INPUT || st->kind == ST_WEIGHTS ||
+                     st->kind == ST_INIT || st->kind == ST_BLOCK)) {
+        diag_error(st->loc, "'%s' is not allowed inside a block", only_top[st->kind]);
+        return false;
+    }
     switch (st->kind) {
     case ST_NETWORK:
         return do_once(&s->network_stmt, st, "network");
@@ -913,17 +1460,10 @@ static bool do_stmt(Sema *s, const Stmt *st)
         return do_param(s, st);
     case ST_CHAIN:
         return do_chain(s, st);
-    case ST_OUTPUT: {
-        if (!do_once(&s->output_stmt, st, "output"))
-            return false;
-        Tensor *t = find_tensor(s->g, st->name);
-        if (!t) {
-            diag_error(st->name_loc, "no tensor named '%s'", st->name);
-            return false;
-        }
-        s->current = t;
-        return true;
-    }
+    case ST_OUTPUT:
+        return do_output(s, st);
+    case ST_BLOCK:
+        return do_block_def(s, st);
     }
     die("bad statement kind %d", (int)st->kind);
 }
@@ -998,40 +1538,51 @@ static bool set_weights(Sema *s)
     return true;
 }
 
+static void check_defines_used(Sema *s)
+{
+    for (int i = 0; i < s->opt->ndefines; i++) {
+        if (s->opt->defines[i].used)
+            continue;
+        const char **names = xmalloc(sizeof *names * (size_t)(s->nparams + 1));
+        for (int j = 0; j < s->nparams; j++)
+            names[j] = s->params[j].name;
+        const char *near = nearest(s->opt->defines[i].name, names, s->nparams);
+        diag_error((Loc){0}, "-D %s: the network has no param '%s'%s%s%s", s->opt->defines[i].name,
+                   s->opt->defines[i].name, near ? "; did you mean '" : "", near ? near : "",
+                   near ? "'?" : "");
+        free(names);
+    }
+}
+
 Graph *ir_build(const Program *prog, const BuildOptions *opt)
 {
-    Sema s = {.opt = opt, .g = ir_graph_new()};
+    Scope top = {.prefix = xstrdup("")};
+    Sema s = {.opt = opt, .g = ir_graph_new(), .scope = &top};
     s.g->batch = opt->batch;
     int errors = diag_error_count();
     for (int i = 0; i < prog->nstmts; i++)
         if (!do_stmt(&s, &prog->stmts[i]))
             break; /* later statements depend on this one: stop at the first error */
-    for (int i = 0; i < opt->ndefines && diag_error_count() == errors; i++) {
-        if (opt->defines[i].used)
-            continue;
-        const char **names = xmalloc(sizeof *names * (size_t)(s.nparams + 1));
-        for (int j = 0; j < s.nparams; j++)
-            names[j] = s.params[j].name;
-        const char *near = nearest(opt->defines[i].name, names, s.nparams);
-        diag_error((Loc){0}, "-D %s: the network has no param '%s'%s%s%s", opt->defines[i].name,
-                   opt->defines[i].name, near ? "; did you mean '" : "", near ? near : "",
-                   near ? "'?" : "");
-        free(names);
-    }
+    if (diag_error_count() == errors)
+        check_defines_used(&s);
     if (diag_error_count() == errors && !s.input_stmt)
         diag_error((Loc){0}, "the network has no 'input' declaration");
     if (diag_error_count() == errors)
         set_name(&s);
     if (diag_error_count() == errors)
         set_weights(&s);
-    if (diag_error_count() == errors) {
-        s.g->outputs[s.g->noutputs++] = s.current;
-        if (s.current->producer == NULL)
-            diag_error(s.current_loc, "the network output is its input: add at least one layer");
-    }
+    if (diag_error_count() == errors && s.g->noutputs == 0)
+        s.g->outputs[s.g->noutputs++] = top.current;
+    for (int i = 0; diag_error_count() == errors && i < s.g->noutputs; i++)
+        if (s.g->outputs[i]->producer == NULL)
+            diag_error(s.output_stmt ? s.output_stmt->loc : top.current_loc,
+                       "the network output '%s' is its input: add at least one layer",
+                       s.g->outputs[i]->label);
     for (int i = 0; i < s.nparams; i++)
         free(s.params[i].name);
     free(s.params);
+    free(s.blocks);
+    free_scope(&top);
     if (diag_error_count() != errors) {
         ir_graph_free(s.g);
         return NULL;

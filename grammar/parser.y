@@ -53,6 +53,7 @@ typedef struct ParseState {
     int tok, prev_tok; /* the last two tokens returned; 0 before the first */
     char text[PARSE_TEXT_MAX], prev_text[PARSE_TEXT_MAX];
     int end_line, end_col; /* just past the last token other than NEWLINE */
+    int arrow_line;        /* the last line joined to the one before by its leading '->' */
     Program *prog;
     int cap; /* of prog->stmts */
 } ParseState;
@@ -98,6 +99,8 @@ static Layer make_layer(char *label, YYLTYPE label_loc, char *op, YYLTYPE op_loc
 static Stmt *stmt_new(StmtKind kind, YYLTYPE loc);
 static Stmt *stmt_named(StmtKind kind, YYLTYPE loc, char *name, YYLTYPE name_loc);
 static Stmt *stmt_chain(LayerVec *layers);
+static void name_push(Stmt *s, char *name, YYLTYPE loc);
+static void body_push(Stmt *s, Stmt *item);
 static void append_stmt(ParseState *ps, Stmt *s);
 }
 
@@ -124,14 +127,18 @@ static void append_stmt(ParseState *ps, Stmt *s);
 %token NEWLINE "end of line"
 %token ARROW "'->'"
 %token NETWORK "'network'" INPUT "'input'" WEIGHTS "'weights'" INIT "'init'"
-%token PARAM "'param'" OUTPUT "'output'" TRUE "'true'" FALSE "'false'"
+%token PARAM "'param'" OUTPUT "'output'" BLOCK "'block'" TRUE "'true'" FALSE "'false'"
 %token <str> IDENT "a name"
 %token <str> PATH "a dotted label"
 %token <str> STRING "a string"
 %token <ival> INT "an integer"
 %token <fval> FLOAT "a number"
 
-%type <stmt> stmt
+%type <stmt> stmt block names
+%type <stmt> body stmts
+%type <arg> param
+%type <args> params opt_params
+%type <ex> opt_repeat
 %type <ex> expr
 %type <exs> exprs items
 %type <arg> arg
@@ -158,6 +165,7 @@ static void append_stmt(ParseState *ps, Stmt *s);
 program
     : %empty
     | program stmt NEWLINE      { append_stmt(PS, $2); }
+    | program block NEWLINE     { append_stmt(PS, $2); }
     | program error NEWLINE     { yyerrok; }
     ;
 
@@ -182,7 +190,7 @@ stmt
                                         $$ = stmt_named(ST_PARAM, @1, $2, @2);
                                         $$->value = $4.e;
                                     }
-    | OUTPUT IDENT                  { $$ = stmt_named(ST_OUTPUT, @1, $2, @2); }
+    | OUTPUT names                  { $$ = $2; $$->loc = LOC(@1); }
     | chain                         { $$ = stmt_chain(&$1); }
     | IDENT '=' chain               {
                                         $$ = stmt_chain(&$3);
@@ -191,16 +199,79 @@ stmt
                                     }
     ;
 
+/* block := 'block' IDENT [params] '{' body '}'   (only at the top level) */
+block
+    : BLOCK IDENT opt_params '{' body '}' {
+                                        $$ = $5;
+                                        $$->kind = ST_BLOCK;
+                                        $$->loc = LOC(@1);
+                                        $$->name = $2;
+                                        $$->name_loc = LOC(@2);
+                                        $$->args = $3.items;
+                                        $$->nargs = $3.n;
+                                    }
+    ;
+
+/* names := IDENT { ',' IDENT }   (the tensors of an output statement) */
+names
+    : IDENT                         {
+                                        $$ = stmt_named(ST_OUTPUT, @1, $1, @1);
+                                        name_push($$, xstrdup($1), @1);
+                                    }
+    | names ',' IDENT               { $$ = $1; name_push($$, $3, @3); }
+    ;
+
+/* body := { stmt NEWLINE } [ stmt ]   (the last statement may share the '}' line) */
+body
+    : stmts
+    | stmts stmt                    { $$ = $1; body_push($$, $2); }
+    ;
+
+stmts
+    : %empty                        { $$ = xcalloc(1, sizeof *$$); }
+    | stmts NEWLINE
+    | stmts stmt NEWLINE            { $$ = $1; body_push($$, $2); }
+    | stmts error NEWLINE           { $$ = $1; yyerrok; }
+    ;
+
+/* opt_params := [ '(' [ param { ',' param } ] ')' ],  param := IDENT [ '=' expr ] */
+opt_params
+    : %empty                        { $$ = (ArgVec){0}; }
+    | '(' ')'                       { $$ = (ArgVec){0}; }
+    | '(' params ')'                { $$ = $2; }
+    ;
+
+params
+    : param                         { $$ = (ArgVec){0}; args_push(&$$, $1); }
+    | params ',' param              { $$ = $1; args_push(&$$, $3); }
+    ;
+
+param
+    : IDENT                         { $$ = (Arg){$1, LOC(@1), NULL}; }
+    | IDENT '=' expr                { $$ = (Arg){$1, LOC(@1), $3.e}; }
+    ;
+
 /* chain := layer { '->' layer } */
 chain
     : layer                     { $$ = (LayerVec){0}; layers_push(&$$, $1); }
     | chain ARROW layer         { $$ = $1; layers_push(&$$, $3); }
     ;
 
-/* layer := [label ':'] IDENT [ '(' [args] ')' ] */
+/* layer := [label ':'] IDENT [ '(' [args] ')' ] [ '*' repeat ] */
 layer
-    : IDENT opt_args            { $$ = make_layer(NULL, @1, $1, @1, &$2); }
-    | label ':' IDENT opt_args  { $$ = make_layer($1, @1, $3, @3, &$4); }
+    : IDENT opt_args opt_repeat { $$ = make_layer(NULL, @1, $1, @1, &$2); $$.repeat = $3.e; }
+    | label ':' IDENT opt_args opt_repeat {
+                                    $$ = make_layer($1, @1, $3, @3, &$4);
+                                    $$.repeat = $5.e;
+                                }
+    ;
+
+/* repeat := INT | IDENT | '(' expr ')' */
+opt_repeat
+    : %empty                    { $$ = (ExprVal){NULL, 0}; }
+    | '*' INT                   { $$ = leaf(ast_int(LOC(@2), $2)); }
+    | '*' IDENT                 { $$ = leaf(ast_name(LOC(@2), $2)); }
+    | '*' '(' expr ')'          { $$ = $3; }
     ;
 
 label
@@ -389,6 +460,22 @@ static Stmt *stmt_named(StmtKind kind, YYLTYPE loc, char *name, YYLTYPE name_loc
     return s;
 }
 
+static void name_push(Stmt *s, char *name, YYLTYPE loc)
+{
+    s->names = xrealloc(s->names, sizeof *s->names * (size_t)(s->nnames + 1));
+    s->name_locs = xrealloc(s->name_locs, sizeof *s->name_locs * (size_t)(s->nnames + 1));
+    s->names[s->nnames] = name;
+    s->name_locs[s->nnames++] = LOC(loc);
+}
+
+/* Append a statement (taking over its contents) to a block body. */
+static void body_push(Stmt *s, Stmt *item)
+{
+    s->body = xrealloc(s->body, sizeof *s->body * (size_t)(s->nbody + 1));
+    s->body[s->nbody++] = *item;
+    free(item);
+}
+
 /* A chain statement is located at its first token: the first layer's label or op. */
 static Stmt *stmt_chain(LayerVec *layers)
 {
@@ -545,7 +632,10 @@ static char *syntax_message(const ParseState *ps, const Expected *e, const char 
         msg = xasprintf("%s to close '%s' at %d:%d, found %s", list ? list : "expected a bracket",
                         br, open.line, open.col, found);
     else if (e->n == 1 && e->sym[0] == YYSYMBOL_NEWLINE)
-        msg = xasprintf("expected end of statement after %s, found %s", after, found);
+        msg = xasprintf("expected end of statement after %s, found %s%s", after, found,
+                        ps->tok == TOK_ARROW && ps->end_line == ps->arrow_line
+                            ? " (a line starting with '->' continues the line before)"
+                            : "");
     else if (list)
         msg = xasprintf("%s, found %s", list, found);
     else

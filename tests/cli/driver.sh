@@ -76,5 +76,13 @@ check "--weights-file keeps weights out of the source" bash -c "
     '$cnnc' net.cnn --main -o emb.c && cc -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
     head -c 768 /dev/urandom > r.f32 && ./wf r.f32 o1.f32 && ./emb r.f32 o2.f32 && cmp o1.f32 o2.f32"
 
+check "--summary prints a row per layer and the totals" bash -c "
+    '$cnnc' net.cnn -O0 --summary > sum.txt &&
+    grep -qE '^conv +conv2d +\[1, 4, 8, 8\] +112 +6,912 +1,024\$' sum.txt &&
+    grep -qx 'total: 762 parameters (3,048 bytes), 7,552 MACs' sum.txt && test ! -e net.c.tmp"
+check "--emit=dot is a Graphviz digraph with an edge per tensor use" bash -c "
+    '$cnnc' net.cnn -O0 --emit=dot > g.dot && head -1 g.dot | grep -qx 'digraph \"small\" {' &&
+    test \$(grep -c -- '->' g.dot) -eq 6 && tail -1 g.dot | grep -qx '}'"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -19,9 +19,21 @@ Each case is a directory tests/golden/<case>/ holding:
                           (absent for `init he(...)` / `init xavier(...)` cases)
     input.f32             the whole input batch, raw little-endian float32
     expected.f32          the output computed by PyTorch, raw little-endian
-                          float32, row-major NCHW or [N, F]
+                          float32, row-major NCHW or [N, F]; with several
+                          outputs, each whole output in turn (as --main writes)
     flags                 (optional) extra cnnc arguments, one line
     tolerance             (optional) one number, default 1e-4 (abs or rel)
+
+Two substitutes keep the large cases (the examples, 224x224 inputs) small:
+
+    source                instead of net.cnn: the path of the .cnn to compile,
+                          relative to the case directory, on the first line
+                          (the example cases compile examples/<name>/<name>.cnn
+                          itself); the second line says what the case covers
+    input.seed            instead of input.f32: one integer S; the input is
+                          splitmix64 U(-1, 1) values from state S (seeded_input
+                          below), which tests/run-golden.sh writes with
+                          build/tools/f32gen S COUNT
 
 Every expected output is computed by PyTorch (torch.nn modules, eval mode,
 float32), never by cnnc. For init cases the script reimplements the
@@ -29,12 +41,9 @@ deterministic splitmix64 init of docs/language.md and loads those values into
 the torch module, so both sides use the same weights bit for bit.
 """
 
-import collections
-import json
 import math
 import os
 import shutil
-import struct
 import sys
 import zlib
 
@@ -42,66 +51,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+# The safetensors writer/reader (tools/safetensors_io.py) and small module helpers.
+from cnnlib import randomize_bn, read_safetensors, seq, write_safetensors
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-GOLDEN = os.path.normpath(os.path.join(HERE, "..", "golden"))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+GOLDEN = os.path.join(ROOT, "tests", "golden")
 DEFAULT_TOL = 1e-4
-
-# --------------------------------------------------------------------------
-# safetensors writer (and a reader, used only to check the writer)
-
-_ST_DTYPES = {
-    np.dtype("float32"): "F32",
-    np.dtype("float64"): "F64",
-    np.dtype("int64"): "I64",
-    np.dtype("int32"): "I32",
-}
-
-
-def write_safetensors(path, tensors):
-    """tensors: ordered (name, numpy array) pairs. Data is laid out in that
-    order, contiguous, little-endian; the JSON header is padded with spaces to
-    a multiple of 8 bytes."""
-    header = collections.OrderedDict()
-    blobs = []
-    offset = 0
-    for name, arr in tensors:
-        arr = np.array(arr, order="C", copy=True)  # (ascontiguousarray would make 0-d 1-d)
-        dtype = _ST_DTYPES[arr.dtype]
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {
-            "dtype": dtype,
-            "shape": [int(d) for d in arr.shape],
-            "data_offsets": [offset, offset + len(data)],
-        }
-        blobs.append(data)
-        offset += len(data)
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hjson += b" " * (-len(hjson) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        buf = f.read()
-    (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8 : 8 + n].decode("utf-8"), object_pairs_hook=collections.OrderedDict)
-    data = buf[8 + n :]
-    inv = {v: k for k, v in _ST_DTYPES.items()}
-    out = collections.OrderedDict()
-    end = 0
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        assert b == end, "hole or overlap in %s" % path
-        end = e
-        dt = inv[info["dtype"]].newbyteorder("<")
-        out[name] = np.frombuffer(data[b:e], dtype=dt).reshape(tuple(info["shape"]))
-    assert end == len(data), "trailing data in %s" % path
-    return out
-
 
 # --------------------------------------------------------------------------
 # The deterministic init of docs/language.md ("Deterministic init")
@@ -140,6 +96,12 @@ class SplitMix64:
         hi = float(hi)
         u = self.uniform(n)
         return (lo + (hi - lo) * u).astype(np.float32).reshape(shape)
+
+
+def seeded_input(seed, n):
+    """The input of an input.seed case: n float32 values U(-1, 1) from the
+    splitmix64 stream at state `seed`, as tests/tools/f32gen.c writes them."""
+    return SplitMix64(seed).U(-1.0, 1.0, (n,))
 
 
 def _splitmix_reference(seed, n):
@@ -209,31 +171,13 @@ def apply_init(module, scheme, seed):
 
 
 # --------------------------------------------------------------------------
-# Module helpers
-
-
-def seq(*layers):
-    """nn.Sequential with explicit names: ("label", module) pairs."""
-    return nn.Sequential(collections.OrderedDict(layers))
-
-
-def randomize_bn(module):
-    """Give every BatchNorm non-trivial statistics and affine parameters."""
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                c = m.num_features
-                if m.affine:
-                    m.weight.copy_(torch.rand(c) + 0.5)
-                    m.bias.copy_(torch.randn(c) * 0.5)
-                m.running_mean.copy_(torch.randn(c) * 0.5)
-                m.running_var.copy_(torch.rand(c) * 1.5 + 0.25)
-                m.num_batches_tracked.fill_(7)
+# Cases
 
 
 class Case:
     def __init__(self, name, covers, cnn, build, shape, batch=1, flags="", tol=None,
-                 scale=1.0, shift=0.0, init=None, crlf=False, post=None, empty_weights=False):
+                 scale=1.0, shift=0.0, init=None, crlf=False, post=None, empty_weights=False,
+                 source=None, input_seed=False):
         self.name = name
         self.covers = covers
         self.cnn = cnn
@@ -248,6 +192,8 @@ class Case:
         self.crlf = crlf
         self.post = post  # called with the module after randomize_bn
         self.empty_weights = empty_weights
+        self.source = source  # a .cnn path relative to the repository, compiled in place
+        self.input_seed = input_seed  # write input.seed instead of input.f32
 
 
 CASES = []
@@ -424,7 +370,7 @@ case("maxpool_k2", "maxpool(2) on 8x9 (floor drops the last column); a network w
      simple("maxpool(2)", (3, 8, 9)),
      lambda: seq(("p", nn.MaxPool2d(2))), (3, 8, 9), empty_weights=True)
 
-case("maxpool_k3s2p1", "maxpool(3, stride=2, pad=1) with all-negative inputs (padding is -inf)",
+case("maxpool_k3s2p1", "maxpool(3, stride=2, pad=1) on inputs shifted by -3, so most windows are all negative (padding must act as -inf)",
      simple("maxpool(3, stride=2, pad=1)", (3, 9, 10)),
      lambda: seq(("p", nn.MaxPool2d(3, stride=2, padding=1))), (3, 9, 10), shift=-3.0)
 
@@ -547,6 +493,19 @@ case("softmax_nchw", "softmax(dim=1) on an NCHW tensor: over channels at every p
      simple("c1: conv2d(5, kernel=3, pad=1) -> softmax(dim=1)", (3, 4, 6)),
      lambda: seq(("c1", nn.Conv2d(3, 5, 3, padding=1)), ("s", nn.Softmax(dim=1))), (3, 4, 6),
      scale=3.0)
+
+case("softmax_dims", "softmax over H (dim=2) and W (dim=-1) of NCHW, and dim=-1 of a flat tensor",
+     simple("""
+        c1: conv2d(4, kernel=3, pad=1) -> softmax(dim=2) -> softmax(dim=-1)
+        flatten -> softmax(dim=-1)
+     """, (2, 5, 6)),
+     lambda: seq(("c1", nn.Conv2d(2, 4, 3, padding=1)), ("s2", nn.Softmax(dim=2)),
+                 ("s3", nn.Softmax(dim=-1)), ("f", nn.Flatten()), ("s4", nn.Softmax(dim=-1))),
+     (2, 5, 6), scale=3.0)
+
+case("dropout_p1", "dropout(p=1.0) is still the identity at inference",
+     simple("c1: conv2d(3, kernel=1) -> dropout(p=1.0)", (2, 3, 3)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, 1)), ("d", nn.Dropout(1.0))), (2, 3, 3))
 
 # --------------------------------------------------------------------------
 # batch, params, labels
@@ -761,6 +720,560 @@ case("mini_mobilenet", "a MobileNet-like block stack, batch 2: conv/bn/relu6, de
      _mini_mobilenet, (3, 16, 15), batch=2)
 
 # --------------------------------------------------------------------------
+# Branches and blocks: add, concat, upsample, adaptive_avgpool, hardswish,
+# silu, named tensors, blocks, '* N', several outputs
+
+
+class Net(nn.Module):
+    """Layers at dotted paths ("layer1.0.conv1" has the keys
+    "layer1.0.conv1.weight", ...), registered in the order given (the init
+    order), and forward(x) = fn(L, x), where L("path") is the layer at path."""
+
+    def __init__(self, layers, fn):
+        super().__init__()
+        for path, mod in layers:
+            parent = self
+            parts = path.split(".")
+            for part in parts[:-1]:
+                if part not in parent._modules:
+                    parent.add_module(part, nn.Module())
+                parent = parent._modules[part]
+            parent.add_module(parts[-1], mod)
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(self.get_submodule, x)
+
+
+relu = torch.relu
+cat = lambda *ts: torch.cat(ts, dim=1)  # noqa: E731
+
+
+def _add_skip(L, x):
+    a = relu(L("c1")(x))
+    y = L("c3")(relu(L("c2")(a)))
+    return relu(a + y)
+
+
+case("add_skip", "add: a skip connection across a three-layer branch (the skip tensor stays "
+     "live across it), batch 2",
+     simple("""
+        a = c1: conv2d(4, kernel=3, pad=1) -> relu
+        y = a -> c2: conv2d(4, kernel=3, pad=1) -> relu -> c3: conv2d(4, kernel=3, pad=1)
+        add(a, y) -> relu            # the skip connection
+     """, (3, 6, 7)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("c2", nn.Conv2d(4, 4, 3, padding=1)),
+                  ("c3", nn.Conv2d(4, 4, 3, padding=1))], _add_skip), (3, 6, 7), batch=2)
+
+
+def _add_forms(L, x):
+    a = L("c1")(x)
+    b = a + x
+    c = b + b
+    f = L("fc1")(torch.flatten(c, 1))
+    g = torch.tanh(L("fc2")(f))
+    return relu(g + f)
+
+
+case("add_forms", "add: the chain form 'a -> add(x)' with the network input as an operand, "
+     "a tensor added to itself, add of flat tensors, batch 2",
+     simple("""
+        a = c1: conv2d(3, kernel=1)
+        b = a -> add(x)              # add(a, x)
+        c = add(b, b)
+        f = c -> flatten -> fc1: linear(6)
+        g = f -> fc2: linear(6) -> tanh
+        add(g, f) -> relu
+     """, (3, 4, 5)),
+     lambda: Net([("c1", nn.Conv2d(3, 3, 1)), ("fc1", nn.Linear(60, 6)),
+                  ("fc2", nn.Linear(6, 6))], _add_forms), (3, 4, 5), batch=2)
+
+case("concat_two", "concat of 2 NCHW tensors with different channel counts (the input's 3 "
+     "and a conv's 5), batch 2",
+     simple("""
+        a = c1: conv2d(5, kernel=3, pad=1)
+        concat(x, a)
+     """, (3, 5, 6)),
+     lambda: Net([("c1", nn.Conv2d(3, 5, 3, padding=1))], lambda L, x: cat(x, L("c1")(x))),
+     (3, 5, 6), batch=2)
+
+
+def _concat_three(L, x):
+    a = relu(L("c1")(x))
+    b = L("c2")(x)
+    return cat(a, x, b)
+
+
+case("concat_three", "concat of 3 NCHW tensors (4, 2 and 1 channels) in the chain form "
+     "'a -> concat(x, b)'",
+     simple("""
+        a = c1: conv2d(4, kernel=3, pad=1) -> relu
+        b = x -> c2: conv2d(1, kernel=1)
+        a -> concat(x, b)            # concat(a, x, b)
+     """, (2, 5, 7)),
+     lambda: Net([("c1", nn.Conv2d(2, 4, 3, padding=1)), ("c2", nn.Conv2d(2, 1, 1))],
+                 _concat_three), (2, 5, 7))
+
+
+def _concat_flat(L, x):
+    a = L("fc1")(x)
+    b = L("fc2")(x)
+    return cat(a, x, b), cat(b, a)
+
+
+case("concat_flat", "concat of flat tensors: 3 inputs (3, 6 and 5 features) and 2 inputs, "
+     "as two outputs, batch 3",
+     simple("""
+        a = fc1: linear(3)
+        b = x -> fc2: linear(5)
+        u = concat(a, x, b)
+        v = b -> concat(a)
+        output u, v
+     """, (6,)),
+     lambda: Net([("fc1", nn.Linear(6, 3)), ("fc2", nn.Linear(6, 5))], _concat_flat), (6,),
+     batch=3)
+
+
+def _up(**kw):
+    return lambda: seq(("u", nn.Upsample(**kw)))
+
+
+case("up_nearest_s2", "upsample(scale=2) (nearest, the default mode) on 4x5, batch 2",
+     simple("upsample(scale=2)", (3, 4, 5)), _up(scale_factor=2), (3, 4, 5), batch=2)
+
+case("up_nearest_s3", "upsample(scale=3, mode=\"nearest\") on 3x4",
+     simple("upsample(scale=3, mode=\"nearest\")", (2, 3, 4)), _up(scale_factor=3), (2, 3, 4))
+
+case("up_nearest_pair", "upsample(scale=(2, 3)) nearest: a scale pair, 3x4 -> 6x12, batch 2",
+     simple("upsample(scale=(2, 3))", (2, 3, 4)), _up(scale_factor=(2, 3)), (2, 3, 4), batch=2)
+
+def _two_sizes(mode, s1, s2):
+    def fwd(L, x):
+        return L("u1")(x), L("u2")(x)
+    return lambda: Net([("u1", nn.Upsample(size=s1, mode=mode)),
+                        ("u2", nn.Upsample(size=s2, mode=mode))], fwd)
+
+
+case("up_nearest_size", "upsample nearest by size, as two outputs of the input: size=(8, 9) "
+     "(non-integer ratios 5 -> 8, 6 -> 9) and size=(3, 4) (shrinking), batch 2",
+     simple("""
+        y = upsample(size=(8, 9))
+        z = x -> upsample(size=(3, 4))
+        output y, z
+     """, (2, 5, 6)), _two_sizes("nearest", (8, 9), (3, 4)), (2, 5, 6), batch=2)
+
+case("up_nearest_size_float", "upsample(size=(4, 46)) nearest: 3 -> 4, and 14 -> 46 where "
+     "PyTorch's float index floor(23 * (14f / 46)) is 6, not the exact 7",
+     simple("upsample(size=(4, 46))", (2, 3, 14)), _up(size=(4, 46)), (2, 3, 14))
+
+case("up_bilinear_s2", "upsample(scale=2, mode=\"bilinear\") (align_corners=False), batch 2",
+     simple("upsample(scale=2, mode=\"bilinear\")", (3, 4, 5)),
+     _up(scale_factor=2, mode="bilinear"), (3, 4, 5), batch=2)
+
+case("up_bilinear_s3_pair", "bilinear by scale 3, then by the pair (1, 2) (one axis unscaled)",
+     simple("upsample(scale=3, mode=\"bilinear\") -> upsample(scale=(1, 2), mode=\"bilinear\")",
+            (2, 3, 4)),
+     lambda: seq(("u1", nn.Upsample(scale_factor=3, mode="bilinear")),
+                 ("u2", nn.Upsample(scale_factor=(1, 2), mode="bilinear"))), (2, 3, 4))
+
+case("up_bilinear_size", "bilinear by size, as two outputs of the input: 5x7 -> 8x12 "
+     "(non-integer ratios) and 5x7 -> 3x9 (one axis shrinking), batch 2",
+     simple("""
+        y = upsample(size=(8, 12), mode="bilinear")
+        z = x -> upsample(size=(3, 9), mode="bilinear")
+        output y, z
+     """, (2, 5, 7)), _two_sizes("bilinear", (8, 12), (3, 9)), (2, 5, 7), batch=2)
+
+case("adaptive_avgpool_1", "adaptive_avgpool(1) on 5x7 -> [N, C, 1, 1], batch 2",
+     simple("adaptive_avgpool(1)", (4, 5, 7)),
+     lambda: seq(("p", nn.AdaptiveAvgPool2d(1))), (4, 5, 7), batch=2)
+
+case("adaptive_avgpool_pair", "adaptive_avgpool((2, 3)) on 6x7 after a conv: 6 -> 2 divides, "
+     "7 -> 3 does not",
+     simple("c1: conv2d(3, kernel=3, pad=1) -> adaptive_avgpool((2, 3))", (2, 6, 7)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, 3, padding=1)), ("p", nn.AdaptiveAvgPool2d((2, 3)))),
+     (2, 6, 7))
+
+case("adaptive_avgpool_nondiv", "adaptive_avgpool(size=3) on 7x8 (overlapping windows), then "
+     "adaptive_avgpool(size=(5, 4)) growing 3 -> 5, batch 2",
+     simple("adaptive_avgpool(size=3) -> adaptive_avgpool(size=(5, 4))", (3, 7, 8)),
+     lambda: seq(("p1", nn.AdaptiveAvgPool2d(3)), ("p2", nn.AdaptiveAvgPool2d((5, 4)))),
+     (3, 7, 8), batch=2)
+
+for nm, op, mod in [("act_hardswish", "hardswish", nn.Hardswish), ("act_silu", "silu", nn.SiLU)]:
+    case(nm, op + ", applied to the input (values spanning +-6 and beyond), batch 2",
+         simple(op, ACT_SHAPE), (lambda mod=mod: seq(("a", mod()))), ACT_SHAPE, scale=3.0,
+         batch=2)
+
+case("act_hardswish_silu_layers", "hardswish and silu after conv2d and linear",
+     simple("""
+        c1: conv2d(6, kernel=3, pad=1) -> hardswish
+        c2: conv2d(4, kernel=3, stride=2) -> silu
+        flatten
+        fc: linear(8) -> hardswish -> silu
+     """, (3, 7, 7)),
+     lambda: seq(("c1", nn.Conv2d(3, 6, 3, padding=1)), ("a1", nn.Hardswish()),
+                 ("c2", nn.Conv2d(6, 4, 3, stride=2)), ("a2", nn.SiLU()), ("f", nn.Flatten()),
+                 ("fc", nn.Linear(36, 8)), ("a3", nn.Hardswish()), ("a4", nn.SiLU())),
+     (3, 7, 7), scale=3.0)
+
+
+def _cbr(cin, c, k=3, stride=1):
+    return [("conv", nn.Conv2d(cin, c, k, stride=stride, padding=k // 2)),
+            ("bn", nn.BatchNorm2d(c))]
+
+
+def _prefixed(prefix, layers):
+    return [(prefix + "." + p, m) for p, m in layers]
+
+
+def _block_params(L, x):
+    for b in ("b1", "b2", "b3", "b4"):
+        x = relu(L(b + ".bn")(L(b + ".conv")(x)))
+    return L("last")(x)
+
+
+case("block_params", "a block with default parameters, used with defaults only, a named "
+     "argument, all arguments by name in another order, and all positional (an expression); "
+     "its parameter k shadows the top-level param k",
+     simple("""
+        param k = 7
+        block cbr(c, k = 3, stride = 1) {
+            conv: conv2d(c, kernel=k, stride=stride, pad=k / 2) -> bn: batchnorm -> relu
+        }
+        b1: cbr(4)                   # k = 3, stride = 1
+        b2: cbr(6, stride=2)         # k = 3
+        b3: cbr(k=1, c=5)
+        b4: cbr(2 * 2, 5, 1)
+        last: conv2d(3, kernel=k)    # the top-level k = 7
+     """, (3, 16, 16)),
+     lambda: Net(_prefixed("b1", _cbr(3, 4)) + _prefixed("b2", _cbr(4, 6, stride=2)) +
+                 _prefixed("b3", _cbr(6, 5, k=1)) + _prefixed("b4", _cbr(5, 4, k=5)) +
+                 [("last", nn.Conv2d(4, 3, 7))], _block_params), (3, 16, 16))
+
+
+RES_BLOCK = """
+    block res(c) {
+        y = conv1: conv2d(c, kernel=3, pad=1, bias=false) -> bn1: batchnorm -> relu
+            -> conv2: conv2d(c, kernel=3, pad=1, bias=false) -> bn2: batchnorm
+        add(y, in) -> relu
+    }
+"""
+
+
+def _res_layers(prefix, c):
+    return [(prefix + ".conv1", nn.Conv2d(c, c, 3, padding=1, bias=False)),
+            (prefix + ".bn1", nn.BatchNorm2d(c)),
+            (prefix + ".conv2", nn.Conv2d(c, c, 3, padding=1, bias=False)),
+            (prefix + ".bn2", nn.BatchNorm2d(c))]
+
+
+def _res(L, prefix, x):
+    y = relu(L(prefix + ".bn1")(L(prefix + ".conv1")(x)))
+    y = L(prefix + ".bn2")(L(prefix + ".conv2")(y))
+    return relu(y + x)
+
+
+def _block_repeat(L, x):
+    x = L("features.1")(L("features.0")(x))
+    for i in range(3):
+        x = _res(L, "layer1.%d" % i, x)
+    return x
+
+
+case("block_repeat", "'* N' with dotted labels: an op repeated (features: conv2d * 2 -> "
+     "features.0, features.1) and a residual block repeated (layer1: res * 3 -> layer1.0 .. "
+     "layer1.2, keys layer1.2.conv1.weight ...), batch 2",
+     simple(RES_BLOCK + """
+        features: conv2d(6, kernel=3, pad=1) * 2
+        layer1: res(6) * 3
+     """, (3, 6, 6)),
+     lambda: Net([("features.0", nn.Conv2d(3, 6, 3, padding=1)),
+                  ("features.1", nn.Conv2d(6, 6, 3, padding=1))] +
+                 _res_layers("layer1.0", 6) + _res_layers("layer1.1", 6) +
+                 _res_layers("layer1.2", 6), _block_repeat), (3, 6, 6), batch=2)
+
+
+def _block_nested(L, x):
+    for st in ("layer1", "layer2"):
+        for b in (".down", ".blocks.0", ".blocks.1"):
+            x = relu(L(st + b + ".bn")(L(st + b + ".conv")(x)))
+    return x
+
+
+case("block_nested", "a block using a block, with '* N' of a parameter inside: stage(c) is "
+     "down: cbr(c, stride=2) -> blocks: cbr(c) * n; keys compose (layer2.blocks.1.conv.weight)",
+     simple("""
+        block cbr(c, stride = 1) {
+            conv: conv2d(c, kernel=3, stride=stride, pad=1, bias=false) -> bn: batchnorm -> relu
+        }
+        block stage(c, n = 2) {
+            down: cbr(c, stride=2) -> blocks: cbr(c) * n
+        }
+        layer1: stage(4) -> layer2: stage(8)
+     """, (3, 11, 12)),
+     lambda: Net([(st + b + "." + p, m)
+                  for st, cin, c in (("layer1", 3, 4), ("layer2", 4, 8))
+                  for b, ci, s in ((".down", cin, 2), (".blocks.0", c, 1), (".blocks.1", c, 1))
+                  for p, m in (("conv", nn.Conv2d(ci, c, 3, stride=s, padding=1, bias=False)),
+                               ("bn", nn.BatchNorm2d(c)))], _block_nested), (3, 11, 12))
+
+
+def _block_unlabelled(L, x):
+    for b in ("blk_1", "blk_2", "head"):
+        x = relu(L(b + ".conv")(x))
+    return x
+
+
+case("block_unlabelled", "blocks used unlabelled are named <block>_<n>: keys blk_1.conv.weight, "
+     "blk_2.conv.weight, then a labelled use",
+     simple("""
+        block blk(c) {
+            conv: conv2d(c, kernel=3, pad=1) -> relu
+        }
+        blk(4) -> blk(6)
+        head: blk(2)
+     """, (3, 5, 5)),
+     lambda: Net([("blk_1.conv", nn.Conv2d(3, 4, 3, padding=1)),
+                  ("blk_2.conv", nn.Conv2d(4, 6, 3, padding=1)),
+                  ("head.conv", nn.Conv2d(6, 2, 3, padding=1))], _block_unlabelled), (3, 5, 5))
+
+
+def _block_output(L, x):
+    for b in ("p", "q"):
+        x = relu(L(b + ".conv")(x))
+        torch.sigmoid(L(b + ".gate")(x))  # computed by the block, not its result
+    return x
+
+
+case("block_output", "'output a' inside a block: its result is a named tensor, not its last "
+     "chain (which is computed and unused)",
+     simple("""
+        block two(c) {
+            a = conv: conv2d(c, kernel=3, pad=1) -> relu
+            z = a -> gate: conv2d(c, kernel=1) -> sigmoid
+            output a
+        }
+        p: two(3) -> q: two(4)
+     """, (2, 5, 6)),
+     lambda: Net([("p.conv", nn.Conv2d(2, 3, 3, padding=1)), ("p.gate", nn.Conv2d(3, 3, 1)),
+                  ("q.conv", nn.Conv2d(3, 4, 3, padding=1)), ("q.gate", nn.Conv2d(4, 4, 1))],
+                 _block_output), (2, 5, 6))
+
+
+def _multi_output(L, x):
+    a = relu(L("c1")(x))
+    b = L("c2")(torch.max_pool2d(a, 2))
+    v = L("fc")(torch.flatten(b, 1))
+    return v, a, b
+
+
+case("multi_output", "several outputs in an order unlike their definition (output v, a, b): "
+     "flat and NCHW, one of them also the input of later layers, batch 2",
+     simple("""
+        a = c1: conv2d(4, kernel=3, pad=1) -> relu
+        b = a -> maxpool(2) -> c2: conv2d(6, kernel=3, pad=1)
+        v = b -> flatten -> fc: linear(5)
+        output v, a, b
+     """, (3, 6, 6)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("c2", nn.Conv2d(4, 6, 3, padding=1)),
+                  ("fc", nn.Linear(54, 5))], _multi_output), (3, 6, 6), batch=2)
+
+
+def _fanout3(L, x):
+    t = relu(L("c0")(x))
+    p = L("c1")(t)
+    q = torch.tanh(L("c2")(t))
+    r = L("c3")(torch.max_pool2d(t, 3, stride=1, padding=1))
+    return relu(L("c4")(cat(p, q, r)))
+
+
+case("fanout3", "a tensor used by three later layers (two convs and a maxpool), the branches "
+     "joined by concat, batch 2",
+     simple("""
+        t = c0: conv2d(4, kernel=3, pad=1) -> relu
+        p = t -> c1: conv2d(3, kernel=1)
+        q = t -> c2: conv2d(3, kernel=3, pad=1) -> tanh
+        r = t -> maxpool(3, stride=1, pad=1) -> c3: conv2d(2, kernel=1)
+        concat(p, q, r) -> c4: conv2d(4, kernel=1) -> relu
+     """, (3, 6, 5)),
+     lambda: Net([("c0", nn.Conv2d(3, 4, 3, padding=1)), ("c1", nn.Conv2d(4, 3, 1)),
+                  ("c2", nn.Conv2d(4, 3, 3, padding=1)), ("c3", nn.Conv2d(4, 2, 1)),
+                  ("c4", nn.Conv2d(8, 4, 1))], _fanout3), (3, 6, 5), batch=2)
+
+
+# Memory planning of branching graphs (the planner works in place for
+# elementwise ops: these check it never writes a tensor still needed)
+
+case("inplace_output_operand", "an output consumed by an elementwise op (output a, b with "
+     "b = a -> relu: relu must not work in place on a), batch 2",
+     simple("""
+        a = c1: conv2d(4, kernel=3, pad=1)
+        b = a -> relu
+        output a, b
+     """, (3, 5, 5)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1))],
+                 lambda L, x: (L("c1")(x), relu(L("c1")(x)))), (3, 5, 5), batch=2)
+
+case("inplace_input", "elementwise ops straight on the network input (never written) and "
+     "the input added back after them, batch 2",
+     simple("""
+        a = b0: batchnorm -> relu -> hardswish
+        add(a, x) -> sigmoid
+     """, (3, 5, 5)),
+     lambda: Net([("b0", nn.BatchNorm2d(3))],
+                 lambda L, x: torch.sigmoid(nn.functional.hardswish(relu(L("b0")(x))) + x)),
+     (3, 5, 5), batch=2)
+
+
+def _concat_dense(L, x):
+    t = x
+    for i in range(4):
+        t = cat(t, relu(L("d%d" % i)(t)))
+    return t
+
+
+case("concat_dense", "DenseNet-like: every layer's output concatenated onto all the earlier "
+     "ones (each tensor read by two later layers), batch 2",
+     simple("""
+        a0 = d0: conv2d(2, kernel=3, pad=1) -> relu
+        t1 = concat(x, a0)
+        a1 = t1 -> d1: conv2d(2, kernel=3, pad=1) -> relu
+        t2 = concat(t1, a1)
+        a2 = t2 -> d2: conv2d(2, kernel=3, pad=1) -> relu
+        t3 = concat(t2, a2)
+        a3 = t3 -> d3: conv2d(2, kernel=3, pad=1) -> relu
+        concat(t3, a3)
+     """, (3, 6, 6)),
+     lambda: Net([("d%d" % i, nn.Conv2d(3 + 2 * i, 2, 3, padding=1)) for i in range(4)],
+                 _concat_dense), (3, 6, 6), batch=2)
+
+
+def _unet(L, x):
+    up = nn.functional.interpolate
+    e1 = relu(L("e1")(x))
+    e2 = relu(L("e2")(torch.max_pool2d(e1, 2)))
+    e3 = relu(L("e3")(torch.max_pool2d(e2, 2)))
+    d2 = relu(L("u2")(cat(up(e3, scale_factor=2, mode="bilinear"), e2)))
+    d1 = relu(L("u1")(cat(up(d2, scale_factor=2), e1)))
+    return L("out")(d1), e3
+
+
+case("unet_skips", "U-Net-like: an encoder, a decoder joining upsampled maps (bilinear, "
+     "nearest) with the encoder's by concat; the bottleneck is also an output, batch 2",
+     simple("""
+        e1 = e1: conv2d(4, kernel=3, pad=1) -> relu
+        e2 = e1 -> maxpool(2) -> e2: conv2d(8, kernel=3, pad=1) -> relu
+        e3 = e2 -> maxpool(2) -> e3: conv2d(16, kernel=3, pad=1) -> relu
+        d2 = e3 -> upsample(scale=2, mode="bilinear") -> concat(e2)
+            -> u2: conv2d(8, kernel=3, pad=1) -> relu
+        d1 = d2 -> upsample(scale=2) -> concat(e1) -> u1: conv2d(4, kernel=3, pad=1) -> relu
+        o = d1 -> out: conv2d(2, kernel=1)
+        output o, e3
+     """, (3, 8, 12)),
+     lambda: Net([("e1", nn.Conv2d(3, 4, 3, padding=1)), ("e2", nn.Conv2d(4, 8, 3, padding=1)),
+                  ("e3", nn.Conv2d(8, 16, 3, padding=1)), ("u2", nn.Conv2d(24, 8, 3, padding=1)),
+                  ("u1", nn.Conv2d(12, 4, 3, padding=1)), ("out", nn.Conv2d(4, 2, 1))], _unet),
+     (3, 8, 12), batch=2)
+
+# --------------------------------------------------------------------------
+# The examples (examples/<name>/<name>.cnn, compiled in place), with their
+# `init he(seed=1)` weights, at batch 1 and 2. Inputs are seeded (input.seed).
+
+
+def _resnet18():
+    import torchvision
+    return torchvision.models.resnet18()
+
+
+def _mobilenet_v2():
+    import torchvision
+    return torchvision.models.mobilenet_v2()
+
+
+class ConvBNReLU(nn.Sequential):
+    """conv (3x3, no bias) -> bn -> relu; keys .conv and .bn."""
+
+    def __init__(self, cin, c, stride=1):
+        super().__init__(collections.OrderedDict([
+            ("conv", nn.Conv2d(cin, c, 3, stride=stride, padding=1, bias=False)),
+            ("bn", nn.BatchNorm2d(c)), ("relu", nn.ReLU())]))
+
+
+class CifarVGG(nn.Module):
+    """examples/cifar_vgg: three stages of two ConvBNReLU and a 2x2 maxpool,
+    global average pooling, one linear layer."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.stage1 = nn.Sequential(ConvBNReLU(3, 64), ConvBNReLU(64, 64))
+        self.stage2 = nn.Sequential(ConvBNReLU(64, 128), ConvBNReLU(128, 128))
+        self.stage3 = nn.Sequential(ConvBNReLU(128, 256), ConvBNReLU(256, 256))
+        self.fc = nn.Linear(256, num_classes)
+
+    def forward(self, x):
+        for stage in (self.stage1, self.stage2, self.stage3):
+            x = torch.max_pool2d(stage(x), 2)
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+
+
+class FPNStage(nn.Sequential):
+    def __init__(self, cin, c):
+        super().__init__(collections.OrderedDict([
+            ("down", ConvBNReLU(cin, c, stride=2)), ("refine", ConvBNReLU(c, c))]))
+
+
+class TinyFPN(nn.Module):
+    """examples/tiny_fpn: backbone C3, C4, C5 (strides 8, 16, 32), lateral 1x1
+    convs, top-down nearest 2x upsampling + add, 3x3 output convs. Modules are
+    registered in the order of the .cnn (the init order)."""
+
+    def __init__(self, f=32):
+        super().__init__()
+        self.stem = ConvBNReLU(3, 16, stride=2)
+        self.layer1 = FPNStage(16, 24)
+        self.layer2 = FPNStage(24, 32)
+        self.layer3 = FPNStage(32, 64)
+        self.layer4 = FPNStage(64, 128)
+        self.lateral5 = nn.Conv2d(128, f, 1)
+        self.lateral4 = nn.Conv2d(64, f, 1)
+        self.lateral3 = nn.Conv2d(32, f, 1)
+        self.smooth3 = nn.Conv2d(f, f, 3, padding=1)
+        self.smooth4 = nn.Conv2d(f, f, 3, padding=1)
+        self.smooth5 = nn.Conv2d(f, f, 3, padding=1)
+
+    def forward(self, x):
+        c3 = self.layer2(self.layer1(self.stem(x)))
+        c4 = self.layer3(c3)
+        c5 = self.layer4(c4)
+        up = lambda t: nn.functional.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+        m5 = self.lateral5(c5)
+        m4 = self.lateral4(c4) + up(m5)
+        m3 = self.lateral3(c3) + up(m4)
+        return self.smooth3(m3), self.smooth4(m4), self.smooth5(m5)
+
+
+for _name, _what, _build, _shape in [
+    ("resnet18", "torchvision's resnet18", _resnet18, (3, 224, 224)),
+    ("mobilenet_v2", "torchvision's mobilenet_v2", _mobilenet_v2, (3, 224, 224)),
+    ("cifar_vgg", "the CIFAR VGG (CifarVGG here)", CifarVGG, (3, 32, 32)),
+    ("tiny_fpn", "the feature pyramid network (TinyFPN here), outputs P3, P4, P5", TinyFPN,
+     (3, 64, 64)),
+]:
+    for _batch in (1, 2):
+        # resnet18's logits reach +-600, so a logit near 1 carries the float32
+        # rounding of values ~600 (ulp 6e-5): cnnc at -O0 is already 2.4e-4 off
+        # at worst, and -O2's batchnorm folding rounds differently (measured
+        # max abs error 2.0e-4, mean 4.4e-5 at both levels). 1e-4 was luck.
+        case(_name + ("" if _batch == 1 else "_batch%d" % _batch),
+             "examples/%s/%s.cnn, %s, init he(seed=1), batch %d" % (_name, _name, _what, _batch),
+             None, _build, _shape, batch=_batch, init=("he", 1),
+             source="examples/%s/%s.cnn" % (_name, _name), input_seed=True,
+             tol=1e-3 if _name == "resnet18" else None)
+
+
+# --------------------------------------------------------------------------
 # optimizer (docs/optimizer.md): shapes chosen so each fusion path is taken.
 # run-golden.sh runs every case at -O0 and -O2.
 
@@ -913,12 +1426,19 @@ def generate(c):
         apply_init(module, c.init[0], c.init[1])
     module.float()
 
-    gen = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn((c.batch,) + c.shape, generator=gen, dtype=torch.float32)
+    if c.input_seed:
+        assert c.scale == 1.0 and c.shift == 0.0, c.name  # f32gen writes plain U(-1, 1)
+        n = c.batch * int(np.prod(c.shape))
+        x = torch.from_numpy(seeded_input(seed, n).reshape((c.batch,) + c.shape))
+    else:
+        gen = torch.Generator().manual_seed(seed + 1)
+        x = torch.randn((c.batch,) + c.shape, generator=gen, dtype=torch.float32)
     x = x * c.scale + c.shift
     with torch.no_grad():
         y = module(x)
-    assert y.dtype == torch.float32
+    ys = list(y) if isinstance(y, (tuple, list)) else [y]
+    for t in ys:
+        assert t.dtype == torch.float32 and t.shape[0] == c.batch
 
     d = os.path.join(GOLDEN, c.name)
     if os.path.isdir(d):
@@ -928,18 +1448,28 @@ def generate(c):
     first = "# golden case %s: %s\n" % (c.name, c.covers)
     sd = [(k, v.detach().cpu().contiguous().numpy()) for k, v in module.state_dict().items()]
     write_weights = not c.init and (sd or c.empty_weights)
-    if c.init:
-        header = "init %s(seed=%d)" % c.init
-    elif write_weights:
-        header = 'weights "weights.safetensors"'
+    if c.source:
+        # Compile the file in place: it must say the init this script used.
+        path = os.path.join(ROOT, c.source)
+        with open(path) as f:
+            src = f.read()
+        assert c.init and ("\ninit %s(seed=%d)" % c.init) in src, c.name
+        assert not write_weights and not c.crlf, c.name
+        with open(os.path.join(d, "source"), "w") as f:
+            f.write(os.path.relpath(path, d) + "\n" + first)
     else:
-        header = "init he(seed=0)                # no parameters"
-    assert (HEADER in c.cnn) or ("weights " in c.cnn) == bool(write_weights), c.name
-    text = first + c.cnn.replace(HEADER, header)
-    if c.crlf:
-        text = text.replace("\n", "\r\n")
-    with open(os.path.join(d, "net.cnn"), "w", newline="") as f:
-        f.write(text)
+        if c.init:
+            header = "init %s(seed=%d)" % c.init
+        elif write_weights:
+            header = 'weights "weights.safetensors"'
+        else:
+            header = "init he(seed=0)                # no parameters"
+        assert (HEADER in c.cnn) or ("weights " in c.cnn) == bool(write_weights), c.name
+        text = first + c.cnn.replace(HEADER, header)
+        if c.crlf:
+            text = text.replace("\n", "\r\n")
+        with open(os.path.join(d, "net.cnn"), "w", newline="") as f:
+            f.write(text)
 
     if write_weights:
         path = os.path.join(d, "weights.safetensors")
@@ -950,8 +1480,13 @@ def generate(c):
             assert back[k].dtype == v.dtype and back[k].shape == v.shape
             assert back[k].tobytes() == v.tobytes()
 
-    x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
-    y.detach().numpy().astype("<f4").tofile(os.path.join(d, "expected.f32"))
+    if c.input_seed:
+        with open(os.path.join(d, "input.seed"), "w") as f:
+            f.write("%d\n" % seed)
+    else:
+        x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
+    np.concatenate([t.detach().numpy().astype("<f4").ravel() for t in ys]).tofile(
+        os.path.join(d, "expected.f32"))
 
     flags = []
     if c.batch != 1:
@@ -967,7 +1502,7 @@ def generate(c):
 
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     print("wrote %-22s in %s out %s  %6d bytes%s" % (
-        c.name, "x".join(map(str, x.shape)), "x".join(map(str, y.shape)), size,
+        c.name, "x".join(map(str, x.shape)), " + ".join("x".join(map(str, t.shape)) for t in ys), size,
         "  init %s(seed=%d)" % c.init if c.init else ""))
 
 
@@ -1010,7 +1545,8 @@ def main(argv):
         # A full run also removes case directories that no longer exist here.
         if os.path.isdir(GOLDEN):
             for d in sorted(os.listdir(GOLDEN)):
-                if d not in byname and os.path.isfile(os.path.join(GOLDEN, d, "net.cnn")):
+                if d not in byname and (os.path.isfile(os.path.join(GOLDEN, d, "net.cnn")) or
+                                        os.path.isfile(os.path.join(GOLDEN, d, "source"))):
                     shutil.rmtree(os.path.join(GOLDEN, d))
                     print("removed stale case", d)
     for c in todo:

@@ -1,0 +1,110 @@
+/* report.c - views of a graph for people: the --summary table and --emit=dot.
+ *
+ * The summary is modelled on torchinfo's: one row per layer with its output
+ * shape, parameters, multiply-accumulates and activation bytes, then totals
+ * and the planned arena next to the sum of all activations. The DOT graph is
+ * for Graphviz (`dot -Tsvg`): inputs and outputs as ellipses, layers as boxes,
+ * edges labelled with the shapes that flow along them. */
+#include <string.h>
+
+#include "ir.h"
+#include "util.h"
+
+/* A number with thousands separators: 11689512 -> "11,689,512". */
+static const char *grouped(int64_t v, char *buf, size_t size)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "%lld", (long long)v);
+    size_t n = strlen(digits), j = 0;
+    for (size_t i = 0; i < n && j + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && digits[i - 1] != '-')
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+void ir_summary(const Graph *g, const char *title, FILE *f)
+{
+    char shape[160], a[32], b[32], c[32];
+    int64_t params = 0, macs = 0, act = 0;
+    fprintf(f, "%s: network %s, batch %lld\n", title, g->name, (long long)g->batch);
+    fprintf(f, "%-28s %-16s %-20s %12s %15s %12s\n", "layer", "op", "output", "params", "MACs",
+            "act bytes");
+    for (int i = 0; i < g->ninputs; i++) {
+        const Tensor *t = g->inputs[i];
+        fprintf(f, "%-28s %-16s %-20s %12s %15s %12s\n", t->label, "input",
+                ir_shape_str(t->rank, t->dims, shape, sizeof shape), "", "",
+                grouped(ir_tensor_bytes(t), c, sizeof c));
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        int64_t p = ir_node_params(n), m = ir_node_macs(n), bytes = ir_tensor_bytes(n->out);
+        params += p;
+        macs += m;
+        act += bytes;
+        fprintf(f, "%-28s %-16s %-20s %12s %15s %12s\n", n->name, op_name(n->op),
+                ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
+                grouped(p, a, sizeof a), grouped(m, b, sizeof b), grouped(bytes, c, sizeof c));
+    }
+    fprintf(f, "total: %s parameters (%s bytes), %s MACs\n", grouped(params, a, sizeof a),
+            grouped(params * 4, b, sizeof b), grouped(macs, c, sizeof c));
+    fprintf(f, "activations: %s bytes if each had its own buffer; arena %s bytes "
+               "(lower bound %s: the most live at one step)\n",
+            grouped(act, a, sizeof a), grouped(g->arena_bytes, b, sizeof b),
+            grouped(g->peak_live_bytes, c, sizeof c));
+}
+
+/* DOT string literal contents: quotes and backslashes escaped. */
+static void dot_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+void ir_dot(const Graph *g, FILE *f)
+{
+    char shape[160];
+    fprintf(f, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+               "  edge [fontname=\"Helvetica\", fontsize=9];\n",
+            g->name);
+    for (int i = 0; i < g->ninputs; i++) {
+        const Tensor *t = g->inputs[i];
+        fprintf(f, "  t%d [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label=\"", t->id);
+        dot_text(f, t->label);
+        fprintf(f, "\\n%s\"];\n", ir_shape_str(t->rank, t->dims, shape, sizeof shape));
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        int64_t p = ir_node_params(n);
+        fprintf(f, "  n%d [shape=box, style=\"rounded,filled\", fillcolor=\"%s\", label=\"", n->id,
+                p ? "#fde9c8" : "#eeeeee");
+        dot_text(f, n->name);
+        fprintf(f, "\\n%s", op_name(n->op));
+        if (n->op == OP_CONV2D)
+            fprintf(f, " %lldx%lld/%lld, %lld ch", (long long)n->a.kh, (long long)n->a.kw,
+                    (long long)n->a.sh, (long long)n->a.channels);
+        if (p)
+            fprintf(f, "\\n%lld params", (long long)p);
+        fprintf(f, "\"];\n");
+        for (int j = 0; j < n->nin; j++) {
+            const Tensor *t = n->in[j];
+            fprintf(f, "  %s%d -> n%d [label=\"%s\"];\n", t->producer ? "n" : "t",
+                    t->producer ? t->producer->id : t->id, n->id,
+                    ir_shape_str(t->rank, t->dims, shape, sizeof shape));
+        }
+        if (ir_is_output(g, n->out)) {
+            fprintf(f, "  out%d [shape=ellipse, style=filled, fillcolor=\"#d5f0d5\", label=\"",
+                    n->out->id);
+            dot_text(f, n->out->label);
+            fprintf(f, "\\n%s\"];\n  n%d -> out%d;\n",
+                    ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape), n->id,
+                    n->out->id);
+        }
+    }
+    fprintf(f, "}\n");
+}

@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""Tests of tools/torch2cnn.py that need no C compiler: the text it writes, the
+weights file, pruning masks, and its error messages. Run by tests/export/run.sh
+(`make check-export`), or alone: /usr/bin/python3 tests/export/test_torch2cnn.py
+"""
+
+import io
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, HERE)
+
+import models  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
+from torch2cnn import ExportError, export, main  # noqa: E402
+
+
+def body(text):
+    """The .cnn without its two comment lines."""
+    return "\n".join(text.split("\n")[2:])
+
+
+class ExportTest(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(0)
+        self.dir = tempfile.mkdtemp(prefix="torch2cnn-test.")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def export(self, module, shape, name="net.cnn", **kw):
+        return export(module, torch.randn(shape), self.path(name), **kw)
+
+    def assertFails(self, module, shape, *needles):
+        with self.assertRaises(ExportError) as cm:
+            self.export(module, shape)
+        msg = str(cm.exception)
+        for n in needles:
+            self.assertIn(n, msg)
+        self.assertFalse(os.path.exists(self.path("net.cnn")))
+        return msg
+
+    # -- the text ------------------------------------------------------------
+
+    def test_lenet5_text(self):
+        """LeNet-5 written with F.* calls and a view comes out as the
+        language reference's LeNet-5."""
+        text = self.export(models.LeNet5(), (1, 1, 28, 28), "lenet5.cnn")
+        self.assertEqual(body(text), "\n".join([
+            "network lenet5",
+            "input x[1, 28, 28]",
+            'weights "lenet5.safetensors"',
+            "",
+            "conv1: conv2d(6, kernel=5, pad=2) -> relu -> maxpool(2)",
+            "conv2: conv2d(16, kernel=5) -> relu -> maxpool(2)",
+            "flatten",
+            "fc1: linear(120) -> relu",
+            "fc2: linear(84) -> relu",
+            "fc3: linear(10)",
+            ""]))
+
+    def test_sequential_labels_quoted(self):
+        m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
+        text = self.export(m, (1, 3, 6, 6))
+        self.assertIn('"0": conv2d(4, kernel=3) -> relu\nflatten\n"3": linear(2)\n', text)
+        # forward(self, input): 'input' is a keyword, so the tensor is x
+        self.assertIn("input x[3, 6, 6]", text)
+
+    def test_attributes(self):
+        m = nn.Sequential(
+            nn.Conv2d(4, 8, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2,
+                      bias=False),
+            nn.BatchNorm2d(8, eps=1e-3, affine=False), nn.LeakyReLU(0.25),
+            nn.MaxPool2d(3, stride=1, padding=1, dilation=1, ceil_mode=True),
+            nn.AvgPool2d((2, 3), stride=(2, 1), padding=(1, 1), ceil_mode=True,
+                         count_include_pad=False),
+            nn.Upsample(scale_factor=2, mode="bilinear"))
+        text = self.export(m, (1, 4, 9, 11))
+        self.assertIn('"0": conv2d(8, kernel=(3, 5), stride=(2, 1), pad=(1, 2), '
+                      'dilation=(1, 2), groups=2, bias=false)', text)
+        self.assertIn('"1": batchnorm(eps=0.001, affine=false)', text)
+        self.assertIn("leaky_relu(slope=0.25)", text)
+        self.assertIn("maxpool(3, stride=1, pad=1, ceil_mode=true)", text)
+        self.assertIn("avgpool((2, 3), stride=(2, 1), pad=1, ceil_mode=true, "
+                      "count_include_pad=false)", text)
+        self.assertIn('upsample(scale=2, mode="bilinear")', text)
+
+    def test_residual_names_follow_modules(self):
+        import torchvision
+        text = self.export(torchvision.models.resnet18().eval(), (1, 3, 64, 64))
+        self.assertIn("# layer1.0 (BasicBlock)\n", text)
+        self.assertIn("layer1_0 = layer1.0.conv2: conv2d(64, kernel=3, pad=1, bias=false)", text)
+        self.assertIn("layer1_0 -> layer1.1.conv1:", text)
+        self.assertIn("-> add(layer1_0) -> relu", text)
+        self.assertNotIn("output ", text)
+
+    def test_several_outputs(self):
+        text = self.export(models.TinyFPN(), (1, 3, 32, 32))
+        self.assertTrue(text.endswith("output out_0, out_1, out_2, sigmoid_0\n"), text)
+
+    def test_training_flag_restored(self):
+        m = models.FmnistCNN().train()
+        self.export(m, (2, 1, 28, 28))
+        self.assertTrue(m.training)
+
+    def test_inplace_mutation_seen_later(self):
+        """x.relu_() changes x for every later use, as in PyTorch."""
+        class Mutate(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 3, 1)
+
+            def forward(self, x):
+                y = self.conv(x)
+                z = y.sigmoid()
+                y.relu_()
+                return torch.cat([y, z], 1), y
+
+        text = self.export(Mutate(), (1, 3, 4, 4))
+        self.assertIn("relu_0 = conv -> relu\n", text)
+        self.assertIn("concat(relu_0, sigmoid_0)", text)
+        self.assertIn("output cat, relu_0", text)
+
+    def test_forward_defaults_are_constants(self):
+        class Opt(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+
+            def forward(self, x, logits=True, temperature=None):
+                y = self.fc(x)
+                return y if logits else torch.softmax(y, 1)
+
+        text = self.export(Opt(), (1, 4))
+        self.assertIn("input x[4]", text)
+        self.assertIn("fc: linear(2)\n", text)
+
+    def test_second_input(self):
+        class Two(nn.Module):
+            def forward(self, x, y):
+                return x + y
+
+        self.assertFails(Two(), (1, 3, 4, 4), "second input 'y'")
+
+    # -- weights ---------------------------------------------------------------
+
+    def test_weights_are_the_state_dict(self):
+        m = models.FmnistCNN()
+        self.export(m, (1, 1, 28, 28))
+        st = read_safetensors(self.path("net.safetensors"))
+        sd = m.state_dict()
+        self.assertEqual(list(st), list(sd))
+        for k, v in sd.items():
+            self.assertEqual(st[k].tobytes(), v.numpy().tobytes(), k)
+
+    def test_pruned_effective_weights(self):
+        m = models.pruned_unstructured()
+        self.export(m, (1, 3, 16, 16))
+        st = read_safetensors(self.path("net.safetensors"))
+        self.assertFalse([k for k in st if k.endswith(("_orig", "_mask"))])
+        w = (m.conv1.weight_orig * m.conv1.weight_mask).detach().numpy()
+        self.assertEqual(st["conv1.weight"].tobytes(), w.tobytes())
+        b = (m.conv1.bias_orig * m.conv1.bias_mask).detach().numpy()
+        self.assertEqual(st["conv1.bias"].tobytes(), b.tobytes())
+        self.assertGreater((st["conv2.weight"] == 0).mean(), 0.55)
+
+    def test_pruned_structured_zero_channels(self):
+        m = models.pruned_structured()
+        self.export(m, (1, 3, 16, 16))
+        st = read_safetensors(self.path("net.safetensors"))
+        zero = (abs(st["conv1.weight"]).reshape(16, -1).sum(1) == 0).sum()
+        self.assertEqual(zero, 8)
+
+    def test_keep_masks(self):
+        m = models.pruned_unstructured()
+        text = self.export(m, (1, 3, 16, 16), keep_masks=True)
+        self.assertIn("pruning masks kept", text)
+        st = read_safetensors(self.path("net.safetensors"))
+        for k in ("conv1.weight_orig", "conv1.weight_mask", "conv1.bias_orig",
+                  "conv1.bias_mask", "fc.weight_orig", "fc.weight_mask", "fc.bias"):
+            self.assertIn(k, st)
+        self.assertNotIn("conv1.weight", st)
+        self.assertEqual(st["fc.weight_mask"].tobytes(), m.fc.weight_mask.numpy().tobytes())
+
+    # -- what it refuses ---------------------------------------------------------
+
+    def test_unsupported_module(self):
+        msg = self.assertFails(models.WithGELU(), (1, 3, 8, 8), "features.3 (nn.GELU)",
+                               "is not supported by cnnc", "supported modules: Conv2d")
+        self.assertIn("models.py", msg)
+
+    def test_unsupported_function(self):
+        msg = self.assertFails(models.WithMul(), (1, 3, 8, 8), "function operator.mul",
+                               "supported functions:")
+        self.assertIn("return y * torch.sigmoid(y)", msg)
+
+    def test_divisor_override(self):
+        self.assertFails(models.with_divisor(), (1, 3, 8, 8), "1 (nn.AvgPool2d)",
+                         "divisor_override=3 is not supported")
+
+    def test_return_indices(self):
+        self.assertFails(models.with_indices(), (1, 3, 8, 8), "1 (nn.MaxPool2d)",
+                         "return_indices=True is not supported")
+
+    def test_shared_module(self):
+        class Twice(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+            def forward(self, x):
+                return self.conv(self.conv(x))
+
+        self.assertFails(Twice(), (1, 3, 8, 8), "conv (nn.Conv2d)", "called more than once")
+
+    def test_bad_softmax_dim(self):
+        self.assertFails(nn.Sequential(nn.Softmax(dim=-1)), (1, 3, 4, 5),
+                         "softmax over dim 3 of a 4-d tensor")
+
+    def test_linear_on_4d(self):
+        self.assertFails(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(4, 2)), (1, 3, 6, 6),
+                         "1 (nn.Linear)", "expects an [N, F] tensor")
+
+    def test_non_flattening_view(self):
+        class Permute(nn.Module):
+            def forward(self, x):
+                return torch.relu(x.view(x.size(0), 3, -1))
+
+        self.assertFails(Permute(), (1, 3, 4, 4), "function torch.relu", "[1, 3, 16]")
+
+    def test_dropout_training_true(self):
+        class Drop(nn.Module):
+            def forward(self, x):
+                return F.dropout(x, 0.5)
+
+        self.assertFails(Drop(), (1, 3, 4, 4), "F.dropout", "training=True")
+
+    def test_fractional_scale(self):
+        class Up(nn.Module):
+            def forward(self, x):
+                return F.interpolate(x, scale_factor=1.5)
+
+        self.assertFails(Up(), (1, 3, 4, 4), "scale_factor=1.5 is not supported")
+
+    def test_align_corners(self):
+        self.assertFails(nn.Sequential(nn.UpsamplingBilinear2d(scale_factor=2)), (1, 3, 4, 4),
+                         "align_corners=True")
+
+    def test_constant_add(self):
+        class AddOne(nn.Module):
+            def forward(self, x):
+                return x + 1
+
+        self.assertFails(AddOne(), (1, 3, 4, 4), "adding a constant")
+
+    def test_functional_conv(self):
+        class FConv(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.randn(4, 3, 3, 3))
+
+            def forward(self, x):
+                return F.conv2d(x, self.w)
+
+        self.assertFails(FConv(), (1, 3, 6, 6), "function F.conv2d",
+                         "layers with weights must be modules")
+
+    def test_untraceable(self):
+        class Branchy(nn.Module):
+            def forward(self, x):
+                if x.sum() > 0:
+                    return x.relu()
+                return x.sigmoid()
+
+        self.assertFails(Branchy(), (1, 3, 4, 4), "torch.fx could not trace Branchy")
+
+
+class CommandLineTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="torch2cnn-cli.")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def run_main(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            status = main(list(argv))
+        return status, out.getvalue(), err.getvalue()
+
+    def test_kwargs_and_example(self):
+        cnn = os.path.join(self.dir, "le.cnn")
+        status, out, err = self.run_main(os.path.join(HERE, "models.py") + ":LeNet5",
+                                         "--input", "1,28,28", "--arg", "num_classes=7",
+                                         "-o", cnn, "--write-example", "--batch", "2")
+        self.assertEqual(status, 0, err)
+        with open(cnn) as f:
+            self.assertIn("fc3: linear(7)", f.read())
+        self.assertEqual(os.path.getsize(os.path.join(self.dir, "le.input.f32")), 2 * 784 * 4)
+        self.assertEqual(os.path.getsize(os.path.join(self.dir, "le.expected.f32")), 2 * 7 * 4)
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "le.safetensors")))
+
+    def test_state_dict(self):
+        torch.manual_seed(5)
+        m = models.tiny()
+        sd = os.path.join(self.dir, "w.pt")
+        torch.save(m.state_dict(), sd)
+        cnn = os.path.join(self.dir, "t.cnn")
+        status, _, err = self.run_main(os.path.join(HERE, "models.py") + ":tiny", "--input",
+                                       "3,8,8", "--state-dict", sd, "-o", cnn)
+        self.assertEqual(status, 0, err)
+        st = read_safetensors(os.path.join(self.dir, "t.safetensors"))
+        self.assertEqual(st["fc.weight"].tobytes(), m.fc.weight.detach().numpy().tobytes())
+
+    def test_error_status(self):
+        status, _, err = self.run_main(os.path.join(HERE, "models.py") + ":WithGELU",
+                                       "--input", "3,8,8", "-o",
+                                       os.path.join(self.dir, "g.cnn"))
+        self.assertEqual(status, 1)
+        self.assertTrue(err.startswith("torch2cnn: error: features.3 (nn.GELU) is not supported by cnnc\n"), err)
+
+    def test_bad_model_spec(self):
+        status, _, err = self.run_main("models.py", "--input", "3,8,8")
+        self.assertEqual(status, 1)
+        self.assertIn("FILE.py:NAME", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,1512 @@
+#!/usr/bin/python3
+"""torch2cnn: export a PyTorch module to a cnnc network (.cnn + .safetensors).
+
+    from torch2cnn import export
+    export(model, torch.randn(1, 3, 224, 224), "resnet18.cnn")
+
+writes resnet18.cnn and, beside it, resnet18.safetensors (the weights, under
+PyTorch's state_dict names). The command line does the same for a module
+given as FILE.py:NAME or package.module:NAME, NAME being an nn.Module class or
+a function returning a module:
+
+    tools/torch2cnn.py model.py:Net --input 1,28,28 -o net.cnn
+    tools/torch2cnn.py torchvision.models:resnet18 --input 3,224,224
+
+The module is traced with torch.fx (symbolic tracing) in eval mode, shapes are
+propagated with the example input, and every node is mapped to a cnnc op with
+its exact attributes. Anything cnnc cannot express is an ExportError naming
+the module path (or function) and, when fx knows it, the source line.
+docs/exporter.md lists what maps to what.
+
+Needs only Debian's python3-torch and python3-numpy.
+"""
+
+import argparse
+import importlib
+import importlib.util
+import inspect
+import math
+import operator
+import os
+import re
+import sys
+import textwrap
+
+import numpy as np
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
+
+__all__ = ["export", "ExportError"]
+
+
+class ExportError(Exception):
+    """The module cannot be exported; the message says why and where."""
+
+
+# ---------------------------------------------------------------------------
+# What cnnc supports (for messages), and names the .cnn must avoid
+
+SUPPORTED_MODULES = (
+    "Conv2d, BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
+    "Hardtanh(0, 6), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout "
+    "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
+    "align_corners=False), Identity"
+)
+SUPPORTED_FUNCTIONS = (
+    "F.relu/relu6/leaky_relu/sigmoid/tanh/hardswish/silu/hardtanh(0, 6), torch.relu/sigmoid/"
+    "tanh, their in-place forms, torch.clamp(min=0[, max=6]), F.max_pool2d, F.avg_pool2d, "
+    "F.adaptive_avg_pool2d, torch.mean over (2, 3), torch.flatten(x, 1), view/reshape/"
+    "squeeze that flatten to [N, F], F.dropout (eval), F.softmax/torch.softmax(dim=1), "
+    "a+b, torch.add, +=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
+    "contiguous/clone/detach"
+)
+SUPPORTED = "\n".join(textwrap.fill(text, 100, subsequent_indent="    ") for text in (
+    "supported modules: " + SUPPORTED_MODULES, "supported functions: " + SUPPORTED_FUNCTIONS))
+
+KEYWORDS = {"network", "input", "weights", "init", "param", "output", "block", "true", "false",
+            "in"}
+OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "maxpool",
+       "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
+       "upsample", "adaptive_avgpool", "hardswish", "silu"}
+RESERVED = KEYWORDS | OPS
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
+
+# The tensors of a layer cnnc reads, in state_dict order.
+PARAM_NAMES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+REQUIRED = object()  # marks a function parameter without a default in bind()
+
+
+# ---------------------------------------------------------------------------
+# The values of the graph being built
+
+
+class Value:
+    """A tensor of the exported network: the input or the result of an op."""
+
+    def __init__(self, shape, node):
+        self.shape = tuple(shape)  # full shape, batch first
+        self.node = node  # the fx node that produced it
+        self.name = None  # tensor name in the .cnn, if it needs one
+
+
+class Input(Value):
+    """The network input."""
+
+
+class Op(Value):
+    """One cnnc layer: op name, attributes, label, input values."""
+
+    def __init__(self, kind, inputs, attrs, shape, node, label=None, module=None):
+        super().__init__(shape, node)
+        self.kind = kind
+        self.inputs = list(inputs)
+        self.attrs = attrs  # list of (attribute name or None for positional, text)
+        self.label = label
+        self.module = module  # the nn.Module whose tensors the layer loads
+        self.users = []  # (op, argument index) pairs; filled in later
+        self.group = None  # (path, class name) of the block it belongs to, for comments
+
+
+class Pending:
+    """An intermediate reshape (e.g. the rank-3 tensor of x.squeeze(-1)) that
+    is not a cnnc tensor; fine only if another reshape turns it into one."""
+
+    def __init__(self, source, node):
+        self.source = source
+        self.node = node
+
+
+class NotTensor:
+    """A non-tensor result (x.size(0), x.shape[-2:], ...): its value is known
+    from the example run and only consumed as an argument."""
+
+
+NOT_TENSOR = NotTensor()
+
+
+# ---------------------------------------------------------------------------
+# Tracing and shape propagation
+
+
+class _Tracer(fx.Tracer):
+    """fx tracer that records source lines and, for every node, the stack of
+    module calls it sits in (torch 1.13's fx does not). Subclasses of the
+    supported torch.nn modules that do not override forward stay leaves."""
+
+    LEAF_TYPES = (nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d,
+                  nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Upsample, nn.Softmax)
+
+    def __init__(self):
+        super().__init__()
+        self.record_stack_traces = True
+        self.scope = []
+
+    def is_leaf_module(self, m, qualname):
+        for base in self.LEAF_TYPES:
+            if isinstance(m, base) and type(m).forward is base.forward:
+                return True
+        return super().is_leaf_module(m, qualname)
+
+    def call_module(self, m, forward, args, kwargs):
+        self.scope.append((self.path_of_module(m), type(m).__name__, type(m)))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.scope.pop()
+
+    def create_node(self, *args, **kwargs):
+        node = super().create_node(*args, **kwargs)
+        node.meta["torch2cnn_scope"] = tuple(self.scope)
+        return node
+
+
+class _ShapeProp(fx.Interpreter):
+    """Runs the traced graph on the example input and records, per node, the
+    shape of its tensor result (meta "tensor_meta", as fx's ShapeProp) or the
+    value of a non-tensor result (meta "torch2cnn_value": sizes, ints)."""
+
+    def run_node(self, n):
+        try:
+            result = super().run_node(n)
+        except Exception as e:
+            where = _where(n)
+            raise ExportError("running the traced module on the example input failed at %s: "
+                              "%s: %s%s" % (n.format_node(), type(e).__name__, e,
+                                            "\n  at " + where if where else ""))
+        found = []
+
+        def extract(obj):
+            if isinstance(obj, torch.Tensor):
+                found.append(obj)
+                return _extract_tensor_metadata(obj)
+            return obj
+
+        meta = fx.node.map_aggregate(result, extract)
+        if found:
+            n.meta["tensor_meta"] = meta
+        else:
+            n.meta["torch2cnn_value"] = result
+        return result
+
+
+def _trace(module, example):
+    """Trace `module` with fx and run it on `example`, recording shapes."""
+    # forward()'s parameters after the first must have defaults: fx traces
+    # with those values (concrete_args), so they are no inputs.
+    concrete = {}
+    params = list(inspect.signature(module.forward).parameters.values())
+    for p in params[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is p.empty:
+            raise ExportError("%s.forward() takes a second input '%s'; cnnc networks have "
+                              "exactly one input" % (type(module).__name__, p.name))
+        concrete[p.name] = p.default
+    try:
+        with torch.no_grad():
+            module(example)
+    except Exception as e:
+        raise ExportError("%s fails on the example input %s: %s: %s"
+                          % (type(module).__name__, list(example.shape), type(e).__name__, e))
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(module, concrete_args=concrete or None)
+    except Exception as e:
+        raise ExportError("torch.fx could not trace %s: %s: %s\n(symbolic tracing cannot "
+                          "branch on tensor values, nor pass sizes computed from tensors to C "
+                          "functions such as F.avg_pool2d)"
+                          % (type(module).__name__, type(e).__name__, e))
+    gm = fx.GraphModule(module, graph)
+    with torch.no_grad():
+        _ShapeProp(gm).run(example)
+    return gm
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+
+def _pair(v, what):
+    """An int or a 1- or 2-sequence of ints as an (h, w) tuple."""
+    if isinstance(v, (list, tuple, torch.Size)):
+        v = tuple(v)
+        if len(v) == 1:
+            v = (v[0], v[0])
+        if len(v) != 2:
+            raise ExportError("%s: expected one or two values, got %r" % (what, v))
+    else:
+        v = (v, v)
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        raise ExportError("%s: expected integers, got %r" % (what, v))
+    return v
+
+
+def fmt_value(v):
+    """A Python value as .cnn text: ints, floats, booleans, strings, pairs."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ExportError("the value %r has no .cnn form" % v)
+        if v == int(v) and abs(v) < 1e15:
+            return "%d.0" % int(v)
+        return repr(v)
+    if isinstance(v, str):
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+    if isinstance(v, tuple):
+        if len(v) == 2 and v[0] == v[1]:
+            return fmt_value(v[0])
+        return "(%s)" % ", ".join(fmt_value(x) for x in v)
+    raise TypeError("no .cnn form for %r" % (v,))
+
+
+def fmt_label(path):
+    """A module path as a layer label: bare if it is a dotted path of
+    identifier-like segments, quoted otherwise."""
+    segs = path.split(".")
+    if (all(SEGMENT.match(s) for s in segs) and IDENT.match(segs[0]) and segs[0] not in KEYWORDS):
+        return path
+    return fmt_value(path)
+
+
+OPERATOR_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//",
+                    "matmul": "@", "pow": "**", "neg": "unary -", "getitem": "[]",
+                    "iadd": "+=", "isub": "-=", "imul": "*=", "itruediv": "/="}
+
+
+def _func_name(f):
+    """A readable name for an fx call_function target."""
+    for prefix, mod in (("F.", F), ("torch.", torch), ("operator.", operator)):
+        name = getattr(f, "__name__", None)
+        if name and getattr(mod, name, None) is f:
+            if mod is operator and name in OPERATOR_SYMBOLS:
+                return "operator.%s (%s)" % (name, OPERATOR_SYMBOLS[name])
+            return prefix + name
+    mod = getattr(f, "__module__", None) or ""
+    return (mod + "." if mod else "") + getattr(f, "__name__", repr(f))
+
+
+def _where(node):
+    """'file:line: code' of the user code that made `node`, if fx recorded it."""
+    trace = node.stack_trace if node is not None else None
+    if not trace:
+        return None
+    torch_dir = os.path.dirname(torch.__file__)
+    for m in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)', trace):
+        path, line, func, code = m.groups()
+        if path.startswith(torch_dir) or os.path.abspath(path) == os.path.abspath(__file__):
+            continue
+        return "%s:%s in %s: %s" % (path, line, func, code.strip())
+    return None
+
+
+def _mod_desc(path, m):
+    cls = type(m)
+    if cls.__module__.startswith("torch.nn"):
+        name = "nn." + cls.__name__
+    else:
+        name = cls.__module__ + "." + cls.__name__
+    return "%s (%s)" % (path, name)
+
+
+# ---------------------------------------------------------------------------
+# The converter: fx graph -> list of Ops
+
+
+class _Converter:
+    """Walks the traced graph in order and maps each node to a cnnc op."""
+
+    def __init__(self, gm):
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.values = {}  # fx node -> Value / Pending / NOT_TENSOR
+        self.ops = []
+        self.input = None
+        self.outputs = []
+        self.calls = {}  # module path -> number of calls, for modules with tensors
+
+    # -- errors ------------------------------------------------------------
+
+    def describe(self, node):
+        if node.op == "call_module":
+            return _mod_desc(node.target, self.modules[node.target])
+        if node.op == "call_function":
+            return "function %s" % _func_name(node.target)
+        if node.op == "call_method":
+            return "method Tensor.%s" % node.target
+        return "%s %s" % (node.op, node.target)
+
+    def fail(self, node, msg, supported=False):
+        """Raise an ExportError about `node`: 'features.3 (nn.GELU) is not
+        supported ...', with the source line and, if asked, what is."""
+        sep = " " if msg.split(" ")[0] in ("is", "expects", "returns", "uses", "adds",
+                                           "its") else ": "
+        text = self.describe(node) + sep + msg
+        where = _where(node)
+        if where:
+            text += "\n  at %s" % where
+        if supported:
+            text += "\n" + SUPPORTED
+        raise ExportError(text)
+
+    # -- arguments -----------------------------------------------------------
+
+    def shape(self, node):
+        return tuple(node.meta["tensor_meta"].shape)
+
+    def tensor(self, node, arg, what="input"):
+        """The Value an argument of `node` refers to (it must be a tensor)."""
+        if not isinstance(arg, fx.Node):
+            self.fail(node, "%s must be a tensor, got %r" % (what, arg))
+        v = self.values.get(arg)
+        if isinstance(v, Value):
+            return v
+        if isinstance(v, Pending):
+            self.fail(node, "its %s has shape %s (from %s), but cnnc tensors are [N, C, H, W] "
+                      "or [N, F]; only reshapes that flatten to [N, F] are supported"
+                      % (what, list(self.shape(arg)), self.describe(arg)))
+        if arg.op == "get_attr":
+            self.fail(node, "uses the parameter or buffer '%s' directly as a tensor; cnnc "
+                      "only has the layers listed below" % arg.target, supported=True)
+        self.fail(node, "%s is not a tensor" % what)
+
+    def concrete(self, node, v):
+        """An argument with fx nodes replaced by the values of the example run."""
+        def sub(a):
+            if a.op == "get_attr" or isinstance(a.meta.get("tensor_meta"), TensorMetadata):
+                self.fail(node, "expected a constant argument, got the tensor %s" % a.name)
+            return a.meta.get("torch2cnn_value")
+        return fx.node.map_arg(v, sub)
+
+    def bind(self, node, spec, tensors=1):
+        """Match node.args/kwargs to `spec`, a list of (name, default) pairs
+        (REQUIRED: no default), like a Python call. Returns a dict. The first
+        `tensors` arguments stay fx nodes; the others become the constants
+        they were in the example run."""
+        names = [n for n, _ in spec]
+        args = list(node.args)
+        if len(args) > len(spec):
+            self.fail(node, "too many arguments")
+        out = {}
+        for (name, _), a in zip(spec, args):
+            out[name] = a
+        for k, v in node.kwargs.items():
+            if k not in names:
+                self.fail(node, "unexpected argument '%s'" % k)
+            out[k] = v
+        for name, default in spec:
+            if name not in out:
+                if default is REQUIRED:
+                    self.fail(node, "missing argument '%s'" % name)
+                out[name] = default
+        for k in names[tensors:]:
+            out[k] = self.concrete(node, out[k])
+        return out
+
+    # -- building ops --------------------------------------------------------
+
+    def op(self, node, kind, inputs, attrs=(), label=None, module=None):
+        """Append a new Op producing `node`'s tensor. attrs: (name, value)
+        pairs, name None for positional; values are Python values."""
+        if not isinstance(node.meta.get("tensor_meta"), TensorMetadata):
+            self.fail(node, "returns several tensors; cnnc layers have one result")
+        shape = self.shape(node)
+        if len(shape) not in (2, 4):
+            self.fail(node, "its result has shape %s; cnnc tensors are [N, C, H, W] or [N, F]"
+                      % list(shape))
+        text = [(k, fmt_value(v)) for k, v in attrs]
+        o = Op(kind, inputs, text, shape, node, label=label, module=module)
+        if label is not None:
+            self.calls[label] = self.calls.get(label, 0) + 1
+            if self.calls[label] > 1:
+                self.fail(node, "is called more than once; cnnc needs one layer per set of "
+                          "weights (shared weights are not supported)")
+        self.ops.append(o)
+        return o
+
+    def need_rank(self, node, v, ranks, what):
+        if len(v.shape) not in ranks:
+            self.fail(node, "expects %s but its input has shape %s" % (what, list(v.shape)))
+
+    # -- the walk ------------------------------------------------------------
+
+    def run(self):
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                self.placeholder(node)
+            elif node.op == "get_attr":
+                self.values[node] = None  # an error if a layer uses it as a tensor
+            elif node.op == "output":
+                self.output(node)
+            elif "tensor_meta" not in node.meta:
+                self.values[node] = NOT_TENSOR  # sizes and other Python values
+            else:
+                self.call(node)
+
+    def placeholder(self, node):
+        if node.args:  # a parameter fixed to its default value (concrete_args)
+            self.values[node] = NOT_TENSOR
+            return
+        if self.input is not None:
+            raise ExportError("forward() takes a second input '%s'; cnnc networks have exactly "
+                              "one input" % node.target)
+        if not isinstance(node.meta.get("tensor_meta"), TensorMetadata):
+            self.fail(node, "the input must be a tensor")
+        shape = self.shape(node)
+        if len(shape) not in (2, 4):
+            raise ExportError("the example input has shape %s; cnnc inputs are [N, C, H, W] or "
+                              "[N, F]" % list(shape))
+        v = Input(shape, node)
+        name = str(node.target)  # forward()'s argument name ("input" would be a keyword)
+        if not IDENT.match(name) or name in RESERVED:
+            name = "x"
+        v.name = name
+        self.input = v
+        self.values[node] = v
+
+    def output(self, node):
+        out = node.args[0]
+        if isinstance(out, fx.Node):
+            outs = [out]
+        elif isinstance(out, (tuple, list)):
+            outs = list(out)
+        else:
+            raise ExportError("forward() returns %s; cnnc needs a tensor or a tuple/list of "
+                              "tensors" % type(out).__name__)
+        for o in outs:
+            if not isinstance(o, fx.Node):
+                raise ExportError("forward() returns %r among its outputs; cnnc outputs are "
+                                  "tensors (nested tuples, dicts and constants are not supported)"
+                                  % (o,))
+            v = self.tensor(node, o, "output")
+            if v is self.input:
+                raise ExportError("an output of forward() is the input itself")
+            if v in self.outputs:
+                raise ExportError("forward() returns the tensor of %s twice; cnnc outputs are "
+                                  "distinct tensors" % self.describe(o))
+            self.outputs.append(v)
+
+    def call(self, node):
+        if node.op == "call_module":
+            m = self.modules[node.target]
+            handler = None
+            for cls, h in MODULE_HANDLERS:
+                if isinstance(m, cls):
+                    handler = h
+                    break
+            if handler is None:
+                self.unsupported(node)
+            v = handler(self, node, m)
+            inplace = bool(getattr(m, "inplace", False))
+        elif node.op == "call_function":
+            handler = FUNCTION_HANDLERS.get(node.target)
+            if handler is None:
+                self.unsupported(node)
+            v = handler(self, node)
+            k = INPLACE_ARG.get(node.target)
+            inplace = (node.target in INPLACE_FUNCTIONS or node.kwargs.get("inplace") is True
+                       or (k is not None and len(node.args) > k and node.args[k] is True))
+        else:  # call_method
+            handler = METHOD_HANDLERS.get(node.target)
+            if handler is None:
+                self.unsupported(node)
+            v = handler(self, node)
+            inplace = node.target.endswith("_") and not node.target.startswith("__")
+            inplace = inplace or node.target == "__iadd__"
+        self.values[node] = v
+        if inplace and node.args and isinstance(node.args[0], fx.Node):
+            # Later uses of the mutated tensor (and of its aliases) see the result.
+            old = self.values.get(node.args[0])
+            if isinstance(old, Value):
+                for k in list(self.values):
+                    if self.values[k] is old:
+                        self.values[k] = v
+
+    def unsupported(self, node):
+        if node.op == "call_function" and node.target in (F.conv2d, F.linear, F.batch_norm):
+            self.fail(node, "is not supported: layers with weights must be modules "
+                      "(nn.Conv2d, nn.Linear, nn.BatchNorm2d) so their weights have "
+                      "state_dict names", supported=True)
+        self.fail(node, "is not supported by cnnc", supported=True)
+
+
+# ---------------------------------------------------------------------------
+# Handlers: one per kind of module or function. Each returns the Value (or
+# Pending/alias) of the node.
+
+
+def _conv2d(c, node, m):
+    """nn.Conv2d -> conv2d, every attribute that differs from cnnc's default."""
+    if m.padding_mode != "zeros":
+        c.fail(node, "padding_mode='%s' is not supported (only 'zeros')" % m.padding_mode)
+    kernel = _pair(m.kernel_size, "kernel_size")
+    dilation = _pair(m.dilation, "dilation")
+    stride = _pair(m.stride, "stride")
+    if isinstance(m.padding, str):
+        if m.padding == "valid":
+            pad = (0, 0)
+        else:  # 'same' (stride 1): total padding d*(k-1), split evenly
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            if any(t % 2 for t in totals):
+                c.fail(node, "padding='same' with an even (dilated) kernel pads unevenly, "
+                       "which cnnc cannot express")
+            pad = tuple(t // 2 for t in totals)
+    else:
+        pad = _pair(m.padding, "padding")
+    x = c.tensor(node, node.args[0])
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    attrs = [(None, m.out_channels), ("kernel", kernel)]
+    if stride != (1, 1):
+        attrs.append(("stride", stride))
+    if pad != (0, 0):
+        attrs.append(("pad", pad))
+    if dilation != (1, 1):
+        attrs.append(("dilation", dilation))
+    if m.groups != 1:
+        attrs.append(("groups", m.groups))
+    if m.bias is None:
+        attrs.append(("bias", False))
+    return c.op(node, "conv2d", [x], attrs, label=node.target, module=m)
+
+
+def _batchnorm(c, node, m):
+    """nn.BatchNorm2d / nn.BatchNorm1d (running statistics) -> batchnorm."""
+    if not m.track_running_stats or m.running_mean is None:
+        c.fail(node, "track_running_stats=False normalises with batch statistics even in eval "
+               "mode; cnnc's batchnorm uses running_mean/running_var")
+    x = c.tensor(node, node.args[0])
+    if isinstance(m, nn.BatchNorm2d):
+        c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    else:
+        c.need_rank(node, x, (2,), "an [N, F] tensor (cnnc has no [N, C, L] tensors)")
+    attrs = []
+    if m.eps != 1e-5:
+        attrs.append(("eps", float(m.eps)))
+    if not m.affine:
+        attrs.append(("affine", False))
+    return c.op(node, "batchnorm", [x], attrs, label=node.target, module=m)
+
+
+def _linear(c, node, m):
+    """nn.Linear on [N, F] -> linear."""
+    x = c.tensor(node, node.args[0])
+    c.need_rank(node, x, (2,), "an [N, F] tensor (add nn.Flatten or torch.flatten(x, 1) "
+                "before it; a linear over the last axis of [N, C, H, W] is not supported)")
+    attrs = [(None, m.out_features)]
+    if m.bias is None:
+        attrs.append(("bias", False))
+    return c.op(node, "linear", [x], attrs, label=node.target, module=m)
+
+
+def _simple(kind):
+    """Handler for a one-input op without attributes (relu, sigmoid, ...)."""
+    def handler(c, node, m=None):
+        return c.op(node, kind, [c.tensor(node, node.args[0])])
+    return handler
+
+
+def _leaky(c, node, x, slope):
+    """leaky_relu, with its slope unless it is PyTorch's default 0.01."""
+    attrs = [] if slope == 0.01 else [("slope", float(slope))]
+    return c.op(node, "leaky_relu", [x], attrs)
+
+
+def _hardtanh(c, node, x, lo, hi):
+    """hardtanh(0, 6) is relu6; other bounds are not supported."""
+    if (lo, hi) == (0, 6):
+        return c.op(node, "relu6", [x])
+    c.fail(node, "hardtanh(%g, %g) is not supported (only min 0, max 6: relu6)" % (lo, hi))
+
+
+def _maxpool(c, node, x, kernel, stride, pad, dilation, ceil_mode, return_indices):
+    """MaxPool2d / F.max_pool2d arguments -> maxpool (stride None or [] is the kernel)."""
+    if return_indices:
+        c.fail(node, "return_indices=True is not supported (cnnc pools return values only)")
+    kernel = _pair(kernel, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride")
+    pad = _pair(pad, "padding")
+    dilation = _pair(dilation, "dilation")
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    attrs = [(None, kernel)]
+    if stride != kernel:
+        attrs.append(("stride", stride))
+    if pad != (0, 0):
+        attrs.append(("pad", pad))
+    if dilation != (1, 1):
+        attrs.append(("dilation", dilation))
+    if ceil_mode:
+        attrs.append(("ceil_mode", True))
+    return c.op(node, "maxpool", [x], attrs)
+
+
+def _avgpool(c, node, x, kernel, stride, pad, ceil_mode, count_include_pad, divisor_override):
+    """AvgPool2d / F.avg_pool2d arguments -> avgpool."""
+    if divisor_override is not None:
+        c.fail(node, "divisor_override=%r is not supported (cnnc divides by the window size)"
+               % (divisor_override,))
+    kernel = _pair(kernel, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride")
+    pad = _pair(pad, "padding")
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    attrs = [(None, kernel)]
+    if stride != kernel:
+        attrs.append(("stride", stride))
+    if pad != (0, 0):
+        attrs.append(("pad", pad))
+    if ceil_mode:
+        attrs.append(("ceil_mode", True))
+    if not count_include_pad:
+        attrs.append(("count_include_pad", False))
+    return c.op(node, "avgpool", [x], attrs)
+
+
+def _adaptive(c, node, x):
+    """Adaptive average pooling to the node's output size: global_avgpool
+    for 1x1, else adaptive_avgpool (None entries are already resolved)."""
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    h, w = c.shape(node)[2:]
+    if (h, w) == (1, 1):
+        return c.op(node, "global_avgpool", [x])
+    return c.op(node, "adaptive_avgpool", [x], [(None, (h, w))])
+
+
+def _dropout(c, node, x, p):
+    """Dropout (the identity in eval mode) -> dropout(p=...)."""
+    attrs = []
+    if 0.0 <= p < 1.0 and p != 0.5:  # cnnc rejects p=1 (identity at inference anyway)
+        attrs.append(("p", float(p)))
+    return c.op(node, "dropout", [x], attrs)
+
+
+def _softmax(c, node, x, dim):
+    """softmax over dim 1 (features or channels) only."""
+    rank = len(x.shape)
+    if dim is None:  # PyTorch's legacy implicit dim: 1 for 2-d and 4-d tensors
+        dim = 1
+    if dim < 0:
+        dim += rank
+    if dim != 1:
+        c.fail(node, "softmax over dim %d of a %d-d tensor is not supported (only dim=1: "
+               "features or channels)" % (dim, rank))
+    return c.op(node, "softmax", [x])
+
+
+def _upsample(c, node, x, size, scale, mode, align_corners):
+    """Upsample / F.interpolate -> upsample(scale=...) for integer scale
+    factors, else upsample(size=...) from the node's output shape."""
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    if mode not in ("nearest", "bilinear"):
+        c.fail(node, "mode='%s' is not supported (only 'nearest' and 'bilinear')" % mode)
+    if mode == "bilinear" and align_corners:
+        c.fail(node, "bilinear with align_corners=True is not supported (cnnc's bilinear is "
+               "align_corners=False)")
+    attrs = []
+    if size is None and scale is not None:
+        s = scale if isinstance(scale, (tuple, list)) else (scale, scale)
+        if len(s) != 2 or any(float(v) != int(v) or v < 1 for v in s):
+            c.fail(node, "scale_factor=%r is not supported (only positive integers; give "
+                   "size= instead)" % (scale,))
+        attrs.append(("scale", (int(s[0]), int(s[1]))))
+    else:
+        attrs.append(("size", tuple(c.shape(node)[2:])))
+    if mode == "bilinear":
+        attrs.append(("mode", "bilinear"))
+    return c.op(node, "upsample", [x], attrs)
+
+
+def _add(c, node, a, b):
+    """tensor + tensor of equal shapes -> add."""
+    if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
+        c.fail(node, "adding a constant is not supported (only tensor + tensor)")
+    va, vb = c.tensor(node, a), c.tensor(node, b)
+    if va.shape != vb.shape:
+        c.fail(node, "adds tensors of shapes %s and %s; cnnc's add needs equal shapes (no "
+               "broadcasting)" % (list(va.shape), list(vb.shape)))
+    return c.op(node, "add", [va, vb])
+
+
+def _cat(c, node, tensors, dim):
+    """torch.cat along dim 1 -> concat (a single tensor is itself)."""
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        c.fail(node, "expects a list of tensors")
+    vs = [c.tensor(node, t) for t in tensors]
+    rank = len(vs[0].shape)
+    if dim < 0:
+        dim += rank
+    if dim != 1:
+        c.fail(node, "concatenation along dim %d is not supported (only dim=1: channels or "
+               "features)" % dim)
+    if len(vs) == 1:
+        return vs[0]
+    return c.op(node, "concat", vs)
+
+
+def _reshape(c, node, m=None):
+    """view/reshape/flatten/squeeze/unsqueeze: decided by the shapes. The same
+    shape is an alias, [N, C, H, W] -> [N, C*H*W] is flatten, anything else is
+    pending (fine only if a later reshape makes a cnnc tensor of it)."""
+    arg = node.args[0]
+    v = c.values.get(arg)
+    source = v.source if isinstance(v, Pending) else c.tensor(node, arg)
+    out = c.shape(node)
+    src = source.shape
+    if out == src:
+        return source
+    if len(src) == 4 and out == (src[0], src[1] * src[2] * src[3]):
+        return c.op(node, "flatten", [source])
+    return Pending(source, node)
+
+
+def _identity(c, node, m=None):
+    """Identity, contiguous, clone, detach: the input itself."""
+    return c.tensor(node, node.args[0])
+
+
+# -- modules ----------------------------------------------------------------
+
+
+def _m_leaky(c, node, m):
+    return _leaky(c, node, c.tensor(node, node.args[0]), m.negative_slope)
+
+
+def _m_hardtanh(c, node, m):
+    return _hardtanh(c, node, c.tensor(node, node.args[0]), m.min_val, m.max_val)
+
+
+def _m_maxpool(c, node, m):
+    return _maxpool(c, node, c.tensor(node, node.args[0]), m.kernel_size, m.stride, m.padding,
+                    m.dilation, m.ceil_mode, m.return_indices)
+
+
+def _m_avgpool(c, node, m):
+    return _avgpool(c, node, c.tensor(node, node.args[0]), m.kernel_size, m.stride, m.padding,
+                    m.ceil_mode, m.count_include_pad, m.divisor_override)
+
+
+def _m_adaptive(c, node, m):
+    return _adaptive(c, node, c.tensor(node, node.args[0]))
+
+
+def _m_dropout(c, node, m):
+    return _dropout(c, node, c.tensor(node, node.args[0]), m.p)
+
+
+def _m_softmax(c, node, m):
+    return _softmax(c, node, c.tensor(node, node.args[0]), m.dim)
+
+
+def _m_upsample(c, node, m):
+    return _upsample(c, node, c.tensor(node, node.args[0]), m.size, m.scale_factor, m.mode,
+                     m.align_corners)
+
+
+MODULE_HANDLERS = [
+    (nn.Conv2d, _conv2d),
+    (nn.BatchNorm2d, _batchnorm),
+    (nn.BatchNorm1d, _batchnorm),
+    (nn.Linear, _linear),
+    (nn.ReLU, _simple("relu")),
+    (nn.ReLU6, _simple("relu6")),  # before Hardtanh, its base class
+    (nn.Hardtanh, _m_hardtanh),
+    (nn.LeakyReLU, _m_leaky),
+    (nn.Sigmoid, _simple("sigmoid")),
+    (nn.Tanh, _simple("tanh")),
+    (nn.Hardswish, _simple("hardswish")),
+    (nn.SiLU, _simple("silu")),
+    (nn.MaxPool2d, _m_maxpool),
+    (nn.AvgPool2d, _m_avgpool),
+    (nn.AdaptiveAvgPool2d, _m_adaptive),
+    (nn.Flatten, _reshape),
+    (nn.Dropout, _m_dropout),
+    (nn.Dropout2d, _m_dropout),
+    (nn.Dropout3d, _m_dropout),
+    (nn.AlphaDropout, _m_dropout),
+    (nn.FeatureAlphaDropout, _m_dropout),
+    (nn.Softmax, _m_softmax),
+    (nn.Upsample, _m_upsample),
+    (nn.Identity, _identity),
+]
+if hasattr(nn, "Dropout1d"):
+    MODULE_HANDLERS.append((nn.Dropout1d, _m_dropout))
+
+
+# -- functions and methods ----------------------------------------------------
+
+
+def _one(kind, spec):
+    """Handler for a function of one tensor with no attributes that matter
+    (e.g. F.relu(input, inplace=False)); `spec` is its signature."""
+    def handler(c, node):
+        a = c.bind(node, spec)
+        return c.op(node, kind, [c.tensor(node, a[spec[0][0]])])
+    return handler
+
+
+X = [("input", REQUIRED)]
+INPLACE = [("inplace", False)]
+SELF = [("self", REQUIRED)]
+
+
+def _f_leaky(c, node):
+    a = c.bind(node, X + [("negative_slope", 0.01), ("inplace", False)])
+    return _leaky(c, node, c.tensor(node, a["input"]), a["negative_slope"])
+
+
+def _f_hardtanh(c, node):
+    a = c.bind(node, X + [("min_val", -1.0), ("max_val", 1.0), ("inplace", False)])
+    return _hardtanh(c, node, c.tensor(node, a["input"]), a["min_val"], a["max_val"])
+
+
+def _clamp(c, node, first):
+    """clamp(min=0) is relu, clamp(0, 6) relu6; nothing else."""
+    a = c.bind(node, [(first, REQUIRED), ("min", None), ("max", None)])
+    x = c.tensor(node, a[first])
+    if a["min"] == 0 and a["max"] is None:
+        return c.op(node, "relu", [x])
+    if a["min"] == 0 and a["max"] == 6:
+        return c.op(node, "relu6", [x])
+    c.fail(node, "clamp(min=%r, max=%r) is not supported (only min=0: relu, and min=0, max=6: "
+           "relu6)" % (a["min"], a["max"]))
+
+
+def _f_maxpool(c, node):
+    a = c.bind(node, X + [("kernel_size", REQUIRED), ("stride", None), ("padding", 0),
+                          ("dilation", 1), ("ceil_mode", False), ("return_indices", False)])
+    return _maxpool(c, node, c.tensor(node, a["input"]), a["kernel_size"], a["stride"],
+                    a["padding"], a["dilation"], a["ceil_mode"], a["return_indices"])
+
+
+def _f_avgpool(c, node):
+    a = c.bind(node, X + [("kernel_size", REQUIRED), ("stride", None), ("padding", 0),
+                          ("ceil_mode", False), ("count_include_pad", True),
+                          ("divisor_override", None)])
+    return _avgpool(c, node, c.tensor(node, a["input"]), a["kernel_size"], a["stride"],
+                    a["padding"], a["ceil_mode"], a["count_include_pad"], a["divisor_override"])
+
+
+def _f_adaptive(c, node):
+    a = c.bind(node, X + [("output_size", REQUIRED)])
+    return _adaptive(c, node, c.tensor(node, a["input"]))
+
+
+def _mean(c, node, first):
+    """x.mean((2, 3)) is global average pooling (then flatten without keepdim)."""
+    a = c.bind(node, [(first, REQUIRED), ("dim", None), ("keepdim", False), ("dtype", None)])
+    x = c.tensor(node, a[first])
+    dims = a["dim"]
+    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+    if len(x.shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+        c.fail(node, "mean over dims %r is not supported (only over (2, 3) of [N, C, H, W]: "
+               "global average pooling)" % (a["dim"],))
+    if a["keepdim"]:
+        return c.op(node, "global_avgpool", [x])
+    # [N, C, H, W] -> [N, C, 1, 1] -> [N, C]: the pool's shape is not an fx node's.
+    pooled = c.op(node, "global_avgpool", [x])
+    pooled.shape = x.shape[:2] + (1, 1)
+    return c.op(node, "flatten", [pooled])
+
+
+def _f_dropout(c, node):
+    """F.dropout: fine only with training=False (self.training in eval mode)."""
+    a = c.bind(node, X + [("p", 0.5), ("training", True), ("inplace", False)])
+    if a["training"]:
+        c.fail(node, "training=True drops activations even in eval mode; pass "
+               "training=self.training")
+    return _dropout(c, node, c.tensor(node, a["input"]), a["p"])
+
+
+def _torch_dropout(c, node):
+    a = c.bind(node, X + [("p", REQUIRED), ("train", REQUIRED)])
+    if a["train"]:
+        c.fail(node, "train=True drops activations even in eval mode")
+    return _dropout(c, node, c.tensor(node, a["input"]), a["p"])
+
+
+def _softmax_fn(first):
+    def handler(c, node):
+        spec = [(first, REQUIRED), ("dim", None), ("_stacklevel", 3), ("dtype", None)]
+        a = c.bind(node, spec)
+        if a["dtype"] is not None:
+            c.fail(node, "dtype= is not supported")
+        return _softmax(c, node, c.tensor(node, a[first]), a["dim"])
+    return handler
+
+
+def _add_fn(first, second):
+    def handler(c, node):
+        a = c.bind(node, [(first, REQUIRED), (second, REQUIRED), ("alpha", 1)], tensors=2)
+        if a["alpha"] != 1:
+            c.fail(node, "alpha=%r is not supported" % (a["alpha"],))
+        return _add(c, node, a[first], a[second])
+    return handler
+
+
+def _op_add(c, node):
+    return _add(c, node, node.args[0], node.args[1])
+
+
+def _f_cat(c, node):
+    a = c.bind(node, [("tensors", REQUIRED), ("dim", 0)])
+    return _cat(c, node, a["tensors"], a["dim"])
+
+
+def _f_interpolate(c, node):
+    a = c.bind(node, X + [("size", None), ("scale_factor", None), ("mode", "nearest"),
+                          ("align_corners", None), ("recompute_scale_factor", None),
+                          ("antialias", False)])
+    if a["antialias"]:
+        c.fail(node, "antialias=True is not supported")
+    return _upsample(c, node, c.tensor(node, a["input"]), a["size"], a["scale_factor"], a["mode"],
+                     a["align_corners"])
+
+
+def _f_upsample(c, node):
+    a = c.bind(node, X + [("size", None), ("scale_factor", None), ("mode", "nearest"),
+                          ("align_corners", None)])
+    return _upsample(c, node, c.tensor(node, a["input"]), a["size"], a["scale_factor"], a["mode"],
+                     a["align_corners"])
+
+
+def _f_upsample_nearest(c, node):
+    a = c.bind(node, X + [("size", None), ("scale_factor", None)])
+    return _upsample(c, node, c.tensor(node, a["input"]), a["size"], a["scale_factor"],
+                     "nearest", None)
+
+
+FUNCTION_HANDLERS = {
+    F.relu: _one("relu", X + INPLACE),
+    F.relu_: _one("relu", X),
+    torch.relu: _one("relu", X),
+    torch.relu_: _one("relu", X),
+    F.relu6: _one("relu6", X + INPLACE),
+    F.hardtanh: _f_hardtanh,
+    F.hardtanh_: _f_hardtanh,
+    F.leaky_relu: _f_leaky,
+    F.leaky_relu_: _f_leaky,
+    torch.sigmoid: _one("sigmoid", X),
+    torch.sigmoid_: _one("sigmoid", X),
+    F.sigmoid: _one("sigmoid", X),
+    torch.tanh: _one("tanh", X),
+    torch.tanh_: _one("tanh", X),
+    F.tanh: _one("tanh", X),
+    F.hardswish: _one("hardswish", X + INPLACE),
+    F.silu: _one("silu", X + INPLACE),
+    torch.clamp: lambda c, node: _clamp(c, node, "input"),
+    torch.clamp_: lambda c, node: _clamp(c, node, "input"),
+    F.max_pool2d: _f_maxpool,
+    torch.max_pool2d: _f_maxpool,
+    F.avg_pool2d: _f_avgpool,
+    F.adaptive_avg_pool2d: _f_adaptive,
+    torch.mean: lambda c, node: _mean(c, node, "input"),
+    torch.flatten: _reshape,
+    torch.reshape: _reshape,
+    torch.squeeze: _reshape,
+    torch.unsqueeze: _reshape,
+    F.dropout: _f_dropout,
+    F.dropout2d: _f_dropout,
+    F.alpha_dropout: _f_dropout,
+    torch.dropout: _torch_dropout,
+    F.softmax: _softmax_fn("input"),
+    torch.softmax: _softmax_fn("input"),
+    operator.add: _op_add,
+    operator.iadd: _op_add,
+    torch.add: _add_fn("input", "other"),
+    torch.cat: _f_cat,
+    F.interpolate: _f_interpolate,
+    F.upsample: _f_upsample,
+    F.upsample_nearest: _f_upsample_nearest,
+    torch.clone: _identity,
+}
+if hasattr(torch, "concat"):
+    FUNCTION_HANDLERS[torch.concat] = _f_cat
+
+# Functions that modify their first argument: always, or if their `inplace`
+# argument (keyword, or positional at this index) is True.
+INPLACE_FUNCTIONS = {F.relu_, torch.relu_, F.hardtanh_, F.leaky_relu_, torch.sigmoid_,
+                     torch.tanh_, torch.clamp_, operator.iadd}
+INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.silu: 1, F.leaky_relu: 2,
+               F.hardtanh: 3, F.dropout: 3, F.dropout2d: 3, F.alpha_dropout: 3}
+
+METHOD_HANDLERS = {
+    "relu": _one("relu", SELF),
+    "relu_": _one("relu", SELF),
+    "sigmoid": _one("sigmoid", SELF),
+    "sigmoid_": _one("sigmoid", SELF),
+    "tanh": _one("tanh", SELF),
+    "tanh_": _one("tanh", SELF),
+    "clamp": lambda c, node: _clamp(c, node, "self"),
+    "clamp_": lambda c, node: _clamp(c, node, "self"),
+    "clamp_min": lambda c, node: _clamp(c, node, "self"),
+    "mean": lambda c, node: _mean(c, node, "self"),
+    "softmax": _softmax_fn("self"),
+    "add": _add_fn("self", "other"),
+    "add_": _add_fn("self", "other"),
+    "__iadd__": _op_add,
+    "view": _reshape,
+    "reshape": _reshape,
+    "flatten": _reshape,
+    "squeeze": _reshape,
+    "unsqueeze": _reshape,
+    "contiguous": _identity,
+    "clone": _identity,
+    "detach": _identity,
+}
+
+
+# ---------------------------------------------------------------------------
+# From ops to .cnn text
+
+
+def _remove_dead(ops, outputs):
+    """Drop ops whose results are never used (iteratively), and fill users."""
+    live = set(id(o) for o in outputs)
+    for o in reversed(ops):
+        if id(o) in live:
+            for i in o.inputs:
+                live.add(id(i))
+    ops = [o for o in ops if id(o) in live]
+    for o in ops:
+        o.users = []
+    for o in ops:
+        for k, i in enumerate(o.inputs):
+            if isinstance(i, Op):
+                i.users.append((o, k))
+    return ops
+
+
+def _chain_input(op, prev):
+    """Can `op` follow `prev` after '->'? Only if it takes prev as its first
+    input; add also as its second (a + b == b + a exactly)."""
+    if not op.inputs:
+        return False
+    if op.inputs[0] is prev:
+        return True
+    return op.kind == "add" and op.inputs[1] is prev and op.inputs[0] is not prev
+
+
+def _schedule(ops):
+    """Order ops so that chains stay together: after an op whose single user
+    can follow it with '->', emit that user next if its inputs are ready."""
+    done = set()
+    order = []
+
+    def ready(o):
+        return all(not isinstance(i, Op) or id(i) in done for i in o.inputs)
+
+    for start in ops:
+        o = start
+        while o is not None and id(o) not in done and ready(o):
+            order.append(o)
+            done.add(id(o))
+            nxt = None
+            if len(o.users) == 1:
+                u = o.users[0][0]
+                if _chain_input(u, o):
+                    nxt = u
+            o = nxt
+    assert len(order) == len(ops)
+    return order
+
+
+def _scope_of(node):
+    """The module calls a node sits in, outermost first, without the node's
+    own module for call_module nodes."""
+    scope = node.meta.get("torch2cnn_scope", ())
+    if node.op == "call_module" and scope and scope[-1][0] == node.target:
+        scope = scope[:-1]
+    return scope
+
+
+PLAIN_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _group(node):
+    """The outermost module around a node that is not a plain container: the
+    'block' (a ResNet BasicBlock, a MobileNet InvertedResidual) it belongs to."""
+    for path, name, cls in _scope_of(node):
+        if cls not in PLAIN_CONTAINERS and path:
+            return (path, name)
+    return None
+
+
+def _tensor_name(op, used):
+    """A name for a tensor that needs one: the outermost module it is the
+    result of (its users all sit outside it), else the fx node's name."""
+    scope = _scope_of(op.node)
+    users = [u.node for u, _ in op.users]
+    name = None
+    for path, _, _ in scope:
+        if path and all(path not in [p for p, _, _ in _scope_of(u)] for u in users):
+            name = path.replace(".", "_")
+            break
+    if name is None:
+        name = op.node.name.rstrip("_") or "t"  # fx's names: relu_1, add, cat, ...
+    name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not IDENT.match(name):
+        name = "t_" + name
+    if name in RESERVED:
+        name += "_0"  # fx calls the first add 'add', the next 'add_1'
+    base, k = name, 2
+    while name in used:
+        name = "%s_%d" % (base, k)
+        k += 1
+    used.add(name)
+    return name
+
+
+def _render_op(op, chained_from):
+    """`label: op(args)`; in a chain the incoming tensor is left out of a
+    multi-input op's arguments."""
+    args = []
+    if op.kind in ("add", "concat"):
+        rest = list(op.inputs)
+        if chained_from is not None:
+            rest.remove(chained_from)
+        args = [i.name for i in rest]
+    args += [v if k is None else "%s=%s" % (k, v) for k, v in op.attrs]
+    text = op.kind + ("(%s)" % ", ".join(args) if args else "")
+    if op.label is not None:
+        text = "%s: %s" % (fmt_label(op.label), text)
+    return text
+
+
+LINE = 100
+
+
+def _breaks_before(op, prev):
+    """Start a new line (statement) at layers with weights, and at flatten
+    unless it follows a global pooling."""
+    if op.kind in ("conv2d", "linear"):
+        return True
+    return op.kind == "flatten" and prev.kind not in ("global_avgpool", "adaptive_avgpool")
+
+
+def _render(ops, inp, outputs):
+    """The body of the .cnn: chains, named tensors, comments per block."""
+    order = _schedule(ops)
+    used = {inp.name}
+    last = order[-1]
+    single_last = len(outputs) == 1 and outputs[0] is last
+
+    # Which values need a name: all but those whose single use follows them.
+    for k, o in enumerate(order):
+        nxt = order[k + 1] if k + 1 < len(order) else None
+        chained = (len(o.users) == 1 and nxt is o.users[0][0] and _chain_input(nxt, o)
+                   and o not in outputs)
+        if not chained and not (o is last and single_last):
+            o.name = _tensor_name(o, used)
+
+    # Statements: lists of ops, each continuing the previous with '->'.
+    statements = []
+    for k, o in enumerate(order):
+        prev = order[k - 1] if k else None
+        chained = prev is not None and prev.name is None and _chain_input(o, prev)
+        if chained and (o.kind in ("add", "concat") or (
+                o.group == prev.group and not _breaks_before(o, prev))):
+            statements[-1].append(o)
+        else:
+            statements.append([o])
+
+    lines = []
+    prev_result = inp
+    prev_group = None
+    for k, st in enumerate(statements):
+        first = st[0]
+        if first.group != prev_group:
+            if lines:
+                lines.append("")
+            if first.group is not None:
+                lines.append("# %s (%s)" % first.group)
+            prev_group = first.group
+        # Where the chain starts: a multi-input op's arguments, implicitly the
+        # previous statement's result if that has no name (or is the input,
+        # for the first statement), or else a named source.
+        if first.kind in ("add", "concat"):
+            parts = []
+            chained_from = None
+        elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):
+            parts = []
+            chained_from = prev_result
+        else:
+            parts = [first.inputs[0].name]
+            chained_from = first.inputs[0]
+        for o in st:
+            parts.append(_render_op(o, chained_from))
+            chained_from = o
+        head = "%s = " % st[-1].name if st[-1].name else ""
+        lines.extend(_wrap(head, parts))
+        prev_result = st[-1]
+
+    if not single_last:
+        lines.append("output %s" % ", ".join(o.name for o in outputs))
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(head, parts):
+    """Join chain parts with ' -> ', continuing long lines with '    -> '."""
+    lines = [head + parts[0]]
+    for p in parts[1:]:
+        if len(lines[-1]) + 4 + len(p) > LINE:
+            lines.append("    -> " + p)
+        else:
+            lines[-1] += " -> " + p
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Weights
+
+
+def _layer_tensors(op, keep_masks):
+    """(key, numpy array) pairs of one layer, PyTorch's state_dict names.
+    A tensor pruned with torch.nn.utils.prune (NAME_orig and NAME_mask) is
+    written as orig * mask under NAME, or as both with keep_masks."""
+    m = op.module
+    out = []
+    for name in PARAM_NAMES:
+        orig = m._parameters.get(name + "_orig")
+        mask = m._buffers.get(name + "_mask")
+        key = "%s.%s" % (op.label, name)
+        if orig is not None and mask is not None:
+            if keep_masks:
+                out.append((key + "_orig", orig))
+                out.append((key + "_mask", mask))
+            else:
+                out.append((key, orig * mask))
+            continue
+        t = getattr(m, name, None)
+        if isinstance(t, torch.Tensor):
+            out.append((key, t))
+    result = []
+    for key, t in out:
+        t = t.detach().cpu()
+        if t.is_floating_point():
+            t = t.float()
+        result.append((key, t.contiguous().numpy()))
+    return result
+
+
+# ---------------------------------------------------------------------------
+# export()
+
+
+def _network_name(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)
+    if not IDENT.match(name):
+        name = "net_" + name
+    if name in RESERVED:
+        name = "net_" + name
+    return name
+
+
+def export(module, example_input, path, keep_masks=False):
+    """Export `module` (an nn.Module) to the cnnc network file `path` (.cnn)
+    and its weights beside it (same name, .safetensors).
+
+    example_input: one tensor (or a 1-tuple of it), [N, C, H, W] or [N, F]; it
+    fixes the input shape written to the .cnn (the batch size is cnnc's
+    --batch). The module is exported in eval mode (its training flag is
+    restored afterwards). keep_masks: write pruned tensors as NAME_orig and
+    NAME_mask instead of their product NAME (cnnc does not read those yet).
+
+    Returns the text of the .cnn. Raises ExportError if the module uses
+    anything cnnc cannot express."""
+    if isinstance(example_input, (tuple, list)):
+        if len(example_input) != 1:
+            raise ExportError("cnnc networks have exactly one input; got %d example inputs"
+                              % len(example_input))
+        example_input = example_input[0]
+    if not isinstance(example_input, torch.Tensor):
+        raise ExportError("example_input must be a tensor")
+    if not isinstance(module, nn.Module):
+        raise ExportError("export() needs an nn.Module, got %s" % type(module).__name__)
+    if not path.endswith(".cnn"):
+        raise ExportError("the output file name must end in .cnn: %s" % path)
+
+    was_training = module.training
+    module.eval()
+    try:
+        gm = _trace(module, example_input)
+        conv = _Converter(gm)
+        conv.run()
+    finally:
+        module.train(was_training)
+
+    if conv.input is None:
+        raise ExportError("forward() takes no input")
+    if not conv.outputs:
+        raise ExportError("forward() returns nothing")
+    ops = _remove_dead(conv.ops, conv.outputs)
+    if not ops:
+        raise ExportError("the network has no layers")
+    for o in ops:
+        o.group = _group(o.node)
+
+    body = _render(ops, conv.input, conv.outputs)
+
+    tensors = []
+    for o in ops:
+        if o.module is not None:
+            tensors += _layer_tensors(o, keep_masks)
+    nparams = sum(int(a.size) for k, a in tensors
+                  if not k.endswith(("num_batches_tracked", "_mask", "running_mean",
+                                     "running_var")))
+
+    weights = os.path.splitext(path)[0] + ".safetensors"
+    shape = conv.input.shape[1:]
+    head = ["# %s, exported by tools/torch2cnn.py (torch %s)"
+            % (type(module).__name__, torch.__version__.split("+")[0]),
+            "# example input %s; %s parameters%s" % (
+                list(conv.input.shape), "{:,}".format(nparams),
+                "; pruning masks kept (NAME_orig, NAME_mask)" if keep_masks else ""),
+            "network %s" % _network_name(path),
+            "input %s[%s]" % (conv.input.name, ", ".join(str(d) for d in shape)),
+            'weights %s' % fmt_value(os.path.basename(weights)),
+            ""]
+    text = "\n".join(head) + "\n" + body
+
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    write_safetensors(weights, tensors)
+    with open(path, "w") as f:
+        f.write(text)
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Command line
+
+
+def _load_object(spec):
+    """FILE.py:NAME or package.module:NAME -> the object NAME."""
+    if ":" not in spec:
+        raise ExportError("the model must be given as FILE.py:NAME or module:NAME, not %r" % spec)
+    where, name = spec.rsplit(":", 1)
+    if where.endswith(".py") or os.path.isfile(where):
+        if not os.path.isfile(where):
+            raise ExportError("no such file: %s" % where)
+        d = os.path.dirname(os.path.abspath(where))
+        if d not in sys.path:
+            sys.path.insert(0, d)
+        modname = "torch2cnn_user_" + re.sub(r"\W", "_", os.path.splitext(
+            os.path.basename(where))[0])
+        s = importlib.util.spec_from_file_location(modname, where)
+        mod = importlib.util.module_from_spec(s)
+        sys.modules[modname] = mod
+        s.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(where)
+    obj = mod
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise ExportError("%s has no attribute %r" % (where, part))
+        obj = getattr(obj, part)
+    return obj
+
+
+def _parse_kwarg(text):
+    if "=" not in text:
+        raise ExportError("--arg needs NAME=VALUE, not %r" % text)
+    k, v = text.split("=", 1)
+    import ast
+    try:
+        v = ast.literal_eval(v)
+    except (ValueError, SyntaxError):
+        pass  # a plain string
+    return k, v
+
+
+def _outputs_list(y):
+    if isinstance(y, torch.Tensor):
+        return [y]
+    if isinstance(y, (tuple, list)):
+        return list(y)
+    raise ExportError("the model returned %s" % type(y).__name__)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="torch2cnn.py",
+        description="Export a PyTorch module to a cnnc network (.cnn) and its weights "
+                    "(.safetensors beside it).")
+    p.add_argument("model", help="FILE.py:NAME or package.module:NAME; NAME is an nn.Module "
+                   "class or a function returning a module")
+    p.add_argument("--input", required=True, metavar="C,H,W",
+                   help="input shape without the batch: C,H,W or F")
+    p.add_argument("-o", "--output", metavar="FILE.cnn",
+                   help="the .cnn to write (default: NAME in lower case, .cnn)")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="constructor keyword argument (a Python literal or a string); "
+                   "repeatable")
+    p.add_argument("--state-dict", metavar="FILE",
+                   help="load these weights (torch.save of a state_dict) before exporting")
+    p.add_argument("--keep-masks", action="store_true",
+                   help="write pruned weights as NAME_orig and NAME_mask instead of their product")
+    p.add_argument("--batch", type=int, default=1,
+                   help="batch size of the example input (default 1)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="torch.manual_seed before building the model and the example input")
+    p.add_argument("--write-example", action="store_true",
+                   help="also write the example input and PyTorch's output beside the .cnn as "
+                   "NAME.input.f32 and NAME.expected.f32 (raw float32; outputs concatenated), "
+                   "the files a program made with 'cnnc --main' reads and writes")
+    a = p.parse_args(argv)
+
+    try:
+        try:
+            shape = tuple(int(s) for s in a.input.split(","))
+        except ValueError:
+            raise ExportError("--input must be C,H,W or F, not %r" % a.input)
+        if len(shape) not in (1, 3) or min(shape) < 1:
+            raise ExportError("--input must be C,H,W or F, not %r" % a.input)
+        if a.batch < 1:
+            raise ExportError("--batch must be positive")
+        torch.manual_seed(a.seed)
+        obj = _load_object(a.model)
+        kwargs = dict(_parse_kwarg(t) for t in a.arg)
+        module = obj(**kwargs) if callable(obj) and not isinstance(obj, nn.Module) else obj
+        if not isinstance(module, nn.Module):
+            raise ExportError("%s did not give an nn.Module" % a.model)
+        if a.state_dict:
+            sd = torch.load(a.state_dict, map_location="cpu")
+            if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"],
+                                                                           dict):
+                sd = sd["state_dict"]
+            if not isinstance(sd, dict):
+                raise ExportError("%s does not hold a state_dict" % a.state_dict)
+            module.load_state_dict(sd)
+        module.eval()
+        out = a.output or a.model.rsplit(":", 1)[1].split(".")[-1].lower() + ".cnn"
+        gen = torch.Generator().manual_seed(a.seed + 1)
+        x = torch.randn((a.batch,) + shape, generator=gen)
+        export(module, x, out, keep_masks=a.keep_masks)
+        stem = os.path.splitext(out)[0]
+        print("wrote %s and %s" % (out, stem + ".safetensors"))
+        if a.write_example:
+            with torch.no_grad():
+                ys = _outputs_list(module(x))
+            x.numpy().astype("<f4").tofile(stem + ".input.f32")
+            y = np.concatenate([t.detach().float().numpy().astype("<f4").ravel() for t in ys])
+            y.tofile(stem + ".expected.f32")
+            print("wrote %s and %s" % (stem + ".input.f32", stem + ".expected.f32"))
+    except ExportError as e:
+        sys.stderr.write("torch2cnn: error: %s\n" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
