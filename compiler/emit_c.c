@@ -116,15 +116,6 @@ static const char *kernel_name(Kernel k)
     return k == KERNEL_GEMM ? "gemm" : k == KERNEL_IM2COL ? "im2col+gemm" : "direct";
 }
 
-/* "conv2d+relu+maxpool": the op and what is fused into it. */
-static const char *op_label(const Node *n, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s%s%s%s%s", op_name(n->op), n->fuse.act ? "+" : "",
-             n->fuse.act ? act_name(n->fuse.act) : "", n->fuse.pool ? "+" : "",
-             n->fuse.pool ? op_name(n->fuse.pool_op) : "");
-    return buf;
-}
-
 /* ---- header comment ------------------------------------------------------- */
 
 static void emit_summary(Emitter *e, const EmitOptions *opt, const char *file_name)
@@ -137,7 +128,7 @@ static void emit_summary(Emitter *e, const EmitOptions *opt, const char *file_na
     char label[64];
     int opw = 15; /* op column: wider if a fused label needs it */
     for (int i = 0; i < g->nnodes; i++) {
-        int len = (int)strlen(op_label(g->nodes[i], label, sizeof label));
+        int len = (int)strlen(ir_op_label(g->nodes[i], label, sizeof label));
         opw = len > opw ? len : opw;
     }
     sb_printf(e->sb, " *   %-20s %-*s %-20s %10s %12s  %s\n", "layer", opw, "op", "output",
@@ -151,7 +142,7 @@ static void emit_summary(Emitter *e, const EmitOptions *opt, const char *file_na
         params += ir_node_params(n);
         macs += ir_node_macs(n);
         sb_printf(e->sb, " *   %-20s %-*s %-20s %10lld %12lld  %s\n", n->name, opw,
-                  op_label(n, label, sizeof label),
+                  ir_op_label(n, label, sizeof label),
                   ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
                   (long long)ir_node_params(n), (long long)ir_node_macs(n),
                   n->op == OP_FLATTEN || n->op == OP_DROPOUT ? "view" : kernel_name(n->kernel));

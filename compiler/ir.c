@@ -188,6 +188,14 @@ const char *act_name(Act act)
     return act >= 0 && act <= ACT_TANH ? names[act] : "?";
 }
 
+const char *ir_op_label(const Node *n, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s%s", op_name(n->op), n->fuse.act ? "+" : "",
+             n->fuse.act ? act_name(n->fuse.act) : "", n->fuse.pool ? "+" : "",
+             n->fuse.pool ? op_name(n->fuse.pool_op) : "");
+    return buf;
+}
+
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow)
 {
     *oh = n->fuse.pool ? n->fuse.conv_dims[2] : n->out->dims[2];

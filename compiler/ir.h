@@ -180,6 +180,8 @@ bool ir_infer_node(Node *n);
 /* The convolution's own output height and width (before any fused pool). */
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
 const char *act_name(Act act);
+/* "conv2d+relu+maxpool": the op and what the optimizer fused into it. */
+const char *ir_op_label(const Node *n, char *buf, size_t size);
 
 /* Builders and queries. */
 Graph *ir_graph_new(void);

@@ -73,5 +73,9 @@ check "the fused program's arena is smaller" bash -c "
     a=\$(sed -n 's/.*SMALL_ARENA_BYTES \([0-9]*\).*/\1/p' a.h) && b=\$(sed -n 's/.*SMALL_ARENA_BYTES \([0-9]*\).*/\1/p' b.h) &&
     test \$b -lt \$a"
 
+check "--summary and --emit=dot name what is fused" bash -c "
+    '$cnnc' net.cnn --summary 2>/dev/null | grep -qE '^c1 +conv2d\+relu\+maxpool +\[1, 4, 4, 4\]' &&
+    '$cnnc' net.cnn --emit=dot 2>/dev/null | grep -q 'conv2d+relu+maxpool 3x3/1, 4 ch'"
+
 echo "passes: $pass passed, $fail failed"
 [ $fail -eq 0 ]
