@@ -1,7 +1,8 @@
 # cnnc - a graph compiler for convolutional networks.
 #
 #   make            build/cnnc and build/libcnnrt.a
-#   make check      every test: unit (Check), golden outputs, error messages, CLI, install
+#   make check      every test: unit (Check), golden outputs (-O0 and -O2), error
+#                   messages, CLI, install, optimizer IR dumps
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
@@ -56,7 +57,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check check-export unit golden errors cli install-test demo deps clean format install uninstall FORCE
+.PHONY: all check check-export unit golden errors cli ir install-test demo deps clean format install uninstall FORCE
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
@@ -171,7 +172,7 @@ FORCE:
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) golden errors cli install-test
+	$(MAKE) golden errors cli ir install-test
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
@@ -184,6 +185,11 @@ errors: all
 
 cli: all
 	@bash tests/cli/driver.sh
+
+# The optimizer: IR dumps after the passes (tests/ir/) and its options.
+ir: all
+	@bash tests/run-ir.sh
+	@bash tests/cli/passes.sh
 
 install-test: all
 	@bash tests/install/run.sh

@@ -125,6 +125,7 @@ void ir_graph_free(Graph *g)
         for (int p = 0; p < PARAM_MAX; p++)
             const_free(n->param[p]);
         free(n->name);
+        free(n->fuse.names);
         free(n);
     }
     for (int i = 0; i < g->ntensors; i++) {
@@ -166,13 +167,60 @@ int64_t ir_node_macs(const Node *n)
 {
     const Tensor *in = n->in[0], *out = n->out;
     switch (n->op) {
-    case OP_CONV2D:
-        return ir_tensor_numel(out) * (in->dims[1] / n->a.groups) * n->a.kh * n->a.kw;
+    case OP_CONV2D: {
+        int64_t oh, ow;
+        ir_conv_out_hw(n, &oh, &ow);
+        return out->dims[0] * n->a.channels * oh * ow * (in->dims[1] / n->a.groups) * n->a.kh *
+               n->a.kw;
+    }
     case OP_LINEAR:
         return ir_tensor_numel(out) * in->dims[1];
     default:
         return 0;
     }
+}
+
+/* ---- fused nodes --------------------------------------------------------- */
+
+const char *act_name(Act act)
+{
+    static const char *names[] = {"none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh"};
+    return act >= 0 && act <= ACT_TANH ? names[act] : "?";
+}
+
+const char *ir_op_label(const Node *n, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s%s", op_name(n->op), n->fuse.act ? "+" : "",
+             n->fuse.act ? act_name(n->fuse.act) : "", n->fuse.pool ? "+" : "",
+             n->fuse.pool ? op_name(n->fuse.pool_op) : "");
+    return buf;
+}
+
+void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow)
+{
+    *oh = n->fuse.pool ? n->fuse.conv_dims[2] : n->out->dims[2];
+    *ow = n->fuse.pool ? n->fuse.conv_dims[3] : n->out->dims[3];
+}
+
+bool ir_infer_node(Node *n)
+{
+    if (!n->fuse.pool)
+        return infer_shape(n);
+    Tensor conv_out = *n->out, pooled = *n->out;
+    Node conv = *n, pool = {.op = n->fuse.pool_op, .name = n->name, .loc = n->loc};
+    conv.out = &conv_out;
+    if (n->op != OP_CONV2D || !infer_shape(&conv) || conv_out.rank != 4 ||
+        memcmp(conv_out.dims, n->fuse.conv_dims, sizeof conv_out.dims) != 0)
+        return false;
+    pool.a = n->fuse.pool_a;
+    pool.in[0] = &conv_out;
+    pool.nin = 1;
+    pool.out = &pooled;
+    if (!infer_shape(&pool))
+        return false;
+    n->out->rank = pooled.rank;
+    memcpy(n->out->dims, pooled.dims, sizeof pooled.dims);
+    return true;
 }
 
 /* ---- textual dump -------------------------------------------------------- */
@@ -229,6 +277,29 @@ static void print_attrs(const Node *n, FILE *f)
     }
 }
 
+/* What the optimizer merged into n: " act=relu pool=maxpool(...) conv=[...]". */
+static void print_fused(const Node *n, FILE *f)
+{
+    const Fused *u = &n->fuse;
+    if (u->act == ACT_LEAKY_RELU)
+        fprintf(f, " act=leaky_relu(slope=%g)", u->act_slope);
+    else if (u->act != ACT_NONE)
+        fprintf(f, " act=%s", act_name(u->act));
+    if (!u->pool)
+        return;
+    Node pool = {.op = u->pool_op, .a = u->pool_a};
+    char shape[128], *attrs = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&attrs, &len);
+    if (!mem)
+        die("out of memory");
+    print_attrs(&pool, mem); /* " kernel=(2,2) stride=..." */
+    fclose(mem);
+    fprintf(f, " pool=%s(%s) conv_out=%s", op_name(u->pool_op), attrs + (len > 0),
+            ir_shape_str(4, u->conv_dims, shape, sizeof shape));
+    free(attrs);
+}
+
 static const char *storage_str(const Tensor *t, char *buf, size_t size)
 {
     switch (t->storage) {
@@ -272,7 +343,8 @@ void ir_print(const Graph *g, FILE *f)
         for (int j = 0; j < n->nin; j++)
             fprintf(f, "%s%%%s", j ? ", " : " ", n->in[j]->name);
         print_attrs(n, f);
-        fprintf(f, "  # %s", n->name);
+        print_fused(n, f);
+        fprintf(f, "  # %s%s", n->name, n->fuse.names ? n->fuse.names : "");
         for (int p = 0; p < PARAM_MAX; p++) {
             const Const *c = n->param[p];
             char shape[128];
@@ -289,8 +361,44 @@ void ir_print(const Graph *g, FILE *f)
 
 /* ---- verification -------------------------------------------------------- */
 
+/* Ids are array indices, every tensor a node touches is in the graph, and
+ * each tensor's consumer count is its number of uses as a node input. */
+static void verify_links(const Graph *g)
+{
+    int *uses = calloc((size_t)g->ntensors + 1, sizeof *uses);
+    if (!uses)
+        die("out of memory");
+    for (int i = 0; i < g->ntensors; i++)
+        if (g->tensors[i]->id != i)
+            die("tensor %s: id %d at index %d", g->tensors[i]->name, g->tensors[i]->id, i);
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->id != i)
+            die("node %s: id %d at index %d", n->name, n->id, i);
+        if (!n->out)
+            die("node %s: no output", n->name);
+        for (int j = 0; j < n->nin; j++) {
+            const Tensor *t = n->in[j];
+            if (t->id < 0 || t->id >= g->ntensors || g->tensors[t->id] != t)
+                die("node %s: input %%%s is not in the graph", n->name, t->name);
+            uses[t->id]++;
+        }
+        if (n->out->id < 0 || n->out->id >= g->ntensors || g->tensors[n->out->id] != n->out)
+            die("node %s: output %%%s is not in the graph", n->name, n->out->name);
+    }
+    for (int i = 0; i < g->ntensors; i++)
+        if (uses[i] != g->tensors[i]->nconsumers)
+            die("tensor %s: %d consumers recorded, %d found", g->tensors[i]->name,
+                g->tensors[i]->nconsumers, uses[i]);
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i]->id >= g->ntensors || g->tensors[g->outputs[i]->id] != g->outputs[i])
+            die("output %s is not in the graph", g->outputs[i]->name);
+    free(uses);
+}
+
 void ir_verify(const Graph *g)
 {
+    verify_links(g);
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         if (!n->out || n->out->producer != n)
@@ -301,7 +409,7 @@ void ir_verify(const Graph *g)
                 die("node %s: input %%%s is produced later", n->name, t->name);
         }
         Tensor saved = *n->out;
-        if (!infer_shape(n))
+        if (!ir_infer_node(n))
             die("node %s: shape no longer valid", n->name);
         if (saved.rank != n->out->rank ||
             memcmp(saved.dims, n->out->dims, sizeof saved.dims[0] * (size_t)saved.rank) != 0)

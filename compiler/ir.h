@@ -90,6 +90,26 @@ typedef enum Kernel {
     KERNEL_IM2COL, /* unfold the input into scratch, then a matrix product */
 } Kernel;
 
+/* An activation applied in a producer's epilogue (fuse_activation, passes.h). */
+typedef enum Act { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH } Act;
+
+/* What the optimizer merged into a node. Each computed value goes through the
+ * activation, then (conv2d only) the pooling, before it is stored: the node's
+ * output is pool(act(op(x))). conv_dims is the convolution's own output shape,
+ * which with a pool is never stored. Zeroed means nothing is fused. */
+typedef struct Fused {
+    Act act;
+    double act_slope; /* ACT_LEAKY_RELU */
+    bool pool;        /* conv2d: a maxpool or avgpool is fused */
+    OpKind pool_op;   /* OP_MAXPOOL or OP_AVGPOOL */
+    Attrs pool_a;     /* the pool's attributes */
+    int64_t conv_dims[IR_MAX_RANK]; /* [N, C, H, W] before pooling */
+    /* GEMM kernels with a pool (select_kernels): pooled rows per band, and the
+     * most convolution rows one band needs. */
+    int64_t band_rows, band_conv_rows;
+    char *names; /* the merged layers for dumps, " +bn1 +relu_1"; NULL if none */
+} Fused;
+
 typedef struct Node {
     int id;
     OpKind op;
@@ -103,6 +123,7 @@ typedef struct Node {
     Kernel kernel;
     int64_t scratch_bytes;  /* temporary memory the kernel needs, in the arena */
     int64_t scratch_offset; /* set by plan_memory() */
+    Fused fuse;             /* set by the fusion passes */
 } Node;
 
 /* How parameters are obtained when no weights file is used. */
@@ -152,6 +173,15 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt);
  * Reports a located error and returns false if the node is invalid. Also used
  * by passes that create or change nodes. */
 bool infer_shape(Node *n);
+/* infer_shape for a node as the optimizer may have left it: a conv2d with a
+ * fused pool infers the convolution (checked against fuse.conv_dims), then the
+ * pool on its result. ir_verify uses this. */
+bool ir_infer_node(Node *n);
+/* The convolution's own output height and width (before any fused pool). */
+void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
+const char *act_name(Act act);
+/* "conv2d+relu+maxpool": the op and what the optimizer fused into it. */
+const char *ir_op_label(const Node *n, char *buf, size_t size);
 
 /* Builders and queries. */
 Graph *ir_graph_new(void);

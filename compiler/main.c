@@ -1,9 +1,10 @@
 /* main.c - the cnnc driver: options, the pipeline, and writing the output.
  *
  * The whole compiler is the function compile() below, read top to bottom:
- * parse -> build the IR (shapes) -> bind weights -> select kernels -> plan
- * memory -> emit. Output files are written to temporary names and renamed only
- * when everything succeeded, so an error never leaves a half-written file. */
+ * parse -> build the IR (shapes) -> bind weights -> optimize (passes.h) ->
+ * select kernels -> plan memory -> emit. Output files are written to
+ * temporary names and renamed only when everything succeeded, so an error
+ * never leaves a half-written file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "ast.h"
 #include "emit.h"
 #include "ir.h"
+#include "passes.h"
 #include "util.h"
 #include "weights.h"
 
@@ -37,7 +39,7 @@ typedef struct Options {
     EmitKind emit;
     bool with_main;
     const char *weights_file;
-    int opt_level;
+    PassOptions passes;
     BuildOptions build;
 } Options;
 
@@ -66,7 +68,14 @@ static const char usage_text[] =
     "  --batch N        batch size compiled in (default 1)\n"
     "  -D NAME=VALUE    override 'param NAME' of the network (repeatable)\n"
     "  --weights FILE   take weights from FILE instead of the one the network names\n"
-    "  -O0, -O2         optimization level (default -O2; the optimizer is growing)\n"
+    "\n"
+    "Optimizer (docs/optimizer.md):\n"
+    "  -O0, -O2         run no pass, or every pass (default -O2)\n"
+    "  -fno-PASS        skip one pass; -fPASS runs it even at -O0\n"
+    "  --dump-after=PASS  print the IR after PASS (or 'all': after each) to stderr\n"
+    "  --stats          print what each pass did, and the arena size, to stderr\n"
+    "  Passes, in the order they run:\n"
+    "@PASSES@"
     "\n"
     "Building the generated code:\n"
     "  --cflags         print the compiler flags for generated code (runtime header)\n"
@@ -84,6 +93,27 @@ static _Noreturn void usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'cnnc --help'.\n");
     exit(1);
+}
+
+/* The help text, with one line per pass where it says @PASSES@. */
+static void print_usage(void)
+{
+    const char *at = strstr(usage_text, "@PASSES@");
+    fwrite(usage_text, 1, (size_t)(at - usage_text), stdout);
+    for (int i = 0; i < npasses; i++)
+        printf("    %-20s %s\n", passes[i].name, passes[i].what);
+    fputs(at + strlen("@PASSES@"), stdout);
+}
+
+/* -fNAME / -fno-NAME: run or skip one pass. */
+static void set_pass_flag(Options *o, const char *arg)
+{
+    bool off = strncmp(arg, "-fno-", 5) == 0;
+    const char *name = arg + (off ? 5 : 2);
+    int i = pass_find(name);
+    if (i < 0)
+        usage_error("unknown pass in '%s' (cnnc --help lists the passes)", arg);
+    o->passes.force[i] = off ? -1 : 1;
 }
 
 static void add_define(Options *o, const char *text)
@@ -127,11 +157,11 @@ static int64_t parse_count(const char *s, const char *what)
 
 static void parse_args(int argc, char **argv, Options *o)
 {
-    *o = (Options){.emit = EMIT_C, .opt_level = 2, .build = {.batch = 1}};
+    *o = (Options){.emit = EMIT_C, .passes = {.level = 2}, .build = {.batch = 1}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
+            print_usage();
             exit(0);
         } else if (!strcmp(a, "--version")) {
             printf("cnnc %s\n", CNNC_VERSION);
@@ -147,7 +177,15 @@ static void parse_args(int argc, char **argv, Options *o)
         } else if (!strcmp(a, "--main")) {
             o->with_main = true;
         } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2")) {
-            o->opt_level = a[2] - '0';
+            o->passes.level = a[2] - '0';
+        } else if (!strncmp(a, "-f", 2) && a[2] != '\0') {
+            set_pass_flag(o, a);
+        } else if (!strcmp(a, "--stats")) {
+            o->passes.stats = true;
+        } else if ((v = option_value(argc, argv, &i, "--dump-after"))) {
+            if (strcmp(v, "all") != 0 && pass_find(v) < 0)
+                usage_error("--dump-after: unknown pass '%s' (cnnc --help lists the passes)", v);
+            o->passes.dump_after = v;
         } else if ((v = option_value(argc, argv, &i, "-o"))) {
             o->output = v;
         } else if ((v = option_value(argc, argv, &i, "-D"))) {
@@ -293,12 +331,16 @@ static int compile(const Options *o)
     Program *prog = parse_program(src, len);
     Graph *g = prog ? ir_build(prog, &o->build) : NULL;
     bool ok = g && weights_bind(g);
+    if (ok)
+        ok = run_passes(g, &o->passes, stderr);
     if (ok) {
         select_kernels(g);
         ok = plan_memory(g);
     }
     if (ok)
         ir_verify(g);
+    if (ok && o->passes.stats)
+        fprintf(stderr, "stats: arena: %lld bytes\n", (long long)g->arena_bytes);
     if (ok) {
         char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
         char *h_path = header_path(c_path);

@@ -27,14 +27,19 @@ static const char *grouped(int64_t v, char *buf, size_t size)
 
 void ir_summary(const Graph *g, const char *title, FILE *f)
 {
-    char shape[160], a[32], b[32], c[32];
+    char shape[160], a[32], b[32], c[32], label[64];
     int64_t params = 0, macs = 0, act = 0;
+    int opw = 16; /* wider if a fused label ("conv2d+relu+maxpool") needs it */
+    for (int i = 0; i < g->nnodes; i++) {
+        int len = (int)strlen(ir_op_label(g->nodes[i], label, sizeof label));
+        opw = len > opw ? len : opw;
+    }
     fprintf(f, "%s: network %s, batch %lld\n", title, g->name, (long long)g->batch);
-    fprintf(f, "%-28s %-16s %-20s %12s %15s %12s\n", "layer", "op", "output", "params", "MACs",
-            "act bytes");
+    fprintf(f, "%-28s %-*s %-20s %12s %15s %12s\n", "layer", opw, "op", "output", "params",
+            "MACs", "act bytes");
     for (int i = 0; i < g->ninputs; i++) {
         const Tensor *t = g->inputs[i];
-        fprintf(f, "%-28s %-16s %-20s %12s %15s %12s\n", t->label, "input",
+        fprintf(f, "%-28s %-*s %-20s %12s %15s %12s\n", t->label, opw, "input",
                 ir_shape_str(t->rank, t->dims, shape, sizeof shape), "", "",
                 grouped(ir_tensor_bytes(t), c, sizeof c));
     }
@@ -44,7 +49,8 @@ void ir_summary(const Graph *g, const char *title, FILE *f)
         params += p;
         macs += m;
         act += bytes;
-        fprintf(f, "%-28s %-16s %-20s %12s %15s %12s\n", n->name, op_name(n->op),
+        fprintf(f, "%-28s %-*s %-20s %12s %15s %12s\n", n->name, opw,
+                ir_op_label(n, label, sizeof label),
                 ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
                 grouped(p, a, sizeof a), grouped(m, b, sizeof b), grouped(bytes, c, sizeof c));
     }
@@ -68,7 +74,7 @@ static void dot_text(FILE *f, const char *s)
 
 void ir_dot(const Graph *g, FILE *f)
 {
-    char shape[160];
+    char shape[160], label[64];
     fprintf(f, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
                "  edge [fontname=\"Helvetica\", fontsize=9];\n",
             g->name);
@@ -84,7 +90,7 @@ void ir_dot(const Graph *g, FILE *f)
         fprintf(f, "  n%d [shape=box, style=\"rounded,filled\", fillcolor=\"%s\", label=\"", n->id,
                 p ? "#fde9c8" : "#eeeeee");
         dot_text(f, n->name);
-        fprintf(f, "\\n%s", op_name(n->op));
+        fprintf(f, "\\n%s", ir_op_label(n, label, sizeof label));
         if (n->op == OP_CONV2D)
             fprintf(f, " %lldx%lld/%lld, %lld ch", (long long)n->a.kh, (long long)n->a.kw,
                     (long long)n->a.sh, (long long)n->a.channels);

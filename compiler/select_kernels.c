@@ -5,30 +5,91 @@
  * the NCHW input; others are unfolded (im2col) into arena scratch first.
  * Depthwise and tiny convolutions stay as direct loops, where a GEMM would be
  * mostly overhead. The choice is recorded in the IR so the memory planner can
- * reserve the scratch and the emitter can print the matching code. */
+ * reserve the scratch and the emitter can print the matching code.
+ *
+ * A GEMM conv2d with a fused pool (fuse_pool.c) works in bands of pooled rows:
+ * its scratch holds one band's unfolded input and conv output, never the whole
+ * image. A band is
+ *   - at most half the pooled rows: a band covering the whole image would
+ *     need as much scratch as the unfused unfolding plus conv output it
+ *     replaces, and the pooled output would come on top;
+ *   - within that, at least BAND_MIN_COLS GEMM columns wide: each call packs
+ *     the whole weight matrix and unfolds each kernel tap once, costs that
+ *     only wide products amortise (cifar_vgg with 64-column bands ran 27%
+ *     slower than unfused, with 256 columns 9% faster);
+ *   - and taller still while its scratch fits BAND_BYTES.
+ * Both limits are build-time knobs: make CFLAGS="-O2 -DBAND_MIN_COLS=512". */
 #include "ir.h"
 
 /* Below this many multiply-accumulates per group, loops beat a GEMM call. */
 #define GEMM_MIN_MACS 4096
+/* Bands of a GEMM conv with a fused pool: least GEMM columns, scratch budget. */
+#ifndef BAND_MIN_COLS
+#define BAND_MIN_COLS 256
+#endif
+#ifndef BAND_BYTES
+#define BAND_BYTES (32 * 1024)
+#endif
+
+static int64_t round16(int64_t floats)
+{
+    return (floats + 15) / 16 * 16;
+}
+
+/* Most conv rows the windows of `rows` consecutive pooled rows can read. */
+static int64_t band_conv_rows(const Node *n, int64_t rows, int64_t conv_h)
+{
+    const Attrs *p = &n->fuse.pool_a;
+    int64_t need = (rows - 1) * p->sh + (p->kh - 1) * p->dh + 1;
+    return need < conv_h ? need : conv_h;
+}
+
+/* Scratch of one band: unfolded input (im2col only, rounded to 64 bytes) and
+ * the conv output of one group, for `span` conv rows. */
+static int64_t band_bytes(const Node *n, int64_t span, int64_t conv_w)
+{
+    int64_t cin_g = n->in[0]->dims[1] / n->a.groups, cout_g = n->a.channels / n->a.groups;
+    int64_t col = 0;
+    if (n->kernel == KERNEL_IM2COL)
+        col = round16(cin_g * n->a.kh * n->a.kw * span * conv_w);
+    return (col + cout_g * span * conv_w) * (int64_t)sizeof(float);
+}
+
+static void plan_bands(Node *n, int64_t conv_h, int64_t conv_w)
+{
+    int64_t pooled_h = n->out->dims[2], rows = 1;
+    int64_t max_rows = pooled_h > 1 ? (pooled_h + 1) / 2 : 1;
+    while (rows < max_rows) {
+        bool narrow = band_conv_rows(n, rows, conv_h) * conv_w < BAND_MIN_COLS;
+        bool fits = band_bytes(n, band_conv_rows(n, rows + 1, conv_h), conv_w) <= BAND_BYTES;
+        if (!narrow && !fits)
+            break;
+        rows++;
+    }
+    n->fuse.band_rows = rows;
+    n->fuse.band_conv_rows = band_conv_rows(n, rows, conv_h);
+    n->scratch_bytes = band_bytes(n, n->fuse.band_conv_rows, conv_w);
+}
 
 static void select_conv(Node *n)
 {
     const Attrs *a = &n->a;
-    const Tensor *in = n->in[0], *out = n->out;
-    int64_t cin_g = in->dims[1] / a->groups, cout_g = a->channels / a->groups;
-    int64_t macs_per_group = cout_g * cin_g * a->kh * a->kw * out->dims[2] * out->dims[3];
+    const Tensor *in = n->in[0];
+    int64_t cin_g = in->dims[1] / a->groups, cout_g = a->channels / a->groups, oh, ow;
+    ir_conv_out_hw(n, &oh, &ow);
+    int64_t macs_per_group = cout_g * cin_g * a->kh * a->kw * oh * ow;
     n->kernel = KERNEL_DIRECT;
     n->scratch_bytes = 0;
+    n->fuse.band_rows = n->fuse.band_conv_rows = 0;
     if (cout_g == 1 || macs_per_group < GEMM_MIN_MACS)
         return;
     bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
                      a->pw == 0;
-    if (pointwise) {
-        n->kernel = KERNEL_GEMM;
-        return;
-    }
-    n->kernel = KERNEL_IM2COL;
-    n->scratch_bytes = cin_g * a->kh * a->kw * out->dims[2] * out->dims[3] * (int64_t)sizeof(float);
+    n->kernel = pointwise ? KERNEL_GEMM : KERNEL_IM2COL;
+    if (n->fuse.pool)
+        plan_bands(n, oh, ow);
+    else if (!pointwise)
+        n->scratch_bytes = cin_g * a->kh * a->kw * oh * ow * (int64_t)sizeof(float);
 }
 
 void select_kernels(Graph *g)

@@ -317,19 +317,27 @@ static void im2col_tap(const float *src, int h, int w, int offy, int offx, int s
     fill_zero(dst + (size_t)yhi * (size_t)ow, (size_t)(oh - yhi) * (size_t)ow);
 }
 
-void cnnrt_im2col(const float *in, int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
-                  int pw, int dh, int dw, int oh, int ow, float *col)
+/* Output rows oh0.. of a band are rows 0.. of an unfolding whose taps start
+ * oh0 * sh input rows further down: only the tap offset moves. */
+void cnnrt_im2col_rows(const float *in, int c, int h, int w, int kh, int kw, int sh, int sw,
+                       int ph, int pw, int dh, int dw, int oh0, int noh, int ow, float *col)
 {
-    size_t plane = (size_t)oh * (size_t)ow;
+    size_t plane = (size_t)noh * (size_t)ow;
     for (int ci = 0; ci < c; ci++) {
         const float *src = in + (size_t)ci * (size_t)h * (size_t)w;
         for (int ki = 0; ki < kh; ki++) {
             for (int kj = 0; kj < kw; kj++) {
-                im2col_tap(src, h, w, ki * dh - ph, kj * dw - pw, sh, sw, oh, ow, col);
+                im2col_tap(src, h, w, oh0 * sh + ki * dh - ph, kj * dw - pw, sh, sw, noh, ow, col);
                 col += plane;
             }
         }
     }
+}
+
+void cnnrt_im2col(const float *in, int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
+                  int pw, int dh, int dw, int oh, int ow, float *col)
+{
+    cnnrt_im2col_rows(in, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, 0, oh, ow, col);
 }
 
 /* ---- float32 files --------------------------------------------------------- */

@@ -43,6 +43,12 @@ void cnnrt_sgemv(bool trans_a, int m, int n, float alpha, const float *a, int ld
 void cnnrt_im2col(const float *in, int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
                   int pw, int dh, int dw, int oh, int ow, float *col);
 
+/* The same unfolding for output rows oh0 .. oh0+noh-1 only: col is
+ * (c*kh*kw) x (noh*ow), equal to those columns of the full im2col. Used to
+ * convolve an image band by band (a conv2d with a fused pool). */
+void cnnrt_im2col_rows(const float *in, int c, int h, int w, int kh, int kw, int sh, int sw,
+                       int ph, int pw, int dh, int dw, int oh0, int noh, int ow, float *col);
+
 /* Read exactly `count` little-endian float32 values from a file. Returns 0, or
  * -1 after printing "<path>: <reason>" to stderr (missing file, wrong size);
  * on failure buf may have been partly overwritten. */

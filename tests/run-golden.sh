@@ -18,12 +18,17 @@
 #               COUNT being the input's whole-batch size, the first
 #               NAME_..._SIZE define of the generated header
 #
+# Every case runs once per optimization level in GOLDEN_OPT (default "-O0 -O2":
+# no pass, and every pass, must both match PyTorch).
+#
 # Environment: CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
-# run, default 60).
+# run, default 60), GOLDEN_OPT (cnnc option sets to try, space-separated; e.g.
+# GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set).
 #
-# Prints "PASS <case>" or "FAIL <case>: <stage>: <first lines of the error>" per
-# case, then "N passed, M failed". Exits 1 if any case failed, 2 on a setup error.
+# Prints "PASS <case> <opt>" or "FAIL <case> <opt>: <stage>: <first lines of the
+# error>" per run, then "N passed, M failed". Exits 1 if any run failed, 2 on a
+# setup error.
 
 set -u
 
@@ -35,6 +40,7 @@ GOLDEN=$ROOT/tests/golden
 CC=${CC:-cc}
 TIMEOUT=${GOLDEN_TIMEOUT:-60}
 DEFAULT_TOL=1e-4
+read -r -a OPTS <<<"${GOLDEN_OPT:--O0 -O2}"
 
 for tool in "$CNNC" "$F32CMP" "$F32GEN"; do
     if [ ! -x "$tool" ]; then
@@ -94,9 +100,14 @@ fail() { # case stage message
     failed=$((failed + 1))
 }
 
-for dir in "${cases[@]}"; do
-    name=$(basename "$dir")
-    work=$tmp/$name
+# run_case DIR OPT: one case at one optimization level (OPT: cnnc options,
+# commas for spaces). Reports PASS or FAIL.
+run_case() {
+    local dir=$1 opt=$2 name missing flags tol st work log cnn src input seed count
+    local -a optv
+    name="$(basename "$dir") $opt"
+    IFS=, read -r -a optv <<<"$opt"
+    work=$tmp/$(basename "$dir")${opt//[^A-Za-z0-9]/_}
     mkdir -p "$work"
     log=$work/log
 
@@ -116,7 +127,7 @@ for dir in "${cases[@]}"; do
     [ -f "$dir/expected.f32" ] || missing="$missing expected.f32"
     if [ -n "$missing" ]; then
         fail "$name" setup "missing${missing} in ${dir#"$ROOT"/}"
-        continue
+        return
     fi
 
     flags=()
@@ -130,13 +141,14 @@ for dir in "${cases[@]}"; do
     fi
 
     # 1. cnnc
-    limited "$CNNC" "$cnn" --main -o "$work/net.c" ${flags[@]+"${flags[@]}"} >"$log" 2>&1
+    limited "$CNNC" "$cnn" --main -o "$work/net.c" "${optv[@]}" ${flags[@]+"${flags[@]}"} \
+        >"$log" 2>&1
     st=$?
     if [ $st -ne 0 ] || [ ! -f "$work/net.c" ]; then
         [ $st -eq 124 ] && echo "cnnc timed out after ${TIMEOUT}s" >>"$log"
         [ $st -eq 0 ] && echo "cnnc exited 0 but wrote no net.c" >>"$log"
         fail "$name" cnnc "$(summary "$log")"
-        continue
+        return
     fi
 
     # 2. the C compiler (word splitting of the flag variables is intended)
@@ -144,7 +156,7 @@ for dir in "${cases[@]}"; do
     if ! $CC -std=c99 -Wall -Wextra -pedantic -Werror -O2 "$work/net.c" $RT_CFLAGS \
         -o "$work/prog" $RT_LIBS ${CNNC_EXTRA_CFLAGS:-} >"$log" 2>&1; then
         fail "$name" cc "$(summary "$log")"
-        continue
+        return
     fi
 
     # 3. the program, from its own directory so it cannot depend on the case's
@@ -153,7 +165,7 @@ for dir in "${cases[@]}"; do
         count=$(sed -n -E 's/^#define [A-Za-z0-9_]+_SIZE ([0-9]+).*/\1/p' "$work/net.h" | head -n 1)
         if ! "$F32GEN" "${seed:-x}" "${count:-0}" "$input" >"$log" 2>&1; then
             fail "$name" setup "f32gen (seed '${seed:-}', count '${count:-}'): $(summary "$log")"
-            continue
+            return
         fi
     fi
     (cd "$work" && limited ./prog "$input" "$work/out.f32") >"$log" 2>&1
@@ -162,28 +174,34 @@ for dir in "${cases[@]}"; do
     sed -i -E '/: line [0-9]+: +[0-9]+ /d' "$log"
     if [ $st -eq 124 ]; then
         fail "$name" run "timed out after ${TIMEOUT}s"
-        continue
+        return
     elif [ $st -gt 128 ]; then
         fail "$name" run "killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128))): $(summary "$log")"
-        continue
+        return
     elif [ $st -ne 0 ]; then
         fail "$name" run "exit status $st: $(summary "$log")"
-        continue
+        return
     elif grep -q -e 'runtime error:' -e 'Sanitizer' "$log"; then
         # UBSan reports and carries on unless built with -fno-sanitize-recover.
         fail "$name" run "sanitizer report: $(grep -m 1 -e 'runtime error:' -e 'Sanitizer' "$log")"
-        continue
+        return
     fi
 
     # 4. compare
     if ! "$F32CMP" --tol "$tol" "$work/out.f32" "$dir/expected.f32" >"$log" 2>&1; then
         fail "$name" compare "$(summary "$log")"
-        continue
+        return
     fi
 
     echo "PASS $name"
     passed=$((passed + 1))
     rm -rf "$work"
+}
+
+for dir in "${cases[@]}"; do
+    for opt in "${OPTS[@]}"; do
+        run_case "$dir" "$opt"
+    done
 done
 
 echo "$passed passed, $failed failed"

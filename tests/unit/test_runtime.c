@@ -454,6 +454,39 @@ START_TEST(test_im2col_identity)
 }
 END_TEST
 
+/* A band of output rows [r0, r0 + n) unfolds to exactly those columns of the
+ * full unfolding, for every band of every conv (each element written). */
+START_TEST(test_im2col_rows)
+{
+    const Conv *v = &convs[_i];
+    int oh = conv_out(v->h, v->kh, v->sh, v->ph, v->pb, v->dh);
+    int ow = conv_out(v->w, v->kw, v->sw, v->pw, v->pr, v->dw);
+    int kk = v->c * v->kh * v->kw, np = oh * ow;
+    Rng r = {(uint32_t)_i + 101u};
+    float *in = random_floats(&r, (size_t)v->c * v->h * v->w);
+    float *full = alloc_floats((size_t)kk * np), *band = alloc_floats((size_t)kk * np);
+    cnnrt_im2col(in, v->c, v->h, v->w, v->kh, v->kw, v->sh, v->sw, v->ph, v->pw, v->dh, v->dw, oh,
+                 ow, full);
+    for (int r0 = 0; r0 < oh; r0++) {
+        for (int n = 1; r0 + n <= oh; n++) {
+            fill(band, (size_t)kk * np, NAN);
+            cnnrt_im2col_rows(in, v->c, v->h, v->w, v->kh, v->kw, v->sh, v->sw, v->ph, v->pw,
+                              v->dh, v->dw, r0, n, ow, band);
+            for (int q = 0; q < kk; q++)
+                for (int p = 0; p < n * ow; p++) {
+                    float got = band[(size_t)q * n * ow + p];
+                    float want = full[(size_t)q * np + (size_t)r0 * ow + p];
+                    ck_assert_msg(got == want, "conv %d rows %d+%d: col[%d][%d] = %g, want %g", _i,
+                                  r0, n, q, p, got, want);
+                }
+        }
+    }
+    free(in);
+    free(full);
+    free(band);
+}
+END_TEST
+
 /* ---- float32 files ----------------------------------------------------- */
 
 /* A fresh temp directory for one test; path written to dir. */
@@ -665,6 +698,7 @@ static Suite *runtime_suite(void)
     TCase *conv = tcase_create("im2col");
     tcase_add_loop_test(conv, test_im2col_conv, 0, (int)NELEM(convs));
     tcase_add_test(conv, test_im2col_identity);
+    tcase_add_loop_test(conv, test_im2col_rows, 0, (int)NELEM(convs));
     suite_add_tcase(s, conv);
     TCase *io = tcase_create("io");
     tcase_add_test(io, test_f32_round_trip);

@@ -1,0 +1,67 @@
+/* fuse_activation.c - pass fuse-activation: an activation is applied in the
+ * loop of the layer that produces its input.
+ *
+ * Design note. relu, relu6, leaky_relu, sigmoid and tanh are elementwise, so
+ * applying one costs a read and a write of the whole tensor when it runs as a
+ * layer of its own. After conv2d, linear or batchnorm it becomes an epilogue
+ * instead (Node.fuse.act): the producer applies it to each value just before
+ * storing it, and the intermediate tensor is never written. Where the emitter
+ * puts it:
+ *   - direct conv2d: on the accumulator, before the store;
+ *   - GEMM conv2d (1x1 or im2col): in the loop that adds the bias after the
+ *     product (a loop that now runs even without a bias);
+ *   - linear: one pass after the GEMV/GEMM adds the bias and applies it;
+ *   - batchnorm: in its scale-and-shift loop.
+ * The expression is the one the standalone layer uses, so the value stored is
+ * the unfused one. (For linear the bias is added after the product instead
+ * of being BLAS's beta * y term; the outputs were bit-identical on every
+ * golden case all the same.)
+ *
+ * Legality: the producer's output must have the activation as its only
+ * consumer and not be a graph output, and the producer must carry no
+ * activation or pool yet (activation(pool(x)) is a different order). The
+ * activation's output tensor survives as the producer's output, so names of
+ * graph outputs and user-named tensors stay. */
+#include "passes.h"
+
+static Act act_of(const Node *n)
+{
+    switch (n->op) {
+    case OP_RELU:
+        return ACT_RELU;
+    case OP_RELU6:
+        return ACT_RELU6;
+    case OP_LEAKY_RELU:
+        return ACT_LEAKY_RELU;
+    case OP_SIGMOID:
+        return ACT_SIGMOID;
+    case OP_TANH:
+        return ACT_TANH;
+    default:
+        return ACT_NONE;
+    }
+}
+
+static bool takes_epilogue(const Node *p)
+{
+    return (p->op == OP_CONV2D || p->op == OP_LINEAR || p->op == OP_BATCHNORM) &&
+           p->fuse.act == ACT_NONE && !p->fuse.pool;
+}
+
+bool fuse_activation(Graph *g, PassStats *st)
+{
+    for (int i = 0; i < g->nnodes;) {
+        Node *a = g->nodes[i];
+        Node *p = a->in[0]->producer;
+        Act act = act_of(a);
+        if (act == ACT_NONE || !p || !takes_epilogue(p) || pass_sole_consumer(g, p->out) != a) {
+            i++;
+            continue;
+        }
+        p->fuse.act = act;
+        p->fuse.act_slope = a->a.slope;
+        pass_absorb(g, p, a, st);
+        st->fused++;
+    }
+    return true;
+}

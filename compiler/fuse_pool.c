@@ -1,0 +1,64 @@
+/* fuse_pool.c - pass fuse-pool: a conv2d writes the maxpool or avgpool of its
+ * output directly, and the pre-pool tensor is never stored in the arena.
+ *
+ * Design note. In conv -> act -> pool chains the convolution's output is the
+ * largest tensor and lives only to be pooled. After this pass the conv2d node
+ * carries the pool (Node.fuse.pool, with the pool's attributes and the conv's
+ * own output shape in fuse.conv_dims), its output is the pooled tensor, and
+ * how the pre-pool values are produced depends on the kernel
+ * select_kernels() picks afterwards:
+ *
+ *   - direct loops: for each pooled output, each window position's conv value
+ *     is accumulated in a register, biased, activated and folded into the max
+ *     or sum at once. Overlapping windows recompute a few conv values; conv
+ *     outputs no window reads (floor mode) are never computed.
+ *   - GEMM (1x1 or im2col): the image is cut into bands of pooled rows; for
+ *     each band only the conv rows its windows need are unfolded (im2col of
+ *     those rows) and multiplied into node scratch, then bias, activation and
+ *     the pool are applied reading the scratch. Bands are sized so unfold plus
+ *     product stay within a fixed budget and at most half the image
+ *     (select_kernels.c), so the scratch is smaller than what it replaces.
+ *
+ * A maxpool takes the max of raw conv values and applies bias and activation
+ * once per pooled output (emit_c.c): max(act(x + b)) == act(max(x) + b)
+ * exactly in float32 for relu, relu6 and leaky_relu(slope >= 0), as adding a
+ * constant and these activations are monotone under rounding; sigmoid and
+ * tanh (libm) are applied per value. The max is a branch-free select with the
+ * last NaN carried apart (PyTorch's NaN-wins rule): branching on each value
+ * made the first version slower than -O0.
+ *
+ * The direct kernel computes exactly the values of the unfused layers, in the
+ * same order: its results are bit-identical to -fno-fuse-pool. The GEMM
+ * kernels multiply narrower matrices, for which OpenBLAS may choose another
+ * kernel and summation order: results then differ in the last bits (about
+ * 1e-6 relative on the golden cases).
+ *
+ * Legality: the conv's output must have the pool as its only consumer and not
+ * be a graph output. Any pool attributes are allowed (padding, dilation,
+ * ceil_mode, count_include_pad): the fused loops use the same window and
+ * divisor rules as the standalone pools. Only conv2d producers are fused;
+ * batchnorm that stays, or pools after other layers, run as before. */
+#include <string.h>
+
+#include "passes.h"
+
+bool fuse_pool(Graph *g, PassStats *st)
+{
+    for (int i = 0; i < g->nnodes;) {
+        Node *pool = g->nodes[i];
+        Node *c = pool->in[0]->producer;
+        bool is_pool = pool->op == OP_MAXPOOL || pool->op == OP_AVGPOOL;
+        if (!is_pool || !c || c->op != OP_CONV2D || c->fuse.pool ||
+            pass_sole_consumer(g, c->out) != pool) {
+            i++;
+            continue;
+        }
+        c->fuse.pool = true;
+        c->fuse.pool_op = pool->op;
+        c->fuse.pool_a = pool->a;
+        memcpy(c->fuse.conv_dims, c->out->dims, sizeof c->fuse.conv_dims);
+        pass_absorb(g, c, pool, st);
+        st->fused++;
+    }
+    return true;
+}
