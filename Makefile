@@ -4,6 +4,9 @@
 #   make check      every test: unit (Check), golden outputs, error messages, CLI
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
+#   make bench      time the generated code against PyTorch (bench/bench.py);
+#                   BENCH_QUICK=1 for a smoke test, BENCH_NETS=lenet5,cifar_vgg to
+#                   choose networks, BENCH_ARGS=... for more bench.py options
 #
 # Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...
 
@@ -38,7 +41,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp
 
-.PHONY: all check unit golden errors cli demo deps clean format
+.PHONY: all check unit golden errors cli demo deps deps-bench bench clean format
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)
 
 $(BUILD)/cnnc: $(COMPILER_OBJ) $(BUILD)/libcnnrt.a
@@ -111,6 +114,16 @@ demo: deps
 
 deps:
 	@bash tools/install-deps.sh
+
+# ---- benchmark (not part of check: needs python3, and PyTorch if it can) ----
+
+deps-bench:
+	@bash tools/install-deps.sh bench
+
+bench: deps-bench
+	$(MAKE) all
+	/usr/bin/python3 bench/bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
+	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) $(BENCH_ARGS)
 
 format:
 	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c
