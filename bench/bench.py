@@ -626,7 +626,7 @@ def bench_net(net, args, thread_list, peak_core, rows, notes, profiles):
                 n = int(max(5, min(n, (1000.0 if args.quick else 5000.0) / float(m.group(1)))))
             text = run([prog, "--bench", str(n), inp, os.path.join(workdir, "p.f32")],
                        env=thread_env(1))
-            table = [l for l in text.splitlines() if not l.startswith("median_ms=")]
+            table = [l for l in text.splitlines() if l.strip()]
             profiles.append((net.name, table))
             log("\n".join("   " + l for l in table))
         except Skip as e:
@@ -694,7 +694,9 @@ def report(args, mach, rows, notes, profiles):
         out += ["- " + n for n in notes]
     if profiles:
         out += ["", "## Per-layer profile (batch 1, 1 thread, `cnnc --profile`)", "",
-                "Mean ms per call of each layer over the timed runs of `prog --bench N`."]
+                "Mean ms per call of each layer over the timed runs of `prog --bench N`; the "
+                "last line is the median of the same runs (a mean is more sensitive to "
+                "other load than a median)."]
         for name, table in profiles:
             out += ["", "### %s" % name, "", "```"] + table + ["```"]
     out += ["", "Reproduce: `make bench` (options: `BENCH_QUICK=1`, `BENCH_NETS=a,b`; see "
