@@ -204,6 +204,14 @@ bool weights_bind(Graph *g)
         diag_error(g->weights_loc, "cannot load weights '%s': %s", g->weights_path, err);
         return false;
     }
+    bool ok = weights_bind_file(g, g->weights_path ? &f : NULL);
+    st_free(&f);
+    return ok;
+}
+
+bool weights_bind_file(Graph *g, StFile *f)
+{
+    const char *path = g->weights_path ? g->weights_path : "weights";
     InitRng rng = {g->seed};
     bool ok = true;
     for (int i = 0; i < g->nnodes; i++) {
@@ -217,24 +225,20 @@ bool weights_bind(Graph *g)
             char *key = xasprintf("%s.%s", n->name, param_suffix[p]);
             n->param[p] = ir_const_new(key, rank[p], dims[p]);
             free(key);
-            if (g->weights_path)
-                ok = load_param(&f, g->weights_path, n, n->param[p]) && ok;
+            if (f)
+                ok = load_param(f, path, n, n->param[p]) && ok;
             else
-                n->param[p]->data =
-                    xcalloc((size_t)ir_numel(rank[p], dims[p]), sizeof(float));
+                n->param[p]->data = xcalloc((size_t)ir_numel(rank[p], dims[p]), sizeof(float));
         }
-        if (g->weights_path && n->op == OP_BATCHNORM) {
+        if (f && n->op == OP_BATCHNORM) {
             char *key = xasprintf("%s.num_batches_tracked", n->name); /* a training counter */
-            mark_used(&f, key);
+            mark_used(f, key);
             free(key);
         }
-        if (!g->weights_path)
+        if (!f)
             init_node(g, &rng, n);
     }
-    if (g->weights_path) {
-        if (ok)
-            warn_unused(&f, g->weights_path);
-        st_free(&f);
-    }
+    if (f && ok)
+        warn_unused(f, path);
     return ok;
 }
