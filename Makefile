@@ -1,16 +1,29 @@
 # cnnc - a graph compiler for convolutional networks.
 #
 #   make            build/cnnc and build/libcnnrt.a
-#   make check      every test: unit (Check), golden outputs, error messages, CLI
+#   make check      every test: unit (Check), golden outputs, error messages, CLI,
+#                   determinism and valgrind; then all of it again under ASan+UBSan
+#                   (in build-san), then a short fuzz run of each target
+#   make check SAN=1  only the sanitizer pass
+#   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
 #
-# Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...
+# Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...   SAN=1 (sanitizers)
 
 CC      ?= cc
 BLAS    ?= openblas
-BUILD   ?= build
 CFLAGS  ?= -O2 -g
+# SAN=1: cnnc, the runtime, the tests and every generated test program are built
+# with ASan and UBSan (any report is fatal), in their own tree.
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+override CFLAGS += $(SAN_FLAGS)
+export CNNC_EXTRA_CFLAGS := $(SAN_FLAGS)
+endif
+BUILD   ?= build
+export BUILD
 WARN    := -Wall -Wextra -Werror
 STD     := -std=c99 -D_POSIX_C_SOURCE=200809L
 CPPFLAGS_ALL := -Icompiler -Iruntime -I$(BUILD)/gen
@@ -38,7 +51,8 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp
 
-.PHONY: all check unit golden errors cli demo deps clean format
+.PHONY: all check unit golden errors cli determinism valgrind fuzz fuzz-build fuzz-smoke demo deps \
+        clean format
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)
 
 $(BUILD)/cnnc: $(COMPILER_OBJ) $(BUILD)/libcnnrt.a
@@ -91,7 +105,11 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(BUILD)/libcnnrt.a $(HEAD
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) golden errors cli
+	$(MAKE) golden errors cli determinism valgrind
+ifneq ($(SAN),1)
+	$(MAKE) check SAN=1 BUILD=$(BUILD)-san
+	$(MAKE) fuzz-smoke
+endif
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
@@ -105,6 +123,47 @@ errors: all
 cli: all
 	@bash tests/cli/driver.sh
 
+determinism: all
+	@bash tests/run-determinism.sh
+
+# The generated LeNet-5 program under valgrind (skipped in SAN builds: ASan and
+# valgrind do not mix).
+valgrind: all
+	@bash tests/run-valgrind.sh
+
+# ---- fuzzing (libFuzzer: clang with ASan and UBSan) -------------------------
+
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# (the warning flag: clang on a bison-generated range check that is always true)
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                -Wno-tautological-constant-out-of-range-compare
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(CPPFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lm
+
+fuzz-build:
+	@bash tools/install-deps.sh fuzz
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" SAN= \
+	    $(patsubst %,$(FUZZ_BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+# Each target runs FUZZ_SECONDS on a scratch copy of its committed corpus (new
+# inputs go to $(FUZZ_BUILD)/corpus/TARGET; crashes to $(FUZZ_BUILD)/crashes/).
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# For make check: a few seconds per target, skipped without clang and libFuzzer.
+fuzz-smoke:
+	@if bash tests/fuzz/run.sh --available $(FUZZ_CC); then \
+	    $(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5); \
+	else \
+	    echo "  FUZZ    skipped: $(FUZZ_CC) with libFuzzer not found (apt-get install clang-14 libclang-rt-14-dev)"; \
+	fi
+
 demo: deps
 	$(MAKE) all
 	$(MAKE) -C examples/lenet5 run
@@ -113,7 +172,8 @@ deps:
 	@bash tools/install-deps.sh
 
 format:
-	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \
+	    tests/fuzz/*.c
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-san $(FUZZ_BUILD)

@@ -8,7 +8,7 @@
 # arguments, one line) and tolerance (one number, default 1e-4). Arguments are
 # case names or case directories; with none, every case runs.
 #
-# Environment: CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
+# Environment: BUILD (the build tree, default build), CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
 # run, default 60).
 #
@@ -18,8 +18,10 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CNNC=$ROOT/build/cnnc
-F32CMP=$ROOT/build/tools/f32cmp
+BUILD_DIR=${BUILD:-build}
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+CNNC=$BUILD_DIR/cnnc
+F32CMP=$BUILD_DIR/tools/f32cmp
 GOLDEN=$ROOT/tests/golden
 CC=${CC:-cc}
 TIMEOUT=${GOLDEN_TIMEOUT:-60}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages cnnc needs to build and test, if any are missing.
 # Used by `make deps`, `make check` and `make demo`. Python/torch is never needed here.
+# With the argument "fuzz" (used by `make fuzz`): clang and libFuzzer instead.
 set -u
-pkgs="gcc make flex bison libopenblas-dev check pkg-config"
+pkgs="gcc make flex bison libopenblas-dev check pkg-config valgrind"
+[ "${1:-}" = fuzz ] && pkgs="clang-14 libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -2,7 +2,11 @@
 # Command-line behaviour of cnnc: options, exit codes, output files, determinism.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cnnc="$root/build/cnnc"
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+cnnc="$build/cnnc"
+# The C compiler for generated code (with the sanitizer flags of a SAN=1 build).
+ccs="cc ${CNNC_EXTRA_CFLAGS:-}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -38,10 +42,10 @@ check "missing file is an error" bash -c "'$cnnc' nope.cnn 2>&1 | grep -q \"cann
 check "default output is NAME.c and NAME.h" bash -c "'$cnnc' net.cnn && test -s net.c && test -s net.h"
 check "-o writes the .c and the .h beside it" bash -c "mkdir -p sub && '$cnnc' net.cnn -o sub/model.c && test -s sub/model.c && grep -q 'small_run' sub/model.h && grep -q '#include \"model.h\"' sub/model.c"
 check "generated code compiles cleanly with -pedantic -Werror" \
-    bash -c "cc -std=c99 -Wall -Wextra -pedantic -Werror -c sub/model.c \$('$cnnc' --cflags) -o model.o"
+    bash -c "$ccs -std=c99 -Wall -Wextra -pedantic -Werror -c sub/model.c \$('$cnnc' --cflags) -o model.o"
 check "--main program links with --cflags/--libs and runs" bash -c "
     '$cnnc' net.cnn --main -o m.c &&
-    cc -std=c99 -O2 m.c \$('$cnnc' --cflags) -o m \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 m.c \$('$cnnc' --cflags) -o m \$('$cnnc' --libs) &&
     head -c 768 /dev/zero > in.f32 && ./m in.f32 out.f32 && test \$(stat -c %s out.f32) -eq 40"
 check "--main program rejects a wrong-size input" bash -c "head -c 100 /dev/zero > bad.f32; ./m bad.f32 o.f32 2>&1 | grep -q 'bad.f32'; test \${PIPESTATUS[0]} -ne 0"
 check "--main program prints usage without arguments" bash -c "./m 2>&1 | grep -q 'usage: ./m \[--bench N\] x.f32 OUT.f32'"
@@ -72,8 +76,8 @@ check "unused tensors in the weights file are skipped with a warning naming them
 check "--weights-file keeps weights out of the source" bash -c "
     '$cnnc' net.cnn --main --weights-file=net.weights -o wf.c && test \$(stat -c %s net.weights) -gt 1000 &&
     ! grep -q 'string literals' wf.c && grep -q 'int small_load_weights(const char \*path);' wf.h &&
-    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 wf.c \$('$cnnc' --cflags) -o wf \$('$cnnc' --libs) &&
-    '$cnnc' net.cnn --main -o emb.c && cc -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 wf.c \$('$cnnc' --cflags) -o wf \$('$cnnc' --libs) &&
+    '$cnnc' net.cnn --main -o emb.c && $ccs -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
     head -c 768 /dev/urandom > r.f32 && ./wf r.f32 o1.f32 && ./emb r.f32 o2.f32 && cmp o1.f32 o2.f32"
 
 echo "cli: $pass passed, $fail failed"
