@@ -32,6 +32,7 @@ typedef struct Emitter {
     char *NET;           /* upper-case prefix */
     int64_t *param_at;   /* float offset of node i's parameter p: [i * PARAM_MAX + p] */
     int64_t weight_floats;
+    StrBuf label; /* comment_safe()'s result */
 } Emitter;
 
 static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -103,6 +104,23 @@ static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size
     return buf;
 }
 
+/* A layer label as it may appear inside a C comment: a label is any string,
+ * so "*\/" is broken up and control characters become '?'. Valid until the
+ * next call. */
+static const char *comment_safe(Emitter *e, const char *label)
+{
+    e->label.len = 0;
+    sb_putc(&e->label, '\0');
+    e->label.len = 0;
+    for (const char *p = label; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        sb_putc(&e->label, c < 32 || c == 127 ? '?' : (char)c);
+        if (c == '*' && p[1] == '/')
+            sb_putc(&e->label, '\\');
+    }
+    return e->label.data;
+}
+
 static const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
 {
     snprintf(buf, size, "%s_weights.f + %lld", e->net,
@@ -134,8 +152,8 @@ static void emit_summary(Emitter *e, const EmitOptions *opt, const char *file_na
         const Node *n = g->nodes[i];
         params += ir_node_params(n);
         macs += ir_node_macs(n);
-        sb_printf(e->sb, " *   %-20s %-15s %-20s %10lld %12lld  %s\n", n->name, op_name(n->op),
-                  ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
+        sb_printf(e->sb, " *   %-20s %-15s %-20s %10lld %12lld  %s\n", comment_safe(e, n->name),
+                  op_name(n->op), ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
                   (long long)ir_node_params(n), (long long)ir_node_macs(n),
                   n->op == OP_FLATTEN || n->op == OP_DROPOUT ? "view" : kernel_name(n->kernel));
     }
@@ -535,7 +553,7 @@ static void emit_layer(Emitter *e, const Node *n)
 {
     char shape_in[160], shape_out[160];
     char *fn = layer_fn(n);
-    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", n->name, op_name(n->op),
+    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", comment_safe(e, n->name), op_name(n->op),
               ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
@@ -601,9 +619,11 @@ static void emit_run(Emitter *e)
         if (is_view(n)) {
             if (n->out->storage == STORE_OUTPUT)
                 out(e, "memcpy(%s, %s, %lld); /* %s */", n->out->name,
-                    ptr(e, n->in[0], a, sizeof a), (long long)ir_tensor_bytes(n->out), n->name);
+                    ptr(e, n->in[0], a, sizeof a), (long long)ir_tensor_bytes(n->out),
+                    comment_safe(e, n->name));
             else
-                out(e, "/* %s: %s is a view of %s */", n->name, n->out->name, root(n->out)->name);
+                out(e, "/* %s: %s is a view of %s */", comment_safe(e, n->name), n->out->name,
+                    root(n->out)->name);
             continue;
         }
         char *fn = layer_fn(n);
@@ -787,4 +807,5 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
     emit_header(&e, opt, hdr);
     free(e.param_at);
     free(e.NET);
+    sb_free(&e.label);
 }

@@ -80,5 +80,10 @@ check "--weights-file keeps weights out of the source" bash -c "
     '$cnnc' net.cnn --main -o emb.c && $ccs -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
     head -c 768 /dev/urandom > r.f32 && ./wf r.f32 o1.f32 && ./emb r.f32 o2.f32 && cmp o1.f32 o2.f32"
 
+check "labels that end a C comment or hold control bytes stay inside the generated comments" bash -c "
+    printf 'input x[4]\\ninit he\\n\"a*/b\\001\\\\\\\\\": linear(2)\\n' > lbl.cnn && '$cnnc' lbl.cnn -o lbl.c &&
+    grep -qF '/* a*\\/b?\\: linear [1, 4] -> [1, 2] */' lbl.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c lbl.c \$('$cnnc' --cflags) -o lbl.o"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
