@@ -32,6 +32,10 @@ bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
 #define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
 #define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
+/* The most layers, and params, one network may have (name lookups are linear,
+ * so this also bounds the compile time of a hostile 10 MB file). */
+#define IR_MAX_NODES 10000
+#define IR_MAX_PARAMS 10000
 
 typedef enum Storage {
     STORE_NONE,   /* not planned yet */

@@ -702,6 +702,10 @@ static bool do_param(Sema *s, const Stmt *st)
         diag_note(old->loc, "first defined here");
         return false;
     }
+    if (s->nparams >= IR_MAX_PARAMS) {
+        diag_error(st->loc, "too many params (the limit is %d)", IR_MAX_PARAMS);
+        return false;
+    }
     Value v;
     if (!eval(s, st->value, &v))
         return false;
@@ -792,6 +796,11 @@ static bool do_layer(Sema *s, const Layer *l)
     OpKind op;
     if (!op_lookup(l->op, &op))
         return unknown_op(s, l);
+    if (s->g->nnodes >= IR_MAX_NODES) {
+        diag_error(l->label ? l->label_loc : l->op_loc,
+                   "too many layers (the limit is %d per network)", IR_MAX_NODES);
+        return false;
+    }
     ArgSet as;
     if (!match_args(s, l, op, &as))
         return false;
