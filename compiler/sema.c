@@ -183,7 +183,11 @@ static bool eval(Sema *s, const Expr *e, Value *out)
             *out = (Value){.kind = V_FLOAT, .f = -v.f};
             return true;
         }
-        diag_error(e->loc, "cannot negate %s", kind_name(v.kind));
+        if (v.kind == V_INT)
+            diag_error(e->loc, "integer overflow in '-' (%llu does not fit in 64 bits)",
+                       (unsigned long long)INT64_MAX + 1);
+        else
+            diag_error(e->loc, "cannot negate %s", kind_name(v.kind));
         return false;
     }
     case EX_BINOP:
