@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 [ $# -gt 0 ] || set -- "$root"/tests/errors/*.cnn "$root"/tests/errors/*.gen
 for f in "$@"; do
-    [ -f "$f" ] || continue
+    case $f in *.cnn | *.gen) [ -f "$f" ] || continue ;; *) continue ;; esac
     base=${f%.*}
     name=$(basename "$base").cnn
     expect="$f"   # expectations live at the end of the case, or beside it for an empty file
