@@ -306,6 +306,13 @@ static int compile(const Options *o)
                 ok = write_outputs(paths, data);
             else
                 fwrite(out.data, 1, out.len, stdout);
+        } else if (strpbrk(base_name(h_path), "\"\\\n")) {
+            /* The .c file says #include "NAME.h": NAME cannot hold these. */
+            fprintf(stderr,
+                    "cnnc: error: output name '%s' cannot be #included from C (it "
+                    "contains '\"', '\\' or a newline)\n",
+                    base_name(h_path));
+            ok = false;
         } else {
             EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path), CNNC_VERSION,
                               o->weights_file};

@@ -85,5 +85,10 @@ check "labels that end a C comment or hold control bytes stay inside the generat
     grep -qF '/* a*\\/b?\\: linear [1, 4] -> [1, 2] */' lbl.c &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c lbl.c \$('$cnnc' --cflags) -o lbl.o"
 
+check "an output name that cannot be #included is an error, and nothing is written" bash -c "
+    '$cnnc' net.cnn -o 'q\"x.c' 2> q.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: output name 'q\\\"x.h' cannot be #included from C (it contains '\\\"', '\\\\' or a newline)\" q.err &&
+    test -z \"\$(ls | grep '^q.x')\""
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
