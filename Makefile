@@ -6,6 +6,7 @@
 #                   (in build-san), then a short fuzz run of each target
 #   make check SAN=1  only the sanitizer pass
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
+#   make fuzz-coverage  llvm-cov report of the compiler code the fuzz corpora reach
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
 #
@@ -51,7 +52,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp
 
-.PHONY: all check unit golden errors cli determinism valgrind fuzz fuzz-build fuzz-smoke demo deps \
+.PHONY: all check unit golden errors cli determinism valgrind fuzz fuzz-build fuzz-smoke fuzz-coverage demo deps \
         clean format
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)
 
@@ -138,8 +139,9 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # (the warning flag: clang on a bison-generated range check that is always true)
+FUZZ_WFLAGS  := -Wno-tautological-constant-out-of-range-compare
 FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-                -Wno-tautological-constant-out-of-range-compare
+                $(FUZZ_WFLAGS)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -155,6 +157,15 @@ fuzz-build:
 # inputs go to $(FUZZ_BUILD)/corpus/TARGET; crashes to $(FUZZ_BUILD)/crashes/).
 fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Coverage of the compiler by each target's corpus (committed seeds plus
+# $(FUZZ_BUILD)/corpus/TARGET), with llvm-cov.
+fuzz-coverage:
+	$(MAKE) BUILD=$(FUZZ_BUILD)-cov CC=$(FUZZ_CC) SAN= \
+	    CFLAGS="-O0 -g -fprofile-instr-generate -fcoverage-mapping -fsanitize=fuzzer-no-link $(FUZZ_WFLAGS)" \
+	    $(patsubst %,$(FUZZ_BUILD)-cov/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@bash tests/fuzz/coverage.sh $(FUZZ_BUILD)-cov \
+	    $(foreach t,$(FUZZ_TARGETS),$(t):$(or $(FUZZ_CORPUS),$(FUZZ_BUILD)/corpus)/$(t))
 
 # For make check: a few seconds per target, skipped without clang and libFuzzer.
 fuzz-smoke:
@@ -176,4 +187,4 @@ format:
 	    tests/fuzz/*.c
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-san $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(BUILD)-san $(FUZZ_BUILD) $(FUZZ_BUILD)-cov
