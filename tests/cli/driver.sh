@@ -90,5 +90,9 @@ check "an output name that cannot be #included is an error, and nothing is writt
     grep -qxF \"cnnc: error: output name 'q\\\"x.h' cannot be #included from C (it contains '\\\"', '\\\\' or a newline)\" q.err &&
     test -z \"\$(ls | grep '^q.x')\""
 
+check "a directory or an endless device as the input is an error" bash -c "
+    '$cnnc' . 2>&1 | grep -qxF \"cnnc: error: cannot read '.': Is a directory\" &&
+    '$cnnc' /dev/zero 2>&1 | grep -qxF \"cnnc: error: cannot read '/dev/zero': File too large\""
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
