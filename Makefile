@@ -52,8 +52,8 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp
 
-.PHONY: all check unit golden errors cli determinism valgrind fuzz fuzz-build fuzz-smoke fuzz-coverage demo deps \
-        clean format
+.PHONY: all check unit golden errors cli determinism valgrind demo deps clean format \
+        fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS)
 
 $(BUILD)/cnnc: $(COMPILER_OBJ) $(BUILD)/libcnnrt.a
@@ -153,8 +153,8 @@ fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" SAN= \
 	    $(patsubst %,$(FUZZ_BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
-# Each target runs FUZZ_SECONDS on a scratch copy of its committed corpus (new
-# inputs go to $(FUZZ_BUILD)/corpus/TARGET; crashes to $(FUZZ_BUILD)/crashes/).
+# Each target runs FUZZ_SECONDS from its committed seeds (only read) and
+# $(FUZZ_BUILD)/corpus/TARGET, where new inputs go; crashes go to $(FUZZ_BUILD)/crashes/.
 fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
