@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # run-determinism.sh - cnnc is deterministic: every golden case compiled twice
 # (C, header and --emit=ir, in different directories) gives byte-identical output.
+# And the generated code is: for a few cases, the program built with -O0 and
+# with -O2 gives bit-identical outputs, run twice each (C99 mode contracts no
+# floating-point expressions, so the optimizer may not change a result).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
@@ -31,6 +34,39 @@ for dir in "$root"/tests/golden/*/; do
     else
         fail=$((fail + 1))
         echo "FAIL $name: $problem"
+    fi
+done
+ccs="${CC:-cc} ${CNNC_EXTRA_CFLAGS:-}"
+for name in lenet5 mini_mobilenet conv_groups2 avgpool_ceil_excl; do
+    dir=$root/tests/golden/$name
+    problem=""
+    flags=()
+    [ -f "$dir/flags" ] && read -r -a flags <"$dir/flags"
+    if ! "$cnnc" "$dir/net.cnn" --main -o "$tmp/net.c" ${flags[@]+"${flags[@]}"} >"$tmp/log" 2>&1; then
+        problem="cnnc failed"
+    fi
+    for opt in -O0 -O2; do
+        [ -n "$problem" ] && break
+        # shellcheck disable=SC2086
+        if ! $ccs -std=c99 $opt "$tmp/net.c" $("$cnnc" --cflags) -o "$tmp/prog$opt" \
+            $("$cnnc" --libs) >"$tmp/log" 2>&1; then
+            problem="cc $opt failed: $(head -1 "$tmp/log")"
+        fi
+        for run in 1 2; do
+            [ -z "$problem" ] && ! "$tmp/prog$opt" "$dir/input.f32" "$tmp/out$opt.$run" \
+                >"$tmp/log" 2>&1 && problem="the $opt program failed"
+        done
+    done
+    for out in out-O0.2 out-O2.1 out-O2.2; do
+        [ -z "$problem" ] && ! cmp -s "$tmp/out-O0.1" "$tmp/$out" &&
+            problem="outputs differ: out-O0.1 and $out"
+    done
+    rm -f "$tmp"/net.* "$tmp"/prog* "$tmp"/out*
+    if [ -z "$problem" ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL $name (-O0/-O2 outputs): $problem"
     fi
 done
 echo "determinism: $pass passed, $fail failed"
