@@ -24,6 +24,10 @@
 #define BLOB_CHUNK 4095 /* bytes per string literal: C99's minimum guaranteed limit */
 #define PARAM_ALIGN 16  /* floats: each parameter starts on a 64-byte boundary */
 
+/* Room for a reference such as "<network>_weights.f + <offset>" or a tensor
+ * name, with the longest names the language allows. */
+#define REF_SIZE (2 * AST_MAX_NAME + 64)
+
 typedef struct Emitter {
     StrBuf *sb;
     int indent;
@@ -281,7 +285,7 @@ static void emit_conv_direct(Emitter *e, const Node *n)
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3];
     long long cin_g = C / a->groups, cout_g = OC / a->groups;
-    char w[96], b[96];
+    char w[REF_SIZE], b[REF_SIZE];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -315,7 +319,7 @@ static void emit_conv_direct(Emitter *e, const Node *n)
 
 static void emit_bias_add(Emitter *e, const Node *n, long long N, long long OC, long long HW)
 {
-    char b[96];
+    char b[REF_SIZE];
     if (!n->param[PARAM_BIAS])
         return;
     out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -335,7 +339,7 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], G = a->groups;
     long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw;
-    char w[96];
+    char w[REF_SIZE];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     open_block(e, "for (int b = 0; b < %lld; b++) {", N);
     open_block(e, "for (int g = 0; g < %lld; g++) {", G);
@@ -359,7 +363,7 @@ static void emit_linear(Emitter *e, const Node *n)
 {
     long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
     bool bias = n->param[PARAM_BIAS] != NULL;
-    char w[96], b[96];
+    char w[REF_SIZE], b[REF_SIZE];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (bias) {
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -381,7 +385,7 @@ static void emit_batchnorm(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0];
     long long N = in->dims[0], C = in->dims[1], HW = ir_numel(in->rank - 2, in->dims + 2);
-    char m[96], v[96], w[96], b[96], eps[40];
+    char m[REF_SIZE], v[REF_SIZE], w[REF_SIZE], b[REF_SIZE], eps[40];
     out(e, "const float *mean = %s;", wptr(e, n, PARAM_MEAN, m, sizeof m));
     out(e, "const float *var = %s;", wptr(e, n, PARAM_VAR, v, sizeof v));
     if (n->a.affine) {
@@ -610,7 +614,7 @@ static void emit_signature(Emitter *e, StrBuf *sb, const char *end)
 static void emit_run(Emitter *e)
 {
     const Graph *g = e->g;
-    char a[128], b[128], s[128];
+    char a[REF_SIZE], b[REF_SIZE], s[REF_SIZE];
     sb_puts(e->sb, "\n");
     emit_signature(e, e->sb, "\n{\n");
     e->indent = 1;

@@ -965,6 +965,9 @@ static bool set_name(Sema *s)
         ok = ok && (isalnum((unsigned char)*p) || *p == '_');
     if (!ok)
         diag_error(loc, "network name '%s' is not a C identifier", name);
+    else if (strlen(name) > AST_MAX_NAME)
+        diag_error(loc, "network name '%.40s...' is too long (%zu bytes; the limit is %d)", name,
+                   strlen(name), AST_MAX_NAME);
     else
         s->g->name = xstrdup(name);
     free(stem);

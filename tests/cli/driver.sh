@@ -94,5 +94,21 @@ check "a directory or an endless device as the input is an error" bash -c "
     '$cnnc' . 2>&1 | grep -qxF \"cnnc: error: cannot read '.': Is a directory\" &&
     '$cnnc' /dev/zero 2>&1 | grep -qxF \"cnnc: error: cannot read '/dev/zero': File too large\""
 
+# The longest network name and label (255 bytes) in every kind of reference
+# the generated code makes (weights, arena, arguments).
+long_net=$(printf 'n%.0s' $(seq 255))
+long_label=$(printf 'a%.0s' $(seq 255))
+printf 'network %s\ninput x[4]\ninit he\nfc: linear(8) -> batchnorm -> relu\n%s: linear(2)\n' \
+    "$long_net" "$long_label" >long.cnn
+check "255-byte network names and labels give C that compiles and runs" bash -c "
+    '$cnnc' long.cnn --main -o long.c &&
+    grep -qxF 'void ${long_net}_run(const float *x, float *$long_label);' long.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror long.c \$('$cnnc' --cflags) -o long \$('$cnnc' --libs) &&
+    head -c 16 /dev/zero > l.f32 && ./long l.f32 lo.f32 && test \$(stat -c %s lo.f32) -eq 8"
+check "a network name over 255 bytes is an error" bash -c "
+    '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
+    grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
+    test ! -e toolong.c"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
