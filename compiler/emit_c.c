@@ -726,7 +726,7 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     }
     if (g->noutputs > 1)
         sb_printf(e->sb, "static float main_all_outputs[%lld];\n", (long long)total);
-    sb_printf(e->sb, "\nstatic void main_run_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
+    sb_printf(e->sb, "\nstatic void bench_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
               e->net, call);
     out(e, "\nint main(int argc, char **argv)\n{");
     e->indent = 1;
@@ -761,9 +761,9 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
             g->inputs[i]->name, (long long)ir_tensor_numel(g->inputs[i]));
     out(e, "double median_ms = 0.0;");
     out(e, "if (bench > 0)");
-    out(e, "    median_ms = cnnrt_bench(main_run_once, NULL, bench / 10 + 1, bench);");
+    out(e, "    median_ms = cnnrt_bench(bench_once, NULL, bench / 10 + 1, bench);");
     out(e, "else");
-    out(e, "    main_run_once(NULL);");
+    out(e, "    bench_once(NULL);");
     const char *result = "main_all_outputs";
     if (g->noutputs > 1) {
         int64_t at = 0;

@@ -632,17 +632,34 @@ bool infer_shape(Node *n)
 
 /* ---- statements --------------------------------------------------------- */
 
-/* A C identifier made from a label: "features.0" -> "features_0". */
+static bool is_c_keyword(const char *s)
+{
+    static const char *const keywords[] = {
+        "auto",     "break",  "case",     "char",       "const",    "continue", "default",
+        "do",       "double", "else",     "enum",       "extern",   "float",    "for",
+        "goto",     "if",     "inline",   "int",        "long",     "register", "restrict",
+        "return",   "short",  "signed",   "sizeof",     "static",   "struct",   "switch",
+        "typedef",  "union",  "unsigned", "void",       "volatile", "while",    "_Bool",
+        "_Complex", "_Imaginary"};
+    for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
+        if (strcmp(s, keywords[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A C identifier made from a label: "features.0" -> "features_0", "int" -> "int_". */
 static char *c_ident(const char *label)
 {
     size_t n = strlen(label);
-    char *s = xmalloc(n + 2);
+    char *s = xmalloc(n + 3);
     size_t j = 0;
     if (!isalpha((unsigned char)label[0]) && label[0] != '_')
         s[j++] = '_';
     for (size_t i = 0; i < n; i++)
         s[j++] = isalnum((unsigned char)label[i]) ? label[i] : '_';
     s[j] = '\0';
+    if (is_c_keyword(s))
+        strcpy(s + j, "_");
     return s;
 }
 
@@ -855,12 +872,15 @@ static bool do_chain(Sema *s, const Stmt *st)
         if (!do_layer(s, &st->layers[i]))
             return false;
     if (st->target) {
-        if (find_tensor(s->g, st->target) && s->current != find_tensor(s->g, st->target)) {
+        char *id = c_ident(st->target); /* "int" is the tensor int_ */
+        Tensor *t = find_tensor(s->g, id);
+        if (t && t != s->current) {
             diag_error(st->target_loc, "tensor name '%s' is already used", st->target);
+            free(id);
             return false;
         }
         free(s->current->name);
-        s->current->name = c_ident(st->target);
+        s->current->name = id;
     }
     s->current_loc = st->loc;
     return true;

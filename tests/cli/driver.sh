@@ -105,6 +105,13 @@ check "255-byte network names and labels give C that compiles and runs" bash -c 
     grep -qxF 'void ${long_net}_run(const float *x, float *$long_label);' long.h &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror long.c \$('$cnnc' --cflags) -o long \$('$cnnc' --libs) &&
     head -c 16 /dev/zero > l.f32 && ./long l.f32 lo.f32 && test \$(stat -c %s lo.f32) -eq 8"
+# C keywords as names, and a label that --main's own code used to use.
+printf 'input int[4]\ninit he\nfor: linear(8) -> relu\nrun_once: linear(2)\n' >names.cnn
+check "C keywords and run_once as names give C that compiles and runs" bash -c "
+    '$cnnc' names.cnn --main -o names.c &&
+    grep -qxF 'void names_run(const float *int_, float *run_once);' names.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror names.c \$('$cnnc' --cflags) -o names \$('$cnnc' --libs) &&
+    ./names l.f32 no.f32 && test \$(stat -c %s no.f32) -eq 8"
 check "a network name over 255 bytes is an error" bash -c "
     '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
     grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
