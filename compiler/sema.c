@@ -632,7 +632,9 @@ bool infer_shape(Node *n)
 
 /* ---- statements --------------------------------------------------------- */
 
-static bool is_c_keyword(const char *s)
+/* C's keywords, and memcpy, which the generated NAME_run() calls: a tensor
+ * name is a parameter of that function. */
+static bool is_reserved(const char *s)
 {
     static const char *const keywords[] = {
         "auto",     "break",  "case",     "char",       "const",    "continue", "default",
@@ -644,7 +646,7 @@ static bool is_c_keyword(const char *s)
     for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
         if (strcmp(s, keywords[i]) == 0)
             return true;
-    return false;
+    return strcmp(s, "memcpy") == 0;
 }
 
 /* A C identifier made from a label: "features.0" -> "features_0", "int" -> "int_". */
@@ -658,7 +660,7 @@ static char *c_ident(const char *label)
     for (size_t i = 0; i < n; i++)
         s[j++] = isalnum((unsigned char)label[i]) ? label[i] : '_';
     s[j] = '\0';
-    if (is_c_keyword(s))
+    if (is_reserved(s))
         strcpy(s + j, "_");
     return s;
 }

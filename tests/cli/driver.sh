@@ -112,6 +112,11 @@ check "C keywords and run_once as names give C that compiles and runs" bash -c "
     grep -qxF 'void names_run(const float *int_, float *run_once);' names.h &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror names.c \$('$cnnc' --cflags) -o names \$('$cnnc' --libs) &&
     ./names l.f32 no.f32 && test \$(stat -c %s no.f32) -eq 8"
+printf 'input x[2, 2, 2]\ninit he\nrelu\nmemcpy: flatten\n' >mc.cnn
+check "an output labelled memcpy does not hide the memcpy its copy calls" bash -c "
+    '$cnnc' mc.cnn --main -o mc.c && grep -qxF 'void mc_run(const float *x, float *memcpy_);' mc.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror mc.c \$('$cnnc' --cflags) -o mc \$('$cnnc' --libs) &&
+    head -c 32 /dev/zero > m.f32 && ./mc m.f32 mo.f32 && cmp m.f32 mo.f32"
 check "a network name over 255 bytes is an error" bash -c "
     '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
     grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
