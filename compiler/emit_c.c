@@ -98,13 +98,30 @@ static Tensor *root(const Tensor *t)
 }
 
 /* C expression for the memory of tensor t. */
+static char *layer_fn(const Node *n);
+
+/* The graph inputs and outputs are the parameters of NAME_run(), whose body
+ * calls the layer functions and uses the arena: a tensor named like one of
+ * those would hide it, so its parameter gets a '_'. */
+static const char *hiding_suffix(const Emitter *e, const Tensor *t)
+{
+    size_t n = strlen(e->net);
+    bool hides = strncmp(t->name, e->net, n) == 0 && strcmp(t->name + n, "_arena") == 0;
+    for (int i = 0; i < e->g->nnodes && !hides; i++) {
+        char *fn = layer_fn(e->g->nodes[i]);
+        hides = strcmp(fn, t->name) == 0;
+        free(fn);
+    }
+    return hides ? "_" : "";
+}
+
 static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size)
 {
     t = root(t);
     if (t->storage == STORE_ARENA)
         snprintf(buf, size, "%s_arena + %lld", e->net, (long long)(t->offset / 4));
     else
-        snprintf(buf, size, "%s", t->name);
+        snprintf(buf, size, "%s%s", t->name, hiding_suffix(e, t));
     return buf;
 }
 
@@ -605,9 +622,10 @@ static void emit_signature(Emitter *e, StrBuf *sb, const char *end)
     const Graph *g = e->g;
     sb_printf(sb, "void %s_run(", e->net);
     for (int i = 0; i < g->ninputs; i++)
-        sb_printf(sb, "%sconst float *%s", i ? ", " : "", g->inputs[i]->name);
+        sb_printf(sb, "%sconst float *%s%s", i ? ", " : "", g->inputs[i]->name,
+                  hiding_suffix(e, g->inputs[i]));
     for (int i = 0; i < g->noutputs; i++)
-        sb_printf(sb, ", float *%s", g->outputs[i]->name);
+        sb_printf(sb, ", float *%s%s", g->outputs[i]->name, hiding_suffix(e, g->outputs[i]));
     sb_printf(sb, ")%s", end);
 }
 

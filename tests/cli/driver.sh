@@ -117,6 +117,11 @@ check "an output labelled memcpy does not hide the memcpy its copy calls" bash -
     '$cnnc' mc.cnn --main -o mc.c && grep -qxF 'void mc_run(const float *x, float *memcpy_);' mc.h &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror mc.c \$('$cnnc' --cflags) -o mc \$('$cnnc' --libs) &&
     head -c 32 /dev/zero > m.f32 && ./mc m.f32 mo.f32 && cmp m.f32 mo.f32"
+printf 'network n\ninput x[4]\ninit he\nfc: linear(64)\nx: relu\nlayer1_x: linear(8)\nn_arena: linear(2)\n' >hide.cnn
+check "outputs named like a layer function or the arena do not hide them in NAME_run" bash -c "
+    '$cnnc' hide.cnn --main -o hide.c && grep -qxF 'void n_run(const float *x, float *n_arena_);' hide.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror hide.c \$('$cnnc' --cflags) -o hide \$('$cnnc' --libs) &&
+    head -c 16 /dev/zero > h.f32 && ./hide h.f32 ho.f32 && test \$(stat -c %s ho.f32) -eq 8"
 check "a network name over 255 bytes is an error" bash -c "
     '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
     grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
