@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ir.h"
 #include "util.h"
@@ -682,11 +683,21 @@ static Node *find_node(const Graph *g, const char *name)
 }
 
 /* A tensor name not yet used: base, or base_2, base_3, ... */
+/* A tensor whose name differs from `name` by case only: the generated header's
+ * macros (NET_X_SIZE) would be the same. */
+static Tensor *find_tensor_nocase(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->ntensors; i++)
+        if (strcasecmp(g->tensors[i]->name, name) == 0)
+            return g->tensors[i];
+    return NULL;
+}
+
 static Tensor *new_unique_tensor(Graph *g, const char *base)
 {
     char *id = c_ident(base);
     char *name = xstrdup(id);
-    for (int k = 2; find_tensor(g, name); k++) {
+    for (int k = 2; find_tensor_nocase(g, name); k++) {
         free(name);
         name = xasprintf("%s_%d", id, k);
     }
@@ -875,8 +886,14 @@ static bool do_chain(Sema *s, const Stmt *st)
             return false;
     if (st->target) {
         char *id = c_ident(st->target); /* "int" is the tensor int_ */
-        Tensor *t = find_tensor(s->g, id);
-        if (t && t != s->current) {
+        Tensor *t = find_tensor_nocase(s->g, id);
+        if (t && t != s->current && strcmp(t->name, id) != 0) {
+            diag_error(st->target_loc,
+                       "tensor name '%s' clashes with '%s' (the generated macros ignore case)",
+                       st->target, t->name);
+            free(id);
+            return false;
+        } else if (t && t != s->current) {
             diag_error(st->target_loc, "tensor name '%s' is already used", st->target);
             free(id);
             return false;

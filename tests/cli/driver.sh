@@ -122,6 +122,10 @@ check "outputs named like a layer function or the arena do not hide them in NAME
     '$cnnc' hide.cnn --main -o hide.c && grep -qxF 'void n_run(const float *x, float *n_arena_);' hide.h &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror hide.c \$('$cnnc' --cflags) -o hide \$('$cnnc' --libs) &&
     head -c 16 /dev/zero > h.f32 && ./hide h.f32 ho.f32 && test \$(stat -c %s ho.f32) -eq 8"
+printf 'input x[4]\ninit he\nX: linear(2)\n' >cs.cnn
+check "tensor names that differ only by case get distinct header macros" bash -c "
+    '$cnnc' cs.cnn -o cs.c && grep -qxF 'void cs_run(const float *x, float *X_2);' cs.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c cs.c \$('$cnnc' --cflags) -o cs.o"
 check "a network name over 255 bytes is an error" bash -c "
     '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
     grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
