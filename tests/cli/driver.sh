@@ -126,6 +126,11 @@ printf 'input x[4]\ninit he\nX: linear(2)\n' >cs.cnn
 check "tensor names that differ only by case get distinct header macros" bash -c "
     '$cnnc' cs.cnn -o cs.c && grep -qxF 'void cs_run(const float *x, float *X_2);' cs.h &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c cs.c \$('$cnnc' --cflags) -o cs.o"
+check "an output over the input, or two outputs in one file, is an error and writes nothing" bash -c "
+    cp net.cnn self.cnn && ! '$cnnc' self.cnn -o ./self.cnn 2> self.err && cmp net.cnn self.cnn &&
+    grep -qxF \"cnnc: error: output file './self.cnn' is the input file\" self.err &&
+    ! '$cnnc' net.cnn -o two.c --weights-file=two.c 2> two.err && test ! -e two.c &&
+    grep -qxF \"cnnc: error: 'two.c' would be written twice (as the C source and the weights file)\" two.err"
 check "a network name over 255 bytes is an error" bash -c "
     '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
     grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
