@@ -97,7 +97,6 @@ static Tensor *root(const Tensor *t)
     return (Tensor *)t;
 }
 
-/* C expression for the memory of tensor t. */
 static char *layer_fn(const Node *n);
 
 /* The graph inputs and outputs are the parameters of NAME_run(), whose body
@@ -115,6 +114,7 @@ static const char *hiding_suffix(const Emitter *e, const Tensor *t)
     return hides ? "_" : "";
 }
 
+/* C expression for the memory of tensor t. */
 static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size)
 {
     t = root(t);
@@ -131,8 +131,7 @@ static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size
 static const char *comment_safe(Emitter *e, const char *label)
 {
     e->label.len = 0;
-    sb_putc(&e->label, '\0');
-    e->label.len = 0;
+    sb_write(&e->label, "", 0); /* NUL-terminated, even for an empty label */
     for (const char *p = label; *p; p++) {
         unsigned char c = (unsigned char)*p;
         sb_putc(&e->label, c < 32 || c == 127 ? '?' : (char)c);
