@@ -14,7 +14,9 @@
  * in main.c. Networks that are legal but would only spend the fuzzer's time
  * (more than FUZZ_MAX_PARAMS parameters to generate and print) are skipped
  * here; the compiler itself has no such limit. The input's length picks the
- * emit options, so that --main and --weights-file code is covered too. */
+ * emit options, so that --main and --weights-file code is covered too. A line
+ * "# flags: ..." in the source (as in tests/errors) gives command-line options:
+ * --batch N, -D NAME=VALUE and --name NAME. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +32,60 @@
 
 #define WEIGHTS_MARK "\n#@weights\n"
 #define FUZZ_MAX_PARAMS ((int64_t)1 << 16)
+
+#define MAX_DEFINES 8
+
+/* Options from a "# flags: " line of src (NUL-terminated copies in store). */
+typedef struct Flags {
+    BuildOptions opt;
+    Define defines[MAX_DEFINES];
+    char *words[3 * MAX_DEFINES];
+    int nwords;
+} Flags;
+
+static void parse_flags(const char *src, size_t len, Flags *fl)
+{
+    static const char tag[] = "# flags: ";
+    fl->opt = (BuildOptions){.batch = 1, .source_path = "fuzz.cnn", .defines = fl->defines};
+    fl->nwords = 0;
+    const char *p = NULL;
+    for (size_t i = 0; i + sizeof tag - 1 <= len && !p; i++)
+        if ((i == 0 || src[i - 1] == '\n') && memcmp(src + i, tag, sizeof tag - 1) == 0)
+            p = src + i + sizeof tag - 1;
+    const char *end = p ? memchr(p, '\n', len - (size_t)(p - src)) : NULL;
+    if (!end)
+        end = src + len;
+    while (p && p < end && fl->nwords < 3 * MAX_DEFINES) {
+        while (p < end && *p == ' ')
+            p++;
+        const char *w = p;
+        while (p < end && *p != ' ')
+            p++;
+        if (p > w)
+            fl->words[fl->nwords++] = xstrndup(w, (size_t)(p - w));
+    }
+    for (int i = 0; i + 1 < fl->nwords; i += 2) {
+        const char *k = fl->words[i], *v = fl->words[i + 1];
+        const char *eq = strchr(v, '=');
+        if (strcmp(k, "--batch") == 0)
+            fl->opt.batch = 1 + (int64_t)(strtoul(v, NULL, 10) % 16); /* it only scales sizes */
+        else if (strcmp(k, "--name") == 0)
+            fl->opt.name = v;
+        else if (strcmp(k, "-D") == 0 && eq && eq != v && fl->opt.ndefines < MAX_DEFINES)
+            fl->defines[fl->opt.ndefines++] =
+                (Define){xstrndup(v, (size_t)(eq - v)), xstrdup(eq + 1), false};
+    }
+}
+
+static void free_flags(Flags *fl)
+{
+    for (int i = 0; i < fl->opt.ndefines; i++) {
+        free(fl->defines[i].name);
+        free(fl->defines[i].value);
+    }
+    for (int i = 0; i < fl->nwords; i++)
+        free(fl->words[i]);
+}
 
 /* The parameters node n will need (as weights.c computes them); -1 past the budget. */
 static int64_t node_params(const Node *n)
@@ -165,8 +221,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diag_reset();
     diag_set_source("fuzz.cnn", text, src_len);
     Program *prog = parse_program(text, src_len);
-    BuildOptions opt = {.batch = 1, .source_path = "fuzz.cnn"};
-    Graph *g = prog ? ir_build(prog, &opt) : NULL;
+    Flags fl;
+    parse_flags(text, src_len, &fl);
+    Graph *g = prog ? ir_build(prog, &fl.opt) : NULL;
     if (g && within_budget(g) && bind(g, w, wsize, mark != NULL)) {
         select_kernels(g);
         if (plan_memory(g)) {
@@ -176,6 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ir_graph_free(g);
     ast_free(prog);
+    free_flags(&fl);
     diag_reset();
     return 0;
 }
