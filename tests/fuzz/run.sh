@@ -25,7 +25,7 @@ build=$1 seconds=$2
 shift 2
 case $build in /*) ;; *) build=$root/$build ;; esac
 mkdir -p "$build/crashes"
-status=0
+status=0 pass=0 fail=0
 for t in "$@"; do
     corpus=$build/corpus/$t
     mkdir -p "$corpus"
@@ -41,10 +41,12 @@ for t in "$@"; do
         -artifact_prefix="$build/crashes/$t-" >"$log" 2>&1; then
         echo "FAIL fuzz $t: see $log"
         grep -m 5 -e 'ERROR' -e 'SUMMARY' -e 'Test unit written' "$log" | sed 's/^/    | /'
-        status=1
+        status=1 fail=$((fail + 1))
         continue
     fi
+    pass=$((pass + 1))
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|cov: ' "$log" | tail -3 |
         sed 's/^/    /'
 done
+echo "fuzz: $pass passed, $fail failed"
 exit $status
