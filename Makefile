@@ -2,8 +2,13 @@
 #
 #   make            build/cnnc and build/libcnnrt.a
 #   make check      every test: unit (Check), golden outputs (-O0 and -O2), error
-#                   messages, CLI, install, optimizer IR dumps
+#                   messages, CLI, optimizer IR dumps, install, determinism and
+#                   valgrind; then all of it again under ASan+UBSan (in build-san),
+#                   then a short fuzz run of each target
+#   make check SAN=1  only the sanitizer pass
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
+#   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
+#   make fuzz-coverage  llvm-cov report of the compiler code the fuzz corpora reach
 #   make demo       build and run the LeNet-5 example
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
@@ -12,13 +17,22 @@
 #                   BENCH_QUICK=1 for a smoke test, BENCH_NETS=lenet5,cifar_vgg to
 #                   choose networks, BENCH_ARGS=... for more bench.py options
 #
-# Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...
+# Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...   SAN=1 (sanitizers)
 #            PREFIX=/usr/local  DESTDIR= (staging)  BINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 
 CC      ?= cc
 BLAS    ?= openblas
-BUILD   ?= build
 CFLAGS  ?= -O2 -g
+# SAN=1: cnnc, the runtime, the tests and every generated test program are built
+# with ASan and UBSan (any report is fatal), in their own tree.
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+override CFLAGS += $(SAN_FLAGS)
+export CNNC_EXTRA_CFLAGS := $(SAN_FLAGS)
+endif
+BUILD   ?= build
+export BUILD
 WARN    := -Wall -Wextra -Werror
 STD     := -std=c99 -D_POSIX_C_SOURCE=200809L
 CPPFLAGS_ALL := -Icompiler -Iruntime -I$(BUILD)/gen
@@ -60,7 +74,8 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check check-export bench deps-bench unit golden errors cli ir install-test demo deps clean format install uninstall FORCE
+.PHONY: all check check-export bench deps-bench unit golden errors cli ir install-test determinism valgrind \
+        demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
@@ -175,7 +190,11 @@ FORCE:
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) golden errors cli ir install-test
+	$(MAKE) golden errors cli ir install-test determinism valgrind
+ifneq ($(SAN),1)
+	$(MAKE) check SAN=1 BUILD=$(BUILD)-san
+	$(MAKE) fuzz-smoke
+endif
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
@@ -200,6 +219,57 @@ install-test: all
 check-export: all
 	@bash tests/export/run.sh
 
+determinism: all
+	@bash tests/run-determinism.sh
+
+# The generated LeNet-5 program under valgrind (skipped in SAN builds: ASan and
+# valgrind do not mix).
+valgrind: all
+	@bash tests/run-valgrind.sh
+
+# ---- fuzzing (libFuzzer: clang with ASan and UBSan) -------------------------
+
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# (the warning flag: clang on a bison-generated range check that is always true)
+FUZZ_WFLAGS  := -Wno-tautological-constant-out-of-range-compare
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                $(FUZZ_WFLAGS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(CPPFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lm
+
+fuzz-build:
+	@bash tools/install-deps.sh fuzz
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" SAN= \
+	    $(patsubst %,$(FUZZ_BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+# Each target runs FUZZ_SECONDS from its committed seeds (only read) and
+# $(FUZZ_BUILD)/corpus/TARGET, where new inputs go; crashes go to $(FUZZ_BUILD)/crashes/.
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Coverage of the compiler by each target's corpus (committed seeds plus
+# $(FUZZ_BUILD)/corpus/TARGET), with llvm-cov.
+fuzz-coverage:
+	$(MAKE) BUILD=$(FUZZ_BUILD)-cov CC=$(FUZZ_CC) SAN= \
+	    CFLAGS="-O0 -g -fprofile-instr-generate -fcoverage-mapping -fsanitize=fuzzer-no-link $(FUZZ_WFLAGS)" \
+	    $(patsubst %,$(FUZZ_BUILD)-cov/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@bash tests/fuzz/coverage.sh $(FUZZ_BUILD)-cov \
+	    $(foreach t,$(FUZZ_TARGETS),$(t):$(or $(FUZZ_CORPUS),$(FUZZ_BUILD)/corpus)/$(t))
+
+# For make check: a few seconds per target, skipped without clang and libFuzzer.
+fuzz-smoke:
+	@if bash tests/fuzz/run.sh --available $(FUZZ_CC); then \
+	    $(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5); \
+	else \
+	    echo "  FUZZ    skipped: $(FUZZ_CC) with libFuzzer not found (apt-get install clang-14 libclang-rt-14-dev)"; \
+	fi
+
 demo: deps
 	$(MAKE) all
 	$(MAKE) -C examples/lenet5 run
@@ -218,7 +288,8 @@ bench: deps-bench
 	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) $(BENCH_ARGS)
 
 format:
-	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \
+	    tests/fuzz/*.c
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-san $(FUZZ_BUILD) $(FUZZ_BUILD)-cov

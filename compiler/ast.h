@@ -102,6 +102,9 @@ Program *parse_program(const char *src, size_t len);
 
 /* Nesting limit for parentheses in expressions; deeper input is an error. */
 #define AST_MAX_DEPTH 64
+/* Longest name or dotted label, and longest string, in bytes; longer is an error. */
+#define AST_MAX_NAME 255
+#define AST_MAX_STRING 4096
 
 /* Constructors used by the parser actions (compiler/ast.c). */
 Expr *ast_int(Loc loc, int64_t v);

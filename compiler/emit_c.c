@@ -25,6 +25,10 @@
 #define BLOB_CHUNK 4095 /* bytes per string literal: C99's minimum guaranteed limit */
 #define PARAM_ALIGN 16  /* floats: each parameter starts on a 64-byte boundary */
 
+/* Room for a reference such as "<network>_weights.f + <offset>" or a tensor
+ * name, with the longest names the language allows. */
+#define REF_SIZE (2 * AST_MAX_NAME + 64)
+
 typedef struct Emitter {
     StrBuf *sb;
     int indent;
@@ -33,6 +37,7 @@ typedef struct Emitter {
     char *NET;         /* upper-case prefix */
     int64_t *param_at; /* float offset of node i's parameter p: [i * PARAM_MAX + p] */
     int64_t weight_floats;
+    StrBuf label; /* comment_safe()'s result */
 } Emitter;
 
 static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -93,6 +98,23 @@ static Tensor *root(const Tensor *t)
     return (Tensor *)t;
 }
 
+static char *layer_fn(const Node *n);
+
+/* The graph inputs and outputs are the parameters of NAME_run(), whose body
+ * calls the layer functions and uses the arena: a tensor named like one of
+ * those would hide it, so its parameter gets a '_'. */
+static const char *hiding_suffix(const Emitter *e, const Tensor *t)
+{
+    size_t n = strlen(e->net);
+    bool hides = strncmp(t->name, e->net, n) == 0 && strcmp(t->name + n, "_arena") == 0;
+    for (int i = 0; i < e->g->nnodes && !hides; i++) {
+        char *fn = layer_fn(e->g->nodes[i]);
+        hides = strcmp(fn, t->name) == 0;
+        free(fn);
+    }
+    return hides ? "_" : "";
+}
+
 /* C expression for the memory of tensor t. */
 static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size)
 {
@@ -100,8 +122,24 @@ static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size
     if (t->storage == STORE_ARENA)
         snprintf(buf, size, "%s_arena + %lld", e->net, (long long)(t->offset / 4));
     else
-        snprintf(buf, size, "%s", t->name);
+        snprintf(buf, size, "%s%s", t->name, hiding_suffix(e, t));
     return buf;
+}
+
+/* A layer label as it may appear inside a C comment: a label is any string,
+ * so "*\/" is broken up and control characters become '?'. Valid until the
+ * next call. */
+static const char *comment_safe(Emitter *e, const char *label)
+{
+    e->label.len = 0;
+    sb_write(&e->label, "", 0); /* NUL-terminated, even for an empty label */
+    for (const char *p = label; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        sb_putc(&e->label, c < 32 || c == 127 ? '?' : (char)c);
+        if (c == '*' && p[1] == '/')
+            sb_putc(&e->label, '\\');
+    }
+    return e->label.data;
 }
 
 static const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
@@ -141,7 +179,7 @@ static void emit_summary(Emitter *e, const EmitOptions *opt, const char *file_na
         const Node *n = g->nodes[i];
         params += ir_node_params(n);
         macs += ir_node_macs(n);
-        sb_printf(e->sb, " *   %-20s %-*s %-20s %10lld %12lld  %s\n", n->name, opw,
+        sb_printf(e->sb, " *   %-20s %-*s %-20s %10lld %12lld  %s\n", comment_safe(e, n->name), opw,
                   ir_op_label(n, label, sizeof label),
                   ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
                   (long long)ir_node_params(n), (long long)ir_node_macs(n),
@@ -300,10 +338,10 @@ static void emit_fused_comment(Emitter *e, const Node *n)
     if (!n->fuse.names)
         return;
     if (n->fuse.pool)
-        out(e, "/* merged:%s; the conv output %s is never stored */", n->fuse.names,
-            ir_shape_str(4, n->fuse.conv_dims, shape, sizeof shape));
+        out(e, "/* merged:%s; the conv output %s is never stored */",
+            comment_safe(e, n->fuse.names), ir_shape_str(4, n->fuse.conv_dims, shape, sizeof shape));
     else
-        out(e, "/* merged:%s */", n->fuse.names);
+        out(e, "/* merged:%s */", comment_safe(e, n->fuse.names));
 }
 
 /* Callback of emit_pooled_point: statements ending in `const float v = ...;`,
@@ -434,7 +472,7 @@ static void emit_conv_direct(Emitter *e, const Node *n)
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3];
     long long cin_g = C / a->groups, cout_g = OC / a->groups;
-    char w[96], b[96], v[160];
+    char w[REF_SIZE], b[REF_SIZE], v[160];
     emit_fused_comment(e, n);
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
@@ -460,7 +498,7 @@ static void emit_conv_direct(Emitter *e, const Node *n)
 
 static void emit_bias_add(Emitter *e, const Node *n, long long N, long long OC, long long HW)
 {
-    char b[96];
+    char b[REF_SIZE];
     if (!n->param[PARAM_BIAS])
         return;
     out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -473,7 +511,7 @@ static void emit_bias_add(Emitter *e, const Node *n, long long N, long long OC, 
 /* Bias and fused activation after the GEMM, in one pass over the output. */
 static void emit_conv_epilogue(Emitter *e, const Node *n, long long N, long long OC, long long HW)
 {
-    char b[96], v[160];
+    char b[REF_SIZE], v[160];
     if (n->fuse.act == ACT_NONE) {
         emit_bias_add(e, n, N, OC, HW);
         return;
@@ -521,7 +559,7 @@ static void emit_conv_gemm_pool(Emitter *e, const Node *n)
     ir_conv_out_hw(n, &CH, &CW);
     long long R = n->fuse.band_rows, S = n->fuse.band_conv_rows;
     long long col = n->kernel == KERNEL_IM2COL ? (K * S * CW + 15) / 16 * 16 : 0;
-    char w[96], b[96];
+    char w[REF_SIZE], b[REF_SIZE];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -572,7 +610,7 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], G = a->groups;
     long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw;
-    char w[96];
+    char w[REF_SIZE];
     emit_fused_comment(e, n);
     if (n->fuse.pool) {
         emit_conv_gemm_pool(e, n);
@@ -604,7 +642,7 @@ static void emit_linear_act(Emitter *e, const Node *n)
 {
     long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
     bool bias = n->param[PARAM_BIAS] != NULL;
-    char w[96], b[96], v[160];
+    char w[REF_SIZE], b[REF_SIZE], v[160];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (N == 1)
         out(e, "cnnrt_sgemv(false, %lld, %lld, 1.0f, w, %lld, in, 0.0f, out);", F, FIN, FIN);
@@ -626,7 +664,7 @@ static void emit_linear(Emitter *e, const Node *n)
 {
     long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
     bool bias = n->param[PARAM_BIAS] != NULL;
-    char w[96], b[96];
+    char w[REF_SIZE], b[REF_SIZE];
     emit_fused_comment(e, n);
     if (n->fuse.act != ACT_NONE) {
         emit_linear_act(e, n);
@@ -654,7 +692,7 @@ static void emit_batchnorm(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0];
     long long N = in->dims[0], C = in->dims[1], HW = ir_numel(in->rank - 2, in->dims + 2);
-    char m[96], v[96], w[96], b[96], eps[40];
+    char m[REF_SIZE], v[REF_SIZE], w[REF_SIZE], b[REF_SIZE], eps[40];
     emit_fused_comment(e, n);
     out(e, "const float *mean = %s;", wptr(e, n, PARAM_MEAN, m, sizeof m));
     out(e, "const float *var = %s;", wptr(e, n, PARAM_VAR, v, sizeof v));
@@ -1016,7 +1054,7 @@ static void emit_layer(Emitter *e, const Node *n)
 {
     char shape_in[160], shape_out[160];
     char *fn = layer_fn(n);
-    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", n->name, op_name(n->op),
+    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", comment_safe(e, n->name), op_name(n->op),
               ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
@@ -1086,9 +1124,10 @@ static void emit_signature(Emitter *e, StrBuf *sb, const char *end)
     const Graph *g = e->g;
     sb_printf(sb, "void %s_run(", e->net);
     for (int i = 0; i < g->ninputs; i++)
-        sb_printf(sb, "%sconst float *%s", i ? ", " : "", g->inputs[i]->name);
+        sb_printf(sb, "%sconst float *%s%s", i ? ", " : "", g->inputs[i]->name,
+                  hiding_suffix(e, g->inputs[i]));
     for (int i = 0; i < g->noutputs; i++)
-        sb_printf(sb, ", float *%s", g->outputs[i]->name);
+        sb_printf(sb, ", float *%s%s", g->outputs[i]->name, hiding_suffix(e, g->outputs[i]));
     sb_printf(sb, ")%s", end);
 }
 
@@ -1129,7 +1168,7 @@ static void emit_profile_table(Emitter *e)
 static void emit_run(Emitter *e, bool profile)
 {
     const Graph *g = e->g;
-    char a[128], b[128], s[128];
+    char a[REF_SIZE], b[REF_SIZE], s[REF_SIZE];
     int timed = 0;
     if (profile)
         emit_profile_table(e);
@@ -1143,9 +1182,11 @@ static void emit_run(Emitter *e, bool profile)
         if (is_view(n)) {
             if (n->out->storage == STORE_OUTPUT)
                 out(e, "memcpy(%s, %s, %lld); /* %s */", n->out->name,
-                    ptr(e, n->in[0], a, sizeof a), (long long)ir_tensor_bytes(n->out), n->name);
+                    ptr(e, n->in[0], a, sizeof a), (long long)ir_tensor_bytes(n->out),
+                    comment_safe(e, n->name));
             else
-                out(e, "/* %s: %s is a view of %s */", n->name, n->out->name, root(n->out)->name);
+                out(e, "/* %s: %s is a view of %s */", comment_safe(e, n->name), n->out->name,
+                    root(n->out)->name);
             continue;
         }
         char *fn = layer_fn(n);
@@ -1257,7 +1298,7 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     if (g->noutputs > 1)
         sb_printf(e->sb, "static float main_all_outputs[%lld];\n", (long long)total);
     sb_printf(e->sb,
-              "\nstatic void main_run_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
+              "\nstatic void bench_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
               e->net, call);
     out(e, "\nint main(int argc, char **argv)\n{");
     e->indent = 1;
@@ -1297,18 +1338,18 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
         /* The same warm-up as cnnrt_bench's, then profile the timed runs only. */
         open_block(e, "if (bench > 0) {");
         out(e, "for (int i = 0; i < bench / 10 + 1; i++)");
-        out(e, "    main_run_once(NULL);");
+        out(e, "    bench_once(NULL);");
         out(e, "%s_profile_reset();", e->net);
-        out(e, "median_ms = cnnrt_bench(main_run_once, NULL, 0, bench);");
+        out(e, "median_ms = cnnrt_bench(bench_once, NULL, 0, bench);");
         e->indent--;
         out(e, "} else {");
-        out(e, "    main_run_once(NULL);");
+        out(e, "    bench_once(NULL);");
         out(e, "}");
     } else {
         out(e, "if (bench > 0)");
-        out(e, "    median_ms = cnnrt_bench(main_run_once, NULL, bench / 10 + 1, bench);");
+        out(e, "    median_ms = cnnrt_bench(bench_once, NULL, bench / 10 + 1, bench);");
         out(e, "else");
-        out(e, "    main_run_once(NULL);");
+        out(e, "    bench_once(NULL);");
     }
     const char *result = "main_all_outputs";
     if (g->noutputs > 1) {
@@ -1360,4 +1401,5 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
     emit_header(&e, opt, hdr);
     free(e.param_at);
     free(e.NET);
+    sb_free(&e.label);
 }

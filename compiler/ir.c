@@ -107,7 +107,7 @@ int64_t ir_tensor_bytes(const Tensor *t)
     return ir_tensor_numel(t) * (int64_t)sizeof(float);
 }
 
-static void const_free(Const *c)
+void ir_const_free(Const *c)
 {
     if (!c)
         return;
@@ -116,23 +116,30 @@ static void const_free(Const *c)
     free(c);
 }
 
+void ir_node_free(Node *n)
+{
+    for (int p = 0; p < PARAM_MAX; p++)
+        ir_const_free(n->param[p]);
+    free(n->name);
+    free(n->fuse.names);
+    free(n);
+}
+
+void ir_tensor_free(Tensor *t)
+{
+    free(t->name);
+    free(t->label);
+    free(t);
+}
+
 void ir_graph_free(Graph *g)
 {
     if (!g)
         return;
-    for (int i = 0; i < g->nnodes; i++) {
-        Node *n = g->nodes[i];
-        for (int p = 0; p < PARAM_MAX; p++)
-            const_free(n->param[p]);
-        free(n->name);
-        free(n->fuse.names);
-        free(n);
-    }
-    for (int i = 0; i < g->ntensors; i++) {
-        free(g->tensors[i]->name);
-        free(g->tensors[i]->label);
-        free(g->tensors[i]);
-    }
+    for (int i = 0; i < g->nnodes; i++)
+        ir_node_free(g->nodes[i]);
+    for (int i = 0; i < g->ntensors; i++)
+        ir_tensor_free(g->tensors[i]);
     free(g->nodes);
     free(g->tensors);
     free(g->name);

@@ -33,6 +33,10 @@ bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
 #define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
 #define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
+/* The most layers, and params, one network may have (name lookups are linear,
+ * so this also bounds the compile time of a hostile 10 MB file). */
+#define IR_MAX_NODES 10000
+#define IR_MAX_PARAMS 10000
 
 typedef enum Storage {
     STORE_NONE,   /* not planned yet */
@@ -193,6 +197,10 @@ int64_t ir_tensor_numel(const Tensor *t);
 bool ir_is_output(const Graph *g, const Tensor *t); /* one of g->outputs */
 int64_t ir_tensor_bytes(const Tensor *t);
 void ir_graph_free(Graph *g);
+/* Free one node (with its parameters), tensor or constant no longer in a graph. */
+void ir_node_free(Node *n);
+void ir_tensor_free(Tensor *t);
+void ir_const_free(Const *c);
 
 /* Consistency check (shapes recomputed, links intact); die()s on a violation. */
 void ir_verify(const Graph *g);

@@ -299,6 +299,38 @@ static char *default_output(const char *input)
     return xasprintf("%.*s.c", (int)n, base);
 }
 
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The output files must be distinct, and none of them the input (-o net.cnn,
+ * or --weights-file naming the .c, would overwrite one file with another). */
+static bool outputs_distinct(const char *input, const char *const paths[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (!paths[i])
+            continue;
+        if (same_file(paths[i], input)) {
+            fprintf(stderr, "cnnc: error: output file '%s' is the input file\n", paths[i]);
+            return false;
+        }
+        for (int j = 0; j < i; j++) {
+            if (paths[j] && same_file(paths[i], paths[j])) {
+                fprintf(stderr, "cnnc: error: '%s' would be written twice (as %s and %s)\n",
+                        paths[i], j == 0 ? "the C source" : "the header",
+                        i == 1 ? "the header" : "the weights file");
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* Write up to three files all-or-nothing: each goes to a temporary name first,
  * and the renames happen only once every file was written in full. */
 static bool write_outputs(const char *const paths[3], const StrBuf *const data[3])
@@ -362,16 +394,23 @@ static int compile(const Options *o)
             const char *paths[3] = {c_path, NULL, NULL};
             const StrBuf *data[3] = {&out, NULL, NULL};
             if (o->output)
-                ok = write_outputs(paths, data);
+                ok = outputs_distinct(o->input, paths) && write_outputs(paths, data);
             else
                 fwrite(out.data, 1, out.len, stdout);
+        } else if (strpbrk(base_name(h_path), "\"\\\n")) {
+            /* The .c file says #include "NAME.h": NAME cannot hold these. */
+            fprintf(stderr,
+                    "cnnc: error: output name '%s' cannot be #included from C (it "
+                    "contains '\"', '\\' or a newline)\n",
+                    base_name(h_path));
+            ok = false;
         } else {
             EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path),
                               CNNC_VERSION, o->weights_file,     o->profile};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};
-            ok = write_outputs(paths, data);
+            ok = outputs_distinct(o->input, paths) && write_outputs(paths, data);
         }
         free(out.data);
         sb_free(&hdr);

@@ -133,15 +133,6 @@ void pass_replace_uses(Graph *g, Tensor *from, Tensor *to)
             g->outputs[i] = to;
 }
 
-static void free_const(Const *c)
-{
-    if (!c)
-        return;
-    free(c->key);
-    free(c->data);
-    free(c);
-}
-
 void pass_remove_node(Graph *g, Node *n)
 {
     for (int j = 0; j < n->nin; j++)
@@ -151,11 +142,7 @@ void pass_remove_node(Graph *g, Node *n)
     g->nnodes--;
     for (int i = at; i < g->nnodes; i++)
         g->nodes[i]->id = i;
-    for (int p = 0; p < PARAM_MAX; p++)
-        free_const(n->param[p]);
-    free(n->fuse.names);
-    free(n->name);
-    free(n);
+    ir_node_free(n);
 }
 
 void pass_remove_tensor(Graph *g, Tensor *t)
@@ -166,8 +153,7 @@ void pass_remove_tensor(Graph *g, Tensor *t)
     g->ntensors--;
     for (int i = at; i < g->ntensors; i++)
         g->tensors[i]->id = i;
-    free(t->name);
-    free(t);
+    ir_tensor_free(t);
 }
 
 void pass_absorb(Graph *g, Node *p, Node *c, PassStats *st)

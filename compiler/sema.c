@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ir.h"
 #include "util.h"
@@ -219,7 +220,11 @@ static bool eval(Sema *s, const Expr *e, Value *out)
             *out = (Value){.kind = V_FLOAT, .f = -v.f};
             return true;
         }
-        diag_error(e->loc, "cannot negate %s", kind_name(v.kind));
+        if (v.kind == V_INT)
+            diag_error(e->loc, "integer overflow in '-' (%llu does not fit in 64 bits)",
+                       (unsigned long long)INT64_MAX + 1);
+        else
+            diag_error(e->loc, "cannot negate %s", kind_name(v.kind));
         return false;
     }
     case EX_BINOP:
@@ -812,7 +817,24 @@ static bool is_c_keyword(const char *s)
     return false;
 }
 
-/* A C identifier made from a label: "features.0" -> "features_0". */
+/* C's keywords, and memcpy, which the generated NAME_run() calls: a tensor
+ * name is a parameter of that function. */
+static bool is_reserved(const char *s)
+{
+    static const char *const keywords[] = {
+        "auto",     "break",  "case",     "char",       "const",    "continue", "default",
+        "do",       "double", "else",     "enum",       "extern",   "float",    "for",
+        "goto",     "if",     "inline",   "int",        "long",     "register", "restrict",
+        "return",   "short",  "signed",   "sizeof",     "static",   "struct",   "switch",
+        "typedef",  "union",  "unsigned", "void",       "volatile", "while",    "_Bool",
+        "_Complex", "_Imaginary"};
+    for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
+        if (strcmp(s, keywords[i]) == 0)
+            return true;
+    return strcmp(s, "memcpy") == 0;
+}
+
+/* A C identifier made from a label: "features.0" -> "features_0", "int" -> "int_". */
 static char *c_ident(const char *label)
 {
     size_t n = strlen(label);
@@ -825,15 +847,9 @@ static char *c_ident(const char *label)
     if (is_c_keyword(s) || j == 0)
         s[j++] = '_';
     s[j] = '\0';
+    if (is_reserved(s))
+        strcpy(s + j, "_");
     return s;
-}
-
-static Tensor *find_tensor(const Graph *g, const char *name)
-{
-    for (int i = 0; i < g->ntensors; i++)
-        if (strcmp(g->tensors[i]->name, name) == 0)
-            return g->tensors[i];
-    return NULL;
 }
 
 static Node *find_node(const Graph *g, const char *name)
@@ -844,12 +860,22 @@ static Node *find_node(const Graph *g, const char *name)
     return NULL;
 }
 
-/* A tensor C name not yet used: base, or base_2, base_3, ... */
+/* A tensor whose name differs from `name` by case only: the generated header's
+ * macros (NET_X_SIZE) would be the same. */
+static Tensor *find_tensor_nocase(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->ntensors; i++)
+        if (strcasecmp(g->tensors[i]->name, name) == 0)
+            return g->tensors[i];
+    return NULL;
+}
+
+/* A tensor C name not yet used, even ignoring case: base, or base_2, ... */
 static char *unique_tensor_name(Graph *g, const char *base)
 {
     char *id = c_ident(base);
     char *name = xstrdup(id);
-    for (int k = 2; find_tensor(g, name); k++) {
+    for (int k = 2; find_tensor_nocase(g, name); k++) {
         free(name);
         name = xasprintf("%s_%d", id, k);
     }
@@ -890,6 +916,16 @@ static Tensor *lookup_tensor(Sema *s, const char *name)
     Node *n = find_node(s->g, qualified);
     free(qualified);
     return n ? n->out : NULL;
+}
+
+/* Whether some name in this scope or a calling one refers to t. */
+static bool is_bound(const Scope *sc, const Tensor *t)
+{
+    for (; sc; sc = sc->caller)
+        for (int i = 0; i < sc->nnames; i++)
+            if (sc->names[i].t == t)
+                return true;
+    return false;
 }
 
 static void bind(Scope *sc, const char *name, Tensor *t)
@@ -960,6 +996,10 @@ static bool do_param(Sema *s, const Stmt *st)
     if (old) {
         diag_error(st->name_loc, "param '%s' is already defined", st->name);
         diag_note(old->loc, "first defined here");
+        return false;
+    }
+    if (s->nparams >= IR_MAX_PARAMS) {
+        diag_error(st->loc, "too many params (the limit is %d)", IR_MAX_PARAMS);
         return false;
     }
     Value v;
@@ -1092,6 +1132,11 @@ static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Ten
 
 static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool incoming)
 {
+    if (s->g->nnodes >= IR_MAX_NODES) {
+        diag_error(l->label ? l->label_loc : l->op_loc,
+                   "too many layers (the limit is %d per network)", IR_MAX_NODES);
+        return false;
+    }
     Tensor *ins[IR_MAX_INPUTS] = {s->scope->current};
     int nin = 1;
     ArgSet as;
@@ -1311,19 +1356,39 @@ static bool do_chain(Sema *s, const Stmt *st)
                 return false;
             }
         }
-        bind(sc, st->target, sc->current);
-        /* Name the C tensor after the user's name, unless it already is the input. */
+        /* Name the C tensor after the user's name, unless it already is the input.
+         * The name is the user's choice, so a clash is an error, not a rename;
+         * names that differ only by case clash (the header's macros are upper case). */
         if (sc->current->producer && st->nlayers > first) {
             char *qualified = qualify(sc, st->target);
-            char *old = sc->current->name;
-            sc->current->name = xstrdup(""); /* so its own old name counts as free */
-            char *fresh = unique_tensor_name(s->g, qualified);
+            char *id = c_ident(qualified); /* "int" is the tensor int_ */
+            Tensor *t = find_tensor_nocase(s->g, id);
+            if (t && t != sc->current && !is_bound(sc, t)) {
+                /* Its name only came from a layer label (`e1 = e1: conv2d ...`):
+                 * the explicit name wins and that tensor moves aside. */
+                char *moved = unique_tensor_name(s->g, t->name);
+                free(t->name);
+                t->name = moved;
+                t = NULL;
+            }
+            if (t && t != sc->current) {
+                if (strcmp(t->name, id) != 0)
+                    diag_error(st->target_loc,
+                               "tensor name '%s' clashes with '%s' (the generated macros ignore "
+                               "case)",
+                               st->target, t->name);
+                else
+                    diag_error(st->target_loc, "tensor name '%s' is already used", st->target);
+                free(id);
+                free(qualified);
+                return false;
+            }
             free(sc->current->name);
-            free(old);
+            sc->current->name = id;
             free(sc->current->label);
             sc->current->label = qualified;
-            sc->current->name = fresh;
         }
+        bind(sc, st->target, sc->current);
     }
     sc->current_loc = st->loc;
     return true;
@@ -1492,6 +1557,9 @@ static bool set_name(Sema *s)
         ok = ok && (isalnum((unsigned char)*p) || *p == '_');
     if (!ok)
         diag_error(loc, "network name '%s' is not a C identifier", name);
+    else if (strlen(name) > AST_MAX_NAME)
+        diag_error(loc, "network name '%.40s...' is too long (%zu bytes; the limit is %d)", name,
+                   strlen(name), AST_MAX_NAME);
     else
         s->g->name = xstrdup(name);
     free(stem);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static _Noreturn void out_of_memory(void)
 {
@@ -127,21 +128,46 @@ void sb_free(StrBuf *sb)
     *sb = (StrBuf){0};
 }
 
+/* errno for a file read_file() refuses: a directory, or too large (a regular
+ * file by its size, a pipe or device such as /dev/zero once that much is read). */
+static int refused(FILE *f, size_t *max)
+{
+    struct stat st;
+    *max = READ_FILE_MAX_STREAM;
+    if (fstat(fileno(f), &st) != 0)
+        return 0;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    if (S_ISREG(st.st_mode)) {
+        *max = READ_FILE_MAX;
+        if ((uint64_t)st.st_size > READ_FILE_MAX)
+            return EFBIG;
+    }
+    return 0;
+}
+
 char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
+    size_t max;
+    int failed = refused(f, &max);
     StrBuf sb = {0};
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sb_write(&sb, chunk, n);
-    int failed = ferror(f);
+    while (!failed && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (sb.len + n > max)
+            failed = EFBIG;
+        else
+            sb_write(&sb, chunk, n);
+    }
+    if (!failed && ferror(f))
+        failed = EIO;
     fclose(f);
     if (failed) {
         sb_free(&sb);
-        errno = EIO;
+        errno = failed;
         return NULL;
     }
     if (!sb.data)

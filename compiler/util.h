@@ -32,7 +32,11 @@ void sb_write(StrBuf *sb, const void *p, size_t n);
 void sb_printf(StrBuf *sb, const char *fmt, ...);
 void sb_free(StrBuf *sb);
 
-/* Read a whole file. Returns NULL (errno set) on failure. *len excludes the added NUL. */
+/* Read a whole file. Returns NULL (errno set) on failure. *len excludes the added NUL.
+ * A directory is refused (EISDIR), and so is a file over READ_FILE_MAX bytes, or
+ * a pipe or device (/dev/zero) that gives more than READ_FILE_MAX_STREAM (EFBIG). */
+#define READ_FILE_MAX ((size_t)1 << 34)
+#define READ_FILE_MAX_STREAM ((size_t)1 << 28)
 char *read_file(const char *path, size_t *len);
 
 /* Checked int64 arithmetic: return false on overflow, leaving *r unspecified. */

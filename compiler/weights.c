@@ -204,7 +204,51 @@ bool weights_bind(Graph *g)
         diag_error(g->weights_loc, "cannot load weights '%s': %s", g->weights_path, err);
         return false;
     }
+    bool ok = weights_bind_file(g, g->weights_path ? &f : NULL);
+    st_free(&f);
+    return ok;
+}
+
+/* Every parameter tensor, and all of them together, within IR_MAX_ELEMS: checked
+ * before anything is allocated, so that a huge layer is an error, not an
+ * attempt to allocate (and initialize) terabytes. */
+static bool params_fit(const Graph *g)
+{
+    bool ok = true;
+    int64_t total = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        int rank[PARAM_MAX];
+        int64_t dims[PARAM_MAX][4];
+        expected_params(n, rank, dims);
+        for (int p = 0; p < PARAM_MAX; p++) {
+            int64_t count = 1;
+            for (int d = 0; d < rank[p] && count <= IR_MAX_ELEMS; d++)
+                if (!ck_mul(count, dims[p][d], &count))
+                    count = IR_MAX_ELEMS + 1;
+            if (rank[p] && count > IR_MAX_ELEMS) {
+                char buf[160];
+                diag_error(n->loc, "%s '%s': %s %s is too large (limit %lld elements)",
+                           op_name(n->op), n->name, param_suffix[p],
+                           ir_shape_str(rank[p], dims[p], buf, sizeof buf),
+                           (long long)IR_MAX_ELEMS);
+                ok = false;
+            } else if (rank[p] && ok && (total += count) > IR_MAX_ELEMS) {
+                diag_error(n->loc, "the network has more than %lld parameters (at %s '%s')",
+                           (long long)IR_MAX_ELEMS, op_name(n->op), n->name);
+                ok = false;
+            }
+        }
+    }
+    return ok;
+}
+
+bool weights_bind_file(Graph *g, StFile *f)
+{
+    const char *path = g->weights_path ? g->weights_path : "weights";
     InitRng rng = {g->seed};
+    if (!params_fit(g))
+        return false;
     bool ok = true;
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
@@ -217,24 +261,20 @@ bool weights_bind(Graph *g)
             char *key = xasprintf("%s.%s", n->name, param_suffix[p]);
             n->param[p] = ir_const_new(key, rank[p], dims[p]);
             free(key);
-            if (g->weights_path)
-                ok = load_param(&f, g->weights_path, n, n->param[p]) && ok;
+            if (f)
+                ok = load_param(f, path, n, n->param[p]) && ok;
             else
-                n->param[p]->data =
-                    xcalloc((size_t)ir_numel(rank[p], dims[p]), sizeof(float));
+                n->param[p]->data = xcalloc((size_t)ir_numel(rank[p], dims[p]), sizeof(float));
         }
-        if (g->weights_path && n->op == OP_BATCHNORM) {
+        if (f && n->op == OP_BATCHNORM) {
             char *key = xasprintf("%s.num_batches_tracked", n->name); /* a training counter */
-            mark_used(&f, key);
+            mark_used(f, key);
             free(key);
         }
-        if (!g->weights_path)
+        if (!f)
             init_node(g, &rng, n);
     }
-    if (g->weights_path) {
-        if (ok)
-            warn_unused(&f, g->weights_path);
-        st_free(&f);
-    }
+    if (f && ok)
+        warn_unused(f, path);
     return ok;
 }

@@ -3,23 +3,32 @@
 # its "# expect: " lines exactly as a line of stderr, and leave no output file
 # behind. Expectations go at the end of the case (so line numbers stay put) or
 # in NAME.expect. Optional "# flags: ..." line: extra cnnc arguments; other
-# NAME.* files (weights) are copied beside the case.
+# NAME.* files (weights) are copied beside the case. Inputs too large to commit
+# (a 10 MB line) are made at test time: NAME.gen is a bash script that prints
+# the case to stdout, with its expectations in NAME.expect.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-cnnc="$root/build/cnnc"
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+cnnc="$build/cnnc"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
-[ $# -gt 0 ] || set -- "$root"/tests/errors/*.cnn
+[ $# -gt 0 ] || set -- "$root"/tests/errors/*.cnn "$root"/tests/errors/*.gen
 for f in "$@"; do
-    [ -f "$f" ] || continue
-    name=$(basename "$f")
-    flags=$(sed -n 's/^# flags: //p' "$f")
+    case $f in *.cnn | *.gen) [ -f "$f" ] || continue ;; *) continue ;; esac
+    base=${f%.*}
+    name=$(basename "$base").cnn
     expect="$f"   # expectations live at the end of the case, or beside it for an empty file
-    [ -f "${f%.cnn}.expect" ] && expect="${f%.cnn}.expect"
-    cp "$f" "$tmp/$name"
-    for extra in "$root"/tests/errors/"${name%.cnn}".*; do
-        [ "$extra" = "$f" ] || cp "$extra" "$tmp/"
+    [ -f "$base.expect" ] && expect="$base.expect"
+    if [ "${f##*.}" = gen ]; then
+        bash "$f" >"$tmp/$name"
+    else
+        cp "$f" "$tmp/$name"
+    fi
+    flags=$(sed -n "s/^# flags: //p" "$tmp/$name" "$expect" | head -n 1)
+    for extra in "$base".*; do
+        case $extra in "$f" | *.gen | *.cnn | *.expect) ;; *) cp "$extra" "$tmp/" ;; esac
     done
     (cd "$tmp" && "$cnnc" "$name" -o out.c $flags >"$tmp/stdout" 2>"$tmp/stderr")
     status=$?

@@ -21,7 +21,7 @@
 # Every case runs once per optimization level in GOLDEN_OPT (default "-O0 -O2":
 # no pass, and every pass, must both match PyTorch).
 #
-# Environment: CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
+# Environment: BUILD (the build tree, default build), CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
 # run, default 60), GOLDEN_OPT (cnnc option sets to try, space-separated; e.g.
 # GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set).
@@ -33,9 +33,13 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CNNC=$ROOT/build/cnnc
-F32CMP=$ROOT/build/tools/f32cmp
-F32GEN=$ROOT/build/tools/f32gen
+# shellcheck source=tests/golden-case.sh
+. "$ROOT/tests/golden-case.sh"
+BUILD_DIR=${BUILD:-build}
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+CNNC=$BUILD_DIR/cnnc
+F32CMP=$BUILD_DIR/tools/f32cmp
+F32GEN=$BUILD_DIR/tools/f32gen
 GOLDEN=$ROOT/tests/golden
 CC=${CC:-cc}
 TIMEOUT=${GOLDEN_TIMEOUT:-60}
@@ -111,14 +115,7 @@ run_case() {
     mkdir -p "$work"
     log=$work/log
 
-    cnn=$dir/net.cnn
-    if [ -f "$dir/source" ]; then
-        read -r src <"$dir/source" || true
-        case $src in
-            /*) cnn=$src ;;
-            *) cnn=$dir/$src ;;
-        esac
-    fi
+    cnn=$(case_cnn "$dir")
     input=$dir/input.f32
     [ -f "$dir/input.seed" ] && input=$work/input.f32
     missing=

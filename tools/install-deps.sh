@@ -3,21 +3,26 @@
 #
 #   tools/install-deps.sh          build and test: used by `make deps`, `make check`
 #                                  and `make demo`. Python/torch is never needed here.
+#   tools/install-deps.sh fuzz     clang and libFuzzer, for `make fuzz` (and the fuzz
+#                                  smoke run of `make check`, which skips without them).
 #   tools/install-deps.sh bench    the above, plus what `make bench` uses: python3
 #                                  (required), and python3-torch and python3-torchvision
 #                                  (optional: if they cannot be installed, the benchmark
 #                                  times cnnc's code alone and says PyTorch was skipped).
 set -u
-pkgs="gcc make flex bison libopenblas-dev check pkg-config"
+pkgs="gcc make flex bison libopenblas-dev check pkg-config valgrind"
 optional=""
 case "${1:-}" in
 "") ;;
+fuzz)
+    pkgs="clang-14 libclang-rt-14-dev"
+    ;;
 bench)
     pkgs="$pkgs python3"
     optional="python3-torch python3-torchvision"
     ;;
 *)
-    echo "usage: $0 [bench]" >&2
+    echo "usage: $0 [bench|fuzz]" >&2
     exit 2
     ;;
 esac

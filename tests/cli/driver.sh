@@ -2,7 +2,11 @@
 # Command-line behaviour of cnnc: options, exit codes, output files, determinism.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cnnc="$root/build/cnnc"
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+cnnc="$build/cnnc"
+# The C compiler for generated code (with the sanitizer flags of a SAN=1 build).
+ccs="cc ${CNNC_EXTRA_CFLAGS:-}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -38,17 +42,17 @@ check "missing file is an error" bash -c "'$cnnc' nope.cnn 2>&1 | grep -q \"cann
 check "default output is NAME.c and NAME.h" bash -c "'$cnnc' net.cnn && test -s net.c && test -s net.h"
 check "-o writes the .c and the .h beside it" bash -c "mkdir -p sub && '$cnnc' net.cnn -o sub/model.c && test -s sub/model.c && grep -q 'small_run' sub/model.h && grep -q '#include \"model.h\"' sub/model.c"
 check "generated code compiles cleanly with -pedantic -Werror" \
-    bash -c "cc -std=c99 -Wall -Wextra -pedantic -Werror -c sub/model.c \$('$cnnc' --cflags) -o model.o"
+    bash -c "$ccs -std=c99 -Wall -Wextra -pedantic -Werror -c sub/model.c \$('$cnnc' --cflags) -o model.o"
 check "--main program links with --cflags/--libs and runs" bash -c "
     '$cnnc' net.cnn --main -o m.c &&
-    cc -std=c99 -O2 m.c \$('$cnnc' --cflags) -o m \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 m.c \$('$cnnc' --cflags) -o m \$('$cnnc' --libs) &&
     head -c 768 /dev/zero > in.f32 && ./m in.f32 out.f32 && test \$(stat -c %s out.f32) -eq 40"
 check "--main program rejects a wrong-size input" bash -c "head -c 100 /dev/zero > bad.f32; ./m bad.f32 o.f32 2>&1 | grep -q 'bad.f32'; test \${PIPESTATUS[0]} -ne 0"
 check "--main program prints usage without arguments" bash -c "./m 2>&1 | grep -q 'usage: ./m \[--bench N\] x.f32 OUT.f32'"
 check "--main program's --bench prints the median last" bash -c "./m --bench 5 in.f32 out.f32 | tail -1 | grep -qE '^median_ms=[0-9]+\.[0-9]+$' && test \$(stat -c %s out.f32) -eq 40"
 check "--profile: code stays -pedantic clean; --bench prints a per-layer table before the median" bash -c "
     '$cnnc' net.cnn --main --profile -o p.c && grep -q 'void small_profile_print(void);' p.h &&
-    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 p.c \$('$cnnc' --cflags) -o p \$('$cnnc' --libs) &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 p.c \$('$cnnc' --cflags) -o p \$('$cnnc' --libs) &&
     ./p --bench 5 in.f32 out.f32 > p.txt && head -1 p.txt | grep -qx 'profile: small, batch 1, mean of 5 calls' &&
     grep -qE '^conv +conv2d +[a-z0-9+]+ +[0-9]+\.[0-9]+ +[0-9.]+% +[0-9.]+$' p.txt &&
     grep -qE '^total ' p.txt && tail -1 p.txt | grep -qE '^median_ms=' &&
@@ -80,8 +84,8 @@ check "unused tensors in the weights file are skipped with a warning naming them
 check "--weights-file keeps weights out of the source" bash -c "
     '$cnnc' net.cnn --main --weights-file=net.weights -o wf.c && test \$(stat -c %s net.weights) -gt 1000 &&
     ! grep -q 'string literals' wf.c && grep -q 'int small_load_weights(const char \*path);' wf.h &&
-    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 wf.c \$('$cnnc' --cflags) -o wf \$('$cnnc' --libs) &&
-    '$cnnc' net.cnn --main -o emb.c && cc -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 wf.c \$('$cnnc' --cflags) -o wf \$('$cnnc' --libs) &&
+    '$cnnc' net.cnn --main -o emb.c && $ccs -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
     head -c 768 /dev/urandom > r.f32 && ./wf r.f32 o1.f32 && ./emb r.f32 o2.f32 && cmp o1.f32 o2.f32"
 
 check "--summary prints a row per layer and the totals" bash -c "
@@ -91,6 +95,61 @@ check "--summary prints a row per layer and the totals" bash -c "
 check "--emit=dot is a Graphviz digraph with an edge per tensor use" bash -c "
     '$cnnc' net.cnn -O0 --emit=dot > g.dot && head -1 g.dot | grep -qx 'digraph \"small\" {' &&
     test \$(grep -c -- '->' g.dot) -eq 6 && tail -1 g.dot | grep -qx '}'"
+check "labels that end a C comment or hold control bytes stay inside the generated comments" bash -c "
+    printf 'input x[4]\\ninit he\\n\"a*/b\\001\\\\\\\\\": linear(2)\\n' > lbl.cnn && '$cnnc' lbl.cnn -o lbl.c &&
+    grep -qF '/* a*\\/b?\\: linear [1, 4] -> [1, 2] */' lbl.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c lbl.c \$('$cnnc' --cflags) -o lbl.o"
+
+check "an output name that cannot be #included is an error, and nothing is written" bash -c "
+    '$cnnc' net.cnn -o 'q\"x.c' 2> q.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: output name 'q\\\"x.h' cannot be #included from C (it contains '\\\"', '\\\\' or a newline)\" q.err &&
+    test -z \"\$(ls | grep '^q.x')\""
+
+check "a directory or an endless device as the input is an error" bash -c "
+    '$cnnc' . 2>&1 | grep -qxF \"cnnc: error: cannot read '.': Is a directory\" &&
+    '$cnnc' /dev/zero 2>&1 | grep -qxF \"cnnc: error: cannot read '/dev/zero': File too large\""
+
+# The longest network name and label (255 bytes) in every kind of reference
+# the generated code makes (weights, arena, arguments).
+long_net=$(printf 'n%.0s' $(seq 255))
+long_label=$(printf 'a%.0s' $(seq 255))
+printf 'network %s\ninput x[4]\ninit he\nfc: linear(8) -> batchnorm -> relu\n%s: linear(2)\n' \
+    "$long_net" "$long_label" >long.cnn
+check "255-byte network names and labels give C that compiles and runs" bash -c "
+    '$cnnc' long.cnn --main -o long.c &&
+    grep -qxF 'void ${long_net}_run(const float *x, float *$long_label);' long.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror long.c \$('$cnnc' --cflags) -o long \$('$cnnc' --libs) &&
+    head -c 16 /dev/zero > l.f32 && ./long l.f32 lo.f32 && test \$(stat -c %s lo.f32) -eq 8"
+# C keywords as names, and a label that --main's own code used to use.
+printf 'input int[4]\ninit he\nfor: linear(8) -> relu\nrun_once: linear(2)\n' >names.cnn
+check "C keywords and run_once as names give C that compiles and runs" bash -c "
+    '$cnnc' names.cnn --main -o names.c &&
+    grep -qxF 'void names_run(const float *int_, float *run_once);' names.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror names.c \$('$cnnc' --cflags) -o names \$('$cnnc' --libs) &&
+    ./names l.f32 no.f32 && test \$(stat -c %s no.f32) -eq 8"
+printf 'input x[2, 2, 2]\ninit he\nrelu\nmemcpy: flatten\n' >mc.cnn
+check "an output labelled memcpy does not hide the memcpy its copy calls" bash -c "
+    '$cnnc' mc.cnn --main -o mc.c && grep -qxF 'void mc_run(const float *x, float *memcpy_);' mc.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror mc.c \$('$cnnc' --cflags) -o mc \$('$cnnc' --libs) &&
+    head -c 32 /dev/zero > m.f32 && ./mc m.f32 mo.f32 && cmp m.f32 mo.f32"
+printf 'network n\ninput x[4]\ninit he\nfc: linear(64)\nx: relu\nlayer1_x: linear(8)\nn_arena: linear(2)\n' >hide.cnn
+check "outputs named like a layer function or the arena do not hide them in NAME_run" bash -c "
+    '$cnnc' hide.cnn --main -o hide.c && grep -qxF 'void n_run(const float *x, float *n_arena_);' hide.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror hide.c \$('$cnnc' --cflags) -o hide \$('$cnnc' --libs) &&
+    head -c 16 /dev/zero > h.f32 && ./hide h.f32 ho.f32 && test \$(stat -c %s ho.f32) -eq 8"
+printf 'input x[4]\ninit he\nX: linear(2)\n' >cs.cnn
+check "tensor names that differ only by case get distinct header macros" bash -c "
+    '$cnnc' cs.cnn -o cs.c && grep -qxF 'void cs_run(const float *x, float *X_2);' cs.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c cs.c \$('$cnnc' --cflags) -o cs.o"
+check "an output over the input, or two outputs in one file, is an error and writes nothing" bash -c "
+    cp net.cnn self.cnn && ! '$cnnc' self.cnn -o ./self.cnn 2> self.err && cmp net.cnn self.cnn &&
+    grep -qxF \"cnnc: error: output file './self.cnn' is the input file\" self.err &&
+    ! '$cnnc' net.cnn -o two.c --weights-file=two.c 2> two.err && test ! -e two.c &&
+    grep -qxF \"cnnc: error: 'two.c' would be written twice (as the C source and the weights file)\" two.err"
+check "a network name over 255 bytes is an error" bash -c "
+    '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
+    grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
+    test ! -e toolong.c"
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

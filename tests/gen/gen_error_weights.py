@@ -33,6 +33,48 @@ def write(name, data):
         f.write(data)
 
 
+def raw_header(text, data=b""):
+    """A file whose header is exactly `text` (bytes), then data."""
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def entry(name, dtype, shape, begin, end):
+    return '"%s":{"dtype":"%s","shape":%s,"data_offsets":[%s,%s]}' % (name, dtype, shape, begin, end)
+
+
+def malformed_weights(good):
+    """Broken variants of a valid fc.weight [2, 4] + fc.bias [2] file (tests/errors/weights_*)."""
+    hlen = struct.unpack("<Q", good[:8])[0]
+    w = lambda name, data: write("weights_%s.safetensors" % name, data)
+    w("empty", b"")
+    w("truncated_in_length", good[:5])
+    w("truncated_in_header", good[:8 + hlen // 2])
+    w("truncated_after_header", good[:8 + hlen])
+    w("truncated_in_data", good[:8 + hlen + 13])
+    w("header_past_end", struct.pack("<Q", hlen + 1000) + good[8:])
+    w("header_zero", struct.pack("<Q", 0) + good[8:])
+    fc = entry("fc.weight", "F32", "[2,4]", 0, 32) + "," + entry("fc.bias", "F32", "[2]", 32, 40)
+    data = b"\0" * 40
+    w("json_trailing_garbage", raw_header(("{%s} x" % fc).encode(), data))
+    w("json_not_object", raw_header(b"[1, 2, 3]", data))
+    w("json_unterminated_string", raw_header(b'{"fc.weight', data))
+    w("json_bad_utf8", raw_header(b'{"fc.w\xffeight":{}}', data))
+    w("json_float_offset", raw_header(("{%s}" % entry("fc.weight", "F32", "[2,4]", 0, "32.0")).encode(), data))
+    w("json_missing_shape", raw_header(b'{"fc.weight":{"dtype":"F32","data_offsets":[0,32]}}', data))
+    w("json_negative_dim", raw_header(("{%s}" % entry("fc.weight", "F32", "[-2,4]", 0, 32)).encode(), data))
+    w("offsets_past_end", raw_header(("{%s,%s}" % (entry("fc.weight", "F32", "[2,4]", 0, 32), entry("fc.bias", "F32", "[4]", 32, 48))).encode(), data))
+    w("offsets_reversed", raw_header(("{%s,%s}" % (entry("fc.weight", "F32", "[2,4]", 32, 0), entry("fc.bias", "F32", "[2]", 32, 40))).encode(), data))
+    w("offsets_overlap", raw_header(("{%s,%s}" % (entry("fc.weight", "F32", "[2,4]", 0, 32), entry("fc.bias", "F32", "[2]", 24, 32))).encode(), data))
+    w("offsets_hole", raw_header(("{%s,%s}" % (entry("fc.weight", "F32", "[2,4]", 0, 32), entry("fc.bias", "F32", "[2]", 40, 48))).encode(), b"\0" * 48))
+    w("offsets_huge", raw_header(("{%s}" % entry("fc.weight", "F32", "[2,4]", 18446744073709551600, 18446744073709551615)).encode(), data))
+    w("dtype_unknown", raw_header(("{%s}" % entry("fc.weight", "F33", "[2,4]", 0, 32)).encode(), data))
+    w("dtype_f64", raw_header(("{%s,%s}" % (entry("fc.weight", "F64", "[2,4]", 0, 64), entry("fc.bias", "F32", "[2]", 64, 72))).encode(), b"\0" * 72))
+    w("shape_size_mismatch", raw_header(("{%s,%s}" % (entry("fc.weight", "F32", "[2,4]", 0, 16), entry("fc.bias", "F32", "[2]", 16, 24))).encode(), b"\0" * 24))
+    w("shape_overflow", raw_header(("{%s}" % entry("fc.weight", "F32", "[4294967296,4294967296]", 0, 32)).encode(), data))
+    w("duplicate_name", raw_header(("{%s,%s}" % (entry("fc.weight", "F32", "[2,4]", 0, 32), entry("fc.weight", "F32", "[2]", 32, 40))).encode(), data))
+    w("metadata_not_string", raw_header(('{"__metadata__":{"format":1},%s}' % fc).encode(), data))
+
+
 def main():
     t = lambda name, spec: (name, spec[0], spec[1], spec[2])
     write("linear_shape.safetensors", safetensors([t("fc1.weight", f32([120, 256])), t("fc1.bias", f32([120]))]))
@@ -43,6 +85,7 @@ def main():
     write("truncated_weights.safetensors", good[:-5])
     write("huge_header.safetensors", struct.pack("<Q", 1 << 63) + good[8:])
     write("bad_json.safetensors", struct.pack("<Q", 8) + b'{"fc":  ')
+    malformed_weights(good)
     write("../cli/unused_tensor.safetensors", safetensors([t("fc.weight", f32([2, 4])), t("fc.bias", f32([2])), t("extra.weight", f32([3]))]))
 
 

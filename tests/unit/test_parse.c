@@ -584,7 +584,7 @@ START_TEST(error_garbage_bytes)
 {
     ck_assert_error("a \xff\xfe\n", "t.cnn:1:3: error: unexpected character '\\xff'");
     ck_assert_error("a \xe2\x86\x92 b\n",
-                    "unexpected character '\xe2\x86\x92' (did you mean '->'?)");
+                    "unexpected character '\xe2\x86\x92' (U+2192; did you mean '->'?)");
     /* Arbitrary bytes never crash; errors are capped but still counted. */
     char buf[4096];
     unsigned state = 12345;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# run-valgrind.sh - cnnc compiling LeNet-5, and the generated program (weights
+# baked in, --main), run under valgrind's memcheck with no error and no leak;
+# the program still gives the golden output. Skipped when valgrind is missing or in a SAN=1 build (ASan's
+# shadow memory and valgrind do not mix).
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+cnnc=$build/cnnc
+if [ "${SAN:-}" = 1 ]; then
+    echo "valgrind: skipped in a sanitizer build"
+    exit 0
+fi
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "valgrind: skipped (valgrind not installed; apt-get install valgrind)"
+    exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+case=$root/tests/golden/lenet5
+pass=0 fail=0
+vg() {
+    OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=3 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect "$@"
+}
+if vg "$cnnc" "$case/net.cnn" --main -o "$tmp/net.c" >"$tmp/log" 2>&1; then
+    pass=$((pass + 1))
+else
+    echo "FAIL valgrind: memcheck on cnnc reported errors"
+    sed 's/^/    | /' "$tmp/log" | head -20
+    fail=$((fail + 1))
+fi
+if ! "$cnnc" "$case/net.cnn" --main -o "$tmp/net.c" >"$tmp/log" 2>&1 ||
+    ! cc -std=c99 -O2 -g "$tmp/net.c" $("$cnnc" --cflags) -o "$tmp/prog" $("$cnnc" --libs) \
+        >>"$tmp/log" 2>&1; then
+    echo "FAIL valgrind: building the lenet5 program"
+    sed 's/^/    | /' "$tmp/log" | head -10
+    fail=$((fail + 1))
+elif ! vg "$tmp/prog" "$case/input.f32" "$tmp/out.f32" >"$tmp/log" 2>&1; then
+    echo "FAIL valgrind: memcheck on the generated program reported errors"
+    sed 's/^/    | /' "$tmp/log" | head -20
+    fail=$((fail + 1))
+elif ! "$build/tools/f32cmp" --tol 1e-4 "$tmp/out.f32" "$case/expected.f32" >"$tmp/log" 2>&1; then
+    echo "FAIL valgrind: wrong output under valgrind: $(head -1 "$tmp/log")"
+    fail=$((fail + 1))
+else
+    pass=$((pass + 1))
+fi
+echo "valgrind: $pass passed, $fail failed"
+[ $fail -eq 0 ]
