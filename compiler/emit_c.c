@@ -20,23 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emit.h"
+#include "emit_internal.h"
 
 #define BLOB_CHUNK 4095 /* bytes per string literal: C99's minimum guaranteed limit */
 #define PARAM_ALIGN 16  /* floats: each parameter starts on a 64-byte boundary */
 
-typedef struct Emitter {
-    StrBuf *sb;
-    int indent;
-    const Graph *g;
-    const char *net;     /* lower-case prefix */
-    char *NET;           /* upper-case prefix */
-    int64_t *param_at;   /* float offset of node i's parameter p: [i * PARAM_MAX + p] */
-    int64_t weight_floats;
-} Emitter;
 
-static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(Emitter *e, const char *fmt, ...)
+void out(Emitter *e, const char *fmt, ...)
 {
     for (int i = 0; i < e->indent; i++)
         sb_puts(e->sb, "    ");
@@ -54,9 +44,7 @@ static void out(Emitter *e, const char *fmt, ...)
     free(tmp.data);
 }
 
-/* `out` a line ending in '{' and indent. */
-#define open_block(e, ...) (out(e, __VA_ARGS__), (e)->indent++)
-static void close_brace(Emitter *e)
+void close_brace(Emitter *e)
 {
     e->indent--;
     out(e, "}");
@@ -71,7 +59,7 @@ static char *upper(const char *s)
 }
 
 /* A float literal that reads back as exactly the same float. */
-static const char *flit(double v, char *buf, size_t size)
+const char *flit(double v, char *buf, size_t size)
 {
     snprintf(buf, size, "%.9g", (double)(float)v);
     if (!strpbrk(buf, ".en"))
@@ -104,7 +92,7 @@ static const char *ptr(const Emitter *e, const Tensor *t, char *buf, size_t size
     return buf;
 }
 
-static const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
+const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
 {
     snprintf(buf, size, "%s_weights.f + %lld", e->net,
              (long long)e->param_at[n->id * PARAM_MAX + p]);
@@ -113,7 +101,18 @@ static const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_
 
 static const char *kernel_name(Kernel k)
 {
-    return k == KERNEL_GEMM ? "gemm" : k == KERNEL_IM2COL ? "im2col+gemm" : "direct";
+    switch (k) {
+    case KERNEL_GEMM:
+        return "gemm";
+    case KERNEL_IM2COL:
+        return "im2col+gemm";
+    case KERNEL_BLOCKED:
+        return "blocked";
+    case KERNEL_DEPTHWISE:
+        return "depthwise";
+    default:
+        return "direct";
+    }
 }
 
 /* ---- header comment ------------------------------------------------------- */
@@ -168,7 +167,7 @@ static void layout_weights(Emitter *e)
                 continue;
             at = (at + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN;
             e->param_at[i * PARAM_MAX + p] = at;
-            at += ir_numel(c->rank, c->dims);
+            at += conv_param_floats(g->nodes[i], p);
         }
     }
     e->weight_floats = at;
@@ -199,13 +198,16 @@ static unsigned char *weight_bytes(const Emitter *e)
             if (!c)
                 continue;
             unsigned char *dst = blob + e->param_at[i * PARAM_MAX + p] * 4;
-            int64_t count = ir_numel(c->rank, c->dims);
+            int64_t count = conv_param_floats(g->nodes[i], p);
+            float *data = xmalloc(sizeof(float) * (size_t)count);
+            conv_param_pack(g->nodes[i], p, data);
             for (int64_t k = 0; k < count; k++) {
                 uint32_t bits;
-                memcpy(&bits, &c->data[k], 4);
+                memcpy(&bits, &data[k], 4);
                 for (int b = 0; b < 4; b++)
                     dst[k * 4 + b] = (unsigned char)(bits >> (8 * b));
             }
+            free(data);
         }
     }
     return blob;
@@ -266,7 +268,7 @@ static void emit_weights(Emitter *e, const EmitOptions *opt, StrBuf *blob_out)
 
 /* The C expression of n's fused activation applied to variable x; x itself
  * if none. The same expressions as emit_elementwise, so fusing is exact. */
-static const char *act_expr(const Node *n, const char *x, char *buf, size_t size)
+const char *act_expr(const Node *n, const char *x, char *buf, size_t size)
 {
     char s[40];
     switch (n->fuse.act) {
@@ -294,7 +296,7 @@ static const char *act_expr(const Node *n, const char *x, char *buf, size_t size
 }
 
 /* First line of a fused layer's body: what it absorbed. */
-static void emit_fused_comment(Emitter *e, const Node *n)
+void emit_fused_comment(Emitter *e, const Node *n)
 {
     char shape[128];
     if (!n->fuse.names)
@@ -388,6 +390,40 @@ static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value, cons
     close_brace(e);
     close_brace(e);
     out(e, "y[py * %lld + px] = count > 0 ? sum / (float)count : 0.0f;", PW);
+}
+
+/* Layers with fewer multiply-adds than this stay serial under --threads: an
+ * OpenMP fork and join costs microseconds, more than such a layer takes. */
+#define PARALLEL_MIN_WORK 100000
+
+void emit_parallel_for(Emitter *e, int64_t work)
+{
+    if (e->threads > 1 && work >= PARALLEL_MIN_WORK)
+        out(e, "%s_PARALLEL_FOR", e->NET);
+}
+
+/* Macros the kernels use, after the includes of the generated file. */
+static void emit_prologue_macros(Emitter *e)
+{
+    sb_puts(e->sb,
+            "\n/* GCC vectorizes with 256-bit vectors even where AVX-512 is enabled; the\n"
+            " * blocked convolution kernels are written for 16-float vectors. */\n"
+            "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)\n"
+            "#pragma GCC target(\"prefer-vector-width=512\")\n#endif\n");
+    sb_printf(e->sb,
+              "\n/* a * b + c, fused where the target has FMA (ISO C mode does not contract\n"
+              " * a * b + c on its own, and the library call would not vectorize). */\n"
+              "#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)\n"
+              "#define %s_FMA(a, b, c) fmaf(a, b, c)\n#else\n"
+              "#define %s_FMA(a, b, c) ((a) * (b) + (c))\n#endif\n",
+              e->NET, e->NET);
+    if (e->threads > 1)
+        sb_printf(e->sb,
+                  "\n/* --threads %d: loops marked %s_PARALLEL_FOR are split over threads\n"
+                  " * when compiled with OpenMP (-fopenmp), and run serially otherwise. */\n"
+                  "#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for num_threads(%d) "
+                  "schedule(static)\")\n#else\n#define %s_PARALLEL_FOR\n#endif\n",
+                  e->threads, e->NET, e->NET, e->threads, e->NET);
 }
 
 /* ---- layers -------------------------------------------------------------- */
@@ -506,21 +542,45 @@ static void emit_band_value(Emitter *e, const Node *n, bool raw)
     out(e, "const float v = %s;", act_expr(n, "a", v, sizeof v));
 }
 
-/* GEMM conv2d with a fused pool, band by band (fuse_pool.c): for each band of
- * fuse.band_rows pooled rows, the conv rows c0..c1 its windows read are
- * unfolded into scratch (im2col) or read in place (1x1), multiplied into
- * `conv` (scratch), and pooled from there with bias and activation. */
-static void emit_conv_gemm_pool(Emitter *e, const Node *n)
+/* The GEMM kernels' conv rows c0..c1 of one band: unfolded into scratch
+ * (im2col) or read in place (1x1), multiplied into `conv`. */
+static void emit_gemm_band_rows(Emitter *e, const Node *n)
+{
+    const Attrs *a = &n->a;
+    long long C = n->in[0]->dims[1], H = n->in[0]->dims[2], W = n->in[0]->dims[3];
+    long long cin_g = C / a->groups, cout_g = n->out->dims[1] / a->groups;
+    long long K = cin_g * a->kh * a->kw;
+    int64_t CH, CW;
+    ir_conv_out_hw(n, &CH, &CW);
+    if (n->kernel == KERNEL_IM2COL) {
+        out(e, "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+               "%lld, c0, c1 - c0, %lld, scratch);",
+            cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
+            (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, (long long)CW);
+        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
+               "cols, 0.0f, conv, cols);",
+            cout_g, K, cout_g * K, K);
+    } else {
+        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
+               "x + c0 * %lld, %lld, 0.0f, conv, cols);",
+            cout_g, K, cout_g * K, K, W, H * W);
+    }
+}
+
+/* A conv2d with a fused pool, band by band (fuse_pool.c): for each band of
+ * fuse.band_rows pooled rows, `rows` leaves the conv rows c0..c1 its windows
+ * read in `conv` (scratch, after `col` floats the kernel may use), and they
+ * are pooled from there with bias and activation. */
+void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn rows)
 {
     const Tensor *in = n->in[0], *o = n->out;
     const Attrs *a = &n->a, *p = &n->fuse.pool_a;
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3], G = a->groups;
     long long OC = o->dims[1], PH = o->dims[2], PW = o->dims[3];
-    long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw;
+    long long cin_g = C / G, cout_g = OC / G;
     int64_t CH, CW;
     ir_conv_out_hw(n, &CH, &CW);
-    long long R = n->fuse.band_rows, S = n->fuse.band_conv_rows;
-    long long col = n->kernel == KERNEL_IM2COL ? (K * S * CW + 15) / 16 * 16 : 0;
+    long long R = n->fuse.band_rows;
     char w[96], b[96];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
@@ -537,19 +597,8 @@ static void emit_conv_gemm_pool(Emitter *e, const Node *n)
     out(e, "const int c1 = (r1 - 1) * %lld + %lld < %lld ? (r1 - 1) * %lld + %lld : %lld;",
         (long long)p->sh, reach, (long long)CH, (long long)p->sh, reach, (long long)CH);
     out(e, "const int cols = (c1 - c0) * %lld;", (long long)CW);
-    if (n->kernel == KERNEL_IM2COL) {
-        out(e, "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-               "%lld, c0, c1 - c0, %lld, scratch);",
-            cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
-            (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, (long long)CW);
-        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
-               "cols, 0.0f, conv, cols);",
-            cout_g, K, cout_g * K, K);
-    } else {
-        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
-               "x + c0 * %lld, %lld, 0.0f, conv, cols);",
-            cout_g, K, cout_g * K, K, W, H * W);
-    }
+    rows(e, n);
+    emit_parallel_for(e, (int64_t)cout_g * R * PW * p->kh * p->kw);
     open_block(e, "for (int co = 0; co < %lld; co++) {", cout_g);
     out(e, "const float *cv = conv + co * cols;");
     if (n->param[PARAM_BIAS])
@@ -575,7 +624,11 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
     char w[96];
     emit_fused_comment(e, n);
     if (n->fuse.pool) {
-        emit_conv_gemm_pool(e, n);
+        int64_t CH, CW;
+        ir_conv_out_hw(n, &CH, &CW);
+        long long S = n->fuse.band_conv_rows;
+        long long col = n->kernel == KERNEL_IM2COL ? (K * S * CW + 15) / 16 * 16 : 0;
+        emit_conv_band_pool(e, n, col, emit_gemm_band_rows);
         return;
     }
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
@@ -1035,6 +1088,10 @@ static void emit_layer(Emitter *e, const Node *n)
     case OP_CONV2D:
         if (n->kernel == KERNEL_DIRECT)
             emit_conv_direct(e, n);
+        else if (n->kernel == KERNEL_BLOCKED)
+            emit_conv_blocked(e, n);
+        else if (n->kernel == KERNEL_DEPTHWISE)
+            emit_conv_depthwise(e, n);
         else
             emit_conv_gemm(e, n);
         break;
@@ -1267,7 +1324,7 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
 
 void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, StrBuf *blob)
 {
-    Emitter e = {.sb = src, .g = g, .net = g->name};
+    Emitter e = {.sb = src, .g = g, .net = g->name, .threads = opt->threads};
     e.NET = upper(g->name);
     layout_weights(&e);
     char *c_name = xstrdup(opt->header_name);
@@ -1279,6 +1336,7 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
     sb_printf(src, "\n#include \"%s\"\n\n#include <math.h>\n%s#include <string.h>\n\n"
                    "#include \"cnnrt.h\"\n",
               opt->header_name, opt->with_main ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
+    emit_prologue_macros(&e);
     emit_weights(&e, opt, blob);
     if (g->arena_bytes > 0)
         sb_printf(src, "\nstatic float %s_arena[%lld];\n", e.net, (long long)(g->arena_bytes / 4));

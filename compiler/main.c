@@ -38,6 +38,7 @@ typedef struct Options {
     const char *output;
     EmitKind emit;
     bool with_main;
+    int threads; /* --threads N */
     const char *weights_file;
     PassOptions passes;
     BuildOptions build;
@@ -60,6 +61,9 @@ static const char usage_text[] =
     "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
     "                   writes the output (for golden tests and quick runs)\n"
     "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
+    "  --threads N      split each large layer over N threads with OpenMP (compile the\n"
+    "                   C with -fopenmp; without it the code runs serially and lets\n"
+    "                   OpenBLAS use N threads); default 1\n"
     "  --weights-file=FILE  write the weights to FILE (raw float32) instead of into the\n"
     "                   C source; the code then has NAME_load_weights(path), to call\n"
     "                   once before NAME_run (for very large models)\n"
@@ -192,6 +196,9 @@ static void parse_args(int argc, char **argv, Options *o)
             add_define(o, v);
         } else if ((v = option_value(argc, argv, &i, "--batch"))) {
             o->build.batch = parse_count(v, "--batch must be an integer from 1 to 65536, not '%s'");
+        } else if ((v = option_value(argc, argv, &i, "--threads"))) {
+            int64_t t = parse_count(v, "--threads must be an integer from 1 to 65536, not '%s'");
+            o->threads = (int)t;
         } else if ((v = option_value(argc, argv, &i, "--weights"))) {
             o->build.weights_path = v;
         } else if ((v = option_value(argc, argv, &i, "--weights-file"))) {
@@ -362,7 +369,7 @@ static int compile(const Options *o)
                 fwrite(out.data, 1, out.len, stdout);
         } else {
             EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path), CNNC_VERSION,
-                              o->weights_file};
+                              o->weights_file, o->threads};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};

@@ -21,8 +21,15 @@
  * Both limits are build-time knobs: make CFLAGS="-O2 -DBAND_MIN_COLS=512". */
 #include "ir.h"
 
-/* Below this many multiply-accumulates per group, loops beat a GEMM call. */
-#define GEMM_MIN_MACS 4096
+/* Below this many multiply-adds a layer is plain loops: any kernel's set-up
+ * (a GEMM call, a row of accumulators) would cost more than it saves. */
+#define DIRECT_MAX_MACS 4096
+/* A 1x1, stride-1, unpadded convolution is a GEMM on the input as it is; it
+ * goes to the GEMM (OpenBLAS) when the product has at least this many
+ * outputs, the blocked kernel otherwise (measured in docs/kernels.md). */
+#ifndef GEMM_MIN_OUTPUTS
+#define GEMM_MIN_OUTPUTS 0
+#endif
 /* Bands of a GEMM conv with a fused pool: least GEMM columns, scratch budget. */
 #ifndef BAND_MIN_COLS
 #define BAND_MIN_COLS 256
@@ -81,15 +88,18 @@ static void select_conv(Node *n)
     n->kernel = KERNEL_DIRECT;
     n->scratch_bytes = 0;
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
-    if (cout_g == 1 || macs_per_group < GEMM_MIN_MACS)
+    if (macs_per_group * a->groups < DIRECT_MAX_MACS)
         return;
     bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
                      a->pw == 0;
-    n->kernel = pointwise ? KERNEL_GEMM : KERNEL_IM2COL;
+    if (cin_g == 1)
+        n->kernel = KERNEL_DEPTHWISE;
+    else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
+        n->kernel = KERNEL_GEMM;
+    else
+        n->kernel = KERNEL_BLOCKED;
     if (n->fuse.pool)
         plan_bands(n, oh, ow);
-    else if (!pointwise)
-        n->scratch_bytes = cin_g * a->kh * a->kw * oh * ow * (int64_t)sizeof(float);
 }
 
 void select_kernels(Graph *g)
