@@ -1,7 +1,8 @@
 # cnnc - a graph compiler for convolutional networks.
 #
 #   make            build/cnnc and build/libcnnrt.a
-#   make check      every test: unit (Check), golden outputs (-O0 and -O2), error
+#   make check      every test: unit (Check), golden outputs (-O0 and -O2; -O2 with
+#                   BLAS=none and with --threads 2), error
 #                   messages, CLI, install, optimizer IR dumps
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make demo       build and run the LeNet-5 example
@@ -57,7 +58,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check check-export unit golden errors cli ir install-test demo deps clean format install uninstall FORCE
+.PHONY: all check check-export unit golden golden-noblas golden-threads errors cli ir install-test demo deps clean format install uninstall FORCE
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
@@ -172,13 +173,26 @@ FORCE:
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) golden errors cli ir install-test
+	$(MAKE) golden golden-noblas golden-threads errors cli ir install-test
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
 
 golden: all
 	@bash tests/run-golden.sh
+
+# The portable runtime (BLAS=none) in a build tree of its own, at -O2.
+NOBLAS_BUILD := $(BUILD)/noblas
+golden-noblas:
+	@$(MAKE) --no-print-directory BLAS=none BUILD=$(NOBLAS_BUILD) $(NOBLAS_BUILD)/cnnc \
+	    $(NOBLAS_BUILD)/libcnnrt.a $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
+	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 bash tests/run-golden.sh
+
+# Generated code with --threads 2, compiled with OpenMP (passive waiting, so a
+# busy machine does not make the threads spin against each other).
+golden-threads: all
+	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS=-fopenmp \
+	    bash tests/run-golden.sh
 
 errors: all
 	@bash tests/run-errors.sh

@@ -422,8 +422,9 @@ static void emit_prologue_macros(Emitter *e)
                   "\n/* --threads %d: loops marked %s_PARALLEL_FOR are split over threads\n"
                   " * when compiled with OpenMP (-fopenmp), and run serially otherwise. */\n"
                   "#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for num_threads(%d) "
-                  "schedule(static)\")\n#else\n#define %s_PARALLEL_FOR\n#endif\n",
-                  e->threads, e->NET, e->NET, e->threads, e->NET);
+                  "schedule(static)\")\n#define %s_PARTS %d\n#else\n#define %s_PARALLEL_FOR\n"
+                  "#define %s_PARTS 1\n#endif\n",
+                  e->threads, e->NET, e->NET, e->threads, e->NET, e->threads, e->NET, e->NET);
 }
 
 /* ---- layers -------------------------------------------------------------- */
@@ -518,6 +519,7 @@ static void emit_conv_epilogue(Emitter *e, const Node *n, long long N, long long
     if (bias)
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
     open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    emit_parallel_for(e, OC * HW * 8);
     open_block(e, "for (int co = 0; co < %lld; co++) {", OC);
     out(e, "float *y = out + (b * %lld + co) * %lld;", OC, HW);
     open_block(e, "for (int i = 0; i < %lld; i++) {", HW);
@@ -642,9 +644,26 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
             (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, OH, OW);
         out(e, "x = scratch;");
     }
-    out(e, "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, 0.0f,",
-        cout_g, OH * OW, K, cout_g * K, K, OH * OW);
-    out(e, "            out + (b * %lld + g * %lld) * %lld, %lld);", OC, cout_g, OH * OW, OH * OW);
+    if (e->threads > 1 && cout_g * OH * OW * K >= PARALLEL_MIN_WORK) {
+        /* OpenBLAS runs single-threaded here: each thread multiplies its
+         * share of the output channels. */
+        emit_parallel_for(e, cout_g * OH * OW * K);
+        open_block(e, "for (int part = 0; part < %s_PARTS; part++) {", e->NET);
+        out(e, "const int m0 = part * %lld / %s_PARTS, m1 = (part + 1) * %lld / %s_PARTS;", cout_g,
+            e->NET, cout_g, e->NET);
+        out(e, "cnnrt_sgemm(false, false, m1 - m0, %lld, %lld, 1.0f, w + (g * %lld + m0) * %lld, "
+               "%lld, x, %lld, 0.0f,",
+            OH * OW, K, cout_g, K, K, OH * OW);
+        out(e, "            out + (b * %lld + g * %lld + m0) * %lld, %lld);", OC, cout_g, OH * OW,
+            OH * OW);
+        close_brace(e);
+    } else {
+        out(e, "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, "
+               "0.0f,",
+            cout_g, OH * OW, K, cout_g * K, K, OH * OW);
+        out(e, "            out + (b * %lld + g * %lld) * %lld, %lld);", OC, cout_g, OH * OW,
+            OH * OW);
+    }
     close_brace(e);
     close_brace(e);
     emit_conv_epilogue(e, n, N, OC, OH * OW);
@@ -1153,6 +1172,13 @@ static void emit_run(Emitter *e)
     sb_puts(e->sb, "\n");
     emit_signature(e, e->sb, "\n{\n");
     e->indent = 1;
+    if (e->threads > 1) {
+        out(e, "static int blas_threads_set;");
+        open_block(e, "if (!blas_threads_set) {");
+        out(e, "cnnrt_set_blas_threads(%s_PARTS == 1 ? %d : 1);", e->NET, e->threads);
+        out(e, "blas_threads_set = 1;");
+        close_brace(e);
+    }
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         if (is_view(n)) {

@@ -21,7 +21,8 @@
 # Every case runs once per optimization level in GOLDEN_OPT (default "-O0 -O2":
 # no pass, and every pass, must both match PyTorch).
 #
-# Environment: CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
+# Environment: GOLDEN_BUILD (the build directory whose cnnc, runtime and tools
+# are used, default build/; `make golden-noblas` passes a BLAS=none build), CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
 # run, default 60), GOLDEN_OPT (cnnc option sets to try, space-separated; e.g.
 # GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set).
@@ -33,9 +34,10 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CNNC=$ROOT/build/cnnc
-F32CMP=$ROOT/build/tools/f32cmp
-F32GEN=$ROOT/build/tools/f32gen
+BUILD_DIR=${GOLDEN_BUILD:-$ROOT/build}
+CNNC=$BUILD_DIR/cnnc
+F32CMP=$BUILD_DIR/tools/f32cmp
+F32GEN=$BUILD_DIR/tools/f32gen
 GOLDEN=$ROOT/tests/golden
 CC=${CC:-cc}
 TIMEOUT=${GOLDEN_TIMEOUT:-60}
