@@ -21,8 +21,8 @@
  * one loop, and each border block gets its own body in which the taps that
  * fall on padding are simply not emitted.
  *
- * KERNEL_DEPTHWISE (one input channel per group, as in MobileNet's depthwise
- * layers, and any convolution of a single input channel): per output row an
+ * KERNEL_DEPTHWISE (one input and one output channel per group, as in
+ * MobileNet's depthwise layers): per output row an
  * accumulator row; for each tap, one contiguous multiply-add loop over the
  * output columns that tap reads inside the image (bounds are literals).
  *
@@ -296,10 +296,13 @@ static void emit_depthwise_row(Emitter *e, const Node *n, const ConvShape *s, bo
                                const char *yrow)
 {
     char act[160];
+    bool bias = !raw && n->param[PARAM_BIAS];
     emit_row_taps(e, s);
+    /* Starting from the bias (not 0.0f, which GCC turns into a memset call
+     * per row, 5% of MobileNet's time) saves the add in the epilogue. */
     out(e, "float acc[%lld];", s->OW);
     out(e, "for (int ow = 0; ow < %lld; ow++)", s->OW);
-    out(e, "    acc[ow] = 0.0f;");
+    out(e, "    acc[ow] = %s;", bias ? "bo" : "0.0f");
     open_block(e, "for (int kh = kh_lo; kh < kh_hi; kh++) {");
     out(e, "const float *xr = xc + (ih0 + kh * %lld) * %lld;", s->DH, s->W);
     for (long long kw = 0; kw < s->KW; kw++) {
@@ -321,9 +324,8 @@ static void emit_depthwise_row(Emitter *e, const Node *n, const ConvShape *s, bo
         close_brace(e);
     }
     close_brace(e);
-    bool bias = !raw && n->param[PARAM_BIAS];
     open_block(e, "for (int ow = 0; ow < %lld; ow++) {", s->OW);
-    out(e, "const float v = acc[ow]%s;", bias ? " + bo" : "");
+    out(e, "const float v = acc[ow];");
     out(e, "%s[ow] = %s;", yrow, raw ? "v" : act_expr(n, "v", act, sizeof act));
     close_brace(e);
 }

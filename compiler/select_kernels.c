@@ -92,7 +92,7 @@ static void select_conv(Node *n)
         return;
     bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
                      a->pw == 0;
-    if (cin_g == 1)
+    if (cin_g == 1 && cout_g == 1)
         n->kernel = KERNEL_DEPTHWISE;
     else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
         n->kernel = KERNEL_GEMM;

@@ -1448,7 +1448,8 @@ case("kern_blocked_pool", "blocked conv + relu + fused maxpool (bands), then blo
                  ("p3", nn.MaxPool2d(3, 2, 1))), (6, 41, 50))
 
 case("kern_depthwise", "depthwise kernel: 3x3 pad 1 + batchnorm + relu6 (32 channels), 3x3 "
-     "stride 2 with channel multiplier 2, 5x5 dilation 2 pad 3 without bias",
+     "stride 2 with channel multiplier 2 (blocked: 2 channels per group), 5x5 dilation 2 pad 3 "
+     "without bias",
      simple("""
         dw1: conv2d(32, kernel=3, pad=1, groups=32) -> bn1: batchnorm -> relu6
         dw2: conv2d(64, kernel=3, stride=2, pad=1, groups=32)
@@ -1459,8 +1460,8 @@ case("kern_depthwise", "depthwise kernel: 3x3 pad 1 + batchnorm + relu6 (32 chan
                  ("dw3", nn.Conv2d(64, 64, 5, padding=3, dilation=2, groups=64, bias=False))),
      (32, 14, 19))
 
-case("kern_single_channel_pool", "a one-channel input (the depthwise kernel with multiplier 12), "
-     "5x5 pad 2, relu, fused maxpool; depthwise + fused avgpool, batch 2",
+case("kern_single_channel_pool", "a one-channel input (blocked kernel, 12 channels: one partial "
+     "block), 5x5 pad 2, relu, fused maxpool; depthwise + fused avgpool, batch 2",
      simple("""
         c1: conv2d(12, kernel=5, pad=2) -> relu -> maxpool(2)
         dw: conv2d(12, kernel=3, pad=1, groups=12) -> avgpool(2)
