@@ -1,15 +1,23 @@
 /* select_kernels.c - choose how each layer is computed, from its fixed shape.
  *
- * Convolutions with enough work go through a matrix product (OpenBLAS when the
- * runtime has it): a 1x1, stride-1, unpadded convolution is already a GEMM on
- * the NCHW input; others are unfolded (im2col) into arena scratch first.
- * Depthwise and tiny convolutions stay as direct loops, where a GEMM would be
- * mostly overhead. The choice is recorded in the IR so the memory planner can
- * reserve the scratch and the emitter can print the matching code.
+ * conv2d, in this order (docs/kernels.md has the measurements behind each rule):
+ *   - fewer than DIRECT_MAX_MACS multiply-adds: plain direct loops;
+ *   - one input and one output channel per group (depthwise): KERNEL_DEPTHWISE,
+ *     rows of outputs as vectors (emit_conv.c);
+ *   - 1x1, stride 1, unpadded (pointwise) with at least GEMM_MIN_OUTPUTS
+ *     outputs: KERNEL_GEMM, a matrix product on the NCHW input as it is
+ *     (OpenBLAS, no copy);
+ *   - everything else (any KxK, stride, dilation, padding, groups):
+ *     KERNEL_BLOCKED, the register-blocked direct kernel of emit_conv.c.
+ *     It replaced im2col + GEMM, which it beats on every measured layer
+ *     (no unfolding, no multiply-adds on padding, no packing per call).
+ * linear is a GEMM (a GEMV at batch 1). The choice is recorded in the IR so
+ * the memory planner can reserve the scratch and the emitter can print the
+ * matching code.
  *
- * A GEMM conv2d with a fused pool (fuse_pool.c) works in bands of pooled rows:
- * its scratch holds one band's unfolded input and conv output, never the whole
- * image. A band is
+ * A conv2d with a fused pool (fuse_pool.c) works in bands of pooled rows:
+ * its scratch holds one band's conv output (and for im2col its unfolded
+ * input), never the whole image. A band is
  *   - at most half the pooled rows: a band covering the whole image would
  *     need as much scratch as the unfused unfolding plus conv output it
  *     replaces, and the pooled output would come on top;
@@ -29,6 +37,11 @@
  * outputs, the blocked kernel otherwise (measured in docs/kernels.md). */
 #ifndef GEMM_MIN_OUTPUTS
 #define GEMM_MIN_OUTPUTS 0
+#endif
+/* 0 brings back im2col + GEMM for the convolutions the blocked kernel takes,
+ * for comparisons: make CFLAGS="-O2 -DBLOCKED_CONV=0". */
+#ifndef BLOCKED_CONV
+#define BLOCKED_CONV 1
 #endif
 /* Bands of a GEMM conv with a fused pool: least GEMM columns, scratch budget. */
 #ifndef BAND_MIN_COLS
@@ -97,9 +110,11 @@ static void select_conv(Node *n)
     else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
         n->kernel = KERNEL_GEMM;
     else
-        n->kernel = KERNEL_BLOCKED;
+        n->kernel = BLOCKED_CONV ? KERNEL_BLOCKED : pointwise ? KERNEL_GEMM : KERNEL_IM2COL;
     if (n->fuse.pool)
         plan_bands(n, oh, ow);
+    else if (n->kernel == KERNEL_IM2COL)
+        n->scratch_bytes = cin_g * a->kh * a->kw * oh * ow * (int64_t)sizeof(float);
 }
 
 void select_kernels(Graph *g)
