@@ -9,6 +9,9 @@
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
 #   make uninstall  remove them again (same PREFIX and DESTDIR as for install)
+#   make bench      time the generated code against PyTorch (bench/bench.py);
+#                   BENCH_QUICK=1 for a smoke test, BENCH_NETS=lenet5,cifar_vgg to
+#                   choose networks, BENCH_ARGS=... for more bench.py options
 #
 # Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...
 #            PREFIX=/usr/local  DESTDIR= (staging)  BINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
@@ -58,7 +61,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check check-export unit golden golden-noblas golden-threads errors cli ir install-test demo deps clean format install uninstall FORCE
+.PHONY: all check check-export bench deps-bench unit golden golden-noblas golden-threads errors cli ir install-test demo deps clean format install uninstall FORCE
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
@@ -217,6 +220,16 @@ demo: deps
 
 deps:
 	@bash tools/install-deps.sh
+
+# ---- benchmark (not part of check: needs python3, and PyTorch if it can) ----
+
+deps-bench:
+	@bash tools/install-deps.sh bench
+
+bench: deps-bench
+	$(MAKE) all
+	/usr/bin/python3 bench/bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
+	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) $(BENCH_ARGS)
 
 format:
 	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c

@@ -638,8 +638,9 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
     open_block(e, "for (int g = 0; g < %lld; g++) {", G);
     out(e, "const float *x = in + (b * %lld + g * %lld) * %lld;", C, cin_g, H * W);
     if (n->kernel == KERNEL_IM2COL) {
-        out(e, "cnnrt_im2col(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-               "%lld, %lld, scratch);",
+        out(e,
+            "cnnrt_im2col(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+            "%lld, %lld, scratch);",
             cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
             (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, OH, OW);
         out(e, "x = scratch;");
@@ -715,7 +716,8 @@ static void emit_linear(Emitter *e, const Node *n)
         out(e, "cnnrt_sgemv(false, %lld, %lld, 1.0f, w, %lld, in, %s, out);", F, FIN, FIN,
             bias ? "1.0f" : "0.0f");
     else
-        out(e, "cnnrt_sgemm(false, true, %lld, %lld, %lld, 1.0f, in, %lld, w, %lld, %s, out, %lld);",
+        out(e,
+            "cnnrt_sgemm(false, true, %lld, %lld, %lld, 1.0f, in, %lld, w, %lld, %s, out, %lld);",
             N, F, FIN, FIN, FIN, bias ? "1.0f" : "0.0f", F);
 }
 
@@ -856,7 +858,8 @@ static void emit_avgpool(Emitter *e, const Node *n)
     out(e, "for (int ih = h0; ih < h1; ih++)");
     out(e, "    for (int iw = w0; iw < w1; iw++)");
     out(e, "        sum += x[ih * %lld + iw];", W);
-    out(e, "y[oh * %lld + ow] = count > 0 ? sum / (float)count : 0.0f;", (long long)n->out->dims[3]);
+    out(e, "y[oh * %lld + ow] = count > 0 ? sum / (float)count : 0.0f;",
+        (long long)n->out->dims[3]);
     for (int i = 0; i < 3; i++)
         close_brace(e);
 }
@@ -1165,10 +1168,47 @@ static void emit_signature(Emitter *e, StrBuf *sb, const char *end)
     sb_printf(sb, ")%s", end);
 }
 
-static void emit_run(Emitter *e)
+/* --profile: a static cnnrt_prof_layer per timed layer (every non-view node,
+ * in order), and NAME_profile_print() / NAME_profile_reset(). */
+static void emit_profile_table(Emitter *e)
+{
+    const Graph *g = e->g;
+    int count = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        count += !is_view(g->nodes[i]);
+    sb_printf(e->sb,
+              "\n/* Per-layer profile (cnnc --profile): name, op, kernel, FLOPs per call. */\n"
+              "static cnnrt_prof_layer %s_prof[%d] = {\n",
+              e->net, count > 0 ? count : 1);
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (is_view(n))
+            continue;
+        StrBuf name = {0};
+        for (const char *p = n->name; *p; p++)
+            put_byte(&name, (unsigned char)*p);
+        sb_printf(e->sb, "    {\"%s\", \"%s\", \"%s\", %lld.0, 0.0, 0},\n", name.data,
+                  op_name(n->op), kernel_name(n->kernel), 2 * (long long)ir_node_macs(n));
+        sb_free(&name);
+    }
+    if (count == 0)
+        sb_puts(e->sb, "    {\"\", \"\", \"\", 0.0, 0.0, 0},\n");
+    sb_puts(e->sb, "};\n");
+    sb_printf(e->sb,
+              "\nvoid %s_profile_print(void)\n{\n    cnnrt_prof_print(%s_prof, %d, \"%s, batch "
+              "%lld\");\n}\n",
+              e->net, e->net, count, g->name, (long long)g->batch);
+    sb_printf(e->sb, "\nvoid %s_profile_reset(void)\n{\n    cnnrt_prof_reset(%s_prof, %d);\n}\n",
+              e->net, e->net, count);
+}
+
+static void emit_run(Emitter *e, bool profile)
 {
     const Graph *g = e->g;
     char a[128], b[128], s[128];
+    int timed = 0;
+    if (profile)
+        emit_profile_table(e);
     sb_puts(e->sb, "\n");
     emit_signature(e, e->sb, "\n{\n");
     e->indent = 1;
@@ -1179,6 +1219,8 @@ static void emit_run(Emitter *e)
         out(e, "blas_threads_set = 1;");
         close_brace(e);
     }
+    if (profile)
+        out(e, "double prof_t = cnnrt_now_ms();");
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         if (is_view(n)) {
@@ -1199,6 +1241,8 @@ static void emit_run(Emitter *e)
             sb_printf(&args, "%s, ", ptr(e, n->in[j], a, sizeof a));
         out(e, "%s(%s%s%s);", fn, args.data, ptr(e, n->out, b, sizeof b), s);
         sb_free(&args);
+        if (profile)
+            out(e, "prof_t = cnnrt_prof_tick(&%s_prof[%d], prof_t);", e->net, timed++);
         free(fn);
     }
     e->indent = 0;
@@ -1255,6 +1299,12 @@ static void emit_header(Emitter *e, const EmitOptions *opt, StrBuf *h)
                   "int %s_load_weights(const char *path);\n",
                   e->net, e->net);
     emit_signature(e, h, ";\n");
+    if (opt->profile)
+        sb_printf(h,
+                  "\n/* cnnc --profile: each %s_run() times every layer. Print the mean time per\n"
+                  " * call of each layer (to stdout), or forget what was timed so far. */\n"
+                  "void %s_profile_print(void);\nvoid %s_profile_reset(void);\n",
+                  e->net, e->net, e->net);
     sb_puts(h, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
@@ -1289,7 +1339,8 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     }
     if (g->noutputs > 1)
         sb_printf(e->sb, "static float main_all_outputs[%lld];\n", (long long)total);
-    sb_printf(e->sb, "\nstatic void main_run_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
+    sb_printf(e->sb,
+              "\nstatic void main_run_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
               e->net, call);
     out(e, "\nint main(int argc, char **argv)\n{");
     e->indent = 1;
@@ -1305,10 +1356,12 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     for (int i = 0; i < g->ninputs; i++)
         sb_printf(&usage, " %s.f32", g->inputs[i]->name);
     out(e, "fprintf(stderr, \"usage: %%s [--bench N]%s OUT.f32\\n\", prog);", usage.data);
-    out(e, "fprintf(stderr, \"Runs network %s on raw little-endian float32 input and writes its "
-           "output.\\n\");",
+    out(e,
+        "fprintf(stderr, \"Runs network %s on raw little-endian float32 input and writes its "
+        "output.\\n\");",
         g->name);
-    out(e, "fprintf(stderr, \"--bench N: run N timed times, print median_ms=<milliseconds>.\\n\");");
+    out(e,
+        "fprintf(stderr, \"--bench N: run N timed times, print median_ms=<milliseconds>.\\n\");");
     out(e, "return 2;");
     close_brace(e);
     sb_free(&usage);
@@ -1323,10 +1376,23 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
         out(e, "if (cnnrt_read_f32(argv[%d], main_%s, %lld) != 0)\n        return 1;", i + 1,
             g->inputs[i]->name, (long long)ir_tensor_numel(g->inputs[i]));
     out(e, "double median_ms = 0.0;");
-    out(e, "if (bench > 0)");
-    out(e, "    median_ms = cnnrt_bench(main_run_once, NULL, bench / 10 + 1, bench);");
-    out(e, "else");
-    out(e, "    main_run_once(NULL);");
+    if (opt->profile) {
+        /* The same warm-up as cnnrt_bench's, then profile the timed runs only. */
+        open_block(e, "if (bench > 0) {");
+        out(e, "for (int i = 0; i < bench / 10 + 1; i++)");
+        out(e, "    main_run_once(NULL);");
+        out(e, "%s_profile_reset();", e->net);
+        out(e, "median_ms = cnnrt_bench(main_run_once, NULL, 0, bench);");
+        e->indent--;
+        out(e, "} else {");
+        out(e, "    main_run_once(NULL);");
+        out(e, "}");
+    } else {
+        out(e, "if (bench > 0)");
+        out(e, "    median_ms = cnnrt_bench(main_run_once, NULL, bench / 10 + 1, bench);");
+        out(e, "else");
+        out(e, "    main_run_once(NULL);");
+    }
     const char *result = "main_all_outputs";
     if (g->noutputs > 1) {
         int64_t at = 0;
@@ -1340,6 +1406,8 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     }
     out(e, "if (cnnrt_write_f32(argv[%d], %s%s, %lld) != 0)\n        return 1;", g->ninputs + 1,
         result ? result : "main_", result ? "" : g->outputs[0]->name, (long long)total);
+    if (opt->profile)
+        out(e, "if (bench > 0)\n        %s_profile_print();", e->net);
     out(e, "if (bench > 0)");
     out(e, "    printf(\"median_ms=%%.6f\\n\", median_ms);");
     out(e, "return 0;");
@@ -1359,8 +1427,9 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
         strcpy(dot, ".c");
     emit_summary(&e, opt, c_name);
     free(c_name);
-    sb_printf(src, "\n#include \"%s\"\n\n#include <math.h>\n%s#include <string.h>\n\n"
-                   "#include \"cnnrt.h\"\n",
+    sb_printf(src,
+              "\n#include \"%s\"\n\n#include <math.h>\n%s#include <string.h>\n\n"
+              "#include \"cnnrt.h\"\n",
               opt->header_name, opt->with_main ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
     emit_prologue_macros(&e);
     emit_weights(&e, opt, blob);
@@ -1369,7 +1438,7 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
     for (int i = 0; i < g->nnodes; i++)
         if (!is_view(g->nodes[i]))
             emit_layer(&e, g->nodes[i]);
-    emit_run(&e);
+    emit_run(&e, opt->profile);
     if (opt->with_main)
         emit_main(&e, opt);
     emit_header(&e, opt, hdr);

@@ -39,6 +39,7 @@ typedef struct Options {
     EmitKind emit;
     bool with_main;
     int threads; /* --threads N */
+    bool profile;
     const char *weights_file;
     PassOptions passes;
     BuildOptions build;
@@ -60,6 +61,8 @@ static const char usage_text[] =
     "                   bytes) with totals and the arena size (to -o or stdout)\n"
     "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
     "                   writes the output (for golden tests and quick runs)\n"
+    "  --profile        time every layer: NAME_profile_print() prints a table (layer, op,\n"
+    "                   kernel, ms, % of total, GFLOP/s); with --main, --bench N prints it\n"
     "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
     "  --threads N      split each large layer over N threads with OpenMP (compile the\n"
     "                   C with -fopenmp; without it the code runs serially and lets\n"
@@ -180,6 +183,8 @@ static void parse_args(int argc, char **argv, Options *o)
             o->emit = EMIT_SUMMARY;
         } else if (!strcmp(a, "--main")) {
             o->with_main = true;
+        } else if (!strcmp(a, "--profile")) {
+            o->profile = true;
         } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2")) {
             o->passes.level = a[2] - '0';
         } else if (!strncmp(a, "-f", 2) && a[2] != '\0') {
@@ -369,7 +374,7 @@ static int compile(const Options *o)
                 fwrite(out.data, 1, out.len, stdout);
         } else {
             EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path), CNNC_VERSION,
-                              o->weights_file, o->threads};
+                              o->weights_file, o->threads, o->profile};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};

@@ -453,7 +453,7 @@ int cnnrt_write_f32(const char *path, const float *buf, size_t count)
 
 /* ---- benchmarking ------------------------------------------------------- */
 
-static double now_ms(void)
+double cnnrt_now_ms(void)
 {
 #ifdef CLOCK_MONOTONIC
     struct timespec ts;
@@ -485,10 +485,60 @@ double cnnrt_bench(void (*fn)(void *ctx), void *ctx, int warmup, int runs)
     for (int i = 0; i < warmup; i++)
         fn(ctx);
     for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = cnnrt_now_ms();
         fn(ctx);
-        times[i] = now_ms() - t0;
+        times[i] = cnnrt_now_ms() - t0;
     }
     sort_doubles(times, runs);
     return runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+}
+
+/* ---- per-layer profile ---------------------------------------------------- */
+
+double cnnrt_prof_tick(cnnrt_prof_layer *l, double t0)
+{
+    double t = cnnrt_now_ms();
+    l->ms += t - t0;
+    l->calls++;
+    return t;
+}
+
+void cnnrt_prof_reset(cnnrt_prof_layer *layers, int n)
+{
+    for (int i = 0; i < n; i++) {
+        layers[i].ms = 0.0;
+        layers[i].calls = 0;
+    }
+}
+
+void cnnrt_prof_print(const cnnrt_prof_layer *layers, int n, const char *title)
+{
+    double total = 0.0, flops = 0.0;
+    long calls = 0;
+    for (int i = 0; i < n; i++) {
+        if (layers[i].calls > 0) {
+            total += layers[i].ms / (double)layers[i].calls;
+            flops += layers[i].flops;
+            calls = layers[i].calls > calls ? layers[i].calls : calls;
+        }
+    }
+    printf("profile: %s, mean of %ld calls\n", title, calls);
+    printf("%-24s %-15s %-12s %10s %7s %9s\n", "layer", "op", "kernel", "ms", "%", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        const cnnrt_prof_layer *l = &layers[i];
+        if (l->calls == 0)
+            continue;
+        double ms = l->ms / (double)l->calls;
+        printf("%-24s %-15s %-12s %10.4f %6.1f%%", l->name, l->op, l->kernel, ms,
+               total > 0.0 ? 100.0 * ms / total : 0.0);
+        if (l->flops > 0.0 && ms > 0.0)
+            printf(" %9.2f\n", l->flops / (ms * 1e6));
+        else
+            printf(" %9s\n", "-");
+    }
+    printf("%-24s %-15s %-12s %10.4f %6.1f%%", "total", "", "", total, 100.0);
+    if (flops > 0.0 && total > 0.0)
+        printf(" %9.2f\n", flops / (total * 1e6));
+    else
+        printf(" %9s\n", "-");
 }

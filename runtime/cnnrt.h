@@ -68,6 +68,37 @@ double cnnrt_bench(void (*fn)(void *ctx), void *ctx, int warmup, int runs);
  * sets 1 when its own loops are parallel (OpenMP), so the two thread pools
  * never compete for the cores, and N when it was compiled without OpenMP. */
 void cnnrt_set_blas_threads(int n);
+/* A monotonic clock in milliseconds (CLOCK_MONOTONIC where available). */
+double cnnrt_now_ms(void);
+
+/* Per-layer profile, used by code generated with `cnnc --profile`: the
+ * generated file holds one cnnrt_prof_layer per layer (a static table), and
+ * its NAME_run() calls cnnrt_prof_tick after each layer:
+ *     double t = cnnrt_now_ms();
+ *     layer0_conv1(...);  t = cnnrt_prof_tick(&prof[0], t);
+ *     layer1_relu_1(...); t = cnnrt_prof_tick(&prof[1], t);
+ * Timing costs one clock read per layer (tens of nanoseconds). */
+typedef struct cnnrt_prof_layer {
+    const char *name;   /* the layer's name in the .cnn */
+    const char *op;     /* conv2d, relu, ... */
+    const char *kernel; /* the kernel cnnc chose: im2col+gemm, gemm, direct */
+    double flops;       /* 2 * MACs of one call (the whole batch) */
+    double ms;          /* time accumulated over `calls` calls */
+    long calls;
+} cnnrt_prof_layer;
+
+/* Add the time since t0 to layer l, count one call, and return the current
+ * time (the next layer's t0). */
+double cnnrt_prof_tick(cnnrt_prof_layer *l, double t0);
+
+/* Zero the accumulated time and calls of n layers (e.g. after a warm-up). */
+void cnnrt_prof_reset(cnnrt_prof_layer *layers, int n);
+
+/* Print to stdout a table of n layers: layer, op, kernel, mean ms per call,
+ * % of the summed time, GFLOP/s (flops over mean time; "-" for layers without
+ * multiply-adds), then a total line. The first line is
+ * "profile: <title>, mean of <calls> calls". Layers never called are left out. */
+void cnnrt_prof_print(const cnnrt_prof_layer *layers, int n, const char *title);
 
 /* Which GEMM backend this library was built with: "openblas" or "none". */
 const char *cnnrt_blas_name(void);

@@ -46,6 +46,14 @@ check "--main program links with --cflags/--libs and runs" bash -c "
 check "--main program rejects a wrong-size input" bash -c "head -c 100 /dev/zero > bad.f32; ./m bad.f32 o.f32 2>&1 | grep -q 'bad.f32'; test \${PIPESTATUS[0]} -ne 0"
 check "--main program prints usage without arguments" bash -c "./m 2>&1 | grep -q 'usage: ./m \[--bench N\] x.f32 OUT.f32'"
 check "--main program's --bench prints the median last" bash -c "./m --bench 5 in.f32 out.f32 | tail -1 | grep -qE '^median_ms=[0-9]+\.[0-9]+$' && test \$(stat -c %s out.f32) -eq 40"
+check "--profile: code stays -pedantic clean; --bench prints a per-layer table before the median" bash -c "
+    '$cnnc' net.cnn --main --profile -o p.c && grep -q 'void small_profile_print(void);' p.h &&
+    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 p.c \$('$cnnc' --cflags) -o p \$('$cnnc' --libs) &&
+    ./p --bench 5 in.f32 out.f32 > p.txt && head -1 p.txt | grep -qx 'profile: small, batch 1, mean of 5 calls' &&
+    grep -qE '^conv +conv2d +[a-z0-9+]+ +[0-9]+\.[0-9]+ +[0-9.]+% +[0-9.]+$' p.txt &&
+    grep -qE '^total ' p.txt && tail -1 p.txt | grep -qE '^median_ms=' &&
+    ./p in.f32 out2.f32 > p2.txt && test ! -s p2.txt && cmp out.f32 out2.f32 &&
+    '$cnnc' net.cnn --main -o np.c && ! grep -q prof np.c np.h"
 check "output files get ordinary permissions" bash -c "umask 022 && '$cnnc' net.cnn -o perm.c && test \$(stat -c %a perm.c) = 644 && test \$(stat -c %a perm.h) = 644"
 check "-D overrides a param and shapes follow" bash -c "'$cnnc' net.cnn -D c=6 -O0 --emit=ir | grep -q '%conv \[1, 6, 8, 8\]'"
 check "-D of an unknown param is an error" bash -c "'$cnnc' net.cnn -D cc=6 -o x.c 2>&1 | grep -q \"no param 'cc'; did you mean 'c'\"; test ! -e x.c"

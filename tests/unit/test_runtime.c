@@ -681,6 +681,64 @@ START_TEST(test_blas_name)
 }
 END_TEST
 
+/* ---- per-layer profile --------------------------------------------------- */
+
+START_TEST(test_prof_tick_reset)
+{
+    cnnrt_prof_layer l[2] = {{"a", "conv2d", "gemm", 10.0, 0.0, 0},
+                             {"b", "relu", "direct", 0.0, 0.0, 0}};
+    double t0 = cnnrt_now_ms();
+    double t1 = cnnrt_prof_tick(&l[0], t0 - 5.0); /* as if layer a took 5 ms */
+    ck_assert(t1 >= t0);
+    ck_assert(l[0].ms >= 5.0 && l[0].ms < 5.0 + (t1 - t0) + 1e-9);
+    ck_assert_int_eq(l[0].calls, 1);
+    double t2 = cnnrt_prof_tick(&l[1], t1);
+    ck_assert(t2 >= t1);
+    ck_assert_double_eq_tol(l[1].ms, t2 - t1, 1e-12);
+    cnnrt_prof_tick(&l[0], t2);
+    ck_assert_int_eq(l[0].calls, 2);
+    cnnrt_prof_reset(l, 2);
+    ck_assert(l[0].ms == 0.0 && l[1].ms == 0.0 && l[0].calls == 0 && l[1].calls == 0);
+    ck_assert_str_eq(l[0].name, "a"); /* the description is kept */
+}
+END_TEST
+
+START_TEST(test_prof_print)
+{
+    char dir[256], log[512], text[2048];
+    make_tmpdir(dir, sizeof dir);
+    join(log, sizeof log, dir, "stdout.txt");
+    /* conv: 2 GFLOP in a mean 1 ms; relu 1.5 ms; "never" was not called */
+    cnnrt_prof_layer l[3] = {{"conv", "conv2d", "im2col+gemm", 2e9, 2.0, 2},
+                             {"never", "relu", "direct", 0.0, 0.0, 0},
+                             {"act", "relu", "direct", 0.0, 3.0, 2}};
+    int fd = open(log, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    ck_assert_int_ge(fd, 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fd, 1);
+    cnnrt_prof_print(l, 3, "net, batch 1");
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    remove(log);
+    remove(dir);
+    text[n > 0 ? n : 0] = '\0';
+    ck_assert_msg(strncmp(text, "profile: net, batch 1, mean of 2 calls\n", 39) == 0, "%s", text);
+    ck_assert_msg(strstr(text, "conv ") && strstr(text, "im2col+gemm") && strstr(text, "1.0000") &&
+                      strstr(text, "40.0%") && strstr(text, "2000.00"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "1.5000") && strstr(text, "60.0%"), "%s", text);
+    ck_assert_msg(!strstr(text, "never"), "a layer never called is listed: %s", text);
+    const char *total = strstr(text, "\ntotal ");
+    ck_assert_msg(total && strstr(total, "2.5000") && strstr(total, "100.0%") &&
+                      strstr(total, "800.00"),
+                  "%s", text);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------- */
 
 static Suite *runtime_suite(void)
@@ -708,6 +766,10 @@ static Suite *runtime_suite(void)
     tcase_add_test(io, test_f32_io_errors);
     tcase_add_test(io, test_blas_name);
     suite_add_tcase(s, io);
+    TCase *prof = tcase_create("profile");
+    tcase_add_test(prof, test_prof_tick_reset);
+    tcase_add_test(prof, test_prof_print);
+    suite_add_tcase(s, prof);
     return s;
 }
 
