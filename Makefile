@@ -1,10 +1,10 @@
 # cnnc - a graph compiler for convolutional networks.
 #
 #   make            build/cnnc and build/libcnnrt.a
-#   make check      every test: unit (Check), golden outputs (-O0 and -O2), error
-#                   messages, CLI, optimizer IR dumps, install, determinism and
-#                   valgrind; then all of it again under ASan+UBSan (in build-san),
-#                   then a short fuzz run of each target
+#   make check      every test: unit (Check), golden outputs (-O0 and -O2; -O2 with
+#                   BLAS=none and with --threads 2), error messages, CLI, optimizer
+#                   IR dumps, install, determinism and valgrind; then all of it again
+#                   under ASan+UBSan (in build-san), then a short fuzz run of each target
 #   make check SAN=1  only the sanitizer pass
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
@@ -74,7 +74,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check check-export bench deps-bench unit golden errors cli ir install-test determinism valgrind \
+.PHONY: all check check-export bench deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -190,7 +190,7 @@ FORCE:
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) golden errors cli ir install-test determinism valgrind
+	$(MAKE) golden golden-noblas golden-threads errors cli ir install-test determinism valgrind
 ifneq ($(SAN),1)
 	$(MAKE) check SAN=1 BUILD=$(BUILD)-san
 	$(MAKE) fuzz-smoke
@@ -201,6 +201,19 @@ unit: $(UNIT_BIN)
 
 golden: all
 	@bash tests/run-golden.sh
+
+# The portable runtime (BLAS=none) in a build tree of its own, at -O2.
+NOBLAS_BUILD := $(BUILD)/noblas
+golden-noblas:
+	@$(MAKE) --no-print-directory BLAS=none BUILD=$(NOBLAS_BUILD) $(NOBLAS_BUILD)/cnnc \
+	    $(NOBLAS_BUILD)/libcnnrt.a $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
+	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 bash tests/run-golden.sh
+
+# Generated code with --threads 2, compiled with OpenMP (passive waiting, so a
+# busy machine does not make the threads spin against each other).
+golden-threads: all
+	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS=-fopenmp \
+	    bash tests/run-golden.sh
 
 errors: all
 	@bash tests/run-errors.sh

@@ -17,6 +17,7 @@ typedef struct EmitOptions {
     const char *header_name;  /* how the .c includes the .h, e.g. "lenet5.h" */
     const char *version;      /* cnnc version, for the header comment */
     const char *weights_file; /* non-NULL: weights go to this blob, loaded at run time */
+    int threads;              /* --threads N: OpenMP work sharing in the layers when N > 1 */
     bool profile;             /* time every layer: NAME_profile_print(), main --bench prints it */
 } EmitOptions;
 

@@ -20,28 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emit.h"
+#include "emit_internal.h"
 
 #define BLOB_CHUNK 4095 /* bytes per string literal: C99's minimum guaranteed limit */
 #define PARAM_ALIGN 16  /* floats: each parameter starts on a 64-byte boundary */
 
-/* Room for a reference such as "<network>_weights.f + <offset>" or a tensor
- * name, with the longest names the language allows. */
-#define REF_SIZE (2 * AST_MAX_NAME + 64)
 
-typedef struct Emitter {
-    StrBuf *sb;
-    int indent;
-    const Graph *g;
-    const char *net;   /* lower-case prefix */
-    char *NET;         /* upper-case prefix */
-    int64_t *param_at; /* float offset of node i's parameter p: [i * PARAM_MAX + p] */
-    int64_t weight_floats;
-    StrBuf label; /* comment_safe()'s result */
-} Emitter;
-
-static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(Emitter *e, const char *fmt, ...)
+void out(Emitter *e, const char *fmt, ...)
 {
     for (int i = 0; i < e->indent; i++)
         sb_puts(e->sb, "    ");
@@ -59,9 +44,7 @@ static void out(Emitter *e, const char *fmt, ...)
     free(tmp.data);
 }
 
-/* `out` a line ending in '{' and indent. */
-#define open_block(e, ...) (out(e, __VA_ARGS__), (e)->indent++)
-static void close_brace(Emitter *e)
+void close_brace(Emitter *e)
 {
     e->indent--;
     out(e, "}");
@@ -76,7 +59,7 @@ static char *upper(const char *s)
 }
 
 /* A float literal that reads back as exactly the same float. */
-static const char *flit(double v, char *buf, size_t size)
+const char *flit(double v, char *buf, size_t size)
 {
     snprintf(buf, size, "%.9g", (double)(float)v);
     if (!strpbrk(buf, ".en"))
@@ -142,7 +125,7 @@ static const char *comment_safe(Emitter *e, const char *label)
     return e->label.data;
 }
 
-static const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
+const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
 {
     snprintf(buf, size, "%s_weights.f + %lld", e->net,
              (long long)e->param_at[n->id * PARAM_MAX + p]);
@@ -151,7 +134,18 @@ static const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_
 
 static const char *kernel_name(Kernel k)
 {
-    return k == KERNEL_GEMM ? "gemm" : k == KERNEL_IM2COL ? "im2col+gemm" : "direct";
+    switch (k) {
+    case KERNEL_GEMM:
+        return "gemm";
+    case KERNEL_IM2COL:
+        return "im2col+gemm";
+    case KERNEL_BLOCKED:
+        return "blocked";
+    case KERNEL_DEPTHWISE:
+        return "depthwise";
+    default:
+        return "direct";
+    }
 }
 
 /* ---- header comment ------------------------------------------------------- */
@@ -206,7 +200,7 @@ static void layout_weights(Emitter *e)
                 continue;
             at = (at + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN;
             e->param_at[i * PARAM_MAX + p] = at;
-            at += ir_numel(c->rank, c->dims);
+            at += conv_param_floats(g->nodes[i], p);
         }
     }
     e->weight_floats = at;
@@ -237,13 +231,16 @@ static unsigned char *weight_bytes(const Emitter *e)
             if (!c)
                 continue;
             unsigned char *dst = blob + e->param_at[i * PARAM_MAX + p] * 4;
-            int64_t count = ir_numel(c->rank, c->dims);
+            int64_t count = conv_param_floats(g->nodes[i], p);
+            float *data = xmalloc(sizeof(float) * (size_t)count);
+            conv_param_pack(g->nodes[i], p, data);
             for (int64_t k = 0; k < count; k++) {
                 uint32_t bits;
-                memcpy(&bits, &c->data[k], 4);
+                memcpy(&bits, &data[k], 4);
                 for (int b = 0; b < 4; b++)
                     dst[k * 4 + b] = (unsigned char)(bits >> (8 * b));
             }
+            free(data);
         }
     }
     return blob;
@@ -304,7 +301,7 @@ static void emit_weights(Emitter *e, const EmitOptions *opt, StrBuf *blob_out)
 
 /* The C expression of n's fused activation applied to variable x; x itself
  * if none. The same expressions as emit_elementwise, so fusing is exact. */
-static const char *act_expr(const Node *n, const char *x, char *buf, size_t size)
+const char *act_expr(const Node *n, const char *x, char *buf, size_t size)
 {
     char s[40];
     switch (n->fuse.act) {
@@ -332,7 +329,7 @@ static const char *act_expr(const Node *n, const char *x, char *buf, size_t size
 }
 
 /* First line of a fused layer's body: what it absorbed. */
-static void emit_fused_comment(Emitter *e, const Node *n)
+void emit_fused_comment(Emitter *e, const Node *n)
 {
     char shape[128];
     if (!n->fuse.names)
@@ -428,6 +425,41 @@ static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value, cons
     out(e, "y[py * %lld + px] = count > 0 ? sum / (float)count : 0.0f;", PW);
 }
 
+/* Layers with fewer multiply-adds than this stay serial under --threads: an
+ * OpenMP fork and join costs microseconds, more than such a layer takes. */
+#define PARALLEL_MIN_WORK 100000
+
+void emit_parallel_for(Emitter *e, int64_t work)
+{
+    if (e->threads > 1 && work >= PARALLEL_MIN_WORK)
+        out(e, "%s_PARALLEL_FOR", e->NET);
+}
+
+/* Macros the kernels use, after the includes of the generated file. */
+static void emit_prologue_macros(Emitter *e)
+{
+    sb_puts(e->sb,
+            "\n/* GCC vectorizes with 256-bit vectors even where AVX-512 is enabled; the\n"
+            " * blocked convolution kernels are written for 16-float vectors. */\n"
+            "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)\n"
+            "#pragma GCC target(\"prefer-vector-width=512\")\n#endif\n");
+    sb_printf(e->sb,
+              "\n/* a * b + c, fused where the target has FMA (ISO C mode does not contract\n"
+              " * a * b + c on its own, and the library call would not vectorize). */\n"
+              "#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)\n"
+              "#define %s_FMA(a, b, c) fmaf(a, b, c)\n#else\n"
+              "#define %s_FMA(a, b, c) ((a) * (b) + (c))\n#endif\n",
+              e->NET, e->NET);
+    if (e->threads > 1)
+        sb_printf(e->sb,
+                  "\n/* --threads %d: loops marked %s_PARALLEL_FOR are split over threads\n"
+                  " * when compiled with OpenMP (-fopenmp), and run serially otherwise. */\n"
+                  "#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for num_threads(%d) "
+                  "schedule(static)\")\n#define %s_PARTS %d\n#else\n#define %s_PARALLEL_FOR\n"
+                  "#define %s_PARTS 1\n#endif\n",
+                  e->threads, e->NET, e->NET, e->threads, e->NET, e->threads, e->NET, e->NET);
+}
+
 /* ---- layers -------------------------------------------------------------- */
 
 /* float acc = the conv value at (oh, ow) of output channel co, from x (the
@@ -520,6 +552,7 @@ static void emit_conv_epilogue(Emitter *e, const Node *n, long long N, long long
     if (bias)
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
     open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    emit_parallel_for(e, OC * HW * 8);
     open_block(e, "for (int co = 0; co < %lld; co++) {", OC);
     out(e, "float *y = out + (b * %lld + co) * %lld;", OC, HW);
     open_block(e, "for (int i = 0; i < %lld; i++) {", HW);
@@ -544,21 +577,45 @@ static void emit_band_value(Emitter *e, const Node *n, bool raw)
     out(e, "const float v = %s;", act_expr(n, "a", v, sizeof v));
 }
 
-/* GEMM conv2d with a fused pool, band by band (fuse_pool.c): for each band of
- * fuse.band_rows pooled rows, the conv rows c0..c1 its windows read are
- * unfolded into scratch (im2col) or read in place (1x1), multiplied into
- * `conv` (scratch), and pooled from there with bias and activation. */
-static void emit_conv_gemm_pool(Emitter *e, const Node *n)
+/* The GEMM kernels' conv rows c0..c1 of one band: unfolded into scratch
+ * (im2col) or read in place (1x1), multiplied into `conv`. */
+static void emit_gemm_band_rows(Emitter *e, const Node *n)
+{
+    const Attrs *a = &n->a;
+    long long C = n->in[0]->dims[1], H = n->in[0]->dims[2], W = n->in[0]->dims[3];
+    long long cin_g = C / a->groups, cout_g = n->out->dims[1] / a->groups;
+    long long K = cin_g * a->kh * a->kw;
+    int64_t CH, CW;
+    ir_conv_out_hw(n, &CH, &CW);
+    if (n->kernel == KERNEL_IM2COL) {
+        out(e, "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+               "%lld, c0, c1 - c0, %lld, scratch);",
+            cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
+            (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, (long long)CW);
+        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
+               "cols, 0.0f, conv, cols);",
+            cout_g, K, cout_g * K, K);
+    } else {
+        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
+               "x + c0 * %lld, %lld, 0.0f, conv, cols);",
+            cout_g, K, cout_g * K, K, W, H * W);
+    }
+}
+
+/* A conv2d with a fused pool, band by band (fuse_pool.c): for each band of
+ * fuse.band_rows pooled rows, `rows` leaves the conv rows c0..c1 its windows
+ * read in `conv` (scratch, after `col` floats the kernel may use), and they
+ * are pooled from there with bias and activation. */
+void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn rows)
 {
     const Tensor *in = n->in[0], *o = n->out;
     const Attrs *a = &n->a, *p = &n->fuse.pool_a;
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3], G = a->groups;
     long long OC = o->dims[1], PH = o->dims[2], PW = o->dims[3];
-    long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw;
+    long long cin_g = C / G, cout_g = OC / G;
     int64_t CH, CW;
     ir_conv_out_hw(n, &CH, &CW);
-    long long R = n->fuse.band_rows, S = n->fuse.band_conv_rows;
-    long long col = n->kernel == KERNEL_IM2COL ? (K * S * CW + 15) / 16 * 16 : 0;
+    long long R = n->fuse.band_rows;
     char w[REF_SIZE], b[REF_SIZE];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
@@ -575,19 +632,8 @@ static void emit_conv_gemm_pool(Emitter *e, const Node *n)
     out(e, "const int c1 = (r1 - 1) * %lld + %lld < %lld ? (r1 - 1) * %lld + %lld : %lld;",
         (long long)p->sh, reach, (long long)CH, (long long)p->sh, reach, (long long)CH);
     out(e, "const int cols = (c1 - c0) * %lld;", (long long)CW);
-    if (n->kernel == KERNEL_IM2COL) {
-        out(e, "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-               "%lld, c0, c1 - c0, %lld, scratch);",
-            cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
-            (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, (long long)CW);
-        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
-               "cols, 0.0f, conv, cols);",
-            cout_g, K, cout_g * K, K);
-    } else {
-        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
-               "x + c0 * %lld, %lld, 0.0f, conv, cols);",
-            cout_g, K, cout_g * K, K, W, H * W);
-    }
+    rows(e, n);
+    emit_parallel_for(e, (int64_t)cout_g * R * PW * p->kh * p->kw);
     open_block(e, "for (int co = 0; co < %lld; co++) {", cout_g);
     out(e, "const float *cv = conv + co * cols;");
     if (n->param[PARAM_BIAS])
@@ -613,7 +659,11 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
     char w[REF_SIZE];
     emit_fused_comment(e, n);
     if (n->fuse.pool) {
-        emit_conv_gemm_pool(e, n);
+        int64_t CH, CW;
+        ir_conv_out_hw(n, &CH, &CW);
+        long long S = n->fuse.band_conv_rows;
+        long long col = n->kernel == KERNEL_IM2COL ? (K * S * CW + 15) / 16 * 16 : 0;
+        emit_conv_band_pool(e, n, col, emit_gemm_band_rows);
         return;
     }
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
@@ -628,9 +678,26 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
             (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, OH, OW);
         out(e, "x = scratch;");
     }
-    out(e, "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, 0.0f,",
-        cout_g, OH * OW, K, cout_g * K, K, OH * OW);
-    out(e, "            out + (b * %lld + g * %lld) * %lld, %lld);", OC, cout_g, OH * OW, OH * OW);
+    if (e->threads > 1 && cout_g * OH * OW * K >= PARALLEL_MIN_WORK) {
+        /* OpenBLAS runs single-threaded here: each thread multiplies its
+         * share of the output channels. */
+        emit_parallel_for(e, cout_g * OH * OW * K);
+        open_block(e, "for (int part = 0; part < %s_PARTS; part++) {", e->NET);
+        out(e, "const int m0 = part * %lld / %s_PARTS, m1 = (part + 1) * %lld / %s_PARTS;", cout_g,
+            e->NET, cout_g, e->NET);
+        out(e, "cnnrt_sgemm(false, false, m1 - m0, %lld, %lld, 1.0f, w + (g * %lld + m0) * %lld, "
+               "%lld, x, %lld, 0.0f,",
+            OH * OW, K, cout_g, K, K, OH * OW);
+        out(e, "            out + (b * %lld + g * %lld + m0) * %lld, %lld);", OC, cout_g, OH * OW,
+            OH * OW);
+        close_brace(e);
+    } else {
+        out(e, "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, "
+               "0.0f,",
+            cout_g, OH * OW, K, cout_g * K, K, OH * OW);
+        out(e, "            out + (b * %lld + g * %lld) * %lld, %lld);", OC, cout_g, OH * OW,
+            OH * OW);
+    }
     close_brace(e);
     close_brace(e);
     emit_conv_epilogue(e, n, N, OC, OH * OW);
@@ -1076,6 +1143,10 @@ static void emit_layer(Emitter *e, const Node *n)
     case OP_CONV2D:
         if (n->kernel == KERNEL_DIRECT)
             emit_conv_direct(e, n);
+        else if (n->kernel == KERNEL_BLOCKED)
+            emit_conv_blocked(e, n);
+        else if (n->kernel == KERNEL_DEPTHWISE)
+            emit_conv_depthwise(e, n);
         else
             emit_conv_gemm(e, n);
         break;
@@ -1175,6 +1246,13 @@ static void emit_run(Emitter *e, bool profile)
     sb_puts(e->sb, "\n");
     emit_signature(e, e->sb, "\n{\n");
     e->indent = 1;
+    if (e->threads > 1) {
+        out(e, "static int blas_threads_set;");
+        open_block(e, "if (!blas_threads_set) {");
+        out(e, "cnnrt_set_blas_threads(%s_PARTS == 1 ? %d : 1);", e->NET, e->threads);
+        out(e, "blas_threads_set = 1;");
+        close_brace(e);
+    }
     if (profile)
         out(e, "double prof_t = cnnrt_now_ms();");
     for (int i = 0; i < g->nnodes; i++) {
@@ -1376,7 +1454,7 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
 
 void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, StrBuf *blob)
 {
-    Emitter e = {.sb = src, .g = g, .net = g->name};
+    Emitter e = {.sb = src, .g = g, .net = g->name, .threads = opt->threads};
     e.NET = upper(g->name);
     layout_weights(&e);
     char *c_name = xstrdup(opt->header_name);
@@ -1389,6 +1467,7 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
               "\n#include \"%s\"\n\n#include <math.h>\n%s#include <string.h>\n\n"
               "#include \"cnnrt.h\"\n",
               opt->header_name, opt->with_main ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
+    emit_prologue_macros(&e);
     emit_weights(&e, opt, blob);
     if (g->arena_bytes > 0)
         sb_printf(src, "\nstatic float %s_arena[%lld];\n", e.net, (long long)(g->arena_bytes / 4));

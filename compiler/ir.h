@@ -92,6 +92,8 @@ typedef enum Kernel {
     KERNEL_DIRECT, /* fixed-shape loops */
     KERNEL_GEMM,   /* one matrix product straight on the input (1x1 conv, linear) */
     KERNEL_IM2COL, /* unfold the input into scratch, then a matrix product */
+    KERNEL_BLOCKED, /* direct, register-blocked: 16 output channels x a row segment (emit_conv.c) */
+    KERNEL_DEPTHWISE, /* depthwise (one input channel per output), rows vectorized (emit_conv.c) */
 } Kernel;
 
 /* An activation applied in a producer's epilogue (fuse_activation, passes.h). */

@@ -38,6 +38,7 @@ typedef struct Options {
     const char *output;
     EmitKind emit;
     bool with_main;
+    int threads; /* --threads N */
     bool profile;
     const char *weights_file;
     PassOptions passes;
@@ -63,6 +64,9 @@ static const char usage_text[] =
     "  --profile        time every layer: NAME_profile_print() prints a table (layer, op,\n"
     "                   kernel, ms, % of total, GFLOP/s); with --main, --bench N prints it\n"
     "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
+    "  --threads N      split each large layer over N threads with OpenMP (compile the\n"
+    "                   C with -fopenmp; without it the code runs serially and lets\n"
+    "                   OpenBLAS use N threads); default 1\n"
     "  --weights-file=FILE  write the weights to FILE (raw float32) instead of into the\n"
     "                   C source; the code then has NAME_load_weights(path), to call\n"
     "                   once before NAME_run (for very large models)\n"
@@ -197,6 +201,9 @@ static void parse_args(int argc, char **argv, Options *o)
             add_define(o, v);
         } else if ((v = option_value(argc, argv, &i, "--batch"))) {
             o->build.batch = parse_count(v, "--batch must be an integer from 1 to 65536, not '%s'");
+        } else if ((v = option_value(argc, argv, &i, "--threads"))) {
+            int64_t t = parse_count(v, "--threads must be an integer from 1 to 65536, not '%s'");
+            o->threads = (int)t;
         } else if ((v = option_value(argc, argv, &i, "--weights"))) {
             o->build.weights_path = v;
         } else if ((v = option_value(argc, argv, &i, "--weights-file"))) {
@@ -405,8 +412,8 @@ static int compile(const Options *o)
                     base_name(h_path));
             ok = false;
         } else {
-            EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path),
-                              CNNC_VERSION, o->weights_file,     o->profile};
+            EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path), CNNC_VERSION,
+                              o->weights_file, o->threads, o->profile};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};

@@ -1,15 +1,23 @@
 /* select_kernels.c - choose how each layer is computed, from its fixed shape.
  *
- * Convolutions with enough work go through a matrix product (OpenBLAS when the
- * runtime has it): a 1x1, stride-1, unpadded convolution is already a GEMM on
- * the NCHW input; others are unfolded (im2col) into arena scratch first.
- * Depthwise and tiny convolutions stay as direct loops, where a GEMM would be
- * mostly overhead. The choice is recorded in the IR so the memory planner can
- * reserve the scratch and the emitter can print the matching code.
+ * conv2d, in this order (docs/kernels.md has the measurements behind each rule):
+ *   - fewer than DIRECT_MAX_MACS multiply-adds: plain direct loops;
+ *   - one input and one output channel per group (depthwise): KERNEL_DEPTHWISE,
+ *     rows of outputs as vectors (emit_conv.c);
+ *   - 1x1, stride 1, unpadded (pointwise) with at least GEMM_MIN_OUTPUTS
+ *     outputs: KERNEL_GEMM, a matrix product on the NCHW input as it is
+ *     (OpenBLAS, no copy);
+ *   - everything else (any KxK, stride, dilation, padding, groups):
+ *     KERNEL_BLOCKED, the register-blocked direct kernel of emit_conv.c.
+ *     It replaced im2col + GEMM, which it beats on every measured layer
+ *     (no unfolding, no multiply-adds on padding, no packing per call).
+ * linear is a GEMM (a GEMV at batch 1). The choice is recorded in the IR so
+ * the memory planner can reserve the scratch and the emitter can print the
+ * matching code.
  *
- * A GEMM conv2d with a fused pool (fuse_pool.c) works in bands of pooled rows:
- * its scratch holds one band's unfolded input and conv output, never the whole
- * image. A band is
+ * A conv2d with a fused pool (fuse_pool.c) works in bands of pooled rows:
+ * its scratch holds one band's conv output (and for im2col its unfolded
+ * input), never the whole image. A band is
  *   - at most half the pooled rows: a band covering the whole image would
  *     need as much scratch as the unfused unfolding plus conv output it
  *     replaces, and the pooled output would come on top;
@@ -21,8 +29,20 @@
  * Both limits are build-time knobs: make CFLAGS="-O2 -DBAND_MIN_COLS=512". */
 #include "ir.h"
 
-/* Below this many multiply-accumulates per group, loops beat a GEMM call. */
-#define GEMM_MIN_MACS 4096
+/* Below this many multiply-adds a layer is plain loops: any kernel's set-up
+ * (a GEMM call, a row of accumulators) would cost more than it saves. */
+#define DIRECT_MAX_MACS 4096
+/* A 1x1, stride-1, unpadded convolution is a GEMM on the input as it is; it
+ * goes to the GEMM (OpenBLAS) when the product has at least this many
+ * outputs, the blocked kernel otherwise (measured in docs/kernels.md). */
+#ifndef GEMM_MIN_OUTPUTS
+#define GEMM_MIN_OUTPUTS 0
+#endif
+/* 0 brings back im2col + GEMM for the convolutions the blocked kernel takes,
+ * for comparisons: make CFLAGS="-O2 -DBLOCKED_CONV=0". */
+#ifndef BLOCKED_CONV
+#define BLOCKED_CONV 1
+#endif
 /* Bands of a GEMM conv with a fused pool: least GEMM columns, scratch budget. */
 #ifndef BAND_MIN_COLS
 #define BAND_MIN_COLS 256
@@ -81,14 +101,19 @@ static void select_conv(Node *n)
     n->kernel = KERNEL_DIRECT;
     n->scratch_bytes = 0;
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
-    if (cout_g == 1 || macs_per_group < GEMM_MIN_MACS)
+    if (macs_per_group * a->groups < DIRECT_MAX_MACS)
         return;
     bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
                      a->pw == 0;
-    n->kernel = pointwise ? KERNEL_GEMM : KERNEL_IM2COL;
+    if (cin_g == 1 && cout_g == 1)
+        n->kernel = KERNEL_DEPTHWISE;
+    else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
+        n->kernel = KERNEL_GEMM;
+    else
+        n->kernel = BLOCKED_CONV ? KERNEL_BLOCKED : pointwise ? KERNEL_GEMM : KERNEL_IM2COL;
     if (n->fuse.pool)
         plan_bands(n, oh, ow);
-    else if (!pointwise)
+    else if (n->kernel == KERNEL_IM2COL)
         n->scratch_bytes = cin_g * a->kh * a->kw * oh * ow * (int64_t)sizeof(float);
 }
 

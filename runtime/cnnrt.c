@@ -254,6 +254,15 @@ void cnnrt_sgemv(bool trans_a, int m, int n, float alpha, const float *a, int ld
 #endif
 }
 
+void cnnrt_set_blas_threads(int n)
+{
+#ifdef CNNRT_OPENBLAS
+    openblas_set_num_threads(n < 1 ? 1 : n);
+#else
+    (void)n;
+#endif
+}
+
 const char *cnnrt_blas_name(void)
 {
 #ifdef CNNRT_OPENBLAS

@@ -63,6 +63,11 @@ int cnnrt_write_f32(const char *path, const float *buf, size_t count);
 #define CNNRT_BENCH_MAX_RUNS 10000
 double cnnrt_bench(void (*fn)(void *ctx), void *ctx, int warmup, int runs);
 
+/* How many threads OpenBLAS may use from now on (it keeps the setting
+ * process-wide); nothing without OpenBLAS. Code generated with --threads N
+ * sets 1 when its own loops are parallel (OpenMP), so the two thread pools
+ * never compete for the cores, and N when it was compiled without OpenMP. */
+void cnnrt_set_blas_threads(int n);
 /* A monotonic clock in milliseconds (CLOCK_MONOTONIC where available). */
 double cnnrt_now_ms(void);
 

@@ -21,7 +21,8 @@
 # Every case runs once per optimization level in GOLDEN_OPT (default "-O0 -O2":
 # no pass, and every pass, must both match PyTorch).
 #
-# Environment: BUILD (the build tree, default build), CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
+# Environment: BUILD or GOLDEN_BUILD (the build directory whose cnnc, runtime and tools
+# are used, default build/; relative to the repository; `make golden-noblas` passes a BLAS=none build), CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
 # run, default 60), GOLDEN_OPT (cnnc option sets to try, space-separated; e.g.
 # GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set).
@@ -35,7 +36,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/golden-case.sh
 . "$ROOT/tests/golden-case.sh"
-BUILD_DIR=${BUILD:-build}
+BUILD_DIR=${GOLDEN_BUILD:-${BUILD:-build}}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 CNNC=$BUILD_DIR/cnnc
 F32CMP=$BUILD_DIR/tools/f32cmp

@@ -62,6 +62,18 @@ check "output files get ordinary permissions" bash -c "umask 022 && '$cnnc' net.
 check "-D overrides a param and shapes follow" bash -c "'$cnnc' net.cnn -D c=6 -O0 --emit=ir | grep -q '%conv \[1, 6, 8, 8\]'"
 check "-D of an unknown param is an error" bash -c "'$cnnc' net.cnn -D cc=6 -o x.c 2>&1 | grep -q \"no param 'cc'; did you mean 'c'\"; test ! -e x.c"
 check "--batch sets the batch macro" bash -c "'$cnnc' net.cnn --batch 3 -o b.c && grep -q '#define SMALL_BATCH 3' b.h && grep -q 'SMALL_X_SIZE 576 ' b.h"
+check "--threads rejects nonsense" bash -c "'$cnnc' net.cnn --threads 0 2>&1 | grep -q 'threads must be'"
+# Bit-identical with OpenMP (OpenBLAS then runs on 1 thread, as t1 here);
+# without OpenMP OpenBLAS gets 2 threads and may sum in another order.
+check "--threads 2 compiles with and without OpenMP, same output" bash -c "
+    '$cnnc' net.cnn --main --threads 2 -D c=64 -o t2.c && grep -q 'SMALL_PARALLEL_FOR' t2.c &&
+    '$cnnc' net.cnn --main -D c=64 -o t1.c &&
+    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 t2.c \$('$cnnc' --cflags) -o t2 \$('$cnnc' --libs) &&
+    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -fopenmp t2.c \$('$cnnc' --cflags) -o t2omp \$('$cnnc' --libs) &&
+    cc -std=c99 -O2 t1.c \$('$cnnc' --cflags) -o t1 \$('$cnnc' --libs) &&
+    \"$root\"/build/tools/f32gen 3 192 z.f32 && OPENBLAS_NUM_THREADS=1 ./t1 z.f32 o1.f32 &&
+    ./t2 z.f32 o2.f32 && OMP_WAIT_POLICY=passive ./t2omp z.f32 o3.f32 &&
+    cmp o1.f32 o3.f32 && \"$root\"/build/tools/f32cmp --tol 1e-6 o2.f32 o1.f32 >/dev/null"
 check "--batch rejects nonsense" bash -c "'$cnnc' net.cnn --batch 0 2>&1 | grep -q 'batch must be'"
 check "--name renames every symbol" bash -c "'$cnnc' net.cnn --name other -o n.c && grep -q 'void other_run(const float \*x, float \*fc);' n.h && grep -q 'OTHER_ARENA_BYTES' n.h"
 check "--emit=ir prints the graph" bash -c "'$cnnc' net.cnn --emit=ir | grep -q '^graph small batch=1'"

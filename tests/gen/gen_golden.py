@@ -1406,6 +1406,71 @@ case("dce_branch", "a branch no output depends on (removed at -O2 with a warning
      _DeadBranch, (3, 6, 7))
 
 # --------------------------------------------------------------------------
+# Convolution kernels (issue 5, compiler/emit_conv.c): shapes large enough for
+# select_kernels to pick the blocked and depthwise kernels, sized so that the
+# column plan has border blocks, an interior loop and a short last block, and
+# channel counts that leave a partial block of 16.
+
+case("kern_blocked_border", "blocked conv 3x3 pad 1, 5 -> 20 channels (a block of 16 and one of "
+     "4), 40 columns (border blocks and an interior loop), bias + relu",
+     simple("c1: conv2d(20, kernel=3, pad=1) -> relu", (5, 7, 40)),
+     lambda: seq(("c1", nn.Conv2d(5, 20, 3, padding=1)), ("r", nn.ReLU())), (5, 7, 40))
+
+case("kern_blocked_stride_dilation", "blocked conv: stride 2, dilation 2, pad 2 on odd sizes; "
+     "then kernel (2,4), stride (1,3), pad (1,2), no bias",
+     simple("""
+        c1: conv2d(33, kernel=3, stride=2, pad=2, dilation=2)
+        c2: conv2d(17, kernel=(2, 4), stride=(1, 3), pad=(1, 2), bias=false)
+     """, (6, 15, 47)),
+     lambda: seq(("c1", nn.Conv2d(6, 33, 3, stride=2, padding=2, dilation=2)),
+                 ("c2", nn.Conv2d(33, 17, (2, 4), stride=(1, 3), padding=(1, 2), bias=False))),
+     (6, 15, 47))
+
+case("kern_blocked_groups_bn", "blocked conv with groups=2 (8 -> 40), 5x5 pad 2, batchnorm folded "
+     "at -O2, leaky_relu; a 1x1 stride-2 conv (blocked, not a GEMM)",
+     simple("""
+        c1: conv2d(40, kernel=5, pad=2, groups=2) -> bn1: batchnorm -> leaky_relu(0.1)
+        c2: conv2d(24, kernel=1, stride=2)
+     """, (8, 9, 30)),
+     lambda: seq(("c1", nn.Conv2d(8, 40, 5, padding=2, groups=2)), ("bn1", nn.BatchNorm2d(40)),
+                 ("a", nn.LeakyReLU(0.1)), ("c2", nn.Conv2d(40, 24, 1, stride=2))), (8, 9, 30))
+
+case("kern_blocked_pool", "blocked conv + relu + fused maxpool (bands), then blocked conv + fused "
+     "avgpool(3, stride 2, pad 1); a resnet-like 7x7 stride-2 stem with maxpool(3, 2, 1)",
+     simple("""
+        c1: conv2d(24, kernel=3, pad=1) -> relu -> maxpool(2)
+        c2: conv2d(18, kernel=3, pad=1) -> avgpool(3, stride=2, pad=1)
+        c3: conv2d(20, kernel=7, stride=2, pad=3) -> relu -> maxpool(3, stride=2, pad=1)
+     """, (6, 41, 50)),
+     lambda: seq(("c1", nn.Conv2d(6, 24, 3, padding=1)), ("r1", nn.ReLU()), ("p1", nn.MaxPool2d(2)),
+                 ("c2", nn.Conv2d(24, 18, 3, padding=1)), ("p2", nn.AvgPool2d(3, 2, 1)),
+                 ("c3", nn.Conv2d(18, 20, 7, stride=2, padding=3)), ("r3", nn.ReLU()),
+                 ("p3", nn.MaxPool2d(3, 2, 1))), (6, 41, 50))
+
+case("kern_depthwise", "depthwise kernel: 3x3 pad 1 + batchnorm + relu6 (32 channels), 3x3 "
+     "stride 2 with channel multiplier 2 (blocked: 2 channels per group), 5x5 dilation 2 pad 3 "
+     "without bias",
+     simple("""
+        dw1: conv2d(32, kernel=3, pad=1, groups=32) -> bn1: batchnorm -> relu6
+        dw2: conv2d(64, kernel=3, stride=2, pad=1, groups=32)
+        dw3: conv2d(64, kernel=5, pad=3, dilation=2, groups=64, bias=false)
+     """, (32, 14, 19)),
+     lambda: seq(("dw1", nn.Conv2d(32, 32, 3, padding=1, groups=32)), ("bn1", nn.BatchNorm2d(32)),
+                 ("a", nn.ReLU6()), ("dw2", nn.Conv2d(32, 64, 3, stride=2, padding=1, groups=32)),
+                 ("dw3", nn.Conv2d(64, 64, 5, padding=3, dilation=2, groups=64, bias=False))),
+     (32, 14, 19))
+
+case("kern_single_channel_pool", "a one-channel input (blocked kernel, 12 channels: one partial "
+     "block), 5x5 pad 2, relu, fused maxpool; depthwise + fused avgpool, batch 2",
+     simple("""
+        c1: conv2d(12, kernel=5, pad=2) -> relu -> maxpool(2)
+        dw: conv2d(12, kernel=3, pad=1, groups=12) -> avgpool(2)
+     """, (1, 29, 27)),
+     lambda: seq(("c1", nn.Conv2d(1, 12, 5, padding=2)), ("r", nn.ReLU()), ("p", nn.MaxPool2d(2)),
+                 ("dw", nn.Conv2d(12, 12, 3, padding=1, groups=12)), ("p2", nn.AvgPool2d(2))),
+     (1, 29, 27), batch=2)
+
+# --------------------------------------------------------------------------
 # Generation
 
 

@@ -1,0 +1,382 @@
+/* emit_conv.c - direct convolution kernels shaped for the vector unit.
+ *
+ * KERNEL_BLOCKED (any KxK, stride, dilation, padding, groups): a block of
+ * OCB = 16 output channels (one 512-bit vector) times up to MAX_NJ output
+ * columns of one output row is held in MAX_NJ accumulator arrays of 16 floats.
+ * For every input channel and kernel tap, each column's input value is
+ * broadcast and multiplied with the 16 packed weights of that tap:
+ *
+ *     for (o = 0; o < 16; o++) { w = wk[o]; a0[o] = fma(x0, w, a0[o]); a1[o] = ...; }
+ *
+ * The o loop is a plain contiguous loop the C compiler vectorizes at -O2/-O3
+ * without -ffast-math: each accumulator sums in a fixed order (input channel,
+ * then kernel row, then kernel column), so no reassociation is needed, and
+ * the accumulators stay in registers across the ci/kh loops. Weights are
+ * packed at compile time as [group][block][ci][kh][kw][16], zero-padded when a
+ * group's output channels are not a multiple of 16.
+ *
+ * Padding costs nothing: the kernel rows a given output row reads are
+ * clipped at run time (kh_lo..kh_hi), and the output row is cut at compile
+ * time into column blocks; blocks whose every tap is inside the image share
+ * one loop, and each border block gets its own body in which the taps that
+ * fall on padding are simply not emitted.
+ *
+ * KERNEL_DEPTHWISE (one input and one output channel per group, as in
+ * MobileNet's depthwise layers): per output row an
+ * accumulator row; for each tap, one contiguous multiply-add loop over the
+ * output columns that tap reads inside the image (bounds are literals).
+ *
+ * Both write bias + activation once per output, or with a fused pool the raw
+ * conv rows of a band into scratch (emit_conv_band_pool pools them). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit_internal.h"
+
+#define OCB 16    /* output channels per block: one 512-bit vector of floats */
+#define MAX_NJ 12 /* output columns per block: accumulators held in registers */
+
+typedef struct ConvShape {
+    long long N, C, H, W, OC, OH, OW, G, cin_g, cout_g;
+    long long KH, KW, SH, SW, PH, PW, DH, DW;
+    long long NB; /* blocks of OCB output channels per group */
+} ConvShape;
+
+/* The convolution's own shape (before any fused pool). */
+static ConvShape conv_shape(const Node *n)
+{
+    const Attrs *a = &n->a;
+    ConvShape s;
+    int64_t oh, ow;
+    ir_conv_out_hw(n, &oh, &ow);
+    s.N = n->in[0]->dims[0], s.C = n->in[0]->dims[1], s.H = n->in[0]->dims[2];
+    s.W = n->in[0]->dims[3], s.OC = a->channels, s.OH = oh, s.OW = ow, s.G = a->groups;
+    s.cin_g = s.C / s.G, s.cout_g = s.OC / s.G;
+    s.KH = a->kh, s.KW = a->kw, s.SH = a->sh, s.SW = a->sw;
+    s.PH = a->ph, s.PW = a->pw, s.DH = a->dh, s.DW = a->dw;
+    s.NB = (s.cout_g + OCB - 1) / OCB;
+    return s;
+}
+
+static bool is_blocked_weight(const Node *n, int p)
+{
+    return n->op == OP_CONV2D && n->kernel == KERNEL_BLOCKED && p == PARAM_WEIGHT;
+}
+
+int64_t conv_param_floats(const Node *n, int p)
+{
+    const Const *c = n->param[p];
+    if (!is_blocked_weight(n, p))
+        return ir_numel(c->rank, c->dims);
+    ConvShape s = conv_shape(n);
+    return (int64_t)(s.G * s.NB * OCB * s.cin_g * s.KH * s.KW);
+}
+
+/* [G][NB][cin_g][KH][KW][OCB] from PyTorch's [OC][cin_g][KH][KW]. */
+void conv_param_pack(const Node *n, int p, float *dst)
+{
+    const Const *c = n->param[p];
+    if (!is_blocked_weight(n, p)) {
+        memcpy(dst, c->data, sizeof(float) * (size_t)ir_numel(c->rank, c->dims));
+        return;
+    }
+    ConvShape s = conv_shape(n);
+    long long taps = s.KH * s.KW, k = 0;
+    for (long long g = 0; g < s.G; g++)
+        for (long long cb = 0; cb < s.NB; cb++)
+            for (long long ci = 0; ci < s.cin_g; ci++)
+                for (long long t = 0; t < taps; t++)
+                    for (long long o = 0; o < OCB; o++, k++) {
+                        long long oc = cb * OCB + o;
+                        dst[k] = oc < s.cout_g
+                                     ? c->data[((g * s.cout_g + oc) * s.cin_g + ci) * taps + t]
+                                     : 0.0f;
+                    }
+}
+
+/* ---- column plan ---------------------------------------------------------- */
+
+/* Whether kernel column kw of output column ow reads inside the image. */
+static bool tap_inside(const ConvShape *s, long long ow, long long kw)
+{
+    long long iw = ow * s->SW - s->PW + kw * s->DW;
+    return iw >= 0 && iw < s->W;
+}
+
+/* Output columns per block: as even as possible, at most `most`. */
+static long long block_width(long long ow, long long most)
+{
+    long long nblk = (ow + most - 1) / most;
+    return (ow + nblk - 1) / nblk;
+}
+
+/* Whether every tap of columns ow0 .. ow0+nj-1 reads inside the image. */
+static bool block_inside(const ConvShape *s, long long ow0, long long nj)
+{
+    return tap_inside(s, ow0, 0) && tap_inside(s, ow0 + nj - 1, s->KW - 1);
+}
+
+/* ---- KERNEL_BLOCKED --------------------------------------------------------- */
+
+/* The row context: ih0, kh_lo, kh_hi of output row `oh`. */
+static void emit_row_taps(Emitter *e, const ConvShape *s)
+{
+    out(e, "const int ih0 = oh * %lld - %lld;", s->SH, s->PH);
+    out(e, "const int kh_lo = ih0 < 0 ? (-ih0 + %lld) / %lld : 0;", s->DH - 1, s->DH);
+    out(e, "int kh_hi = (%lld - ih0 + %lld) / %lld;", s->H, s->DH - 1, s->DH);
+    out(e, "kh_hi = kh_hi > %lld ? %lld : kh_hi < kh_lo ? kh_lo : kh_hi;", s->KH, s->KH);
+}
+
+/* One block of nj output columns starting at ow0 (a literal, or the loop
+ * variable `ow` when ow0 < 0; then every tap is inside). The accumulators,
+ * the ci/kh loops with the taps unrolled, and the store. */
+static void emit_block(Emitter *e, const Node *n, const ConvShape *s, long long ow0, long long nj,
+                       bool raw, const char *ycs)
+{
+    bool var = ow0 < 0;
+    char act[160], name[32];
+    open_block(e, "{");
+    StrBuf decl = {0}, zero = {0};
+    for (long long j = 0; j < nj; j++) {
+        sb_printf(&decl, "%sa%lld[%d]", j ? ", " : "", j, OCB);
+        sb_printf(&zero, "a%lld[o] = ", j);
+    }
+    out(e, "float %s;", decl.data);
+    out(e, "for (int o = 0; o < %d; o++)", OCB);
+    out(e, "    %s0.0f;", zero.data);
+    sb_free(&decl);
+    sb_free(&zero);
+    open_block(e, "for (int ci = 0; ci < %lld; ci++) {", s->cin_g);
+    out(e, "const float *wc = wb + ci * %lld;", s->KH * s->KW * OCB);
+    open_block(e, "for (int kh = kh_lo; kh < kh_hi; kh++) {");
+    if (var)
+        out(e, "const float *xr = x + ci * %lld + (ih0 + kh * %lld) * %lld + ow * %lld - %lld;",
+            s->H * s->W, s->DH, s->W, s->SW, s->PW);
+    else
+        out(e, "const float *xr = x + ci * %lld + (ih0 + kh * %lld) * %lld;", s->H * s->W, s->DH,
+            s->W);
+    out(e, "const float *wk = wc + kh * %lld;", s->KW * OCB);
+    for (long long kw = 0; kw < s->KW; kw++) {
+        StrBuf loads = {0}, fmas = {0};
+        int used = 0;
+        for (long long j = 0; j < nj; j++) {
+            if (!var && !tap_inside(s, ow0 + j, kw))
+                continue; /* padding: no multiply-add */
+            long long off = var ? j * s->SW + kw * s->DW : (ow0 + j) * s->SW - s->PW + kw * s->DW;
+            sb_printf(&loads, "%sx%lld = xr[%lld]", used ? ", " : "", j, off);
+            sb_printf(&fmas, " a%lld[o] = %s_FMA(x%lld, wv, a%lld[o]);", j, e->NET, j, j);
+            used++;
+        }
+        if (used) {
+            open_block(e, "{");
+            out(e, "const float %s;", loads.data);
+            open_block(e, "for (int o = 0; o < %d; o++) {", OCB);
+            out(e, "const float wv = wk[%lld + o];", kw * OCB);
+            out(e, "%s", fmas.data + 1);
+            close_brace(e);
+            close_brace(e);
+        }
+        sb_free(&loads);
+        sb_free(&fmas);
+    }
+    close_brace(e);
+    close_brace(e);
+    /* store: bias and activation once per output, or raw for a fused pool */
+    open_block(e, "for (int o = 0; o < nco; o++) {");
+    if (var)
+        out(e, "float *yo = yr + o * %s + ow;", ycs);
+    else
+        out(e, "float *yo = yr + o * %s + %lld;", ycs, ow0);
+    bool bias = !raw && n->param[PARAM_BIAS];
+    if (bias)
+        out(e, "const float bo = bb[o];");
+    for (long long j = 0; j < nj; j++) {
+        snprintf(name, sizeof name, "a%lld[o]", j);
+        if (raw) {
+            out(e, "yo[%lld] = %s;", j, name);
+        } else if (n->fuse.act == ACT_NONE) {
+            out(e, "yo[%lld] = %s%s;", j, name, bias ? " + bo" : "");
+        } else {
+            out(e, "{");
+            out(e, "    const float v = %s%s;", name, bias ? " + bo" : "");
+            out(e, "    yo[%lld] = %s;", j, act_expr(n, "v", act, sizeof act));
+            out(e, "}");
+        }
+    }
+    close_brace(e);
+    close_brace(e);
+}
+
+/* One output row `oh` of one channel block: its column blocks, interior ones
+ * in a loop. */
+static void emit_blocked_row(Emitter *e, const Node *n, const ConvShape *s, bool raw,
+                             const char *ycs)
+{
+    emit_row_taps(e, s);
+    long long nj = block_width(s->OW, MAX_NJ);
+    for (long long ow0 = 0; ow0 < s->OW;) {
+        long long w = s->OW - ow0 < nj ? s->OW - ow0 : nj;
+        long long end = ow0;
+        while (end + nj <= s->OW && block_inside(s, end, nj))
+            end += nj;
+        if (end - ow0 >= 2 * nj) {
+            open_block(e, "for (int ow = %lld; ow < %lld; ow += %lld) {", ow0, end, nj);
+            emit_block(e, n, s, -1, nj, raw, ycs);
+            close_brace(e);
+            ow0 = end;
+            continue;
+        }
+        emit_block(e, n, s, ow0, w, raw, ycs);
+        ow0 += w;
+    }
+}
+
+/* Declarations of one channel block cb of group g: weights, bias, count. */
+static void emit_block_context(Emitter *e, const Node *n, const ConvShape *s, bool raw)
+{
+    out(e, "const float *wb = w + (g * %lld + cb) * %lld;", s->NB, s->cin_g * s->KH * s->KW * OCB);
+    if (!raw && n->param[PARAM_BIAS])
+        out(e, "const float *bb = bias + g * %lld + cb * %d;", s->cout_g, OCB);
+    if (s->cout_g % OCB)
+        out(e, "const int nco = cb < %lld ? %d : %lld;", s->NB - 1, OCB,
+            s->cout_g - (s->NB - 1) * OCB);
+    else
+        out(e, "const int nco = %d;", OCB);
+}
+
+/* Band rows c0..c1 into conv (emit_conv_band_pool's callback). */
+static void emit_blocked_band_rows(Emitter *e, const Node *n)
+{
+    ConvShape s = conv_shape(n);
+    out(e, "const int nrows = c1 - c0;");
+    emit_parallel_for(e, s.cout_g * s.cin_g * s.KH * s.KW * n->fuse.band_conv_rows * s.OW);
+    open_block(e, "for (int t = 0; t < %lld * nrows; t++) {", s.NB);
+    out(e, "const int cb = t / nrows, oh = c0 + t %% nrows;");
+    emit_block_context(e, n, &s, true);
+    out(e, "float *yr = conv + cb * %d * cols + (oh - c0) * %lld;", OCB, s.OW);
+    emit_blocked_row(e, n, &s, true, "cols");
+    close_brace(e);
+}
+
+void emit_conv_blocked(Emitter *e, const Node *n)
+{
+    ConvShape s = conv_shape(n);
+    char w[REF_SIZE], b[REF_SIZE], ycs[32];
+    emit_fused_comment(e, n);
+    if (n->fuse.pool) {
+        emit_conv_band_pool(e, n, 0, emit_blocked_band_rows);
+        return;
+    }
+    out(e, "const float *w = %s; /* packed [g][cb][ci][kh][kw][%d] */",
+        wptr(e, n, PARAM_WEIGHT, w, sizeof w), OCB);
+    if (n->param[PARAM_BIAS])
+        out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
+    open_block(e, "for (int b = 0; b < %lld; b++) {", s.N);
+    open_block(e, "for (int g = 0; g < %lld; g++) {", s.G);
+    out(e, "const float *x = in + (b * %lld + g * %lld) * %lld;", s.C, s.cin_g, s.H * s.W);
+    emit_parallel_for(e, s.cout_g * s.cin_g * s.KH * s.KW * s.OH * s.OW);
+    open_block(e, "for (int t = 0; t < %lld; t++) {", s.NB * s.OH);
+    out(e, "const int cb = t / %lld, oh = t %% %lld;", s.OH, s.OH);
+    emit_block_context(e, n, &s, false);
+    out(e, "float *yr = out + (b * %lld + g * %lld + cb * %d) * %lld + oh * %lld;", s.OC, s.cout_g,
+        OCB, s.OH * s.OW, s.OW);
+    snprintf(ycs, sizeof ycs, "%lld", s.OH * s.OW);
+    emit_blocked_row(e, n, &s, false, ycs);
+    close_brace(e);
+    close_brace(e);
+    close_brace(e);
+}
+
+/* ---- KERNEL_DEPTHWISE ------------------------------------------------------- */
+
+/* Output row oh of output channel oc, from input channel plane xc and its
+ * taps wc: acc[ow] summed tap by tap in kernel order, each tap over the
+ * output columns [lo, hi) it reads inside the image. */
+static void emit_depthwise_row(Emitter *e, const Node *n, const ConvShape *s, bool raw,
+                               const char *yrow)
+{
+    char act[160];
+    bool bias = !raw && n->param[PARAM_BIAS];
+    emit_row_taps(e, s);
+    /* Starting from the bias (not 0.0f, which GCC turns into a memset call
+     * per row, 5% of MobileNet's time) saves the add in the epilogue. */
+    out(e, "float acc[%lld];", s->OW);
+    out(e, "for (int ow = 0; ow < %lld; ow++)", s->OW);
+    out(e, "    acc[ow] = %s;", bias ? "bo" : "0.0f");
+    open_block(e, "for (int kh = kh_lo; kh < kh_hi; kh++) {");
+    out(e, "const float *xr = xc + (ih0 + kh * %lld) * %lld;", s->DH, s->W);
+    for (long long kw = 0; kw < s->KW; kw++) {
+        long long lo = 0, hi = s->OW;
+        while (lo < s->OW && !tap_inside(s, lo, kw))
+            lo++;
+        while (hi > lo && !tap_inside(s, hi - 1, kw))
+            hi--;
+        if (lo >= hi)
+            continue;
+        long long off = kw * s->DW - s->PW;
+        open_block(e, "{");
+        out(e, "const float wv = wc[kh * %lld + %lld];", s->KW, kw);
+        out(e, "for (int ow = %lld; ow < %lld; ow++)", lo, hi);
+        if (s->SW == 1)
+            out(e, "    acc[ow] = %s_FMA(xr[ow + %lld], wv, acc[ow]);", e->NET, off);
+        else
+            out(e, "    acc[ow] = %s_FMA(xr[ow * %lld + %lld], wv, acc[ow]);", e->NET, s->SW, off);
+        close_brace(e);
+    }
+    close_brace(e);
+    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", s->OW);
+    out(e, "const float v = acc[ow];");
+    out(e, "%s[ow] = %s;", yrow, raw ? "v" : act_expr(n, "v", act, sizeof act));
+    close_brace(e);
+}
+
+/* The input channel plane and taps of output channel oc (of image b). */
+static void emit_depthwise_channel(Emitter *e, const Node *n, const ConvShape *s, bool raw)
+{
+    out(e, "const float *xc = x + oc / %lld * %lld;", s->cout_g, s->H * s->W);
+    out(e, "const float *wc = w + oc * %lld;", s->KH * s->KW);
+    if (!raw && n->param[PARAM_BIAS])
+        out(e, "const float bo = bias[oc];");
+}
+
+/* Band rows c0..c1 into conv (emit_conv_band_pool's callback); one group
+ * is one output channel here unless the channel multiplier is above 1. */
+static void emit_depthwise_band_rows(Emitter *e, const Node *n)
+{
+    ConvShape s = conv_shape(n);
+    emit_parallel_for(e, s.cout_g * s.KH * s.KW * n->fuse.band_conv_rows * s.OW);
+    open_block(e, "for (int co = 0; co < %lld; co++) {", s.cout_g);
+    out(e, "const int oc = g * %lld + co;", s.cout_g);
+    out(e, "const float *xc = x;");
+    out(e, "const float *wc = w + oc * %lld;", s.KH * s.KW);
+    open_block(e, "for (int oh = c0; oh < c1; oh++) {");
+    out(e, "float *yr = conv + co * cols + (oh - c0) * %lld;", s.OW);
+    emit_depthwise_row(e, n, &s, true, "yr");
+    close_brace(e);
+    close_brace(e);
+}
+
+void emit_conv_depthwise(Emitter *e, const Node *n)
+{
+    ConvShape s = conv_shape(n);
+    char w[REF_SIZE], b[REF_SIZE];
+    emit_fused_comment(e, n);
+    if (n->fuse.pool) {
+        emit_conv_band_pool(e, n, 0, emit_depthwise_band_rows);
+        return;
+    }
+    out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
+    if (n->param[PARAM_BIAS])
+        out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
+    open_block(e, "for (int b = 0; b < %lld; b++) {", s.N);
+    out(e, "const float *x = in + b * %lld;", s.C * s.H * s.W);
+    emit_parallel_for(e, s.OC * s.KH * s.KW * s.OH * s.OW);
+    open_block(e, "for (int oc = 0; oc < %lld; oc++) {", s.OC);
+    emit_depthwise_channel(e, n, &s, false);
+    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", s.OH);
+    out(e, "float *yr = out + (b * %lld + oc) * %lld + oh * %lld;", s.OC, s.OH * s.OW, s.OW);
+    emit_depthwise_row(e, n, &s, false, "yr");
+    close_brace(e);
+    close_brace(e);
+    close_brace(e);
+}
