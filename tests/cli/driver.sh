@@ -76,5 +76,19 @@ check "--weights-file keeps weights out of the source" bash -c "
     '$cnnc' net.cnn --main -o emb.c && cc -std=c99 -O2 emb.c \$('$cnnc' --cflags) -o emb \$('$cnnc' --libs) &&
     head -c 768 /dev/urandom > r.f32 && ./wf r.f32 o1.f32 && ./emb r.f32 o2.f32 && cmp o1.f32 o2.f32"
 
+# examples/fashion_mnist: build only (running it needs the Fashion-MNIST test set).
+fm="$root/examples/fashion_mnist"
+check "examples/fashion_mnist: fmnist.cnn compiles with its trained weights" bash -c "
+    mkdir -p fm && '$cnnc' '$fm/fmnist.cnn' -o fm/fmnist.c && grep -q 'void fmnist_run(const float \*image, float \*fc2);' fm/fmnist.h &&
+    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -c fm/fmnist.c \$('$cnnc' --cflags) -o fm/fmnist.o"
+if echo '#include <zlib.h>' | cc -E -x c - >/dev/null 2>&1; then
+    check "examples/fashion_mnist: eval.c builds, and says plainly when the data is missing" bash -c "
+        cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -Ifm -o fm/eval fm/fmnist.o '$fm/eval.c' \
+            \$('$cnnc' --cflags) \$('$cnnc' --libs) -lz &&
+        ./fm/eval --data nowhere 2>&1 | grep -q 'nowhere/t10k-images-idx3-ubyte.gz: No such file'; test \${PIPESTATUS[0]} -eq 1"
+else
+    echo "skip examples/fashion_mnist/eval.c: no zlib.h (apt-get install zlib1g-dev)"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
