@@ -68,9 +68,9 @@ check "--threads rejects nonsense" bash -c "'$cnnc' net.cnn --threads 0 2>&1 | g
 check "--threads 2 compiles with and without OpenMP, same output" bash -c "
     '$cnnc' net.cnn --main --threads 2 -D c=64 -o t2.c && grep -q 'SMALL_PARALLEL_FOR' t2.c &&
     '$cnnc' net.cnn --main -D c=64 -o t1.c &&
-    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 t2.c \$('$cnnc' --cflags) -o t2 \$('$cnnc' --libs) &&
-    cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -fopenmp t2.c \$('$cnnc' --cflags) -o t2omp \$('$cnnc' --libs) &&
-    cc -std=c99 -O2 t1.c \$('$cnnc' --cflags) -o t1 \$('$cnnc' --libs) &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 t2.c \$('$cnnc' --cflags) -o t2 \$('$cnnc' --libs) &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 -fopenmp t2.c \$('$cnnc' --cflags) -o t2omp \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 t1.c \$('$cnnc' --cflags) -o t1 \$('$cnnc' --libs) &&
     \"$root\"/build/tools/f32gen 3 192 z.f32 && OPENBLAS_NUM_THREADS=1 ./t1 z.f32 o1.f32 &&
     ./t2 z.f32 o2.f32 && OMP_WAIT_POLICY=passive ./t2omp z.f32 o3.f32 &&
     cmp o1.f32 o3.f32 && \"$root\"/build/tools/f32cmp --tol 1e-6 o2.f32 o1.f32 >/dev/null"
@@ -162,6 +162,19 @@ check "a network name over 255 bytes is an error" bash -c "
     '$cnnc' net.cnn --name ${long_net}x -o toolong.c 2>&1 |
     grep -qxF \"net.cnn: error: network name '\$(printf 'n%.0s' \$(seq 40))...' is too long (256 bytes; the limit is 255)\" &&
     test ! -e toolong.c"
+# examples/fashion_mnist: build only (running it needs the Fashion-MNIST test set).
+fm="$root/examples/fashion_mnist"
+check "examples/fashion_mnist: fmnist.cnn compiles with its trained weights" bash -c "
+    mkdir -p fm && '$cnnc' '$fm/fmnist.cnn' -o fm/fmnist.c && grep -q 'void fmnist_run(const float \*image, float \*fc2);' fm/fmnist.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 -c fm/fmnist.c \$('$cnnc' --cflags) -o fm/fmnist.o"
+if echo '#include <zlib.h>' | cc -E -x c - >/dev/null 2>&1; then
+    check "examples/fashion_mnist: eval.c builds, and says plainly when the data is missing" bash -c "
+        $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 -Ifm -o fm/eval fm/fmnist.o '$fm/eval.c' \
+            \$('$cnnc' --cflags) \$('$cnnc' --libs) -lz &&
+        ./fm/eval --data nowhere 2>&1 | grep -q 'nowhere/t10k-images-idx3-ubyte.gz: No such file'; test \${PIPESTATUS[0]} -eq 1"
+else
+    echo "skip examples/fashion_mnist/eval.c: no zlib.h (apt-get install zlib1g-dev)"
+fi
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
