@@ -112,10 +112,11 @@ $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(STD) $(WARN) -pedantic $(CFLAGS) $(RT_DEFS) -Iruntime -c -o $@ $<
 
-$(BUILD)/tools/%: tests/tools/%.c
+# Test tools; f32cmp shares the runtime's comparison (cnnrt_compare_f32).
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libcnnrt.a runtime/cnnrt.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< -lm
+	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libcnnrt.a $(BLAS_LIBS) -lm
 
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lm)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(BUILD)/libcnnrt.a $(HEADERS)
@@ -212,7 +213,7 @@ golden-noblas:
 # Generated code with --threads 2, compiled with OpenMP (passive waiting, so a
 # busy machine does not make the threads spin against each other).
 golden-threads: all
-	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS=-fopenmp \
+	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS="$(SAN_FLAGS) -fopenmp" \
 	    bash tests/run-golden.sh
 
 errors: all

@@ -19,6 +19,7 @@ typedef struct EmitOptions {
     const char *weights_file; /* non-NULL: weights go to this blob, loaded at run time */
     int threads;              /* --threads N: OpenMP work sharing in the layers when N > 1 */
     bool profile;             /* time every layer: NAME_profile_print(), main --bench prints it */
+    bool with_test;           /* a self-checking main() instead: ./test in.f32 expected.f32 */
 } EmitOptions;
 
 /* Print the network as C: source into src, header into hdr, and with

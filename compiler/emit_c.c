@@ -1452,6 +1452,78 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     free(call);
 }
 
+/* main() of a --emit=test program: ./test [--tol T] IN.f32... EXPECTED.f32
+ * runs the network once on the inputs and compares every output with its
+ * part of EXPECTED (all outputs concatenated, as --main writes them), by the
+ * abs-or-rel rule of cnnrt_compare_f32. Exit 0 if all match, 1 if not. */
+static void emit_test_main(Emitter *e, const EmitOptions *opt)
+{
+    const Graph *g = e->g;
+    int64_t total = 0;
+    char *call = main_call_args(g);
+    sb_puts(e->sb, "\n/* ./test [--tol T] IN.f32... EXPECTED.f32 (cnnc --emit=test). */\n");
+    for (int i = 0; i < g->ninputs; i++)
+        sb_printf(e->sb, "static float main_%s[%lld];\n", g->inputs[i]->name,
+                  (long long)ir_tensor_numel(g->inputs[i]));
+    for (int i = 0; i < g->noutputs; i++) {
+        sb_printf(e->sb, "static float main_%s[%lld];\n", g->outputs[i]->name,
+                  (long long)ir_tensor_numel(g->outputs[i]));
+        total += ir_tensor_numel(g->outputs[i]);
+    }
+    sb_printf(e->sb, "static float main_expected[%lld];\n", (long long)total);
+    out(e, "\nint main(int argc, char **argv)\n{");
+    e->indent = 1;
+    out(e, "const char *prog = argv[0];");
+    out(e, "double tol = 1e-4;");
+    open_block(e, "if (argc > 2 && strcmp(argv[1], \"--tol\") == 0) {");
+    out(e, "tol = atof(argv[2]);");
+    out(e, "argc -= 2;");
+    out(e, "argv += 2;");
+    close_brace(e);
+    open_block(e, "if (argc != %d || !(tol >= 0)) {", g->ninputs + 2);
+    StrBuf usage = {0};
+    for (int i = 0; i < g->ninputs; i++)
+        sb_printf(&usage, " %s.f32", g->inputs[i]->name);
+    out(e, "fprintf(stderr, \"usage: %%s [--tol T]%s EXPECTED.f32\\n\", prog);", usage.data);
+    out(e, "fprintf(stderr, \"Runs network %s and compares its output with EXPECTED.f32 (raw "
+           "float32,\\n\");",
+        g->name);
+    out(e, "fprintf(stderr, \"all outputs concatenated). A value matches if its absolute or "
+           "relative\\n\");");
+    out(e, "fprintf(stderr, \"error is at most T (default 1e-4). Exit status 0 if all match.\\n\");");
+    out(e, "return 2;");
+    close_brace(e);
+    sb_free(&usage);
+    if (opt->weights_file && e->weight_floats > 0) {
+        StrBuf path = {0};
+        for (const char *p = opt->weights_file; *p; p++)
+            put_byte(&path, (unsigned char)*p);
+        out(e, "if (%s_load_weights(\"%s\") != 0)\n        return 2;", e->net, path.data);
+        sb_free(&path);
+    }
+    for (int i = 0; i < g->ninputs; i++)
+        out(e, "if (cnnrt_read_f32(argv[%d], main_%s, %lld) != 0)\n        return 2;", i + 1,
+            g->inputs[i]->name, (long long)ir_tensor_numel(g->inputs[i]));
+    out(e, "if (cnnrt_read_f32(argv[%d], main_expected, %lld) != 0)\n        return 2;",
+        g->ninputs + 1, (long long)total);
+    out(e, "%s_run(%s);", e->net, call);
+    out(e, "size_t bad = 0;");
+    int64_t at = 0;
+    for (int i = 0; i < g->noutputs; i++) {
+        out(e, "bad += cnnrt_compare_f32(\"%s\", main_%s, main_expected + %lld, %lld, tol);",
+            g->outputs[i]->name, g->outputs[i]->name, (long long)at,
+            (long long)ir_tensor_numel(g->outputs[i]));
+        at += ir_tensor_numel(g->outputs[i]);
+    }
+    out(e, "printf(\"%%s: network %s, tolerance %%g (abs or rel)\\n\", bad ? \"FAIL\" : "
+           "\"PASS\", tol);",
+        g->name);
+    out(e, "return bad ? 1 : 0;");
+    e->indent = 0;
+    out(e, "}");
+    free(call);
+}
+
 void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, StrBuf *blob)
 {
     Emitter e = {.sb = src, .g = g, .net = g->name, .threads = opt->threads};
@@ -1466,7 +1538,7 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
     sb_printf(src,
               "\n#include \"%s\"\n\n#include <math.h>\n%s#include <string.h>\n\n"
               "#include \"cnnrt.h\"\n",
-              opt->header_name, opt->with_main ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
+              opt->header_name, opt->with_main || opt->with_test ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
     emit_prologue_macros(&e);
     emit_weights(&e, opt, blob);
     if (g->arena_bytes > 0)
@@ -1475,7 +1547,9 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
         if (!is_view(g->nodes[i]))
             emit_layer(&e, g->nodes[i]);
     emit_run(&e, opt->profile);
-    if (opt->with_main)
+    if (opt->with_test)
+        emit_test_main(&e, opt);
+    else if (opt->with_main)
         emit_main(&e, opt);
     emit_header(&e, opt, hdr);
     free(e.param_at);

@@ -38,6 +38,7 @@ typedef struct Options {
     const char *output;
     EmitKind emit;
     bool with_main;
+    bool with_test;
     int threads; /* --threads N */
     bool profile;
     const char *weights_file;
@@ -57,6 +58,8 @@ static const char usage_text[] =
     "  --emit=c         C source and header (default)\n"
     "  --emit=ir        the graph IR after all passes, shapes and memory plan (to -o or stdout)\n"
     "  --emit=dot       the graph for Graphviz: cnnc net.cnn --emit=dot | dot -Tsvg > net.svg\n"
+    "  --emit=test      a self-checking program: ./t [--tol T] IN.f32 EXPECTED.f32 runs the\n"
+    "                   network, prints the worst error of each output, exits 1 on a mismatch\n"
     "  --summary        a table of every layer (output shape, parameters, MACs, activation\n"
     "                   bytes) with totals and the arena size (to -o or stdout)\n"
     "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
@@ -215,10 +218,12 @@ static void parse_args(int argc, char **argv, Options *o)
                 o->emit = EMIT_C;
             else if (!strcmp(v, "ir"))
                 o->emit = EMIT_IR;
+            else if (!strcmp(v, "test"))
+                o->with_test = true; /* C, with a self-checking main() */
             else if (!strcmp(v, "dot"))
                 o->emit = EMIT_DOT;
             else
-                usage_error("--emit must be 'c', 'ir' or 'dot', not '%s'", v);
+                usage_error("--emit must be 'c', 'ir', 'dot' or 'test', not '%s'", v);
         } else if (a[0] == '-' && a[1] != '\0') {
             usage_error("unknown option '%s'", a);
         } else if (o->input) {
@@ -412,8 +417,14 @@ static int compile(const Options *o)
                     base_name(h_path));
             ok = false;
         } else {
-            EmitOptions eo = {o->with_main, base_name(o->input), base_name(h_path), CNNC_VERSION,
-                              o->weights_file, o->threads, o->profile};
+            EmitOptions eo = {.with_main = o->with_main,
+                              .source_path = base_name(o->input),
+                              .header_name = base_name(h_path),
+                              .version = CNNC_VERSION,
+                              .weights_file = o->weights_file,
+                              .threads = o->threads,
+                              .profile = o->profile,
+                              .with_test = o->with_test};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};

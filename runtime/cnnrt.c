@@ -19,6 +19,7 @@
 #include "cnnrt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -541,4 +542,56 @@ void cnnrt_prof_print(const cnnrt_prof_layer *layers, int n, const char *title)
         printf(" %9.2f\n", flops / (total * 1e6));
     else
         printf(" %9s\n", "-");
+}
+
+/* ---- comparing outputs --------------------------------------------------- */
+
+/* Errors of one element; exact matches (including NaN/NaN, inf/inf) are 0. */
+static void elem_err(double a, double e, double *abs_err, double *rel_err)
+{
+    if (a == e || (isnan(a) && isnan(e))) {
+        *abs_err = *rel_err = 0.0;
+        return;
+    }
+    double d = fabs(a - e);
+    if (isnan(d))
+        d = INFINITY; /* one NaN, or inf - inf */
+    *abs_err = d;
+    *rel_err = e != 0.0 && isfinite(e) ? d / fabs(e) : INFINITY;
+}
+
+size_t cnnrt_compare_f32(const char *name, const float *got, const float *want, size_t n,
+                         double tol)
+{
+    size_t bad = 0, worst_at = 0;
+    double max_abs = 0.0, max_rel = 0.0, worst = -1.0;
+    for (size_t i = 0; i < n; i++) {
+        double ab, rel;
+        elem_err(got[i], want[i], &ab, &rel);
+        max_abs = ab > max_abs ? ab : max_abs;
+        if (want[i] != 0.0f && rel > max_rel)
+            max_rel = rel;
+        if (isfinite(ab) && (ab <= tol || ab <= tol * fabs(want[i])))
+            continue;
+        bad++;
+        double score = ab < rel ? ab : rel; /* the element furthest from passing */
+        if (score > worst) {
+            worst = score;
+            worst_at = i;
+        }
+    }
+    if (name)
+        printf("%s: ", name);
+    if (bad == 0) {
+        printf("ok: %lu values, max abs err %.3g, max rel err %.3g\n", (unsigned long)n, max_abs,
+               max_rel);
+        return 0;
+    }
+    double ab, rel;
+    elem_err(got[worst_at], want[worst_at], &ab, &rel);
+    printf("FAIL: %lu of %lu values differ; worst at index %lu: got %.9g, expected %.9g "
+           "(abs err %.3g, rel err %.3g)\n",
+           (unsigned long)bad, (unsigned long)n, (unsigned long)worst_at, got[worst_at],
+           want[worst_at], ab, rel);
+    return bad;
 }

@@ -100,6 +100,17 @@ void cnnrt_prof_reset(cnnrt_prof_layer *layers, int n);
  * "profile: <title>, mean of <calls> calls". Layers never called are left out. */
 void cnnrt_prof_print(const cnnrt_prof_layer *layers, int n, const char *title);
 
+/* Compare got[n] with the expected want[n]. An element passes if
+ * |got - want| <= tol or <= tol * |want| (absolute OR relative); NaN matches
+ * only NaN, and an infinite error never passes. Prints one line to stdout,
+ * prefixed by "name: " unless name is NULL:
+ *   ok: N values, max abs err A, max rel err R
+ *   FAIL: K of N values differ; worst at index I: got G, expected E (abs err A, rel err R)
+ * and returns K, the number of values that differ. Used by `cnnc --emit=test`
+ * programs and by the test tool f32cmp. */
+size_t cnnrt_compare_f32(const char *name, const float *got, const float *want, size_t n,
+                         double tol);
+
 /* Which GEMM backend this library was built with: "openblas" or "none". */
 const char *cnnrt_blas_name(void);
 

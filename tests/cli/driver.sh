@@ -171,10 +171,27 @@ if echo '#include <zlib.h>' | cc -E -x c - >/dev/null 2>&1; then
     check "examples/fashion_mnist: eval.c builds, and says plainly when the data is missing" bash -c "
         $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 -Ifm -o fm/eval fm/fmnist.o '$fm/eval.c' \
             \$('$cnnc' --cflags) \$('$cnnc' --libs) -lz &&
-        ./fm/eval --data nowhere 2>&1 | grep -q 'nowhere/t10k-images-idx3-ubyte.gz: No such file'; test \${PIPESTATUS[0]} -eq 1"
+        { ./fm/eval --data nowhere > fm/eval.out 2>&1; test \$? -eq 1; } &&
+        grep -q 'nowhere/t10k-images-idx3-ubyte.gz: No such file' fm/eval.out"
 else
     echo "skip examples/fashion_mnist/eval.c: no zlib.h (apt-get install zlib1g-dev)"
 fi
+
+check "--emit=test: a self-checking program passes on --main's own output and fails past the tolerance" bash -c "
+    '$cnnc' net.cnn --main -o ref.c && $ccs -std=c99 -O2 ref.c \$('$cnnc' --cflags) -o ref \$('$cnnc' --libs) &&
+    \"$root\"/build/tools/f32gen 5 192 ti.f32 && ./ref ti.f32 te.f32 &&
+    '$cnnc' net.cnn --emit=test -o t.c && ! grep -q 'median_ms' t.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 t.c \$('$cnnc' --cflags) -o t \$('$cnnc' --libs) &&
+    ./t ti.f32 te.f32 > t.out && grep -qE '^fc: ok: 10 values' t.out && tail -1 t.out | grep -q '^PASS: network small' &&
+    printf '\\x00\\x00\\x80\\x7f' | dd of=te.f32 bs=1 seek=8 conv=notrunc 2>/dev/null &&
+    ! ./t ti.f32 te.f32 > t2.out && grep -qE '^fc: FAIL: 1 of 10 values differ; worst at index 2' t2.out &&
+    ./t ti.f32 ti.f32 2>/dev/null; test \$? -eq 2"
+printf 'input x[3, 4, 4]\ninit he\na = conv2d(2, kernel=1)\nb = x -> conv2d(3, kernel=3)\noutput a, b\n' > two.cnn
+check "--emit=test checks every output, in declaration order" bash -c "
+    '$cnnc' two.cnn --main -o tr.c && $ccs -std=c99 -O2 tr.c \$('$cnnc' --cflags) -o tr \$('$cnnc' --libs) &&
+    \"$root\"/build/tools/f32gen 6 48 x2.f32 && ./tr x2.f32 e2.f32 &&
+    '$cnnc' two.cnn --emit=test -o tt.c && $ccs -std=c99 -O2 tt.c \$('$cnnc' --cflags) -o tt \$('$cnnc' --libs) &&
+    ./tt x2.f32 e2.f32 > tt.out && sed -n 1p tt.out | grep -q '^a: ok: 32 values' && sed -n 2p tt.out | grep -q '^b: ok: 12 values'"
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

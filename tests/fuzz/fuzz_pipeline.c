@@ -186,7 +186,11 @@ static void emit(const Graph *g, size_t size)
     static FILE *devnull;
     if (!devnull)
         devnull = fopen("/dev/null", "w");
-    EmitOptions eo = {size & 1, "fuzz.cnn", "fuzz.h", "fuzz", (size & 2) ? "fuzz.weights" : NULL};
+    EmitOptions eo = {.with_main = size & 1,
+                      .source_path = "fuzz.cnn",
+                      .header_name = "fuzz.h",
+                      .version = "fuzz",
+                      .weights_file = (size & 2) ? "fuzz.weights" : NULL};
     StrBuf src = {0}, hdr = {0}, blob = {0};
     emit_c(g, &eo, &src, &hdr, &blob);
     if (!src.data || !hdr.data || strlen(src.data) != src.len || strlen(hdr.data) != hdr.len)

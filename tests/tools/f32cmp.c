@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <math.h>
+
+#include "cnnrt.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,68 +114,6 @@ static bool load(const char *path, Values *out)
     return true;
 }
 
-/* Errors of one element; exact matches (including NaN/NaN, inf/inf) are 0. */
-static void elem_err(double a, double e, double *abs_err, double *rel_err)
-{
-    if (a == e || (isnan(a) && isnan(e))) {
-        *abs_err = *rel_err = 0.0;
-        return;
-    }
-    double d = fabs(a - e);
-    if (isnan(d))
-        d = INFINITY; /* one NaN, or inf - inf */
-    *abs_err = d;
-    *rel_err = e != 0.0 && isfinite(e) ? d / fabs(e) : INFINITY;
-}
-
-/* The pass rule: abs OR rel within tol (an infinite error never passes). */
-static bool passes(double abs_err, double expected, double tol)
-{
-    return isfinite(abs_err) && (abs_err <= tol || abs_err <= tol * fabs(expected));
-}
-
-typedef struct {
-    size_t n, bad, worst_at;
-    double max_abs, max_rel, worst_score;
-} Summary;
-
-static Summary compare(const Values *got, const Values *want, double tol)
-{
-    Summary s = {got->n, 0, 0, 0.0, 0.0, -1.0};
-    for (size_t i = 0; i < got->n; i++) {
-        double ab, rel;
-        elem_err(got->v[i], want->v[i], &ab, &rel);
-        s.max_abs = ab > s.max_abs ? ab : s.max_abs;
-        if (want->v[i] != 0.0f && rel > s.max_rel)
-            s.max_rel = rel;
-        if (passes(ab, want->v[i], tol))
-            continue;
-        s.bad++;
-        double score = ab < rel ? ab : rel;
-        if (score > s.worst_score) {
-            s.worst_score = score;
-            s.worst_at = i;
-        }
-    }
-    return s;
-}
-
-static int report(const Summary *s, const Values *got, const Values *want)
-{
-    if (s->bad == 0) {
-        printf("ok: %zu values, max abs err %.3g, max rel err %.3g\n", s->n, s->max_abs,
-               s->max_rel);
-        return 0;
-    }
-    size_t i = s->worst_at;
-    double ab, rel;
-    elem_err(got->v[i], want->v[i], &ab, &rel);
-    printf("FAIL: %zu of %zu values differ; worst at index %zu: got %.9g, expected %.9g "
-           "(abs err %.3g, rel err %.3g)\n",
-           s->bad, s->n, i, got->v[i], want->v[i], ab, rel);
-    return 1;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: f32cmp [--tol T] actual.f32 expected.f32\n");
@@ -229,8 +169,7 @@ int main(int argc, char **argv)
         printf("FAIL: %s has %zu values, %s has %zu values\n", files[0], got.n, files[1], want.n);
         rc = 1;
     } else {
-        Summary s = compare(&got, &want, tol);
-        rc = report(&s, &got, &want);
+        rc = cnnrt_compare_f32(NULL, got.v, want.v, got.n, tol) ? 1 : 0;
     }
     free(got.v);
     free(want.v);
