@@ -790,8 +790,10 @@ def main(argv):
         mach.append(("other load", "%.2f of %d cores busy with other processes during the "
                          "run, on average (%.2f just before it)%s" % (
                              other, cores, busy if busy is not None else float("nan"),
-                             ": the figures are slower and noisier than on an idle machine"
-                             if max(other, busy or 0) > 0.05 else "")))
+                             ": the figures are slower and noisier than on an idle machine, "
+                             "2-thread ones most (each parallel region waits for whichever of "
+                             "its threads shares a core with another process, and PyTorch has "
+                             "one per op)" if max(other, busy or 0) > 0.05 else "")))
     text = report(args, mach, rows, notes, profiles)
     full = not (args.quick or args.nets) and args.batches == [1, 64] and args.threads == [1, 2]
     out = args.out or os.path.join(ROOT, "bench" if full else "build/bench", "RESULTS.md")
