@@ -46,6 +46,7 @@ Graph *ir_graph_new(void)
 {
     Graph *g = xcalloc(1, sizeof *g);
     g->batch = 1;
+    g->sparse_min = -1;
     return g;
 }
 
@@ -107,13 +108,25 @@ int64_t ir_tensor_bytes(const Tensor *t)
     return ir_tensor_numel(t) * (int64_t)sizeof(float);
 }
 
-static void const_free(Const *c)
+void ir_const_free(Const *c)
 {
     if (!c)
         return;
     free(c->key);
     free(c->data);
+    free(c->mask);
     free(c);
+}
+
+void ir_prunes_free(Graph *g)
+{
+    for (int i = 0; i < g->nprunes; i++) {
+        free(g->prunes[i].nodes);
+        free(g->prunes[i].locs);
+    }
+    free(g->prunes);
+    g->prunes = NULL;
+    g->nprunes = 0;
 }
 
 void ir_graph_free(Graph *g)
@@ -123,7 +136,7 @@ void ir_graph_free(Graph *g)
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         for (int p = 0; p < PARAM_MAX; p++)
-            const_free(n->param[p]);
+            ir_const_free(n->param[p]);
         free(n->name);
         free(n->fuse.names);
         free(n);
@@ -133,6 +146,7 @@ void ir_graph_free(Graph *g)
         free(g->tensors[i]->label);
         free(g->tensors[i]);
     }
+    ir_prunes_free(g);
     free(g->nodes);
     free(g->tensors);
     free(g->name);
@@ -177,6 +191,46 @@ int64_t ir_node_macs(const Node *n)
         return ir_tensor_numel(out) * in->dims[1];
     default:
         return 0;
+    }
+}
+
+int64_t ir_const_zeros(const Const *c)
+{
+    int64_t n = ir_numel(c->rank, c->dims), zeros = 0;
+    for (int64_t i = 0; c->data && i < n; i++)
+        zeros += c->data[i] == 0.0f;
+    return zeros;
+}
+
+int64_t ir_node_nonzero_params(const Node *n)
+{
+    int64_t total = 0;
+    for (int p = 0; p < PARAM_MAX; p++)
+        if (n->param[p])
+            total += ir_numel(n->param[p]->rank, n->param[p]->dims) - ir_const_zeros(n->param[p]);
+    return total;
+}
+
+/* Every weight of a conv2d or linear is used the same number of times, so the
+ * MACs of the nonzero weights are the MACs scaled by the nonzero fraction. */
+int64_t ir_node_nonzero_macs(const Node *n)
+{
+    const Const *w = n->param[PARAM_WEIGHT];
+    if ((n->op != OP_CONV2D && n->op != OP_LINEAR) || !w || !w->data)
+        return ir_node_macs(n);
+    int64_t total = ir_numel(w->rank, w->dims);
+    return ir_node_macs(n) / total * (total - ir_const_zeros(w));
+}
+
+void ir_graph_counts(const Graph *g, int64_t *params, int64_t *nonzero, int64_t *macs,
+                     int64_t *nonzero_macs)
+{
+    *params = *nonzero = *macs = *nonzero_macs = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        *params += ir_node_params(g->nodes[i]);
+        *nonzero += ir_node_nonzero_params(g->nodes[i]);
+        *macs += ir_node_macs(g->nodes[i]);
+        *nonzero_macs += ir_node_nonzero_macs(g->nodes[i]);
     }
 }
 
