@@ -450,6 +450,38 @@ static void verify_links(const Graph *g)
     free(uses);
 }
 
+/* Each parameter has the shape its node's attributes and input ask for
+ * (weights.c binds them so; passes that slice or create them must keep it). */
+static void verify_params(const Node *n)
+{
+    int64_t c = n->in[0]->rank >= 2 ? n->in[0]->dims[1] : 0, want[PARAM_MAX][4] = {{0}};
+    int rank[PARAM_MAX] = {0};
+    if (n->op == OP_CONV2D) {
+        rank[PARAM_WEIGHT] = 4;
+        memcpy(want[PARAM_WEIGHT], (int64_t[4]){n->a.channels, c / n->a.groups, n->a.kh, n->a.kw},
+               sizeof want[0]);
+        rank[PARAM_BIAS] = 1;
+        want[PARAM_BIAS][0] = n->a.channels;
+    } else if (n->op == OP_LINEAR) {
+        rank[PARAM_WEIGHT] = 2;
+        memcpy(want[PARAM_WEIGHT], (int64_t[4]){n->a.channels, c, 0, 0}, sizeof want[0]);
+        rank[PARAM_BIAS] = 1;
+        want[PARAM_BIAS][0] = n->a.channels;
+    } else if (n->op == OP_BATCHNORM) {
+        for (int p = 0; p < PARAM_MAX; p++) {
+            rank[p] = 1;
+            want[p][0] = c;
+        }
+    }
+    for (int p = 0; p < PARAM_MAX; p++) {
+        const Const *k = n->param[p];
+        if (!k)
+            continue;
+        if (k->rank != rank[p] || memcmp(k->dims, want[p], sizeof(int64_t) * (size_t)k->rank) != 0)
+            die("node %s: parameter %s has the wrong shape", n->name, k->key);
+    }
+}
+
 void ir_verify(const Graph *g)
 {
     verify_links(g);
@@ -465,6 +497,7 @@ void ir_verify(const Graph *g)
         Tensor saved = *n->out;
         if (!ir_infer_node(n))
             die("node %s: shape no longer valid", n->name);
+        verify_params(n);
         if (saved.rank != n->out->rank ||
             memcmp(saved.dims, n->out->dims, sizeof saved.dims[0] * (size_t)saved.rank) != 0)
             die("node %s: stored shape differs from inferred shape", n->name);

@@ -107,15 +107,21 @@ static bool row_is_zero(const Const *w, int64_t row)
     return true;
 }
 
+/* Unit u is the constant v. Only finite constants count: folding an inf or a
+ * NaN into a bias would not give the dense network's NaN pattern. */
+static void set_known(Prune *p, int64_t u, float v)
+{
+    p->known[u] = isfinite(v);
+    p->value[u] = v;
+}
+
 /* conv2d / linear: a channel with all-zero weights is its bias. */
 static void known_weighted(Prune *p, const Node *n)
 {
     for (int64_t co = 0; co < n->a.channels; co++) {
-        if (!row_is_zero(n->param[PARAM_WEIGHT], co))
-            continue;
-        int64_t u = unit(p, n->out, co);
-        p->known[u] = true;
-        p->value[u] = n->param[PARAM_BIAS] ? n->param[PARAM_BIAS]->data[co] : 0.0f;
+        if (row_is_zero(n->param[PARAM_WEIGHT], co))
+            set_known(p, unit(p, n->out, co),
+                      n->param[PARAM_BIAS] ? n->param[PARAM_BIAS]->data[co] : 0.0f);
     }
 }
 
@@ -174,12 +180,6 @@ static bool per_channel(OpKind op)
     default:
         return false;
     }
-}
-
-static void set_known(Prune *p, int64_t u, float v)
-{
-    p->known[u] = isfinite(v);
-    p->value[u] = v;
 }
 
 static void propagate_known(Prune *p, const Node *n)
