@@ -183,6 +183,7 @@ void pass_remove_tensor(Graph *g, Tensor *t)
     for (int i = at; i < g->ntensors; i++)
         g->tensors[i]->id = i;
     free(t->name);
+    free(t->label);
     free(t);
 }
 
