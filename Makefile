@@ -226,6 +226,7 @@ cli: all
 ir: all
 	@bash tests/run-ir.sh
 	@bash tests/cli/passes.sh
+	@bash tests/cli/prune.sh
 
 install-test: all
 	@bash tests/install/run.sh

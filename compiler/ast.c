@@ -234,8 +234,8 @@ static void print_args(FILE *f, const Arg *args, int n)
 
 static bool is_keyword(const char *s, size_t n)
 {
-    static const char *const kw[] = {"network", "input",  "weights", "init",
-                                     "param",   "output", "true",    "false"};
+    static const char *const kw[] = {"network", "input", "weights", "init", "param",
+                                     "output",  "block", "prune",   "true", "false"};
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
         if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0)
             return true;
@@ -377,6 +377,17 @@ static void print_stmt(FILE *f, const Stmt *s, int indent)
         fputs("output ", f);
         for (int i = 0; i < s->nnames; i++)
             fprintf(f, "%s%s", i ? ", " : "", s->names[i]);
+        break;
+    case ST_PRUNE:
+        fputs("prune", f);
+        print_args(f, s->args, s->nargs);
+        for (int i = 0; i < s->nnames; i++) {
+            fputs(i ? ", " : " ", f);
+            if (strcmp(s->names[i], "*") == 0 || label_is_bare(s->names[i]))
+                fputs(s->names[i], f);
+            else
+                print_string(f, s->names[i]);
+        }
         break;
     case ST_BLOCK:
         fprintf(f, "block %s", s->name);

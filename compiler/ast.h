@@ -63,6 +63,7 @@ typedef enum StmtKind {
     ST_CHAIN,   /* target (NULL if none), source (NULL: previous result), layers[nlayers] */
     ST_OUTPUT,  /* names[nnames] */
     ST_BLOCK,   /* name, args[nargs] (parameters: name, default value or NULL), body[nbody] */
+    ST_PRUNE,   /* args[nargs] (amount=, structured=), names[nnames] (layer labels or "*") */
 } StmtKind;
 
 typedef struct Stmt {
@@ -82,7 +83,7 @@ typedef struct Stmt {
     Loc source_loc;
     Layer *layers;
     int nlayers;
-    char **names; /* ST_OUTPUT */
+    char **names; /* ST_OUTPUT, ST_PRUNE */
     Loc *name_locs;
     int nnames;
     struct Stmt *body; /* ST_BLOCK */

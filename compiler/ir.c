@@ -46,6 +46,7 @@ Graph *ir_graph_new(void)
 {
     Graph *g = xcalloc(1, sizeof *g);
     g->batch = 1;
+    g->sparse_min = -1;
     return g;
 }
 
@@ -113,6 +114,7 @@ void ir_const_free(Const *c)
         return;
     free(c->key);
     free(c->data);
+    free(c->mask);
     free(c);
 }
 
@@ -132,6 +134,17 @@ void ir_tensor_free(Tensor *t)
     free(t);
 }
 
+void ir_prunes_free(Graph *g)
+{
+    for (int i = 0; i < g->nprunes; i++) {
+        free(g->prunes[i].nodes);
+        free(g->prunes[i].locs);
+    }
+    free(g->prunes);
+    g->prunes = NULL;
+    g->nprunes = 0;
+}
+
 void ir_graph_free(Graph *g)
 {
     if (!g)
@@ -140,6 +153,7 @@ void ir_graph_free(Graph *g)
         ir_node_free(g->nodes[i]);
     for (int i = 0; i < g->ntensors; i++)
         ir_tensor_free(g->tensors[i]);
+    ir_prunes_free(g);
     free(g->nodes);
     free(g->tensors);
     free(g->name);
@@ -184,6 +198,46 @@ int64_t ir_node_macs(const Node *n)
         return ir_tensor_numel(out) * in->dims[1];
     default:
         return 0;
+    }
+}
+
+int64_t ir_const_zeros(const Const *c)
+{
+    int64_t n = ir_numel(c->rank, c->dims), zeros = 0;
+    for (int64_t i = 0; c->data && i < n; i++)
+        zeros += c->data[i] == 0.0f;
+    return zeros;
+}
+
+int64_t ir_node_nonzero_params(const Node *n)
+{
+    int64_t total = 0;
+    for (int p = 0; p < PARAM_MAX; p++)
+        if (n->param[p])
+            total += ir_numel(n->param[p]->rank, n->param[p]->dims) - ir_const_zeros(n->param[p]);
+    return total;
+}
+
+/* Every weight of a conv2d or linear is used the same number of times, so the
+ * MACs of the nonzero weights are the MACs scaled by the nonzero fraction. */
+int64_t ir_node_nonzero_macs(const Node *n)
+{
+    const Const *w = n->param[PARAM_WEIGHT];
+    if ((n->op != OP_CONV2D && n->op != OP_LINEAR) || !w || !w->data)
+        return ir_node_macs(n);
+    int64_t total = ir_numel(w->rank, w->dims);
+    return ir_node_macs(n) / total * (total - ir_const_zeros(w));
+}
+
+void ir_graph_counts(const Graph *g, int64_t *params, int64_t *nonzero, int64_t *macs,
+                     int64_t *nonzero_macs)
+{
+    *params = *nonzero = *macs = *nonzero_macs = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        *params += ir_node_params(g->nodes[i]);
+        *nonzero += ir_node_nonzero_params(g->nodes[i]);
+        *macs += ir_node_macs(g->nodes[i]);
+        *nonzero_macs += ir_node_nonzero_macs(g->nodes[i]);
     }
 }
 
@@ -403,6 +457,38 @@ static void verify_links(const Graph *g)
     free(uses);
 }
 
+/* Each parameter has the shape its node's attributes and input ask for
+ * (weights.c binds them so; passes that slice or create them must keep it). */
+static void verify_params(const Node *n)
+{
+    int64_t c = n->in[0]->rank >= 2 ? n->in[0]->dims[1] : 0, want[PARAM_MAX][4] = {{0}};
+    int rank[PARAM_MAX] = {0};
+    if (n->op == OP_CONV2D) {
+        rank[PARAM_WEIGHT] = 4;
+        memcpy(want[PARAM_WEIGHT], (int64_t[4]){n->a.channels, c / n->a.groups, n->a.kh, n->a.kw},
+               sizeof want[0]);
+        rank[PARAM_BIAS] = 1;
+        want[PARAM_BIAS][0] = n->a.channels;
+    } else if (n->op == OP_LINEAR) {
+        rank[PARAM_WEIGHT] = 2;
+        memcpy(want[PARAM_WEIGHT], (int64_t[4]){n->a.channels, c, 0, 0}, sizeof want[0]);
+        rank[PARAM_BIAS] = 1;
+        want[PARAM_BIAS][0] = n->a.channels;
+    } else if (n->op == OP_BATCHNORM) {
+        for (int p = 0; p < PARAM_MAX; p++) {
+            rank[p] = 1;
+            want[p][0] = c;
+        }
+    }
+    for (int p = 0; p < PARAM_MAX; p++) {
+        const Const *k = n->param[p];
+        if (!k)
+            continue;
+        if (k->rank != rank[p] || memcmp(k->dims, want[p], sizeof(int64_t) * (size_t)k->rank) != 0)
+            die("node %s: parameter %s has the wrong shape", n->name, k->key);
+    }
+}
+
 void ir_verify(const Graph *g)
 {
     verify_links(g);
@@ -418,6 +504,7 @@ void ir_verify(const Graph *g)
         Tensor saved = *n->out;
         if (!ir_infer_node(n))
             die("node %s: shape no longer valid", n->name);
+        verify_params(n);
         if (saved.rank != n->out->rank ||
             memcmp(saved.dims, n->out->dims, sizeof saved.dims[0] * (size_t)saved.rank) != 0)
             die("node %s: stored shape differs from inferred shape", n->name);

@@ -65,6 +65,13 @@ typedef struct Const {
     int rank;
     int64_t dims[IR_MAX_RANK];
     float *data; /* owned; NULL until weights_bind() */
+    /* The pruning mask, one byte per element: 1 kept, 0 pruned. NULL if the
+     * tensor was never pruned. Set by weights_bind() from "<key>_mask" (a
+     * torch.nn.utils.prune state_dict; data is then "<key>_orig" * mask) and by
+     * prune statements (prune_weights); kept in step when passes slice the
+     * tensor. Pruned elements of data are zero (or NaN where orig was not
+     * finite, as in PyTorch). */
+    unsigned char *mask;
 } Const;
 
 /* Attributes of every op in one plain struct; each op reads the fields it needs. */
@@ -94,6 +101,7 @@ typedef enum Kernel {
     KERNEL_IM2COL, /* unfold the input into scratch, then a matrix product */
     KERNEL_BLOCKED, /* direct, register-blocked: 16 output channels x a row segment (emit_conv.c) */
     KERNEL_DEPTHWISE, /* depthwise (one input channel per output), rows vectorized (emit_conv.c) */
+    KERNEL_SPARSE, /* conv2d/linear: only the nonzero weights, from compile-time lists */
 } Kernel;
 
 /* An activation applied in a producer's epilogue (fuse_activation, passes.h). */
@@ -132,6 +140,18 @@ typedef struct Node {
     Fused fuse;             /* set by the fusion passes */
 } Node;
 
+/* A `prune` statement (docs/language.md), resolved to its layers by
+ * ir_build() and applied to the weights by prune_weights() (weights.h). */
+typedef struct PruneSpec {
+    Loc loc;             /* the statement */
+    double fraction;     /* amount as a fraction in [0, 1], or -1 */
+    int64_t count;       /* amount as a count (an integer amount), or -1 */
+    bool structured;     /* whole output channels (ln_structured, n=1, dim=0) */
+    struct Node **nodes; /* the conv2d/linear layers it prunes, in graph order */
+    Loc *locs;           /* where each was named */
+    int nnodes;
+} PruneSpec;
+
 /* How parameters are obtained when no weights file is used. */
 typedef enum InitScheme { INIT_NONE, INIT_HE, INIT_XAVIER } InitScheme;
 
@@ -151,6 +171,14 @@ typedef struct Graph {
     Loc weights_loc;
     InitScheme init;
     uint64_t seed;
+    PruneSpec *prunes; /* `prune` statements in source order; freed by prune_weights() */
+    int nprunes;
+    /* Totals before the passes (run_passes), for --stats and --summary. */
+    int64_t params_before, nonzero_before, macs_before, nonzero_macs_before;
+    /* From this fraction of zero weights on, conv2d and linear use sparse
+     * kernels (--sparse-min); above 1: never; negative (the default): the
+     * measured thresholds of select_kernels.c. */
+    double sparse_min;
     int64_t arena_bytes;     /* set by plan_memory() */
     int64_t peak_live_bytes; /* the most bytes live at one step: a lower bound for the arena */
 } Graph;
@@ -203,6 +231,7 @@ void ir_graph_free(Graph *g);
 void ir_node_free(Node *n);
 void ir_tensor_free(Tensor *t);
 void ir_const_free(Const *c);
+void ir_prunes_free(Graph *g); /* g->prunes, once applied */
 
 /* Consistency check (shapes recomputed, links intact); die()s on a violation. */
 void ir_verify(const Graph *g);
@@ -218,12 +247,44 @@ void ir_dot(const Graph *g, FILE *f);
 /* Parameter count and multiply-accumulates of one node / the whole graph. */
 int64_t ir_node_params(const Node *n);
 int64_t ir_node_macs(const Node *n);
+/* The same, counting only nonzero weights: parameters that are not zero, and
+ * the MACs of the nonzero weights (what a sparse kernel does). */
+int64_t ir_node_nonzero_params(const Node *n);
+int64_t ir_node_nonzero_macs(const Node *n);
+/* Number of elements of c that are zero (either sign). */
+int64_t ir_const_zeros(const Const *c);
+void ir_const_free(Const *c); /* data, mask and key too; NULL is fine */
+/* Totals over the graph of the four counts above. */
+void ir_graph_counts(const Graph *g, int64_t *params, int64_t *nonzero, int64_t *macs,
+                     int64_t *nonzero_macs);
 
 /* Format "[1, 6, 28, 28]" into buf. */
 const char *ir_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 
 /* Choose each node's kernel and its scratch size (select_kernels.c). */
 void select_kernels(Graph *g);
+
+/* The sparse conv2d kernel's working layout (select_kernels.c), in floats.
+ * The input is copied, zero-padded, to xp, split into sh x sw phases by
+ * padded row and column modulo the stride (one phase without a stride), each
+ * [C][hq][wq]: padded (row, column) is (row / sh, column / sw) of phase
+ * (row % sh, column % sw). A tap then reads, for output (oh, ow), element
+ * (oh + kh*dh / sh, ow + kw*dw / sw) of one phase, so the outputs of a row
+ * read adjacent floats, and rows are wq apart. Each output channel is
+ * computed in blocks of `block` values (8, 16 or 32) over its plane of oh
+ * rows at pitch wq (columns past the output width are computed and dropped),
+ * a block reading `block` adjacent floats per tap. A zeroed margin after the
+ * phases takes the last blocks' reads. Scratch is the plane, then xp. */
+typedef struct SparseConv {
+    int64_t hq, wq; /* rows and columns of one phase */
+    int block;      /* conv values computed together, in registers */
+    int64_t plane;  /* floats of the plane (oh rows at pitch wq), a multiple of block */
+    int64_t xp;     /* floats of the phases and the margin, a multiple of 16 */
+} SparseConv;
+void sparse_conv_layout(const Node *n, SparseConv *sc);
+/* Where weight (co, col) of a sparse conv (col indexing its row: ci, kh, kw)
+ * reads in xp, relative to a block's position in the plane. */
+int64_t sparse_conv_offset(const Node *n, const SparseConv *sc, int64_t co, int64_t col);
 
 /* Assign storage to every tensor: graph inputs/outputs use the caller's pointers,
  * identity ops alias their input, everything else gets a liveness-planned offset

@@ -42,6 +42,7 @@ typedef struct Options {
     int threads; /* --threads N */
     bool profile;
     const char *weights_file;
+    double sparse_min; /* --sparse-min: negative for the default thresholds */
     PassOptions passes;
     BuildOptions build;
 } Options;
@@ -83,7 +84,11 @@ static const char usage_text[] =
     "  -O0, -O2         run no pass, or every pass (default -O2)\n"
     "  -fno-PASS        skip one pass; -fPASS runs it even at -O0\n"
     "  --dump-after=PASS  print the IR after PASS (or 'all': after each) to stderr\n"
-    "  --stats          print what each pass did, and the arena size, to stderr\n"
+    "  --stats          print what each pass did, the parameters and MACs before and\n"
+    "                   after, and the arena size, to stderr\n"
+    "  --sparse-min=F   conv2d/linear layers with at least this fraction F of zero weights\n"
+    "                   use sparse kernels (0 <= F <= 1, or 'off'; default: measured\n"
+    "                   thresholds per kernel, see docs/optimizer.md)\n"
     "  Passes, in the order they run:\n"
     "@PASSES@"
     "\n"
@@ -165,9 +170,22 @@ static int64_t parse_count(const char *s, const char *what)
     return v;
 }
 
+/* --sparse-min: a fraction in [0, 1], or "off" (never sparse: above 1). */
+static double parse_fraction(const char *s)
+{
+    char *end;
+    if (strcmp(s, "off") == 0)
+        return 2.0;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno || !(v >= 0.0 && v <= 1.0))
+        usage_error("--sparse-min must be a fraction from 0 to 1 or 'off', not '%s'", s);
+    return v;
+}
+
 static void parse_args(int argc, char **argv, Options *o)
 {
-    *o = (Options){.emit = EMIT_C, .passes = {.level = 2}, .build = {.batch = 1}};
+    *o = (Options){.emit = EMIT_C, .sparse_min = -1, .passes = {.level = 2}, .build = {.batch = 1}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -198,6 +216,8 @@ static void parse_args(int argc, char **argv, Options *o)
             if (strcmp(v, "all") != 0 && pass_find(v) < 0)
                 usage_error("--dump-after: unknown pass '%s' (cnnc --help lists the passes)", v);
             o->passes.dump_after = v;
+        } else if ((v = option_value(argc, argv, &i, "--sparse-min"))) {
+            o->sparse_min = parse_fraction(v);
         } else if ((v = option_value(argc, argv, &i, "-o"))) {
             o->output = v;
         } else if ((v = option_value(argc, argv, &i, "-D"))) {
@@ -379,10 +399,11 @@ static int compile(const Options *o)
     diag_set_source(o->input, src, len);
     Program *prog = parse_program(src, len);
     Graph *g = prog ? ir_build(prog, &o->build) : NULL;
-    bool ok = g && weights_bind(g);
+    bool ok = g && weights_bind(g) && prune_weights(g);
     if (ok)
         ok = run_passes(g, &o->passes, stderr);
     if (ok) {
+        g->sparse_min = o->sparse_min;
         select_kernels(g);
         ok = plan_memory(g);
     }

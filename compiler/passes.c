@@ -10,6 +10,10 @@
  *                       feeds nothing cannot make a tensor look shared;
  *   fold-batchnorm      conv/linear + batchnorm become one layer, so the
  *                       activation after the batchnorm is next to the conv;
+ *   prune-channels      all-zero output channels go, with their readers'
+ *                       input channels; after folding (a folded layer's zero
+ *                       rows carry the folded bias) and before fusion (it
+ *                       needs activations and pools as nodes);
  *   fuse-activation     conv/linear/batchnorm + activation;
  *   fuse-pool           conv(+act) + maxpool/avgpool, last, as it needs the
  *                       activation already inside the conv.
@@ -30,6 +34,7 @@ const Pass passes[] = {
     {"eliminate-identity", "remove dropout (identity at inference)", true, eliminate_identity},
     {"dce", "remove layers no output depends on, with a warning", true, eliminate_dead_code},
     {"fold-batchnorm", "fold batchnorm into the conv2d/linear before it", true, fold_batchnorm},
+    {"prune-channels", "remove all-zero output channels and what reads them", true, prune_channels},
     {"fuse-activation", "apply an activation in the producing layer's loop", true, fuse_activation},
     {"fuse-pool", "conv2d writes maxpool/avgpool output directly", true, fuse_pool},
 };
@@ -68,14 +73,32 @@ static void print_stats(FILE *log, const Pass *p, bool ran, const PassStats *st)
         fprintf(log, "stats: %s: not run\n", p->name);
         return;
     }
-    fprintf(log, "stats: %s: %lld folded, %lld removed, %lld fused, %lld bytes saved\n", p->name,
+    fprintf(log, "stats: %s: %lld folded, %lld removed, %lld fused, %lld bytes saved", p->name,
             (long long)st->folded, (long long)st->removed, (long long)st->fused,
             (long long)st->bytes);
+    if (st->channels)
+        fprintf(log, ", %lld channels removed", (long long)st->channels);
+    fputc('\n', log);
+}
+
+/* What the passes did to the size of the network, for --stats. */
+static void print_totals(FILE *log, const Graph *g)
+{
+    int64_t params, nonzero, macs, nonzero_macs;
+    ir_graph_counts(g, &params, &nonzero, &macs, &nonzero_macs);
+    fprintf(log, "stats: parameters: %lld -> %lld (nonzero: %lld -> %lld)\n",
+            (long long)g->params_before, (long long)params, (long long)g->nonzero_before,
+            (long long)nonzero);
+    fprintf(log, "stats: MACs: %lld -> %lld (of nonzero weights: %lld -> %lld)\n",
+            (long long)g->macs_before, (long long)macs, (long long)g->nonzero_macs_before,
+            (long long)nonzero_macs);
 }
 
 bool run_passes(Graph *g, const PassOptions *po, FILE *log)
 {
     bool dump_all = po->dump_after && strcmp(po->dump_after, "all") == 0;
+    ir_graph_counts(g, &g->params_before, &g->nonzero_before, &g->macs_before,
+                    &g->nonzero_macs_before);
     for (int i = 0; i < npasses; i++) {
         const Pass *p = &passes[i];
         PassStats st = {0};
@@ -92,6 +115,8 @@ bool run_passes(Graph *g, const PassOptions *po, FILE *log)
             ir_print(g, log);
         }
     }
+    if (po->stats)
+        print_totals(log, g);
     return true;
 }
 

@@ -24,6 +24,7 @@ typedef struct PassStats {
     int64_t removed; /* nodes deleted */
     int64_t fused;   /* nodes merged into another node's loops */
     int64_t bytes;   /* activation bytes no longer materialised */
+    int64_t channels; /* output channels of conv2d/linear removed (prune-channels) */
 } PassStats;
 
 /* Returns false if it reported an error (diag.h); the compilation then stops. */
@@ -59,6 +60,7 @@ bool run_passes(Graph *g, const PassOptions *po, FILE *log);
 bool eliminate_identity(Graph *g, PassStats *st);  /* dce.c */
 bool eliminate_dead_code(Graph *g, PassStats *st); /* dce.c */
 bool fold_batchnorm(Graph *g, PassStats *st);      /* fold_batchnorm.c */
+bool prune_channels(Graph *g, PassStats *st);      /* prune.c */
 bool fuse_activation(Graph *g, PassStats *st);     /* fuse_activation.c */
 bool fuse_pool(Graph *g, PassStats *st);           /* fuse_pool.c */
 

@@ -25,6 +25,23 @@ static const char *grouped(int64_t v, char *buf, size_t size)
     return buf;
 }
 
+/* The totals before the passes (set by run_passes), and the nonzero weights:
+ * what pruning changed, for the lines after "total:". */
+static void print_pruning(const Graph *g, FILE *f)
+{
+    char a[32], b[32], c[32], d[32];
+    int64_t params, nonzero, macs, nonzero_macs;
+    ir_graph_counts(g, &params, &nonzero, &macs, &nonzero_macs);
+    if (g->params_before || g->macs_before)
+        fprintf(f, "before the passes: %s parameters, %s MACs\n",
+                grouped(g->params_before, a, sizeof a), grouped(g->macs_before, b, sizeof b));
+    if (nonzero == params && g->nonzero_before == g->params_before)
+        return;
+    fprintf(f, "nonzero weights: %s parameters, %s MACs (before the passes: %s and %s)\n",
+            grouped(nonzero, a, sizeof a), grouped(nonzero_macs, b, sizeof b),
+            grouped(g->nonzero_before, c, sizeof c), grouped(g->nonzero_macs_before, d, sizeof d));
+}
+
 void ir_summary(const Graph *g, const char *title, FILE *f)
 {
     char shape[160], a[32], b[32], c[32], label[64];
@@ -56,6 +73,7 @@ void ir_summary(const Graph *g, const char *title, FILE *f)
     }
     fprintf(f, "total: %s parameters (%s bytes), %s MACs\n", grouped(params, a, sizeof a),
             grouped(params * 4, b, sizeof b), grouped(macs, c, sizeof c));
+    print_pruning(g, f);
     fprintf(f, "activations: %s bytes if each had its own buffer; arena %s bytes "
                "(lower bound %s: the most live at one step)\n",
             grouped(act, a, sizeof a), grouped(g->arena_bytes, b, sizeof b),

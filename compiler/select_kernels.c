@@ -117,6 +117,187 @@ static void select_conv(Node *n)
         n->scratch_bytes = cin_g * a->kh * a->kw * oh * ow * (int64_t)sizeof(float);
 }
 
+/* ---- sparse kernels ---------------------------------------------------------
+ *
+ * A conv2d or linear whose weights are mostly zero (magnitude pruning,
+ * prune_weights.c, or a pruned state_dict) runs on KERNEL_SPARSE: per output
+ * channel, a compile-time list of its nonzero weights (emit_c.c,
+ * emit_conv_sparse / emit_linear_sparse), so zeros cost nothing. The list
+ * costs an offset per weight and the kernel is plain C (SSE2 at -O2), while
+ * the dense GEMM is OpenBLAS with AVX-512, so it wins only from some
+ * fraction of zeros on. Measured (docs/optimizer.md, "Sparse kernels"; CPU
+ * time, gcc -O2, OpenBLAS on one thread), the sparse conv computes about 18
+ * G values per second over the blocks it sweeps (its plane: the output rows
+ * at the padded width, rounded up to a block), the GEMM 27-61 GMACs per
+ * second, faster for larger layers. So a conv goes sparse when
+ *     nonzero fraction x plane / outputs <= F
+ * with F the measured break-even, conservatively rounded:
+ *   - im2col convolutions, stride 1: 0.40 below 8M MACs per image (measured
+ *     0.40-0.67), 0.30 from there on (0.30-0.58);
+ *   - 1x1 (GEMM) convolutions, stride 1: 0.28 (measured 0.28);
+ *   - strided convolutions: 0.25 (0.18-0.3; the input is split into phases
+ *     first);
+ * a direct-loop conv (depthwise, tiny) goes sparse from 10% zeros: the sparse
+ * kernel was faster at every fraction measured, 0% included (3x to 13x on
+ * depthwise 3x3), and 10% leaves unpruned layers to the dense kernels; a
+ * linear from 90% zeros (measured 88-90%: a gather per weight against
+ * OpenBLAS's streaming GEMV). --sparse-min=Z replaces all this with "at
+ * least Z zeros" (g->sparse_min). */
+
+#ifndef SPARSE_F_SMALL
+#define SPARSE_F_SMALL 0.40
+#endif
+#ifndef SPARSE_F_LARGE
+#define SPARSE_F_LARGE 0.30
+#endif
+#ifndef SPARSE_LARGE_MACS
+#define SPARSE_LARGE_MACS (8 * 1000 * 1000)
+#endif
+#ifndef SPARSE_F_POINTWISE
+#define SPARSE_F_POINTWISE 0.28
+#endif
+#ifndef SPARSE_F_STRIDED
+#define SPARSE_F_STRIDED 0.25
+#endif
+#ifndef SPARSE_MIN_DIRECT
+#define SPARSE_MIN_DIRECT 0.10
+#endif
+#ifndef SPARSE_MIN_LINEAR
+#define SPARSE_MIN_LINEAR 0.90
+#endif
+
+/* Relative cost per computed value of blocks of 16 and 8 against 32. */
+#ifndef SPARSE_COST16
+#define SPARSE_COST16 1.06
+#endif
+#ifndef SPARSE_COST8
+#define SPARSE_COST8 1.4
+#endif
+
+static int64_t round_up(int64_t v, int64_t to)
+{
+    return (v + to - 1) / to * to;
+}
+
+/* Values computed per block: 32 amortise each weight's offset and value
+ * loads best, but a block that mostly overhangs a small plane wastes the
+ * overhang, so 16 or 8 are taken where they cover the plane more tightly,
+ * weighted by their measured cost per value. */
+static int sparse_block(int64_t values)
+{
+#ifdef SPARSE_FORCE_BLOCK
+    (void)values;
+    return SPARSE_FORCE_BLOCK;
+#else
+    static const int blocks[] = {32, 16, 8};
+    static const double cost[] = {1.0, SPARSE_COST16, SPARSE_COST8};
+    int best = 0;
+    for (int i = 1; i < 3; i++)
+        if ((double)round_up(values, blocks[i]) * cost[i] <
+            (double)round_up(values, blocks[best]) * cost[best])
+            best = i;
+    return blocks[best];
+#endif
+}
+
+void sparse_conv_layout(const Node *n, SparseConv *sc)
+{
+    const Attrs *a = &n->a;
+    const Tensor *in = n->in[0];
+    int64_t oh, ow, c = in->dims[1];
+    ir_conv_out_hw(n, &oh, &ow);
+    sc->hq = (in->dims[2] + 2 * a->ph + a->sh - 1) / a->sh;
+    sc->wq = (in->dims[3] + 2 * a->pw + a->sw - 1) / a->sw;
+    sc->block = sparse_block(oh * sc->wq);
+    sc->plane = round_up(oh * sc->wq, sc->block);
+    /* all phases, and as far as the farthest tap of any phase is read from
+     * the last block position */
+    int64_t reach = a->sh * a->sw * c * sc->hq * sc->wq, cin_g = c / a->groups;
+    for (int64_t k = 0; k < a->kh * a->kw; k++) {
+        int64_t r = sparse_conv_offset(n, sc, a->channels - 1, (cin_g - 1) * a->kh * a->kw + k);
+        reach = r + sc->plane > reach ? r + sc->plane : reach;
+    }
+    sc->xp = round16(reach);
+}
+
+int64_t sparse_conv_offset(const Node *n, const SparseConv *sc, int64_t co, int64_t col)
+{
+    const Attrs *a = &n->a;
+    int64_t c = n->in[0]->dims[1], cin_g = c / a->groups, cout_g = a->channels / a->groups;
+    int64_t ci = co / cout_g * cin_g + col / (a->kh * a->kw);
+    int64_t y = col / a->kw % a->kh * a->dh, x = col % a->kw * a->dw;
+    int64_t phase = y % a->sh * a->sw + x % a->sw;
+    return ((phase * c + ci) * sc->hq + y / a->sh) * sc->wq + x / a->sw;
+}
+
+/* Scratch of a sparse conv: its plane and padded input (SparseConv). */
+static int64_t sparse_scratch(const Node *n)
+{
+    if (n->op != OP_CONV2D)
+        return 0;
+    SparseConv sc;
+    sparse_conv_layout(n, &sc);
+    return (sc.plane + sc.xp) * (int64_t)sizeof(float);
+}
+
+static double zero_fraction(const Node *n)
+{
+    const Const *w = n->param[PARAM_WEIGHT];
+    if (!w || !w->data)
+        return 0.0;
+    return (double)ir_const_zeros(w) / (double)ir_numel(w->rank, w->dims);
+}
+
+/* Whether the sparse kernel beats the dense one the node has (see above). */
+static bool sparse_wins(const Node *n)
+{
+    double zeros = zero_fraction(n);
+    if (n->op == OP_LINEAR)
+        return zeros >= SPARSE_MIN_LINEAR;
+    if (n->kernel == KERNEL_DIRECT)
+        return zeros >= SPARSE_MIN_DIRECT;
+    SparseConv sc;
+    sparse_conv_layout(n, &sc);
+    int64_t oh, ow;
+    ir_conv_out_hw(n, &oh, &ow);
+    double work = (1.0 - zeros) * (double)sc.plane / (double)(oh * ow);
+    double f = SPARSE_F_SMALL;
+    if (n->a.sh > 1 || n->a.sw > 1)
+        f = SPARSE_F_STRIDED;
+    else if (n->kernel == KERNEL_GEMM)
+        f = SPARSE_F_POINTWISE;
+    else if (ir_node_macs(n) / n->in[0]->dims[0] >= SPARSE_LARGE_MACS)
+        f = SPARSE_F_LARGE;
+    return work <= f;
+}
+
+/* The kernel's tables and offsets are C ints: every index must fit one. */
+static bool sparse_fits(const Node *n)
+{
+    const Const *w = n->param[PARAM_WEIGHT];
+    if (!w || !w->data)
+        return false;
+    int64_t limit = INT32_MAX, words = ir_numel(w->rank, w->dims) * 2 + n->a.channels + 1;
+    if (words >= limit)
+        return false;
+    if (n->op == OP_LINEAR)
+        return true;
+    SparseConv sc;
+    sparse_conv_layout(n, &sc);
+    return sc.xp + sc.plane < limit;
+}
+
+static void select_sparse(const Graph *g, Node *n)
+{
+    if ((n->op != OP_CONV2D && n->op != OP_LINEAR) || !sparse_fits(n))
+        return;
+    if (g->sparse_min >= 0 ? zero_fraction(n) < g->sparse_min : !sparse_wins(n))
+        return;
+    n->kernel = KERNEL_SPARSE;
+    n->scratch_bytes = sparse_scratch(n);
+    n->fuse.band_rows = n->fuse.band_conv_rows = 0;
+}
+
 void select_kernels(Graph *g)
 {
     for (int i = 0; i < g->nnodes; i++) {
@@ -128,5 +309,6 @@ void select_kernels(Graph *g)
             n->kernel = KERNEL_GEMM;
         else
             n->kernel = KERNEL_DIRECT;
+        select_sparse(g, n);
     }
 }

@@ -71,6 +71,7 @@ typedef struct Sema {
     const Stmt **blocks;
     int nblocks;
     const Stmt *network_stmt, *input_stmt, *weights_stmt, *init_stmt, *output_stmt;
+    const Stmt **prune_stmts; /* the statement of each g->prunes[i] */
 } Sema;
 
 #define MAX_BLOCK_DEPTH 32
@@ -250,7 +251,7 @@ static bool eval(Sema *s, const Expr *e, Value *out)
 
 /* ---- attributes --------------------------------------------------------- */
 
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR } AttrKind;
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM } AttrKind; /* A_NUM: int or float */
 
 typedef struct AttrSpec {
     const char *name;
@@ -343,10 +344,14 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
     case A_STR:
         ok = v->kind == V_STR;
         break;
+    case A_NUM:
+        ok = v->kind == V_INT || v->kind == V_FLOAT;
+        break;
     }
     if (!ok) {
-        static const char *want[] = {"an integer", "an integer or a pair (h, w)", "a number",
-                                     "true or false", "a string"};
+        static const char *want[] = {"an integer", "an integer or a pair (h, w)",
+                                     "a number",   "true or false",
+                                     "a string",   "a number"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    kind_name(v->kind));
     }
@@ -361,10 +366,10 @@ static int spec_index(const AttrSpec *spec, const char *name)
     return -1;
 }
 
-static bool match_args(Sema *s, const Layer *l, OpKind op, ArgSet *as)
+static bool match_args(Sema *s, const Layer *l, const AttrSpec *spec, ArgSet *as)
 {
     memset(as, 0, sizeof *as);
-    as->spec = attr_specs(op);
+    as->spec = spec;
     int nspec = 0;
     while (as->spec[nspec].name)
         nspec++;
@@ -1145,7 +1150,7 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
             return false;
         memset(&as, 0, sizeof as);
         as.spec = attr_specs(op);
-    } else if (!match_args(s, l, op, &as)) {
+    } else if (!match_args(s, l, attr_specs(op), &as)) {
         return false;
     }
     char *name = layer_name(s, label, op);
@@ -1503,12 +1508,156 @@ static bool do_block_def(Sema *s, const Stmt *st)
     return true;
 }
 
+/* ---- prune statements ----------------------------------------------------- */
+
+/* `prune(amount=A[, structured=B]) targets`: the arguments now, the targets
+ * once every layer exists (resolve_prunes), so the statement may come first. */
+static bool do_prune(Sema *s, const Stmt *st)
+{
+    static const AttrSpec spec[] = {
+        {"amount", A_NUM, true}, {"structured", A_BOOL, false}, {NULL, 0, 0}};
+    Layer l = {.op = "prune", .op_loc = st->loc, .args = st->args, .nargs = st->nargs};
+    ArgSet as;
+    if (!match_args(s, &l, spec, &as))
+        return false;
+    const Value *amount = &as.val[0];
+    PruneSpec ps = {.loc = st->loc, .fraction = -1, .count = -1};
+    ps.structured = get_bool(&as, "structured", false);
+    if (amount->kind == V_FLOAT && !(amount->f >= 0.0 && amount->f <= 1.0)) {
+        diag_error(as.loc[0], "prune: 'amount' must be a fraction in [0, 1] or a count, not %g",
+                   amount->f);
+        return false;
+    }
+    if (amount->kind == V_INT && amount->i < 0) {
+        diag_error(as.loc[0], "prune: 'amount' must be a fraction in [0, 1] or a count, not %lld",
+                   (long long)amount->i);
+        return false;
+    }
+    if (amount->kind == V_FLOAT)
+        ps.fraction = amount->f;
+    else
+        ps.count = amount->i;
+    Graph *g = s->g;
+    g->prunes = xrealloc(g->prunes, sizeof *g->prunes * (size_t)(g->nprunes + 1));
+    s->prune_stmts = xrealloc(s->prune_stmts, sizeof *s->prune_stmts * (size_t)(g->nprunes + 1));
+    s->prune_stmts[g->nprunes] = st;
+    g->prunes[g->nprunes++] = ps;
+    return true;
+}
+
+static bool prunable(const Node *n)
+{
+    return n->op == OP_CONV2D || n->op == OP_LINEAR;
+}
+
+static bool under(const char *name, const char *prefix)
+{
+    size_t k = strlen(prefix);
+    return strncmp(name, prefix, k) == 0 && name[k] == '.';
+}
+
+static void prune_add(PruneSpec *ps, Node *n, Loc loc)
+{
+    ps->nodes = xrealloc(ps->nodes, sizeof *ps->nodes * (size_t)(ps->nnodes + 1));
+    ps->locs = xrealloc(ps->locs, sizeof *ps->locs * (size_t)(ps->nnodes + 1));
+    ps->nodes[ps->nnodes] = n;
+    ps->locs[ps->nnodes++] = loc;
+}
+
+static void unknown_layer(const Graph *g, const char *name, Loc loc)
+{
+    const char **names = xmalloc(sizeof *names * (size_t)(g->nnodes + 1));
+    for (int i = 0; i < g->nnodes; i++)
+        names[i] = g->nodes[i]->name;
+    const char *near = nearest(name, names, g->nnodes);
+    if (near)
+        diag_error(loc, "prune: no layer named '%s'; did you mean '%s'?", name, near);
+    else
+        diag_error(loc, "prune: no layer named '%s'", name);
+    free(names);
+}
+
+/* The layers one target names: itself, every conv2d/linear for '*', or every
+ * conv2d/linear inside a block use (`layer1` covers `layer1.0.conv1`). Each
+ * goes into `hit` (by node id). */
+static bool resolve_target(const Graph *g, const char *name, Loc loc, bool *hit)
+{
+    bool star = strcmp(name, "*") == 0, any = false, inside = false;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (strcmp(n->name, name) != 0)
+            continue;
+        if (!prunable(n)) {
+            diag_error(loc, "prune: '%s' is a %s; only conv2d and linear layers can be pruned",
+                       name, op_name(n->op));
+            return false;
+        }
+        hit[i] = true;
+        return true;
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        if (!star && !under(g->nodes[i]->name, name))
+            continue;
+        inside = true;
+        if (prunable(g->nodes[i]))
+            hit[i] = any = true;
+    }
+    if (any)
+        return true;
+    if (star)
+        diag_error(loc, "prune: '*' matches no conv2d or linear layer");
+    else if (inside)
+        diag_error(loc, "prune: '%s' has no conv2d or linear layer to prune", name);
+    else
+        unknown_layer(g, name, loc);
+    return false;
+}
+
+static bool resolve_prune(Sema *s, const Stmt *st, PruneSpec *ps)
+{
+    const Graph *g = s->g;
+    bool *hit = xcalloc((size_t)g->nnodes + 1, sizeof *hit);
+    Loc *where = xcalloc((size_t)g->nnodes + 1, sizeof *where);
+    bool ok = true;
+    for (int t = 0; t < st->nnames && ok; t++) {
+        bool *mine = xcalloc((size_t)g->nnodes + 1, sizeof *mine);
+        ok = resolve_target(g, st->names[t], st->name_locs[t], mine);
+        for (int i = 0; ok && i < g->nnodes; i++) {
+            if (!mine[i])
+                continue;
+            if (hit[i]) {
+                diag_error(st->name_locs[t], "prune: layer '%s' is named twice in this statement",
+                           g->nodes[i]->name);
+                ok = false;
+            }
+            hit[i] = true;
+            where[i] = st->name_locs[t];
+        }
+        free(mine);
+    }
+    for (int i = 0; ok && i < g->nnodes; i++)
+        if (hit[i])
+            prune_add(ps, g->nodes[i], where[i]);
+    free(hit);
+    free(where);
+    return ok;
+}
+
+static bool resolve_prunes(Sema *s)
+{
+    bool ok = true;
+    for (int i = 0; i < s->g->nprunes; i++)
+        ok = resolve_prune(s, s->prune_stmts[i], &s->g->prunes[i]) && ok;
+    return ok;
+}
+
 static bool do_stmt(Sema *s, const Stmt *st)
 {
-    static const char *only_top[] = {"network", "input", "weights", "init", NULL, NULL, NULL, "block"};
+    static const char *only_top[] = {"network", "input", "weights", "init", NULL,
+                                     NULL,      NULL,    "block",   "prune"};
     bool in_block = s->scope->block != NULL;
     if (in_block && (st->kind == ST_NETWORK || st->kind == ST_INPUT || st->kind == ST_WEIGHTS ||
-                     st->kind == ST_INIT || st->kind == ST_BLOCK)) {
+                     st->kind == ST_INIT || st->kind == ST_BLOCK || st->kind == ST_PRUNE)) {
         diag_error(st->loc, "'%s' is not allowed inside a block", only_top[st->kind]);
         return false;
     }
@@ -1529,6 +1678,8 @@ static bool do_stmt(Sema *s, const Stmt *st)
         return do_output(s, st);
     case ST_BLOCK:
         return do_block_def(s, st);
+    case ST_PRUNE:
+        return do_prune(s, st);
     }
     die("bad statement kind %d", (int)st->kind);
 }
@@ -1636,6 +1787,8 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt)
     if (diag_error_count() == errors && !s.input_stmt)
         diag_error((Loc){0}, "the network has no 'input' declaration");
     if (diag_error_count() == errors)
+        resolve_prunes(&s);
+    if (diag_error_count() == errors)
         set_name(&s);
     if (diag_error_count() == errors)
         set_weights(&s);
@@ -1650,6 +1803,7 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt)
         free(s.params[i].name);
     free(s.params);
     free(s.blocks);
+    free(s.prune_stmts);
     free_scope(&top);
     if (diag_error_count() != errors) {
         ir_graph_free(s.g);

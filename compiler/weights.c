@@ -3,7 +3,9 @@
  * deterministic init (docs/language.md, "Deterministic init").
  *
  * Keys follow PyTorch's state_dict: "<layer>.weight", "<layer>.bias",
- * "<layer>.running_mean", "<layer>.running_var". */
+ * "<layer>.running_mean", "<layer>.running_var". A tensor pruned with
+ * torch.nn.utils.prune may instead be "<key>_orig" and "<key>_mask"
+ * (load_pruned). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,36 +141,89 @@ static void shape_mismatch(const Node *n, const Const *want, const StTensor *t)
                    n->name, t->name, ir_shape_str(want->rank, want->dims, a, sizeof a), b);
 }
 
+/* Whether t can be parameter c of node n: F32 and of c's shape. */
+static bool check_tensor(const Node *n, const Const *c, const StTensor *t, const char *path)
+{
+    if (t->dtype != ST_F32) {
+        diag_error(n->loc, "'%s' in %s is %s; cnnc needs F32 (save the tensor with .float())",
+                   t->name, base_name(path), t->dtype_name);
+        return false;
+    }
+    bool same = t->rank == c->rank;
+    for (int i = 0; same && i < c->rank; i++)
+        same = t->dims[i] == c->dims[i];
+    if (!same)
+        shape_mismatch(n, c, t);
+    return same;
+}
+
+static float read_f32(const unsigned char *src)
+{
+    uint32_t bits =
+        (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24;
+    float v;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+static void copy_f32(Const *c, const StTensor *t)
+{
+    int64_t count = ir_numel(c->rank, c->dims);
+    c->data = xmalloc(sizeof(float) * (size_t)count);
+    for (int64_t i = 0; i < count; i++)
+        c->data[i] = read_f32(t->data + 4 * i);
+}
+
+/* A tensor pruned with torch.nn.utils.prune is saved as "<key>_orig" and
+ * "<key>_mask". The parameter is mask * orig in float32, the product PyTorch
+ * computes before each forward (so pruned entries are zero, or NaN where orig
+ * is not finite); the mask is kept: an entry is pruned where it is 0. */
+static bool load_pruned(const StFile *f, const char *path, const Node *n, Const *c,
+                        const StTensor *orig)
+{
+    char *mask_key = xasprintf("%s_mask", c->key);
+    const StTensor *mask = st_find(f, mask_key);
+    bool ok = mask != NULL;
+    if (!mask)
+        diag_error(n->loc, "%s '%s': %s has '%s' but no '%s' (a pruned tensor needs both)",
+                   op_name(n->op), n->name, base_name(path), orig->name, mask_key);
+    free(mask_key);
+    if (!ok)
+        return false;
+    ((StTensor *)mask)->used = true;
+    if (!check_tensor(n, c, orig, path) || !check_tensor(n, c, mask, path))
+        return false;
+    int64_t count = ir_numel(c->rank, c->dims);
+    c->data = xmalloc(sizeof(float) * (size_t)count);
+    c->mask = xmalloc((size_t)count);
+    for (int64_t i = 0; i < count; i++) {
+        float m = read_f32(mask->data + 4 * i);
+        c->data[i] = m * read_f32(orig->data + 4 * i);
+        c->mask[i] = m != 0.0f;
+    }
+    return true;
+}
+
 static bool load_param(const StFile *f, const char *path, const Node *n, Const *c)
 {
     const StTensor *t = st_find(f, c->key);
     if (!t) {
+        char *orig_key = xasprintf("%s_orig", c->key);
+        t = st_find(f, orig_key);
+        free(orig_key);
+        if (t) {
+            ((StTensor *)t)->used = true;
+            return load_pruned(f, path, n, c, t);
+        }
         diag_error(n->loc, "%s '%s' needs '%s', which is not in %s", op_name(n->op), n->name,
                    c->key, base_name(path));
         suggest_key(f, c->key, n->loc);
         return false;
     }
     ((StTensor *)t)->used = true;
-    if (t->dtype != ST_F32) {
-        diag_error(n->loc, "'%s' in %s is %s; cnnc needs F32 (save the tensor with .float())",
-                   c->key, base_name(path), t->dtype_name);
+    if (!check_tensor(n, c, t, path))
         return false;
-    }
-    bool same = t->rank == c->rank;
-    for (int i = 0; same && i < c->rank; i++)
-        same = t->dims[i] == c->dims[i];
-    if (!same) {
-        shape_mismatch(n, c, t);
-        return false;
-    }
-    int64_t count = ir_numel(c->rank, c->dims);
-    c->data = xmalloc(sizeof(float) * (size_t)count);
-    const unsigned char *src = t->data;
-    for (int64_t i = 0; i < count; i++, src += 4) {
-        uint32_t bits = (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 |
-                        (uint32_t)src[3] << 24;
-        memcpy(&c->data[i], &bits, 4);
-    }
+    copy_f32(c, t);
     return true;
 }
 

@@ -57,6 +57,14 @@ bool weights_bind(Graph *g);
  * it to bind from memory. */
 bool weights_bind_file(Graph *g, StFile *f);
 
+/* Apply the `prune` statements (g->prunes, in order) to the bound weights,
+ * as torch.nn.utils.prune's l1_unstructured and ln_structured(n=1, dim=0)
+ * would (prune_weights.c), then free g->prunes. Errors via diag.h. */
+bool prune_weights(Graph *g);
+/* torch.topk's choice on the CPU: chosen[j] is set for the k of the n values
+ * v[j] that torch.topk(v, k, largest) returns, ties included. */
+void prune_topk(const double *v, int64_t n, int64_t k, bool largest, bool *chosen);
+
 /* The documented deterministic generator (docs/language.md, "Deterministic init"). */
 typedef struct InitRng {
     uint64_t state;

@@ -128,13 +128,14 @@ static void append_stmt(ParseState *ps, Stmt *s);
 %token ARROW "'->'"
 %token NETWORK "'network'" INPUT "'input'" WEIGHTS "'weights'" INIT "'init'"
 %token PARAM "'param'" OUTPUT "'output'" BLOCK "'block'" TRUE "'true'" FALSE "'false'"
+%token PRUNE "'prune'"
 %token <str> IDENT "a name"
 %token <str> PATH "a dotted label"
 %token <str> STRING "a string"
 %token <ival> INT "an integer"
 %token <fval> FLOAT "a number"
 
-%type <stmt> stmt block names
+%type <stmt> stmt block names targets
 %type <stmt> body stmts
 %type <arg> param
 %type <args> params opt_params
@@ -145,7 +146,7 @@ static void append_stmt(ParseState *ps, Stmt *s);
 %type <args> args opt_args
 %type <layer> layer
 %type <layers> chain
-%type <str> label
+%type <str> label target
 
 %destructor { free($$); } <str>
 %destructor { ast_free_expr($$.e); } <ex>
@@ -191,6 +192,12 @@ stmt
                                         $$->value = $4.e;
                                     }
     | OUTPUT names                  { $$ = $2; $$->loc = LOC(@1); }
+    | PRUNE opt_args targets        {
+                                        $$ = $3;
+                                        $$->loc = LOC(@1);
+                                        $$->args = $2.items;
+                                        $$->nargs = $2.n;
+                                    }
     | chain                         { $$ = stmt_chain(&$1); }
     | IDENT '=' chain               {
                                         $$ = stmt_chain(&$3);
@@ -219,6 +226,20 @@ names
                                         name_push($$, xstrdup($1), @1);
                                     }
     | names ',' IDENT               { $$ = $1; name_push($$, $3, @3); }
+    ;
+
+/* targets := target { ',' target },  target := label | '*'   (of a prune statement) */
+targets
+    : target                        {
+                                        $$ = stmt_new(ST_PRUNE, @1);
+                                        name_push($$, $1, @1);
+                                    }
+    | targets ',' target            { $$ = $1; name_push($$, $3, @3); }
+    ;
+
+target
+    : label
+    | '*'                           { $$ = xstrdup("*"); }
     ;
 
 /* body := { stmt NEWLINE } [ stmt ]   (the last statement may share the '}' line) */

@@ -1319,7 +1319,7 @@ def export(module, example_input, path, keep_masks=False):
     fixes the input shape written to the .cnn (the batch size is cnnc's
     --batch). The module is exported in eval mode (its training flag is
     restored afterwards). keep_masks: write pruned tensors as NAME_orig and
-    NAME_mask instead of their product NAME (cnnc does not read those yet).
+    NAME_mask instead of their product NAME (cnnc reads both forms).
 
     Returns the text of the .cnn. Raises ExportError if the module uses
     anything cnnc cannot express."""

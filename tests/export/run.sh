@@ -49,7 +49,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/cnnc-export.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-# name | model in tests/export/models.py | input shape | batch
+# name | model in tests/export/models.py | input shape | batch [| exporter options]
 CASES="
 sequential_cnn      | sequential_cnn      | 3,32,24   | 1
 lenet5              | LeNet5              | 1,28,28   | 1
@@ -60,6 +60,8 @@ mobilenet_v2        | mobilenet_v2        | 3,224,224 | 1
 tiny_fpn            | TinyFPN             | 3,32,32   | 2
 pruned_unstructured | pruned_unstructured | 3,16,16   | 1
 pruned_structured   | pruned_structured   | 3,16,16   | 1
+pruned_masks        | pruned_unstructured | 3,16,16   | 1 | --keep-masks
+pruned_struct_masks | pruned_structured   | 3,16,16   | 1 | --keep-masks
 functional          | Functional          | 3,14,13   | 2
 resample            | Resample            | 3,10,7    | 1
 "
@@ -75,10 +77,10 @@ fail() {
     failed=$((failed + 1))
 }
 
-while IFS='|' read -r name model shape batch; do
+while IFS='|' read -r name model shape batch opts; do
     name=$(echo $name)
     [ -z "$name" ] && continue
-    model=$(echo $model) shape=$(echo $shape) batch=$(echo $batch)
+    model=$(echo $model) shape=$(echo $shape) batch=$(echo $batch) opts=$(echo $opts)
     if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then
         continue
     fi
@@ -89,7 +91,8 @@ while IFS='|' read -r name model shape batch; do
     w=$tmp/$name
     mkdir -p "$w"
     log=$w/log
-    if ! "$PYTHON" "$EXPORTER" "$MODELS:$model" --input "$shape" --batch "$batch" \
+    # shellcheck disable=SC2086
+    if ! "$PYTHON" "$EXPORTER" "$MODELS:$model" --input "$shape" --batch "$batch" $opts \
         -o "$w/$name.cnn" --write-example >"$log" 2>&1; then
         fail "$name" export "$(summary "$log")"
         continue

@@ -86,6 +86,9 @@ def main():
     write("huge_header.safetensors", struct.pack("<Q", 1 << 63) + good[8:])
     write("bad_json.safetensors", struct.pack("<Q", 8) + b'{"fc":  ')
     malformed_weights(good)
+    # torch.nn.utils.prune's form: <key>_orig with <key>_mask (missing, or of the wrong shape)
+    write("prune_mask_missing.safetensors", safetensors([t("conv1.weight_orig", f32([4, 3, 3, 3])), t("conv1.bias", f32([4]))]))
+    write("prune_mask_shape.safetensors", safetensors([t("conv1.weight_orig", f32([4, 3, 3, 3])), t("conv1.weight_mask", f32([4, 3, 3])), t("conv1.bias", f32([4]))]))
     write("../cli/unused_tensor.safetensors", safetensors([t("fc.weight", f32([2, 4])), t("fc.bias", f32([2])), t("extra.weight", f32([3]))]))
 
 

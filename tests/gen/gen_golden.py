@@ -177,7 +177,7 @@ def apply_init(module, scheme, seed):
 class Case:
     def __init__(self, name, covers, cnn, build, shape, batch=1, flags="", tol=None,
                  scale=1.0, shift=0.0, init=None, crlf=False, post=None, empty_weights=False,
-                 source=None, input_seed=False):
+                 source=None, input_seed=False, prune=None):
         self.name = name
         self.covers = covers
         self.cnn = cnn
@@ -194,6 +194,9 @@ class Case:
         self.empty_weights = empty_weights
         self.source = source  # a .cnn path relative to the repository, compiled in place
         self.input_seed = input_seed  # write input.seed instead of input.f32
+        # Called with the module after its state_dict is taken: what the .cnn's
+        # `prune` statements do, done by torch.nn.utils.prune for the expected output.
+        self.prune = prune
 
 
 CASES = []
@@ -1471,6 +1474,248 @@ case("kern_single_channel_pool", "a one-channel input (blocked kernel, 12 channe
      (1, 29, 27), batch=2)
 
 # --------------------------------------------------------------------------
+# pruning (docs/optimizer.md, prune-channels and sparse kernels; docs/language.md,
+# `prune`). State dicts of modules pruned with torch.nn.utils.prune keep
+# NAME_orig and NAME_mask; cnnc multiplies them as PyTorch does. At -O2 zeroed
+# channels are removed and sparse layers skip zero weights.
+
+import torch.nn.utils.prune as tprune  # noqa: E402
+
+
+def _prune_all(m, how, **kw):
+    """Prune the weight of every Conv2d and Linear of m, in module order."""
+    for mod in m.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            if how == "l1":
+                tprune.l1_unstructured(mod, "weight", **kw)
+            else:
+                tprune.ln_structured(mod, "weight", n=1, dim=0, **kw)
+
+
+def _fmnist_l1(m):
+    _prune_all(m, "l1", amount=0.7)
+    tprune.l1_unstructured(m.conv2, "bias", amount=0.25)   # a pruned bias: bias_orig, bias_mask
+
+
+case("prune_fmnist_l1", "fmnist_bn pruned with torch.nn.utils.prune.l1_unstructured(amount=0.7) "
+     "on every conv2d and linear weight and 25% of conv2's bias: the state_dict has "
+     "weight_orig/weight_mask (and bias_orig/bias_mask), which cnnc multiplies; sparse kernels "
+     "at -O2, batch 2",
+     simple("""
+        conv1: conv2d(8, kernel=3, pad=1) -> bn1: batchnorm -> relu -> maxpool(2)
+        conv2: conv2d(16, kernel=3, pad=1) -> bn2: batchnorm -> relu -> maxpool(2)
+        flatten
+        fc1: linear(32) -> relu
+        fc2: linear(10)
+     """, (1, 28, 28)),
+     lambda: _fmnist(nn.MaxPool2d, True, nn.ReLU), (1, 28, 28), batch=2, post=_fmnist_l1)
+
+
+def _fmnist_ln(m):
+    for mod in (m.conv1, m.conv2, m.fc1):
+        tprune.ln_structured(mod, "weight", amount=0.5, n=1, dim=0)
+
+
+case("prune_fmnist_ln", "fmnist_bn with ln_structured(amount=0.5, n=1, dim=0) on conv1, conv2 "
+     "and fc1 (weight_orig/weight_mask): at -O2 the zeroed channels whose constant relu(bias) "
+     "is 0 or which feed the linear (through maxpool and flatten) are removed, the others kept "
+     "(conv2 pads)",
+     simple("""
+        conv1: conv2d(8, kernel=3, pad=1) -> bn1: batchnorm -> relu -> maxpool(2)
+        conv2: conv2d(16, kernel=3, pad=1) -> bn2: batchnorm -> relu -> maxpool(2)
+        flatten
+        fc1: linear(32) -> relu
+        fc2: linear(10)
+     """, (1, 28, 28)),
+     lambda: _fmnist(nn.MaxPool2d, True, nn.ReLU), (1, 28, 28), post=_fmnist_ln)
+
+
+def _resblock(L, x):
+    a = relu(L("bn0")(L("conv0")(x)))
+    y = L("bn2")(L("conv2")(relu(L("bn1")(L("conv1")(a)))))
+    z = relu(a + y)
+    return L("fc")(torch.flatten(torch.nn.functional.avg_pool2d(z, 2), 1))
+
+
+def _resblock_net():
+    return Net([("conv0", nn.Conv2d(3, 16, 3, padding=1, bias=False)), ("bn0", nn.BatchNorm2d(16)),
+                ("conv1", nn.Conv2d(16, 16, 3, padding=1, bias=False)), ("bn1", nn.BatchNorm2d(16)),
+                ("conv2", nn.Conv2d(16, 16, 3, padding=1, bias=False)), ("bn2", nn.BatchNorm2d(16)),
+                ("fc", nn.Linear(16 * 4 * 4, 10))], _resblock)
+
+
+RESBLOCK = simple("""
+    a = conv0: conv2d(16, kernel=3, pad=1, bias=false) -> bn0: batchnorm -> relu
+    y = a -> conv1: conv2d(16, kernel=3, pad=1, bias=false) -> bn1: batchnorm -> relu
+          -> conv2: conv2d(16, kernel=3, pad=1, bias=false) -> bn2: batchnorm
+    add(a, y) -> relu -> avgpool(2) -> flatten
+    fc: linear(10)
+""", (3, 8, 8))
+
+case("prune_resblock_l1", "a resnet-style block (conv+bn+relu stem, two conv+bn with a skip add, "
+     "relu, avgpool, linear) pruned with l1_unstructured(amount=0.7) everywhere; batch 2",
+     RESBLOCK, _resblock_net, (3, 8, 8), batch=2, post=lambda m: _prune_all(m, "l1", amount=0.7))
+
+
+def _resblock_ln(m):
+    """ln_structured(0.5) on conv0 and conv2 with the same importance scores, so the
+    same 8 channels go on both sides of the add (removable where the constant is 0 or
+    reaches only fc), and 25% of conv1 by its own norms."""
+    score = torch.rand(16)
+    for mod in (m.conv0, m.conv2):
+        imp = score.view(16, 1, 1, 1).expand_as(mod.weight).contiguous()
+        tprune.ln_structured(mod, "weight", amount=0.5, n=1, dim=0, importance_scores=imp)
+    tprune.ln_structured(m.conv1, "weight", amount=0.25, n=1, dim=0)
+    # bn0 and bn2 shifts chosen so that some zeroed channels are 0 after the add and
+    # relu, others not: both removal paths and the kept ones are exercised
+    m.bn0.bias.copy_(torch.linspace(-1.0, 0.5, 16))
+    m.bn2.bias.copy_(torch.linspace(-1.0, 0.2, 16))
+
+
+case("prune_resblock_ln", "the resnet-style block with ln_structured(0.5) on the stem and the "
+     "block's last conv along the same channels (the add's operands), 25% on the middle conv; "
+     "at -O2 channels go only where both add operands are zeroed and the constant can be "
+     "absorbed",
+     RESBLOCK, _resblock_net, (3, 8, 8), post=_resblock_ln)
+
+
+def _concat_net(L, x):
+    a = relu(L("c1")(x))
+    b = torch.nn.functional.interpolate(relu(L("c2")(torch.max_pool2d(a, 2))), scale_factor=2)
+    u = torch.cat([a, b], dim=1)
+    v = L("c3")(u)
+    return L("fc")(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(relu(v), 2), 1))
+
+
+case("prune_concat", "ln_structured(0.5) through maxpool, upsample and concat (channel offsets) "
+     "into a 1x1 conv (no padding: nonzero constants fold into its bias), then "
+     "adaptive_avgpool, flatten, linear; batch 2",
+     simple("""
+        a = c1: conv2d(6, kernel=3, pad=1) -> relu
+        b = a -> maxpool(2) -> c2: conv2d(6, kernel=3, pad=1) -> relu -> upsample(scale=2)
+        concat(a, b) -> c3: conv2d(8, kernel=1) -> relu -> adaptive_avgpool(2) -> flatten
+        fc: linear(5)
+     """, (3, 8, 8)),
+     lambda: Net([("c1", nn.Conv2d(3, 6, 3, padding=1)), ("c2", nn.Conv2d(6, 6, 3, padding=1)),
+                  ("c3", nn.Conv2d(12, 8, 1)), ("fc", nn.Linear(32, 5))], _concat_net),
+     (3, 8, 8), batch=2,
+     post=lambda m: [tprune.ln_structured(getattr(m, k), "weight", amount=0.5, n=1, dim=0)
+                     for k in ("c1", "c2", "c3")])
+
+
+def _stmt_prune(m):
+    """What the case's prune statements say, in their order."""
+    _prune_all(m, "l1", amount=0.7)                      # prune(amount=0.7) *
+    tprune.ln_structured(m.conv2, "weight", amount=0.5, n=1, dim=0)  # on top: a container
+    tprune.l1_unstructured(m.fc2, "weight", amount=3)    # an integer amount is a count
+
+
+case("prune_stmt", "the prune statement: l1_unstructured(0.7) on every layer ('*'), then "
+     "ln_structured(0.5) on conv2 on top of its mask (PyTorch's PruningContainer: among the "
+     "channels left), then 3 more weights of fc2; the generator prunes the same in PyTorch",
+     simple("""
+        prune(amount=0.7) *
+        prune(amount=0.5, structured=true) conv2
+        prune(amount=3) fc2
+        conv1: conv2d(8, kernel=3, pad=1) -> bn1: batchnorm -> relu -> maxpool(2)
+        conv2: conv2d(16, kernel=3, pad=1) -> bn2: batchnorm -> relu -> maxpool(2)
+        flatten
+        fc1: linear(32) -> relu
+        fc2: linear(10)
+     """, (1, 28, 28)),
+     lambda: _fmnist(nn.MaxPool2d, True, nn.ReLU), (1, 28, 28), prune=_stmt_prune)
+
+
+def _quantize(m):
+    """Weights on a grid of 1/8, so magnitudes tie in every layer."""
+    for mod in m.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            mod.weight.copy_(torch.round(mod.weight * 8) / 8)
+
+
+def _ties_prune(m):
+    tprune.l1_unstructured(m.c1, "weight", amount=0.45)
+    tprune.ln_structured(m.c2, "weight", amount=0.5, n=1, dim=0)
+    tprune.l1_unstructured(m.fc, "weight", amount=0.6)
+
+
+case("prune_stmt_ties", "prune statements on weights quantized to multiples of 1/8, so the "
+     "magnitudes (and channel norms) at the cut tie: cnnc must pick the same entries as "
+     "torch.topk (libstdc++'s nth_element and partial_sort order)",
+     simple("""
+        prune(amount=0.45) c1
+        prune(amount=0.5, structured=true) c2
+        prune(amount=0.6) fc
+        c1: conv2d(6, kernel=3) -> relu
+        c2: conv2d(8, kernel=1) -> tanh
+        flatten
+        fc: linear(7)
+     """, (4, 6, 6)),
+     lambda: seq(("c1", nn.Conv2d(4, 6, 3)), ("a1", R()), ("c2", nn.Conv2d(6, 8, 1)),
+                 ("a2", nn.Tanh()), ("f", nn.Flatten()), ("fc", nn.Linear(8 * 4 * 4, 7))),
+     (4, 6, 6), post=_quantize, prune=_ties_prune)
+
+
+def _res_two(L, x):
+    x = relu(L("stem")(x))
+    for b in ("layer1.0", "layer1.1"):
+        y = L(b + ".conv2")(relu(L(b + ".conv1")(x)))
+        x = relu(y + x)
+    return L("fc")(torch.flatten(x, 1))
+
+
+def _blocks_prune(m):
+    for name in ("layer1.0.conv1", "layer1.0.conv2", "layer1.1.conv1", "layer1.1.conv2"):
+        tprune.ln_structured(m.get_submodule(name), "weight", amount=0.5, n=1, dim=0)
+    tprune.l1_unstructured(m.get_submodule("layer1.1.conv2"), "weight", amount=0.8)
+
+
+case("prune_stmt_blocks", "prune statements naming layers inside blocks: a block use "
+     "('layer1' prunes every conv2d in both copies) and a composed label (layer1.1.conv2, "
+     "pruned again on top); at -O2 the middle channels of each block go where relu(bias) is 0",
+     simple("""
+        block res(c) {
+            y = conv1: conv2d(c, kernel=3, pad=1) -> relu -> conv2: conv2d(c, kernel=3, pad=1)
+            add(y, in) -> relu
+        }
+        prune(amount=0.5, structured=true) layer1
+        prune(amount=0.8) layer1.1.conv2
+        stem: conv2d(6, kernel=3, pad=1) -> relu
+        layer1: res(6) * 2
+        flatten
+        fc: linear(4)
+     """, (2, 5, 5)),
+     lambda: Net([("stem", nn.Conv2d(2, 6, 3, padding=1)),
+                  ("layer1.0.conv1", nn.Conv2d(6, 6, 3, padding=1)),
+                  ("layer1.0.conv2", nn.Conv2d(6, 6, 3, padding=1)),
+                  ("layer1.1.conv1", nn.Conv2d(6, 6, 3, padding=1)),
+                  ("layer1.1.conv2", nn.Conv2d(6, 6, 3, padding=1)),
+                  ("fc", nn.Linear(150, 4))], _res_two), (2, 5, 5), prune=_blocks_prune)
+
+case("sparse_kernels", "the sparse conv2d and linear kernels forced on every layer "
+     "(--sparse-min=0) after prune(amount=0.5) *: stride 2 with padding, dilation with groups, "
+     "depthwise + relu6 + fused ceil-mode maxpool, strided 1x1, a (1, 3) kernel + fused avgpool, "
+     "linear + tanh; batch 2",
+     simple("""
+        prune(amount=0.5) *
+        c1: conv2d(6, kernel=3, stride=2, pad=1) -> relu
+        c2: conv2d(6, kernel=3, pad=2, dilation=2, groups=3)
+        c3: conv2d(6, kernel=3, pad=1, groups=6) -> relu6 -> maxpool(3, stride=2, pad=1, ceil_mode=true)
+        c4: conv2d(8, kernel=1, stride=2)
+        c5: conv2d(8, kernel=(1, 3), pad=(0, 1)) -> avgpool(2)
+        flatten
+        fc: linear(5) -> tanh
+     """, (3, 15, 13)),
+     lambda: seq(("c1", nn.Conv2d(3, 6, 3, stride=2, padding=1)), ("a1", R()),
+                 ("c2", nn.Conv2d(6, 6, 3, padding=2, dilation=2, groups=3)),
+                 ("c3", nn.Conv2d(6, 6, 3, padding=1, groups=6)), ("a3", nn.ReLU6()),
+                 ("p3", nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)),
+                 ("c4", nn.Conv2d(6, 8, 1, stride=2)),
+                 ("c5", nn.Conv2d(8, 8, (1, 3), padding=(0, 1))), ("p5", nn.AvgPool2d(2)),
+                 ("f", nn.Flatten()), ("fc", nn.Linear(8, 5)), ("a6", nn.Tanh())),
+     (3, 15, 13), batch=2, flags="--sparse-min=0", prune=lambda m: _prune_all(m, "l1", amount=0.5))
+
+# --------------------------------------------------------------------------
 # Generation
 
 
@@ -1499,6 +1744,10 @@ def generate(c):
         gen = torch.Generator().manual_seed(seed + 1)
         x = torch.randn((c.batch,) + c.shape, generator=gen, dtype=torch.float32)
     x = x * c.scale + c.shift
+    sd = [(k, v.detach().cpu().contiguous().numpy().copy()) for k, v in module.state_dict().items()]
+    if c.prune:
+        with torch.no_grad():
+            c.prune(module)
     with torch.no_grad():
         y = module(x)
     ys = list(y) if isinstance(y, (tuple, list)) else [y]
@@ -1511,7 +1760,6 @@ def generate(c):
     os.makedirs(d)
 
     first = "# golden case %s: %s\n" % (c.name, c.covers)
-    sd = [(k, v.detach().cpu().contiguous().numpy()) for k, v in module.state_dict().items()]
     write_weights = not c.init and (sd or c.empty_weights)
     if c.source:
         # Compile the file in place: it must say the init this script used.

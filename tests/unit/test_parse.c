@@ -767,6 +767,10 @@ START_TEST(print_normalises)
     ck_assert_prints("init he()\ninit xavier(seed=1)\n", "init he\ninit xavier(seed=1)\n");
     ck_assert_prints("x = y -> f(k=(1, (2, 3)), s=\"q\", t=true)\noutput x\n",
                      "x = y -> f(k=(1, (2, 3)), s=\"q\", t=true)\noutput x\n");
+    ck_assert_prints("prune ( amount = 0.5 ) conv1 ,layer1.0.conv2,\n  *, \"0.1\", 7, \"prune\"\n",
+                     "prune(amount=0.5) conv1, layer1.0.conv2, *, \"0.1\", 7, \"prune\"\n");
+    ck_assert_prints("prune(amount=3, structured=true) fc\nprune c\n",
+                     "prune(amount=3, structured=true) fc\nprune c\n");
 }
 END_TEST
 

@@ -1,0 +1,491 @@
+/* prune.c - pass prune-channels: structured pruning. Output channels whose
+ * weights are all zero are removed, with the matching input channels of
+ * every layer that reads them.
+ *
+ * Design note. A conv2d (or linear) output channel whose weights are all
+ * zero is not zero: it is its bias b everywhere, and after it a batchnorm, an
+ * activation, pools and so on turn b into another constant c (per channel,
+ * the same at every position and in every image). Removing the channel is
+ * exact only where every reader can do without it:
+ *
+ *   - a conv2d (groups 1) reading it: if c == 0 the channel adds nothing; if
+ *     the conv has no padding, every tap reads c, so the channel adds
+ *     c * sum(W[co, ci, :, :]) to output co, which is folded into co's bias
+ *     (created if missing). With padding and c != 0 the border taps read 0
+ *     instead of c, so the channel stays;
+ *   - a linear reading it (also through flatten: channel k is features
+ *     k*H*W ... (k+1)*H*W-1): c * W[o, j] folds into bias o;
+ *   - an elementwise or per-channel layer (batchnorm, activations, pools,
+ *     upsample, dropout, flatten) maps channel k to channel k: the channel
+ *     goes from its input and its output together, and only if the output
+ *     channel can go too; batchnorm loses that channel's parameters;
+ *   - concat: channel k of input i is channel offset_i + k of the output;
+ *   - add: channel k goes from both operands and the sum together, so both
+ *     operands' channel must be constant and removable;
+ *   - anything else (softmax, a grouped conv, a graph input or output)
+ *     keeps all its channels.
+ *
+ * So the pass (1) computes, in graph order, which channels of every tensor
+ * are a known constant and its value, evaluated in float32 with the
+ * emitter's formulas (avgpool with count_include_pad and padding keeps only
+ * c == 0: its border outputs are c scaled down); (2) joins the channels that
+ * must go together (union-find over (tensor, channel)); (3) keeps a group if
+ * any member is not constant or has a reader above that cannot absorb it, or
+ * if the producer cannot drop it (only conv2d with groups 1 and linear drop
+ * rows); (4) never empties a tensor: if every channel of one could go, the
+ * group of its channel 0 stays; (5) folds the constants into the readers'
+ * biases (in double, rounded once) and slices weights, masks, biases and
+ * batchnorm parameters. Outputs equal the unpruned network's up to that
+ * rounding (the golden tests compare both with PyTorch), for finite inputs:
+ * 0 * inf is NaN in the dense network but a removed channel reads nothing.
+ *
+ * It runs after fold-batchnorm (a folded layer's zero rows carry the folded
+ * bias, and a batchnorm with gamma 0 has zeroed its rows) and before fusion,
+ * so it sees activations and pools as nodes; a node with anything fused into
+ * it keeps its channels. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+#include "util.h"
+
+typedef struct Prune {
+    Graph *g;
+    int64_t *base;   /* first unit of tensor t: base[t->id]; a unit is (tensor, channel) */
+    int64_t units;   /* total */
+    int64_t *parent; /* union-find */
+    bool *known;     /* the unit is a constant ... */
+    float *value;    /* ... of this value */
+    bool *blocked;   /* the unit must stay (on a group's root after close_groups) */
+} Prune;
+
+static int64_t channels(const Tensor *t)
+{
+    return t->rank >= 2 ? t->dims[1] : 1;
+}
+
+static int64_t unit(const Prune *p, const Tensor *t, int64_t k)
+{
+    return p->base[t->id] + k;
+}
+
+static int64_t find(Prune *p, int64_t u)
+{
+    while (p->parent[u] != u)
+        u = p->parent[u] = p->parent[p->parent[u]];
+    return u;
+}
+
+static void join(Prune *p, int64_t a, int64_t b)
+{
+    a = find(p, a);
+    b = find(p, b);
+    if (a != b)
+        p->parent[a > b ? a : b] = a < b ? a : b; /* the lower root wins: deterministic */
+}
+
+static void block_tensor(Prune *p, const Tensor *t)
+{
+    for (int64_t k = 0; k < channels(t); k++)
+        p->blocked[unit(p, t, k)] = true;
+}
+
+static bool is_fused(const Node *n)
+{
+    return n->fuse.act != ACT_NONE || n->fuse.pool;
+}
+
+/* ---- 1. known constants --------------------------------------------------- */
+
+static bool row_is_zero(const Const *w, int64_t row)
+{
+    int64_t cols = ir_numel(w->rank - 1, w->dims + 1);
+    for (int64_t i = 0; i < cols; i++)
+        if (w->data[row * cols + i] != 0.0f)
+            return false;
+    return true;
+}
+
+/* Unit u is the constant v. Only finite constants count: folding an inf or a
+ * NaN into a bias would not give the dense network's NaN pattern. */
+static void set_known(Prune *p, int64_t u, float v)
+{
+    p->known[u] = isfinite(v);
+    p->value[u] = v;
+}
+
+/* conv2d / linear: a channel with all-zero weights is its bias. */
+static void known_weighted(Prune *p, const Node *n)
+{
+    for (int64_t co = 0; co < n->a.channels; co++) {
+        if (row_is_zero(n->param[PARAM_WEIGHT], co))
+            set_known(p, unit(p, n->out, co),
+                      n->param[PARAM_BIAS] ? n->param[PARAM_BIAS]->data[co] : 0.0f);
+    }
+}
+
+/* The value an elementwise node gives a constant x, with emit_c.c's formulas. */
+static float apply_elementwise(const Node *n, int64_t k, float x)
+{
+    switch (n->op) {
+    case OP_BATCHNORM: {
+        const float *w = n->a.affine ? n->param[PARAM_WEIGHT]->data : NULL;
+        const float *b = n->a.affine ? n->param[PARAM_BIAS]->data : NULL;
+        float scale = (w ? w[k] : 1.0f) / sqrtf(n->param[PARAM_VAR]->data[k] + (float)n->a.eps);
+        float shift = (b ? b[k] : 0.0f) - n->param[PARAM_MEAN]->data[k] * scale;
+        return x * scale + shift;
+    }
+    case OP_RELU:
+        return x < 0.0f ? 0.0f : x;
+    case OP_RELU6:
+        return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
+    case OP_LEAKY_RELU:
+        return x < 0.0f ? x * (float)n->a.slope : x;
+    case OP_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case OP_TANH:
+        return tanhf(x);
+    case OP_HARDSWISH:
+        return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case OP_SILU:
+        return x / (1.0f + expf(-x));
+    case OP_AVGPOOL: /* with count_include_pad and padding, border outputs shrink */
+        if (n->a.count_include_pad && (n->a.ph > 0 || n->a.pw > 0) && x != 0.0f)
+            return NAN;
+        return x;
+    default: /* maxpool, pools to a size, upsample, dropout: a constant stays */
+        return x;
+    }
+}
+
+static bool per_channel(OpKind op)
+{
+    switch (op) {
+    case OP_BATCHNORM:
+    case OP_RELU:
+    case OP_RELU6:
+    case OP_LEAKY_RELU:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_HARDSWISH:
+    case OP_SILU:
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+    case OP_GLOBAL_AVGPOOL:
+    case OP_ADAPTIVE_AVGPOOL:
+    case OP_UPSAMPLE:
+    case OP_DROPOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void propagate_known(Prune *p, const Node *n)
+{
+    const Tensor *in = n->in[0], *out = n->out;
+    if (is_fused(n))
+        return;
+    if (n->op == OP_CONV2D || n->op == OP_LINEAR) {
+        known_weighted(p, n);
+    } else if (per_channel(n->op)) {
+        for (int64_t k = 0; k < channels(out); k++) {
+            int64_t u = unit(p, in, k);
+            if (p->known[u])
+                set_known(p, unit(p, out, k), apply_elementwise(n, k, p->value[u]));
+        }
+    } else if (n->op == OP_FLATTEN) {
+        int64_t hw = channels(out) / channels(in);
+        for (int64_t f = 0; f < channels(out); f++) {
+            int64_t u = unit(p, in, f / hw);
+            if (p->known[u])
+                set_known(p, unit(p, out, f), p->value[u]);
+        }
+    } else if (n->op == OP_ADD) {
+        for (int64_t k = 0; k < channels(out); k++) {
+            int64_t a = unit(p, n->in[0], k), b = unit(p, n->in[1], k);
+            if (p->known[a] && p->known[b])
+                set_known(p, unit(p, out, k), p->value[a] + p->value[b]);
+        }
+    } else if (n->op == OP_CONCAT) {
+        int64_t at = 0;
+        for (int i = 0; i < n->nin; i++)
+            for (int64_t k = 0; k < channels(n->in[i]); k++, at++)
+                if (p->known[unit(p, n->in[i], k)])
+                    set_known(p, unit(p, out, at), p->value[unit(p, n->in[i], k)]);
+    }
+}
+
+/* ---- 2. and 3. groups, and what keeps them --------------------------------- */
+
+/* Join the units a node maps onto each other (it passes channels through). */
+static void join_through(Prune *p, const Node *n)
+{
+    const Tensor *out = n->out;
+    if (per_channel(n->op)) {
+        for (int64_t k = 0; k < channels(out); k++)
+            join(p, unit(p, n->in[0], k), unit(p, out, k));
+    } else if (n->op == OP_FLATTEN) {
+        int64_t hw = channels(out) / channels(n->in[0]);
+        for (int64_t f = 0; f < channels(out); f++)
+            join(p, unit(p, n->in[0], f / hw), unit(p, out, f));
+    } else if (n->op == OP_ADD) {
+        for (int64_t k = 0; k < channels(out); k++) {
+            join(p, unit(p, n->in[0], k), unit(p, out, k));
+            join(p, unit(p, n->in[1], k), unit(p, out, k));
+        }
+    } else if (n->op == OP_CONCAT) {
+        int64_t at = 0;
+        for (int i = 0; i < n->nin; i++)
+            for (int64_t k = 0; k < channels(n->in[i]); k++, at++)
+                join(p, unit(p, n->in[i], k), unit(p, out, at));
+    }
+}
+
+static bool passes_channels(const Node *n)
+{
+    return per_channel(n->op) || n->op == OP_FLATTEN || n->op == OP_ADD || n->op == OP_CONCAT;
+}
+
+/* Whether a conv2d or linear reading constant c can fold it into its bias. */
+static bool absorbs(const Node *n, float c)
+{
+    if (n->op == OP_LINEAR)
+        return true;
+    return n->a.groups == 1 && (c == 0.0f || (n->a.ph == 0 && n->a.pw == 0));
+}
+
+/* Mark the units node n needs: what it reads but cannot do without, and what
+ * it writes but cannot stop writing. */
+static void block_for(Prune *p, const Node *n)
+{
+    bool weighted = n->op == OP_CONV2D || n->op == OP_LINEAR;
+    if (is_fused(n) || (!weighted && !passes_channels(n))) {
+        for (int i = 0; i < n->nin; i++)
+            block_tensor(p, n->in[i]);
+        block_tensor(p, n->out);
+        return;
+    }
+    if (!weighted)
+        return;
+    const Tensor *in = n->in[0];
+    for (int64_t k = 0; k < channels(in); k++) {
+        int64_t u = unit(p, in, k);
+        if (!p->known[u] || !absorbs(n, p->value[u]))
+            p->blocked[u] = true;
+    }
+    if (n->op == OP_CONV2D && n->a.groups != 1)
+        block_tensor(p, n->out);
+}
+
+/* A unit can go only if its whole group can: move every mark to the roots. */
+static void close_groups(Prune *p)
+{
+    for (int64_t u = 0; u < p->units; u++)
+        if (p->blocked[u] || !p->known[u])
+            p->blocked[find(p, u)] = true;
+}
+
+static bool removed(Prune *p, const Tensor *t, int64_t k)
+{
+    return !p->blocked[find(p, unit(p, t, k))];
+}
+
+/* Keep channel 0's group of any tensor that would lose every channel. */
+static void keep_one_channel(Prune *p)
+{
+    for (int i = 0; i < p->g->ntensors; i++) {
+        const Tensor *t = p->g->tensors[i];
+        bool all = true;
+        for (int64_t k = 0; all && k < channels(t); k++)
+            all = removed(p, t, k);
+        if (all)
+            p->blocked[find(p, unit(p, t, 0))] = true;
+    }
+}
+
+/* ---- 5. rewriting ---------------------------------------------------------- */
+
+/* Keep the indices `keep` (ascending, nkeep of them) along `axis` of c. */
+static void slice_axis(Const *c, int axis, const int64_t *keep, int64_t nkeep)
+{
+    int64_t outer = ir_numel(axis, c->dims),
+            inner = ir_numel(c->rank - axis - 1, c->dims + axis + 1);
+    int64_t old = c->dims[axis];
+    float *data = xmalloc(sizeof(float) * (size_t)(outer * nkeep * inner) + 1);
+    unsigned char *mask = c->mask ? xmalloc((size_t)(outer * nkeep * inner) + 1) : NULL;
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t j = 0; j < nkeep; j++) {
+            int64_t from = (o * old + keep[j]) * inner, to = (o * nkeep + j) * inner;
+            memcpy(data + to, c->data + from, sizeof(float) * (size_t)inner);
+            if (mask)
+                memcpy(mask + to, c->mask + from, (size_t)inner);
+        }
+    }
+    free(c->data);
+    free(c->mask);
+    c->data = data;
+    c->mask = mask;
+    c->dims[axis] = nkeep;
+}
+
+/* The channels of t that stay, ascending; returns how many. */
+static int64_t kept_channels(Prune *p, const Tensor *t, int64_t *keep)
+{
+    int64_t n = 0;
+    for (int64_t k = 0; k < channels(t); k++)
+        if (!removed(p, t, k))
+            keep[n++] = k;
+    return n;
+}
+
+static Const *ensure_bias(Node *n)
+{
+    if (n->param[PARAM_BIAS])
+        return n->param[PARAM_BIAS];
+    char *key = xasprintf("%s.bias", n->name);
+    int64_t dims[1] = {n->a.channels};
+    Const *b = ir_const_new(key, 1, dims);
+    free(key);
+    b->data = xcalloc((size_t)n->a.channels, sizeof(float));
+    n->param[PARAM_BIAS] = b;
+    n->a.bias = true;
+    return b;
+}
+
+/* bias[o] += sum over removed input channels k of c_k * (sum of W[o, k, ...]). */
+static void fold_removed_inputs(Prune *p, Node *n)
+{
+    const Tensor *in = n->in[0];
+    const Const *w = n->param[PARAM_WEIGHT];
+    int64_t rows = w->dims[0], cin = w->dims[1], taps = ir_numel(w->rank - 2, w->dims + 2);
+    double *delta = xcalloc((size_t)rows, sizeof *delta);
+    bool any = false;
+    for (int64_t k = 0; k < cin; k++) {
+        int64_t u = unit(p, in, k);
+        if (!removed(p, in, k) || p->value[u] == 0.0f)
+            continue;
+        any = true;
+        for (int64_t o = 0; o < rows; o++) {
+            double sum = 0.0;
+            for (int64_t t = 0; t < taps; t++)
+                sum += w->data[(o * cin + k) * taps + t];
+            delta[o] += (double)p->value[u] * sum;
+        }
+    }
+    if (any) {
+        Const *b = ensure_bias(n);
+        for (int64_t o = 0; o < rows; o++)
+            b->data[o] = (float)((double)b->data[o] + delta[o]);
+    }
+    free(delta);
+}
+
+/* A grouped conv never loses a channel (block_for), so only groups 1 get here
+ * with anything to slice. */
+static void rewrite_weighted(Prune *p, Node *n, int64_t *keep)
+{
+    fold_removed_inputs(p, n);
+    int64_t nin = kept_channels(p, n->in[0], keep);
+    if (nin < channels(n->in[0]))
+        slice_axis(n->param[PARAM_WEIGHT], 1, keep, nin);
+    int64_t nout = kept_channels(p, n->out, keep);
+    if (nout == n->a.channels)
+        return;
+    for (int q = 0; q < PARAM_MAX; q++)
+        if (n->param[q])
+            slice_axis(n->param[q], 0, keep, nout);
+    n->a.channels = nout;
+}
+
+static void rewrite_batchnorm(Prune *p, Node *n, int64_t *keep)
+{
+    int64_t nout = kept_channels(p, n->out, keep);
+    if (nout == channels(n->out))
+        return;
+    for (int q = 0; q < PARAM_MAX; q++)
+        if (n->param[q])
+            slice_axis(n->param[q], 0, keep, nout);
+}
+
+static void count_removed(Prune *p, PassStats *st)
+{
+    for (int i = 0; i < p->g->ntensors; i++) {
+        const Tensor *t = p->g->tensors[i];
+        int64_t gone = 0;
+        for (int64_t k = 0; k < channels(t); k++)
+            gone += removed(p, t, k);
+        st->bytes += gone * (ir_tensor_bytes(t) / channels(t));
+        if (t->producer && (t->producer->op == OP_CONV2D || t->producer->op == OP_LINEAR))
+            st->channels += gone;
+    }
+}
+
+static void rewrite(Prune *p, PassStats *st)
+{
+    int64_t most = 1;
+    for (int i = 0; i < p->g->ntensors; i++)
+        most = channels(p->g->tensors[i]) > most ? channels(p->g->tensors[i]) : most;
+    int64_t *keep = xmalloc(sizeof *keep * (size_t)most);
+    count_removed(p, st);
+    for (int i = 0; i < p->g->nnodes; i++) {
+        Node *n = p->g->nodes[i];
+        if (n->op == OP_CONV2D || n->op == OP_LINEAR)
+            rewrite_weighted(p, n, keep);
+        else if (n->op == OP_BATCHNORM)
+            rewrite_batchnorm(p, n, keep);
+    }
+    for (int i = 0; i < p->g->nnodes; i++)
+        if (!ir_infer_node(p->g->nodes[i]))
+            die("prune-channels: node %s no longer valid", p->g->nodes[i]->name);
+    free(keep);
+}
+
+/* ---- the pass ---------------------------------------------------------------- */
+
+static void prune_init(Prune *p, Graph *g)
+{
+    *p = (Prune){.g = g};
+    p->base = xmalloc(sizeof *p->base * (size_t)(g->ntensors + 1));
+    for (int i = 0; i < g->ntensors; i++) {
+        p->base[i] = p->units;
+        p->units += channels(g->tensors[i]);
+    }
+    p->parent = xmalloc(sizeof *p->parent * (size_t)(p->units + 1));
+    for (int64_t u = 0; u < p->units; u++)
+        p->parent[u] = u;
+    p->known = xcalloc((size_t)p->units + 1, sizeof *p->known);
+    p->value = xcalloc((size_t)p->units + 1, sizeof *p->value);
+    p->blocked = xcalloc((size_t)p->units + 1, sizeof *p->blocked);
+}
+
+static void prune_free(Prune *p)
+{
+    free(p->base);
+    free(p->parent);
+    free(p->known);
+    free(p->value);
+    free(p->blocked);
+}
+
+bool prune_channels(Graph *g, PassStats *st)
+{
+    Prune p;
+    prune_init(&p, g);
+    for (int i = 0; i < g->nnodes; i++)
+        propagate_known(&p, g->nodes[i]);
+    for (int i = 0; i < g->nnodes; i++) {
+        join_through(&p, g->nodes[i]);
+        block_for(&p, g->nodes[i]);
+    }
+    for (int i = 0; i < g->ninputs; i++)
+        block_tensor(&p, g->inputs[i]);
+    for (int i = 0; i < g->noutputs; i++)
+        block_tensor(&p, g->outputs[i]);
+    close_groups(&p);
+    keep_one_channel(&p);
+    rewrite(&p, st);
+    prune_free(&p);
+    return true;
+}
