@@ -124,6 +124,25 @@ static void report(const char *kind, Loc loc, const char *fmt, va_list ap)
         print_caret(loc);
 }
 
+/* The block expansions an error is in, innermost first. Deep nests show
+ * their CONTEXT_SHOWN innermost and the outermost, like GCC's
+ * "[skipping N instantiation contexts]". */
+#define CONTEXT_SHOWN 4
+static void print_contexts(void)
+{
+    int skipped =
+        ncontexts - CONTEXT_SHOWN - 1; /* all but the shown inner ones and the outermost */
+    for (int i = ncontexts - 1; i >= 0; i--) {
+        if (skipped > 1 && i == skipped) {
+            fprintf(stderr, "%s: note: [skipping %d more block expansions]\n",
+                    file_name ? file_name : "cnnc", skipped);
+            i = 1; /* next: the outermost */
+            continue;
+        }
+        diag_note(contexts[i].loc, "%s", contexts[i].text);
+    }
+}
+
 void diag_verror(Loc loc, const char *fmt, va_list ap)
 {
     nerrors++;
@@ -134,8 +153,7 @@ void diag_verror(Loc loc, const char *fmt, va_list ap)
         return;
     }
     report("error", loc, fmt, ap);
-    for (int i = ncontexts - 1; i >= 0; i--)
-        diag_note(contexts[i].loc, "%s", contexts[i].text);
+    print_contexts();
 }
 
 void diag_error(Loc loc, const char *fmt, ...)

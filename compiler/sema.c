@@ -64,6 +64,7 @@ typedef struct Scope {
 /* The state of one ir_build() call. */
 typedef struct Sema {
     const BuildOptions *opt;
+    const Program *prog;
     Graph *g;
     Param *params; /* top-level params */
     int nparams;
@@ -126,7 +127,7 @@ static bool eval_binop(Sema *s, const Expr *e, Value *out)
             diag_error(e->loc, "division by zero");
             return false;
         }
-        double r = e->op == '+' ? x + y
+        double r = e->op == '+'   ? x + y
                    : e->op == '-' ? x - y
                    : e->op == '*' ? x * y
                    : e->op == '/' ? x / y
@@ -264,10 +265,10 @@ typedef struct AttrSpec {
 /* Attributes of each op, in positional order (docs/language.md, "Ops"). */
 static const AttrSpec *attr_specs(OpKind op)
 {
-    static const AttrSpec conv[] = {{"channels", A_INT, true}, {"kernel", A_PAIR, true},
-                                    {"stride", A_PAIR, false}, {"pad", A_PAIR, false},
+    static const AttrSpec conv[] = {{"channels", A_INT, true},   {"kernel", A_PAIR, true},
+                                    {"stride", A_PAIR, false},   {"pad", A_PAIR, false},
                                     {"dilation", A_PAIR, false}, {"groups", A_INT, false},
-                                    {"bias", A_BOOL, false},    {NULL, 0, 0}};
+                                    {"bias", A_BOOL, false},     {NULL, 0, 0}};
     static const AttrSpec bn[] = {{"eps", A_FLOAT, false}, {"affine", A_BOOL, false}, {NULL, 0, 0}};
     static const AttrSpec leaky[] = {{"slope", A_FLOAT, false}, {NULL, 0, 0}};
     static const AttrSpec maxpool[] = {{"kernel", A_PAIR, true},     {"stride", A_PAIR, false},
@@ -386,8 +387,8 @@ static bool match_args(Sema *s, const Layer *l, const AttrSpec *spec, ArgSet *as
                     names[j] = as->spec[j].name;
                 const char *near = nearest(arg->name, names, nspec);
                 if (near)
-                    diag_error(loc, "%s has no argument '%s'; did you mean '%s'?", l->op,
-                               arg->name, near);
+                    diag_error(loc, "%s has no argument '%s'; did you mean '%s'?", l->op, arg->name,
+                               near);
                 else if (nspec == 0)
                     diag_error(loc, "%s takes no arguments", l->op);
                 else
@@ -434,8 +435,8 @@ static bool get_int(const ArgSet *as, const char *name, int64_t def, int64_t min
     int k = spec_index(as->spec, name);
     *out = as->set[k] ? as->val[k].i : def;
     if (*out < min || *out > ((int64_t)1 << 31)) {
-        diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: '%s' must be %s %lld, not %lld",
-                   op, name, *out < min ? "at least" : "at most",
+        diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: '%s' must be %s %lld, not %lld", op,
+                   name, *out < min ? "at least" : "at most",
                    (long long)(*out < min ? min : ((int64_t)1 << 31)), (long long)*out);
         return false;
     }
@@ -452,8 +453,8 @@ static bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t 
     if (*h < min || *w < min || *h > ((int64_t)1 << 31) || *w > ((int64_t)1 << 31)) {
         if (*h >= min && *w >= min)
             bad = *h > *w ? *h : *w;
-        diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: '%s' must be %s %lld, not %lld",
-                   op, name, bad < min ? "at least" : "at most",
+        diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: '%s' must be %s %lld, not %lld", op,
+                   name, bad < min ? "at least" : "at most",
                    (long long)(bad < min ? min : ((int64_t)1 << 31)), (long long)bad);
         return false;
     }
@@ -490,7 +491,8 @@ static bool set_upsample(Node *n, const ArgSet *as)
     bool has_scale = as->set[spec_index(as->spec, "scale")];
     bool has_size = as->set[spec_index(as->spec, "size")];
     if (has_scale == has_size) {
-        diag_error(n->loc, "upsample needs either 'scale' or 'size'%s", has_scale ? ", not both" : "");
+        diag_error(n->loc, "upsample needs either 'scale' or 'size'%s",
+                   has_scale ? ", not both" : "");
         return false;
     }
     if (has_scale && !get_pair(as, "scale", 1, 1, 1, &a->scale_h, &a->scale_w, "upsample", n->loc))
@@ -594,8 +596,8 @@ static bool need_rank(const Node *n, int rank, const char *what)
     if (t->rank == rank)
         return true;
     char buf[160];
-    diag_error(n->loc, "%s '%s' expects %s but its input '%s' is %s", op_name(n->op), n->name,
-               what, t->label, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
+    diag_error(n->loc, "%s '%s' expects %s but its input '%s' is %s", op_name(n->op), n->name, what,
+               t->label, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
     if (rank == 2 && t->rank == 4)
         diag_note(n->loc, "add 'flatten' before it");
     return false;
@@ -734,7 +736,8 @@ static bool infer_softmax(Node *n)
     int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
     if (d < 1 || d >= in->rank) {
         char buf[160];
-        diag_error(n->loc, "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
+        diag_error(n->loc,
+                   "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
                    n->name, (long long)n->a.dim, in->label,
                    ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
                    d == 0 ? "; softmax over the batch is not supported" : "");
@@ -811,11 +814,11 @@ bool infer_shape(Node *n)
 static bool is_c_keyword(const char *s)
 {
     static const char *kw[] = {
-        "auto",   "break",  "case",     "char",   "const",    "continue", "default",  "do",
-        "double", "else",   "enum",     "extern", "float",    "for",      "goto",     "if",
-        "inline", "int",    "long",     "register", "restrict", "return", "short",    "signed",
-        "sizeof", "static", "struct",   "switch", "typedef",  "union",    "unsigned", "void",
-        "volatile", "while", "main",    "_Bool",  "_Complex", "_Imaginary"};
+        "auto",     "break",  "case",   "char",     "const",    "continue",  "default",  "do",
+        "double",   "else",   "enum",   "extern",   "float",    "for",       "goto",     "if",
+        "inline",   "int",    "long",   "register", "restrict", "return",    "short",    "signed",
+        "sizeof",   "static", "struct", "switch",   "typedef",  "union",     "unsigned", "void",
+        "volatile", "while",  "main",   "_Bool",    "_Complex", "_Imaginary"};
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
         if (strcmp(s, kw[i]) == 0)
             return true;
@@ -827,12 +830,11 @@ static bool is_c_keyword(const char *s)
 static bool is_reserved(const char *s)
 {
     static const char *const keywords[] = {
-        "auto",     "break",  "case",     "char",       "const",    "continue", "default",
-        "do",       "double", "else",     "enum",       "extern",   "float",    "for",
-        "goto",     "if",     "inline",   "int",        "long",     "register", "restrict",
-        "return",   "short",  "signed",   "sizeof",     "static",   "struct",   "switch",
-        "typedef",  "union",  "unsigned", "void",       "volatile", "while",    "_Bool",
-        "_Complex", "_Imaginary"};
+        "auto",     "break",  "case",   "char",     "const",     "continue", "default",  "do",
+        "double",   "else",   "enum",   "extern",   "float",     "for",      "goto",     "if",
+        "inline",   "int",    "long",   "register", "restrict",  "return",   "short",    "signed",
+        "sizeof",   "static", "struct", "switch",   "typedef",   "union",    "unsigned", "void",
+        "volatile", "while",  "_Bool",  "_Complex", "_Imaginary"};
     for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
         if (strcmp(s, keywords[i]) == 0)
             return true;
@@ -939,8 +941,46 @@ static void bind(Scope *sc, const char *name, Tensor *t)
     sc->names[sc->nnames++] = (Binding){xstrdup(name), t};
 }
 
-static void unknown_tensor(const Scope *sc, const char *name, Loc loc)
+/* Where a statement of stmts[n] defines the tensor `name` (`name = ...` or a
+ * layer labelled name), or NULL. */
+static const Loc *definition_in(const Stmt *stmts, int n, const char *name)
 {
+    for (int i = 0; i < n; i++) {
+        const Stmt *st = &stmts[i];
+        if (st->kind != ST_CHAIN)
+            continue;
+        if (st->target && strcmp(st->target, name) == 0)
+            return &st->target_loc;
+        for (int j = 0; j < st->nlayers; j++)
+            if (st->layers[j].label && strcmp(st->layers[j].label, name) == 0)
+                return &st->layers[j].label_loc;
+    }
+    return NULL;
+}
+
+/* A name no tensor in scope has, which the scope defines further on: it is
+ * used before its definition. Says so and where, since that is also how a
+ * cycle (a = f(b), b = g(a)) shows. False if the name is not defined later. */
+static bool used_before_definition(const Sema *s, const char *name, Loc loc)
+{
+    const Scope *sc = s->scope;
+    const Loc *later = sc->block ? definition_in(sc->block->body, sc->block->nbody, name)
+                                 : definition_in(s->prog->stmts, s->prog->nstmts, name);
+    if (!later)
+        return false;
+    diag_error(loc, "tensor '%s' is used before its definition", name);
+    diag_note(*later,
+              "'%s' is defined here; a tensor must be defined before it is used, so "
+              "the network cannot contain a cycle",
+              name);
+    return true;
+}
+
+static void unknown_tensor(const Sema *s, const char *name, Loc loc)
+{
+    if (used_before_definition(s, name, loc))
+        return;
+    const Scope *sc = s->scope;
     const char **names = xmalloc(sizeof *names * (size_t)(sc->nnames + 1));
     for (int i = 0; i < sc->nnames; i++)
         names[i] = sc->names[i].name;
@@ -1054,8 +1094,8 @@ static bool do_input(Sema *s, const Stmt *st)
             return false;
         }
         if (!ck_mul(total, v.i, &total) || total > IR_MAX_ELEMS) {
-            diag_error(st->dims[i]->loc, "input '%s' is too large (limit %lld elements)",
-                       st->name, (long long)IR_MAX_ELEMS);
+            diag_error(st->dims[i]->loc, "input '%s' is too large (limit %lld elements)", st->name,
+                       (long long)IR_MAX_ELEMS);
             return false;
         }
         t->dims[i + 1] = v.i;
@@ -1091,7 +1131,9 @@ static bool unknown_op(Sema *s, const Layer *l)
     for (int i = 0; i < s->nblocks; i++)
         names[count++] = s->blocks[i]->name;
     const char *near = nearest(l->op, names, count);
-    if (find_param(s, l->op))
+    if (l->nargs == 0 && used_before_definition(s, l->op, l->op_loc))
+        ; /* `b -> ...` before `b = ...` */
+    else if (find_param(s, l->op))
         diag_error(l->op_loc, "'%s' is a param, not an op", l->op);
     else if (near)
         diag_error(l->op_loc, "unknown op '%s'; did you mean '%s'?", l->op, near);
@@ -1117,7 +1159,7 @@ static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Ten
         }
         Tensor *t = lookup_tensor(s, a->value->str);
         if (!t) {
-            unknown_tensor(s->scope, a->value->str, a->value->loc);
+            unknown_tensor(s, a->value->str, a->value->loc);
             return false;
         }
         if (*nin == IR_MAX_INPUTS) {
@@ -1128,8 +1170,9 @@ static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Ten
     }
     int want = op_arity(op);
     if ((want > 0 && *nin != want) || (want < 0 && *nin < 2)) {
-        diag_error(l->op_loc, "%s needs %s tensors, got %d%s", l->op, want > 0 ? "two" : "two or more",
-                   *nin, incoming ? " (counting the one coming in through '->')" : "");
+        diag_error(l->op_loc, "%s needs %s tensors, got %d%s", l->op,
+                   want > 0 ? "two" : "two or more", *nin,
+                   incoming ? " (counting the one coming in through '->')" : "");
         return false;
     }
     return true;
@@ -1457,7 +1500,7 @@ static bool do_output(Sema *s, const Stmt *st)
     for (int i = 0; i < st->nnames; i++) {
         Tensor *t = lookup_tensor(s, st->names[i]);
         if (!t) {
-            unknown_tensor(sc, st->names[i], st->name_locs[i]);
+            unknown_tensor(s, st->names[i], st->name_locs[i]);
             return false;
         }
         if (sc->block) {
@@ -1776,7 +1819,7 @@ static void check_defines_used(Sema *s)
 Graph *ir_build(const Program *prog, const BuildOptions *opt)
 {
     Scope top = {.prefix = xstrdup("")};
-    Sema s = {.opt = opt, .g = ir_graph_new(), .scope = &top};
+    Sema s = {.opt = opt, .prog = prog, .g = ir_graph_new(), .scope = &top};
     s.g->batch = opt->batch;
     int errors = diag_error_count();
     for (int i = 0; i < prog->nstmts; i++)

@@ -9,7 +9,9 @@
 #                                     cnnc (then read the diff before committing)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-cnnc="$root/build/cnnc"
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+cnnc="$build/cnnc"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0

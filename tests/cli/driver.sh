@@ -2,27 +2,7 @@
 # Command-line behaviour of cnnc: options, exit codes, output files, determinism.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${BUILD:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
-cnnc="$build/cnnc"
-# The C compiler for generated code (with the sanitizer flags of a SAN=1 build).
-ccs="cc ${CNNC_EXTRA_CFLAGS:-}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-pass=0 fail=0
-
-check() { # check NAME COMMAND... : the command must succeed
-    local name=$1
-    shift
-    if "$@" >"$tmp/log" 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name"
-        sed 's/^/    | /' "$tmp/log" | head -10
-    fi
-}
+. "$root/tests/check-lib.sh"
 
 cat >net.cnn <<'CNN'
 network small
@@ -71,9 +51,9 @@ check "--threads 2 compiles with and without OpenMP, same output" bash -c "
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 t2.c \$('$cnnc' --cflags) -o t2 \$('$cnnc' --libs) &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 -fopenmp t2.c \$('$cnnc' --cflags) -o t2omp \$('$cnnc' --libs) &&
     $ccs -std=c99 -O2 t1.c \$('$cnnc' --cflags) -o t1 \$('$cnnc' --libs) &&
-    \"$root\"/build/tools/f32gen 3 192 z.f32 && OPENBLAS_NUM_THREADS=1 ./t1 z.f32 o1.f32 &&
+    \"$build\"/tools/f32gen 3 192 z.f32 && OPENBLAS_NUM_THREADS=1 ./t1 z.f32 o1.f32 &&
     ./t2 z.f32 o2.f32 && OMP_WAIT_POLICY=passive ./t2omp z.f32 o3.f32 &&
-    cmp o1.f32 o3.f32 && \"$root\"/build/tools/f32cmp --tol 1e-6 o2.f32 o1.f32 >/dev/null"
+    cmp o1.f32 o3.f32 && \"$build\"/tools/f32cmp --tol 1e-6 o2.f32 o1.f32 >/dev/null"
 check "--batch rejects nonsense" bash -c "'$cnnc' net.cnn --batch 0 2>&1 | grep -q 'batch must be'"
 check "--name renames every symbol" bash -c "'$cnnc' net.cnn --name other -o n.c && grep -q 'void other_run(const float \*x, float \*fc);' n.h && grep -q 'OTHER_ARENA_BYTES' n.h"
 check "--emit=ir prints the graph" bash -c "'$cnnc' net.cnn --emit=ir | grep -q '^graph small batch=1'"
@@ -179,7 +159,7 @@ fi
 
 check "--emit=test: a self-checking program passes on --main's own output and fails past the tolerance" bash -c "
     '$cnnc' net.cnn --main -o ref.c && $ccs -std=c99 -O2 ref.c \$('$cnnc' --cflags) -o ref \$('$cnnc' --libs) &&
-    \"$root\"/build/tools/f32gen 5 192 ti.f32 && ./ref ti.f32 te.f32 &&
+    \"$build\"/tools/f32gen 5 192 ti.f32 && ./ref ti.f32 te.f32 &&
     '$cnnc' net.cnn --emit=test -o t.c && ! grep -q 'median_ms' t.c &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 t.c \$('$cnnc' --cflags) -o t \$('$cnnc' --libs) &&
     ./t ti.f32 te.f32 > t.out && grep -qE '^fc: ok: 10 values' t.out && tail -1 t.out | grep -q '^PASS: network small' &&
@@ -189,9 +169,8 @@ check "--emit=test: a self-checking program passes on --main's own output and fa
 printf 'input x[3, 4, 4]\ninit he\na = conv2d(2, kernel=1)\nb = x -> conv2d(3, kernel=3)\noutput a, b\n' > two.cnn
 check "--emit=test checks every output, in declaration order" bash -c "
     '$cnnc' two.cnn --main -o tr.c && $ccs -std=c99 -O2 tr.c \$('$cnnc' --cflags) -o tr \$('$cnnc' --libs) &&
-    \"$root\"/build/tools/f32gen 6 48 x2.f32 && ./tr x2.f32 e2.f32 &&
+    \"$build\"/tools/f32gen 6 48 x2.f32 && ./tr x2.f32 e2.f32 &&
     '$cnnc' two.cnn --emit=test -o tt.c && $ccs -std=c99 -O2 tt.c \$('$cnnc' --cflags) -o tt \$('$cnnc' --libs) &&
     ./tt x2.f32 e2.f32 > tt.out && sed -n 1p tt.out | grep -q '^a: ok: 32 values' && sed -n 2p tt.out | grep -q '^b: ok: 12 values'"
 
-echo "cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done cli

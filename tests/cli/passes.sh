@@ -3,23 +3,7 @@
 # --dump-after, --stats (docs/optimizer.md).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cnnc="$root/build/cnnc"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-pass=0 fail=0
-
-check() { # check NAME COMMAND... : the command must succeed
-    local name=$1
-    shift
-    if "$@" >"$tmp/log" 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name"
-        sed 's/^/    | /' "$tmp/log" | head -10
-    fi
-}
+. "$root/tests/check-lib.sh"
 
 cat >net.cnn <<'CNN'
 network small
@@ -67,10 +51,10 @@ check "-fno-PASS skips one pass at -O2" bash -c "
     '$cnnc' net.cnn -fno-fuse-pool --emit=ir >ir && grep -q '= maxpool' ir && grep -q 'act=relu' ir"
 check "-O0 and -O2 programs agree" bash -c "
     '$cnnc' net.cnn -O0 --main -o o0.c && '$cnnc' net.cnn --main -o o2.c 2>/dev/null &&
-    cc -std=c99 -O2 o0.c \$('$cnnc' --cflags) -o o0 \$('$cnnc' --libs) &&
-    cc -std=c99 -O2 o2.c \$('$cnnc' --cflags) -o o2 \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 o0.c \$('$cnnc' --cflags) -o o0 \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 o2.c \$('$cnnc' --cflags) -o o2 \$('$cnnc' --libs) &&
     head -c 768 /dev/urandom > in.f32 && ./o0 in.f32 y0.f32 && ./o2 in.f32 y2.f32 &&
-    '$root/build/tools/f32cmp' y2.f32 y0.f32"
+    '$build/tools/f32cmp' y2.f32 y0.f32"
 check "the fused program's arena is smaller" bash -c "
     '$cnnc' net.cnn -O0 -o a.c && '$cnnc' net.cnn -o b.c 2>/dev/null &&
     a=\$(sed -n 's/.*SMALL_ARENA_BYTES \([0-9]*\).*/\1/p' a.h) && b=\$(sed -n 's/.*SMALL_ARENA_BYTES \([0-9]*\).*/\1/p' b.h) &&
@@ -80,5 +64,4 @@ check "--summary and --emit=dot name what is fused" bash -c "
     '$cnnc' net.cnn --summary 2>/dev/null | grep -qE '^c1 +conv2d\+relu\+maxpool +\[1, 4, 4, 4\]' &&
     '$cnnc' net.cnn --emit=dot 2>/dev/null | grep -q 'conv2d+relu+maxpool 3x3/1, 4 ch'"
 
-echo "passes: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done passes

@@ -5,24 +5,8 @@
 # and dense kernels compute the same (docs/optimizer.md, "Pruning").
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cnnc="$root/build/cnnc"
 example="$root/examples/pruning/fmnist.cnn"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-pass=0 fail=0
-
-check() { # check NAME COMMAND... : the command must succeed
-    local name=$1
-    shift
-    if "$@" >"$tmp/log" 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name"
-        sed 's/^/    | /' "$tmp/log" | head -10
-    fi
-}
+. "$root/tests/check-lib.sh"
 
 # The layer table opening the generated .c: "layer op [output] params MACs kernel".
 table() { grep -E '^ \*   (conv|fc)' "$1" | awk '{print $2, $4, $5, $6, $7, $NF}'; }
@@ -63,13 +47,12 @@ check "--sparse-min must be a fraction or off" bash -c "
     '$cnnc' '$example' --sparse-min=1.5 2>&1 | grep -qx \"cnnc: error: --sparse-min must be a fraction from 0 to 1 or 'off', not '1.5'\"; test \${PIPESTATUS[0]} -eq 1"
 check "sparse and dense kernels agree on the pruned network" bash -c "
     '$cnnc' '$example' -D sparsity=0.7 --main -o s.c && '$cnnc' '$example' -D sparsity=0.7 --sparse-min=off --main -o d.c &&
-    cc -std=c99 -O2 s.c \$('$cnnc' --cflags) -o s \$('$cnnc' --libs) &&
-    cc -std=c99 -O2 d.c \$('$cnnc' --cflags) -o d \$('$cnnc' --libs) &&
-    '$root/build/tools/f32gen' 3 784 in.f32 && ./s in.f32 ys.f32 && ./d in.f32 yd.f32 &&
-    '$root/build/tools/f32cmp' ys.f32 yd.f32"
+    $ccs -std=c99 -O2 s.c \$('$cnnc' --cflags) -o s \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 d.c \$('$cnnc' --cflags) -o d \$('$cnnc' --libs) &&
+    '$build/tools/f32gen' 3 784 in.f32 && ./s in.f32 ys.f32 && ./d in.f32 yd.f32 &&
+    '$build/tools/f32cmp' ys.f32 yd.f32"
 check "a quoted target is a label like any other" bash -c "
     printf 'input x[3, 8, 8]\ninit he(seed=1)\nprune(amount=0.5, structured=true) c, \"0.1\", *\nc: conv2d(4, kernel=3)\n' > p.cnn &&
     '$cnnc' p.cnn -o p.c 2>err; grep -q \"no layer named '0.1'\" err"
 
-echo "prune: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done prune

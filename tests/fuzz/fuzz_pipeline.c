@@ -9,14 +9,15 @@
  *     #@weights
  *     <safetensors bytes>
  *
- * It runs parse -> ir_build -> weights binding -> select_kernels ->
- * plan_memory -> ir_verify -> emit_c (and ir_print) in memory, like compile()
- * in main.c. Networks that are legal but would only spend the fuzzer's time
+ * It runs parse -> ir_build -> weights binding -> prune_weights -> run_passes
+ * -> select_kernels -> plan_memory -> ir_verify -> emit_c (and ir_print) in
+ * memory, like compile() in main.c. Networks that are legal but would only spend the fuzzer's time
  * (more than FUZZ_MAX_PARAMS parameters to generate and print) are skipped
  * here; the compiler itself has no such limit. The input's length picks the
- * emit options, so that --main and --weights-file code is covered too. A line
- * "# flags: ..." in the source (as in tests/errors) gives command-line options:
- * --batch N, -D NAME=VALUE and --name NAME. */
+ * emit options, so that --main and --weights-file code is covered too, and
+ * the optimization level (-O0 or -O2). A line "# flags: ..." in the source (as
+ * in tests/errors) gives command-line options: --batch N, -D NAME=VALUE,
+ * --name NAME and --sparse-min F. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "diag.h"
 #include "emit.h"
 #include "ir.h"
+#include "passes.h"
 #include "util.h"
 #include "weights.h"
 
@@ -41,6 +43,7 @@ typedef struct Flags {
     Define defines[MAX_DEFINES];
     char *words[3 * MAX_DEFINES];
     int nwords;
+    double sparse_min; /* -1: the measured thresholds */
 } Flags;
 
 static void parse_flags(const char *src, size_t len, Flags *fl)
@@ -48,6 +51,7 @@ static void parse_flags(const char *src, size_t len, Flags *fl)
     static const char tag[] = "# flags: ";
     fl->opt = (BuildOptions){.batch = 1, .source_path = "fuzz.cnn", .defines = fl->defines};
     fl->nwords = 0;
+    fl->sparse_min = -1;
     const char *p = NULL;
     for (size_t i = 0; i + sizeof tag - 1 <= len && !p; i++)
         if ((i == 0 || src[i - 1] == '\n') && memcmp(src + i, tag, sizeof tag - 1) == 0)
@@ -71,6 +75,8 @@ static void parse_flags(const char *src, size_t len, Flags *fl)
             fl->opt.batch = 1 + (int64_t)(strtoul(v, NULL, 10) % 16); /* it only scales sizes */
         else if (strcmp(k, "--name") == 0)
             fl->opt.name = v;
+        else if (strcmp(k, "--sparse-min") == 0)
+            fl->sparse_min = (double)(strtoul(v, NULL, 10) % 101) / 100.0;
         else if (strcmp(k, "-D") == 0 && eq && eq != v && fl->opt.ndefines < MAX_DEFINES)
             fl->defines[fl->opt.ndefines++] =
                 (Define){xstrndup(v, (size_t)(eq - v)), xstrdup(eq + 1), false};
@@ -228,7 +234,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Flags fl;
     parse_flags(text, src_len, &fl);
     Graph *g = prog ? ir_build(prog, &fl.opt) : NULL;
-    if (g && within_budget(g) && bind(g, w, wsize, mark != NULL)) {
+    PassOptions po = {.level = (size & 4) ? 0 : 2};
+    if (g && within_budget(g) && bind(g, w, wsize, mark != NULL) && prune_weights(g) &&
+        run_passes(g, &po, NULL)) {
+        g->sparse_min = fl.sparse_min;
         select_kernels(g);
         if (plan_memory(g)) {
             ir_verify(g);

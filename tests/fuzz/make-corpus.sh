@@ -11,6 +11,8 @@ max=65536
 rm -rf "$out"
 mkdir -p "$out/parse" "$out/safetensors" "$out/pipeline"
 
+. "$root/tests/golden-case.sh"
+
 small() { [ "$(stat -c %s "$1")" -le $max ]; }
 
 # seed NAME CNN [WEIGHTS]
@@ -28,7 +30,7 @@ for d in "$root"/tests/golden/*/; do
     name=golden-$(basename "$d")
     w=
     [ -f "$d/weights.safetensors" ] && w=$d/weights.safetensors
-    seed "$name" "$d/net.cnn" "$w"
+    seed "$name" "$(case_cnn "$d")" "$w"
 done
 for f in "$root"/tests/errors/*.cnn; do
     base=${f%.cnn}

@@ -21,6 +21,17 @@ if [ "${1:-}" = --available ]; then
     exit $?
 fi
 
+# CPU seconds (user + system) used so far by this script's finished children.
+# `times` runs in this shell (a command substitution would be a fresh process
+# with no children), into a file.
+children_cpu() {
+    times >"$build/.times"
+    tail -1 "$build/.times" | awk '{
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
+        printf "%d\n", t }'
+}
+
 build=$1 seconds=$2
 shift 2
 case $build in /*) ;; *) build=$root/$build ;; esac
@@ -33,6 +44,7 @@ for t in "$@"; do
     [ "$t" != safetensors ] && dict=(-dict="$root/tests/fuzz/cnn.dict")
     echo "  FUZZ    $t (${seconds}s)"
     log=$build/fuzz-$t.log
+    children_cpu >"$build/.cpu0"
     # -close_fd_mask=2: the compiler's diagnostics go nowhere; libFuzzer's and
     # the sanitizers' reports still reach the log.
     if ! "$build/fuzz/fuzz_$t" "$corpus" "$root/tests/fuzz/corpus/$t" ${dict[@]+"${dict[@]}"} \
@@ -45,6 +57,9 @@ for t in "$@"; do
         continue
     fi
     pass=$((pass + 1))
+    # -max_total_time is wall-clock time: on a busy machine the CPU time is less.
+    children_cpu >"$build/.cpu1"
+    echo "    cpu_seconds: $(($(cat "$build/.cpu1") - $(cat "$build/.cpu0")))"
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|cov: ' "$log" | tail -3 |
         sed 's/^/    /'
 done

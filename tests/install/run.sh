@@ -11,22 +11,8 @@ if [ "${SAN:-}" = 1 ]; then
     exit 0
 fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-pass=0 fail=0
-
-check() { # check NAME COMMAND... : the command must succeed
-    local name=$1
-    shift
-    if "$@" >"$tmp/log" 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name"
-        sed 's/^/    | /' "$tmp/log" | head -15
-    fi
-}
+CHECK_LOG_LINES=15
+. "$root/tests/check-lib.sh"
 
 # The installed binaries are built in $tmp/ib, so the test leaves the build
 # tree's own install build (build/install, for PREFIX=/usr/local) alone.
@@ -152,5 +138,4 @@ check "make uninstall PREFIX=... removes every file" bash -c "
     make -C '$root' --no-print-directory INSTALL_BUILD='$tmp/ib' uninstall PREFIX='$prefix' &&
     test -z \"\$(find '$prefix' -type f)\""
 
-echo "install: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done install
