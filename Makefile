@@ -79,6 +79,14 @@ TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
+# The build's configuration: rewritten only when it changes, and a prerequisite
+# of every object, so `make BLAS=none` (or new CFLAGS, CC) after `make` rebuilds
+# what it must instead of linking stale objects.
+CONFIG_STAMP := $(CC) | $(CFLAGS) | $(RT_DEFS) | $(BLAS_LIBS)
+$(BUILD)/config: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CONFIG_STAMP)' | cmp -s - $@ || echo '$(CONFIG_STAMP)' > $@
+
 $(BUILD)/cnnc: $(COMPILER_OBJ) $(BUILD)/libcnnrt.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $(COMPILER_OBJ) -lm
@@ -98,22 +106,22 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h
 	$(Q)flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
 # Generated scanner/parser code: same warnings, minus the ones flex's skeleton trips.
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(HEADERS) $(BUILD)/gen/lexer.h
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(HEADERS) $(BUILD)/gen/lexer.h $(BUILD)/config
 	@echo "  CC      $<"
 	$(Q)$(CC) $(STD) $(WARN) -Wno-unused-function -Wno-sign-compare $(CFLAGS) $(CPPFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/compiler/%.o: compiler/%.c $(HEADERS) $(BUILD)/gen/lexer.h
+$(BUILD)/compiler/%.o: compiler/%.c $(HEADERS) $(BUILD)/gen/lexer.h $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) $(CNNC_PATHS) -c -o $@ $<
 
-$(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h
+$(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(STD) $(WARN) -pedantic $(CFLAGS) $(RT_DEFS) -Iruntime -c -o $@ $<
 
 # Test tools; f32cmp shares the runtime's comparison (cnnrt_compare_f32).
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libcnnrt.a runtime/cnnrt.h
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libcnnrt.a runtime/cnnrt.h $(BUILD)/config
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libcnnrt.a $(BLAS_LIBS) -lm
