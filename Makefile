@@ -245,7 +245,7 @@ check-export: all
 determinism: all
 	@bash tests/run-determinism.sh
 
-# The generated LeNet-5 program under valgrind (skipped in SAN builds: ASan and
+# cnnc and every example's generated program under valgrind (skipped in SAN builds: ASan and
 # valgrind do not mix).
 valgrind: all
 	@bash tests/run-valgrind.sh

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# run-valgrind.sh - cnnc compiling LeNet-5, and the generated program (weights
-# baked in, --main), run under valgrind's memcheck with no error and no leak;
-# the program still gives the golden output. Skipped when valgrind is missing or in a SAN=1 build (ASan's
-# shadow memory and valgrind do not mix).
+# run-valgrind.sh - valgrind's memcheck, no error and no leak allowed, on cnnc
+# compiling LeNet-5, on the generated LeNet-5 program (weights baked in,
+# --main; it must still give the golden output), and on the generated program
+# of every other example (examples/*/*.cnn) run on a seeded input.
+# Skipped when valgrind is missing or in a SAN=1 build (ASan's shadow memory
+# and valgrind do not mix).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
@@ -47,5 +49,31 @@ elif ! "$build/tools/f32cmp" --tol 1e-4 "$tmp/out.f32" "$case/expected.f32" >"$t
 else
     pass=$((pass + 1))
 fi
+
+# Every example: its program under memcheck, on input from f32gen.
+for cnn in "$root"/examples/*/*.cnn; do
+    name=$(basename "$(dirname "$cnn")")/$(basename "$cnn" .cnn)
+    [ "$name" = lenet5/lenet5 ] && continue # above, with its golden output
+    w=$tmp/${name//\//_}
+    mkdir -p "$w"
+    if ! "$cnnc" "$cnn" --main -o "$w/net.c" >"$w/log" 2>&1 ||
+        ! cc -std=c99 -O2 -g "$w/net.c" $("$cnnc" --cflags) -o "$w/prog" $("$cnnc" --libs) \
+            >>"$w/log" 2>&1; then
+        echo "FAIL valgrind: building the $name program"
+        sed 's/^/    | /' "$w/log" | head -10
+        fail=$((fail + 1))
+        continue
+    fi
+    count=$(sed -n -E 's/^#define [A-Za-z0-9_]+_SIZE ([0-9]+).*/\1/p' "$w/net.h" | head -n 1)
+    "$build/tools/f32gen" 1 "$count" "$w/in.f32" >/dev/null
+    if ! vg "$w/prog" "$w/in.f32" "$w/out.f32" >"$w/log" 2>&1; then
+        echo "FAIL valgrind: memcheck on the $name program reported errors"
+        sed 's/^/    | /' "$w/log" | head -20
+        fail=$((fail + 1))
+    else
+        pass=$((pass + 1))
+    fi
+    rm -rf "$w"
+done
 echo "valgrind: $pass passed, $fail failed"
 [ $fail -eq 0 ]
