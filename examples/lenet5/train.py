@@ -28,7 +28,6 @@ The run is deterministic: fixed seeds, a fixed shuffle order, 2 threads.
 
 import argparse
 import gzip
-import json
 import os
 import struct
 import sys
@@ -41,6 +40,8 @@ import torch.nn.functional as F
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 MEAN = 0.2860
 STD = 0.3530
@@ -100,46 +101,6 @@ class LeNet5(nn.Module):
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
-
-
-# ---- safetensors ------------------------------------------------------------
-
-def save_safetensors(tensors, path):
-    """Write {name: float32 tensor} in the safetensors format:
-    an 8-byte little-endian header length, a JSON header (padded with spaces to
-    a multiple of 8) giving each tensor's dtype, shape and [begin, end) byte
-    offsets, then the raw little-endian data, contiguous, in header order."""
-    header = {}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        a = t.detach().cpu().contiguous().numpy().astype("<f4")
-        raw = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hjson += b" " * (-len(hjson) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for raw in blobs:
-            f.write(raw)
-
-
-def load_safetensors(path):
-    """Read back what save_safetensors wrote (F32 only), to check it."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        out[name] = np.frombuffer(data[base + b:base + e], dtype="<f4").reshape(info["shape"])
-    return out
 
 
 # ---- training ---------------------------------------------------------------
@@ -203,8 +164,8 @@ def main():
     model.eval()
     state = model.state_dict()
     path = os.path.join(HERE, "lenet5%s.safetensors" % suffix)
-    save_safetensors(state, path)
-    back = load_safetensors(path)
+    write_safetensors(path, [(name, t.numpy()) for name, t in state.items()])
+    back = read_safetensors(path)
     assert list(back) == list(state)
     for name, t in state.items():
         assert np.array_equal(back[name], t.numpy()), name
