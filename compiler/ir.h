@@ -138,6 +138,9 @@ typedef struct Node {
     int64_t scratch_bytes;  /* temporary memory the kernel needs, in the arena */
     int64_t scratch_offset; /* set by plan_memory() */
     Fused fuse;             /* set by the fusion passes */
+    /* conv2d/linear: the output channels (features) before prune-channels
+     * removed some, for --emit=dot and --summary; 0 if none were removed. */
+    int64_t channels_before_prune;
 } Node;
 
 /* A `prune` statement (docs/language.md), resolved to its layers by
@@ -239,9 +242,11 @@ void ir_verify(const Graph *g);
 /* Human-readable dump (--emit=ir). Deterministic. */
 void ir_print(const Graph *g, FILE *f);
 
-/* report.c: the --summary table (titled, e.g. "before optimization") and
- * the Graphviz view (--emit=dot). */
+/* report.c: the --summary table (titled, e.g. "before optimization"), the
+ * totals of the graph before the passes next to those after, and the
+ * Graphviz view (--emit=dot). */
 void ir_summary(const Graph *g, const char *title, FILE *f);
+void ir_summary_compare(const Graph *before, const Graph *after, FILE *f);
 void ir_dot(const Graph *g, FILE *f);
 
 /* Parameter count and multiply-accumulates of one node / the whole graph. */

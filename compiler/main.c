@@ -62,7 +62,8 @@ static const char usage_text[] =
     "  --emit=test      a self-checking program: ./t [--tol T] IN.f32 EXPECTED.f32 runs the\n"
     "                   network, prints the worst error of each output, exits 1 on a mismatch\n"
     "  --summary        a table of every layer (output shape, parameters, MACs, activation\n"
-    "                   bytes) with totals and the arena size (to -o or stdout)\n"
+    "                   bytes) with totals and the arena size, before and after the\n"
+    "                   optimizer, then both totals side by side (to -o or stdout)\n"
     "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
     "                   writes the output (for golden tests and quick runs)\n"
     "  --profile        time every layer: NAME_profile_print() prints a table (layer, op,\n"
@@ -388,6 +389,54 @@ static const char *base_name(const char *path)
 
 /* ---- the pipeline -------------------------------------------------------- */
 
+/* The parsed network as a graph ready to emit: shapes, weights, the passes po
+ * enables, kernels and memory. NULL after reporting an error. */
+static Graph *build_graph(const Program *prog, const Options *o, const PassOptions *po)
+{
+    Graph *g = ir_build(prog, &o->build);
+    bool ok = g && weights_bind(g) && prune_weights(g) && run_passes(g, po, stderr);
+    if (ok) {
+        g->sparse_min = o->sparse_min;
+        select_kernels(g);
+        ok = plan_memory(g);
+    }
+    if (ok)
+        ir_verify(g);
+    if (!ok)
+        ir_graph_free(g);
+    return ok ? g : NULL;
+}
+
+static bool any_pass_enabled(const PassOptions *po)
+{
+    for (int i = 0; i < npasses; i++)
+        if (pass_enabled(po, i))
+            return true;
+    return false;
+}
+
+/* --summary: the table of g, and if the passes changed anything, first the
+ * table of the same network built without them (-O0), and after both the
+ * totals before and after. */
+static void write_summary(const Program *prog, const Options *o, const Graph *g, FILE *f)
+{
+    if (!any_pass_enabled(&o->passes)) {
+        ir_summary(g, "summary (-O0, no optimization)", f);
+        return;
+    }
+    PassOptions none = {.level = 0};
+    diag_quiet_warnings(true); /* printed by the first build */
+    Graph *g0 = build_graph(prog, o, &none);
+    diag_quiet_warnings(false);
+    if (!g0)
+        die("--summary: the network built with passes but not without");
+    ir_summary(g0, "before optimization (-O0)", f);
+    fputc('\n', f);
+    ir_summary(g, "after optimization", f);
+    ir_summary_compare(g0, g, f);
+    ir_graph_free(g0);
+}
+
 static int compile(const Options *o)
 {
     size_t len;
@@ -398,17 +447,8 @@ static int compile(const Options *o)
     }
     diag_set_source(o->input, src, len);
     Program *prog = parse_program(src, len);
-    Graph *g = prog ? ir_build(prog, &o->build) : NULL;
-    bool ok = g && weights_bind(g) && prune_weights(g);
-    if (ok)
-        ok = run_passes(g, &o->passes, stderr);
-    if (ok) {
-        g->sparse_min = o->sparse_min;
-        select_kernels(g);
-        ok = plan_memory(g);
-    }
-    if (ok)
-        ir_verify(g);
+    Graph *g = prog ? build_graph(prog, o, &o->passes) : NULL;
+    bool ok = g != NULL;
     if (ok && o->passes.stats)
         fprintf(stderr, "stats: arena: %lld bytes\n", (long long)g->arena_bytes);
     if (ok) {
@@ -422,7 +462,7 @@ static int compile(const Options *o)
             else if (o->emit == EMIT_DOT)
                 ir_dot(g, mem);
             else
-                ir_summary(g, "summary", mem);
+                write_summary(prog, o, g, mem);
             fclose(mem);
             const char *paths[3] = {c_path, NULL, NULL};
             const StrBuf *data[3] = {&out, NULL, NULL};

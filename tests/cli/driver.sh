@@ -103,7 +103,15 @@ check "--weights-file keeps weights out of the source" bash -c "
 check "--summary prints a row per layer and the totals" bash -c "
     '$cnnc' net.cnn -O0 --summary > sum.txt &&
     grep -qE '^conv +conv2d +\[1, 4, 8, 8\] +112 +6,912 +1,024\$' sum.txt &&
-    grep -qx 'total: 762 parameters (3,048 bytes), 7,552 MACs' sum.txt && test ! -e net.c.tmp"
+    grep -qx 'total: 762 parameters (3,048 bytes), 7,552 MACs' sum.txt && test ! -e net.c.tmp &&
+    head -1 sum.txt | grep -qx 'summary (-O0, no optimization): network small, batch 1' &&
+    ! grep -q 'after optimization' sum.txt"
+check "--summary at -O2: before and after tables, then the totals compared" bash -c "
+    '$cnnc' net.cnn --summary > sum2.txt &&
+    test \$(grep -c '^total: 762 parameters' sum2.txt) -eq 2 &&
+    grep -qE '^conv +conv2d\+relu\+maxpool +\[1, 4, 4, 4\] +112 +6,912 +256  fused: \+relu_1 \+maxpool_1\$' sum2.txt &&
+    grep -qxE ' +layers +5 -> +3  -40.0%' sum2.txt && grep -qxE ' +MACs +7,552 -> +7,552' sum2.txt"
+
 check "--emit=dot is a Graphviz digraph with an edge per tensor use" bash -c "
     '$cnnc' net.cnn -O0 --emit=dot > g.dot && head -1 g.dot | grep -qx 'digraph \"small\" {' &&
     test \$(grep -c -- '->' g.dot) -eq 6 && tail -1 g.dot | grep -qx '}'"
