@@ -122,6 +122,7 @@ typedef struct Fused {
      * most convolution rows one band needs. */
     int64_t band_rows, band_conv_rows;
     char *names; /* the merged layers for dumps, " +bn1 +relu_1"; NULL if none */
+    char *last;  /* the last of them, whose output the node now writes; NULL if none */
 } Fused;
 
 typedef struct Node {
@@ -217,6 +218,9 @@ bool ir_infer_node(Node *n);
 /* The convolution's own output height and width (before any fused pool). */
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
 const char *act_name(Act act);
+/* The layer whose output node n writes: the last layer fused into it
+ * ("relu_1" for conv1 +bn1 +relu_1), or n itself. */
+const char *ir_result_name(const Node *n);
 /* "conv2d+relu+maxpool": the op and what the optimizer fused into it. */
 const char *ir_op_label(const Node *n, char *buf, size_t size);
 

@@ -41,6 +41,7 @@ typedef struct Options {
     bool with_test;
     int threads; /* --threads N */
     bool profile;
+    bool dump_tensors; /* --dump-tensors */
     const char *weights_file;
     double sparse_min; /* --sparse-min: negative for the default thresholds */
     PassOptions passes;
@@ -68,6 +69,10 @@ static const char usage_text[] =
     "                   writes the output (for golden tests and quick runs)\n"
     "  --profile        time every layer: NAME_profile_print() prints a table (layer, op,\n"
     "                   kernel, ms, % of total, GFLOP/s); with --main, --bench N prints it\n"
+    "  --dump-tensors   NAME_dump_tensors(DIR) makes NAME_run() write every layer's output\n"
+    "                   to DIR/LABEL.f32 (raw float32) with an index, DIR/index.tsv; with\n"
+    "                   --main or --emit=test: ./prog --dump DIR ... (compare with PyTorch:\n"
+    "                   tools/cnndiff.py; -O0 dumps every layer, -O2 each fused group's last)\n"
     "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
     "  --threads N      split each large layer over N threads with OpenMP (compile the\n"
     "                   C with -fopenmp; without it the code runs serially and lets\n"
@@ -207,6 +212,8 @@ static void parse_args(int argc, char **argv, Options *o)
             o->with_main = true;
         } else if (!strcmp(a, "--profile")) {
             o->profile = true;
+        } else if (!strcmp(a, "--dump-tensors")) {
+            o->dump_tensors = true;
         } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2")) {
             o->passes.level = a[2] - '0';
         } else if (!strncmp(a, "-f", 2) && a[2] != '\0') {
@@ -485,7 +492,8 @@ static int compile(const Options *o)
                               .weights_file = o->weights_file,
                               .threads = o->threads,
                               .profile = o->profile,
-                              .with_test = o->with_test};
+                              .with_test = o->with_test,
+                              .dump_tensors = o->dump_tensors};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};
