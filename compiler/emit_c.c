@@ -1595,9 +1595,8 @@ static void emit_dump_call(Emitter *e, const Node *n, bool profile)
         open_block(e, "if (%s_dump_dir) {", e->net);
     else
         open_block(e, "if (%s_dump_dir)", e->net);
-    out(e, "%s_dump_dir = %s_dump(%s_dump_dir, \"%s\", \"%s\", %s, %lld);", e->net, e->net,
-        e->net, file.data, line.data, ptr(e, n->out, a, sizeof a),
-        (long long)ir_tensor_numel(n->out));
+    out(e, "%s_dump_dir = %s_dump(%s_dump_dir, \"%s\", \"%s\", %s, %lld);", e->net, e->net, e->net,
+        file.data, line.data, ptr(e, n->out, a, sizeof a), (long long)ir_tensor_numel(n->out));
     if (profile) {
         out(e, "prof_t = cnnrt_now_ms(); /* the time to write is no layer's */");
         close_brace(e);
@@ -1771,8 +1770,9 @@ static void emit_main_options(Emitter *e, int n, const char *const names[],
 static void emit_dump_usage(Emitter *e)
 {
     if (e->dump)
-        out(e, "fprintf(stderr, \"--dump DIR: write every layer's output to DIR/LABEL.f32, listed in "
-               "DIR/index.tsv.\\n\");");
+        out(e,
+            "fprintf(stderr, \"--dump DIR: write every layer's output to DIR/LABEL.f32, listed in "
+            "DIR/index.tsv.\\n\");");
 }
 
 static void emit_dump_start(Emitter *e)

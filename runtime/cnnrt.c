@@ -492,8 +492,8 @@ int cnnrt_dump_begin(const char *dir)
     return dump_index_line(dir, "w", "# file", "label\top\tshape\tlayers");
 }
 
-int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line,
-                      const float *data, size_t count)
+int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line, const float *data,
+                      size_t count)
 {
     char path[DUMP_PATH_MAX];
     if (!dump_path(path, dir, file) || cnnrt_write_f32(path, data, count) != 0)

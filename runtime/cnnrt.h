@@ -66,8 +66,8 @@ int cnnrt_write_f32(const char *path, const float *buf, size_t count);
  * line "file<TAB>index_line" to the index. Both return 0, or -1 after printing
  * why to stderr. */
 int cnnrt_dump_begin(const char *dir);
-int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line,
-                      const float *data, size_t count);
+int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line, const float *data,
+                      size_t count);
 
 /* Call fn(ctx) `warmup` times, then time `runs` calls (at most
  * CNNRT_BENCH_MAX_RUNS) and return the median in milliseconds. Used by the
