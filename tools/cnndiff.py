@@ -91,7 +91,13 @@ def torch_tensors(module, x):
     """name -> PyTorch tensor for every name a cnnc layer can have: the
     exporter's layer names first, then submodule paths."""
     named = _module_outputs(module, x)
-    layers, gm = layer_names(module, x)
+    try:
+        layers, gm = layer_names(module, x)
+    except ExportError as e:
+        why = [line for line in str(e).split("\n") if not line.startswith("  supported")][:2]
+        sys.stderr.write("cnndiff: note: torch2cnn cannot name this module's layers, so only "
+                         "submodule paths are matched:\n  %s\n" % "\n  ".join(why))
+        return named
     rec = _Recorder(gm)
     with torch.no_grad():
         rec.run(x)

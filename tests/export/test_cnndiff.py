@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import torch
@@ -109,6 +109,35 @@ class CnndiffTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("first divergence: fc2, linear: 1 of 10 values differ", out)
         self.assertIn(" at [0, 3]: ", out)
+
+    def test_module_the_exporter_rejects_is_matched_by_submodule_paths(self):
+        """nn.GELU compiled as relu (a hand-written .cnn): the exporter cannot
+        name the layers, forward hooks still find conv and fc."""
+        with open(self.path("gelu.py"), "w") as f:
+            f.write("import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+                    "    def __init__(self):\n        super().__init__()\n"
+                    "        self.conv = nn.Conv2d(1, 4, 3)\n        self.act = nn.GELU()\n"
+                    "        self.fc = nn.Linear(4 * 6 * 6, 3)\n\n"
+                    "    def forward(self, x):\n"
+                    "        return self.fc(self.act(self.conv(x)).flatten(1))\n")
+        with open(self.path("gelu.cnn"), "w") as f:
+            f.write('input x[1, 8, 8]\nweights "gelu.safetensors"\n'
+                    'conv: conv2d(4, kernel=3) -> relu\nflatten\nfc: linear(3)\n')
+        torch.manual_seed(0)
+        net = cnndiff.load_module(self.path("gelu.py") + ":Net")
+        write_safetensors(self.path("gelu.safetensors"),
+                          [(k, v.numpy()) for k, v in net.state_dict().items()])
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            rc = cnndiff.main([self.path("gelu.py") + ":Net", "--input", "1,8,8", "--cnn",
+                               self.path("gelu.cnn"), "--state-dict",
+                               self.path("gelu.safetensors"), "--cnnc-arg=-O0"])
+        self.assertEqual(rc, 1, out.getvalue())
+        self.assertIn("only submodule paths are matched:\n  act (nn.GELU) is not supported",
+                      err.getvalue())
+        self.assertRegex(out.getvalue(), r"\nconv +conv2d +\[1, 4, 6, 6\] +[0-9.e-]+ +[0-9.e-]+\n")
+        self.assertRegex(out.getvalue(), r"\nrelu_1 +relu +\[1, 4, 6, 6\] +no PyTorch tensor")
+        self.assertIn("first divergence: fc, linear: ", out.getvalue())
 
 
 if __name__ == "__main__":
