@@ -8,6 +8,7 @@ static const char *file_name;
 static const char *source;
 static size_t source_len;
 static int nerrors;
+static bool quiet_warnings;
 
 typedef struct Context {
     Loc loc;
@@ -28,6 +29,11 @@ const char *diag_filename(void)
     return file_name;
 }
 
+void diag_quiet_warnings(bool quiet)
+{
+    quiet_warnings = quiet;
+}
+
 int diag_error_count(void)
 {
     return nerrors;
@@ -40,6 +46,7 @@ void diag_reset(void)
     source_len = 0;
     nerrors = 0;
     ncontexts = 0;
+    quiet_warnings = false;
 }
 
 void diag_push_context(Loc loc, const char *fmt, ...)
@@ -166,6 +173,8 @@ void diag_error(Loc loc, const char *fmt, ...)
 
 void diag_warning(Loc loc, const char *fmt, ...)
 {
+    if (quiet_warnings)
+        return;
     va_list ap;
     va_start(ap, fmt);
     report("warning", loc, fmt, ap);

@@ -11,6 +11,7 @@
 #define CNNC_DIAG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A source position: 1-based line and column, and the length of the span (>= 1). */
@@ -33,6 +34,10 @@ void diag_verror(Loc loc, const char *fmt, va_list ap);
 void diag_push_context(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_pop_context(void);
 #define DIAG_MAX_CONTEXT 64
+
+/* While quiet, warnings are not printed (errors still are): for a second
+ * build of the same input, whose warnings were printed the first time. */
+void diag_quiet_warnings(bool quiet);
 
 int diag_error_count(void);
 void diag_reset(void); /* forget the source and counts (tests, fuzzing) */

@@ -20,6 +20,7 @@ typedef struct EmitOptions {
     int threads;              /* --threads N: OpenMP work sharing in the layers when N > 1 */
     bool profile;             /* time every layer: NAME_profile_print(), main --bench prints it */
     bool with_test;           /* a self-checking main() instead: ./test in.f32 expected.f32 */
+    bool dump_tensors;        /* NAME_dump_tensors(dir): NAME_run() writes each layer's output */
 } EmitOptions;
 
 /* Print the network as C: source into src, header into hdr, and with

@@ -84,12 +84,15 @@ static Tensor *root(const Tensor *t)
 static char *layer_fn(const Node *n);
 
 /* The graph inputs and outputs are the parameters of NAME_run(), whose body
- * calls the layer functions and uses the arena: a tensor named like one of
- * those would hide it, so its parameter gets a '_'. */
+ * calls the layer functions and uses the arena (and with --dump-tensors
+ * NAME_dump_dir and NAME_dump): a tensor named like one of those would hide
+ * it, so its parameter gets a '_'. */
 static const char *hiding_suffix(const Emitter *e, const Tensor *t)
 {
     size_t n = strlen(e->net);
-    bool hides = strncmp(t->name, e->net, n) == 0 && strcmp(t->name + n, "_arena") == 0;
+    const char *rest = strncmp(t->name, e->net, n) == 0 ? t->name + n : "";
+    bool hides = strcmp(rest, "_arena") == 0 ||
+                 (e->dump && (strcmp(rest, "_dump_dir") == 0 || strcmp(rest, "_dump") == 0));
     for (int i = 0; i < e->g->nnodes && !hides; i++) {
         char *fn = layer_fn(e->g->nodes[i]);
         hides = strcmp(fn, t->name) == 0;
@@ -1502,6 +1505,109 @@ static void emit_profile_table(Emitter *e)
               e->net, e->net, count);
 }
 
+/* ---- --dump-tensors -------------------------------------------------------- */
+
+static bool file_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+/* The file node n's output is dumped to: the name of the layer whose output
+ * it is (ir_result_name) and ".f32"; if that name holds other characters
+ * than letters, digits, '.', '_' and '-', they become '_' and "~ID" is
+ * added, so two labels never share a file. */
+static void dump_file_name(const Node *n, StrBuf *sb)
+{
+    const char *name = ir_result_name(n);
+    bool changed = name[0] == '\0';
+    for (const char *p = name; *p; p++) {
+        sb_putc(sb, file_name_char(*p) ? *p : '_');
+        changed |= !file_name_char(*p);
+    }
+    if (changed)
+        sb_printf(sb, "~%d", n->id);
+    sb_puts(sb, ".f32");
+}
+
+/* Text for one field of index.tsv: tabs and control characters become '?'. */
+static void put_index_text(StrBuf *sb, const char *s)
+{
+    for (; *s; s++)
+        sb_putc(sb, (unsigned char)*s < 32 || *s == 127 ? '?' : *s);
+}
+
+/* n's line in index.tsv after the file: label, op, shape "1,6,28,28", and the
+ * layers computed, "conv1 +bn1 +relu_1". */
+static void dump_index_line(const Node *n, StrBuf *sb)
+{
+    char label[64];
+    put_index_text(sb, ir_result_name(n));
+    sb_printf(sb, "\t%s\t", ir_op_label(n, label, sizeof label));
+    for (int i = 0; i < n->out->rank; i++)
+        sb_printf(sb, "%s%lld", i ? "," : "", (long long)n->out->dims[i]);
+    sb_putc(sb, '\t');
+    put_index_text(sb, n->name);
+    if (n->fuse.names)
+        put_index_text(sb, n->fuse.names);
+}
+
+/* The body of a C string literal holding s. */
+static void put_c_string(StrBuf *sb, const char *s)
+{
+    for (; *s; s++)
+        put_byte(sb, (unsigned char)*s);
+}
+
+/* NAME_dump_tensors(), NAME_dump_status() and the static state they share
+ * with NAME_run(). */
+static void emit_dump_functions(Emitter *e)
+{
+    const char *n = e->net;
+    sb_printf(e->sb,
+              "\n/* cnnc --dump-tensors: where NAME_run() writes every layer's output (NULL:\n"
+              " * nowhere), and whether a write failed. */\n"
+              "static const char *%s_dump_dir;\nstatic int %s_dump_failed;\n",
+              n, n);
+    sb_printf(e->sb,
+              "\nvoid %s_dump_tensors(const char *dir)\n{\n    %s_dump_dir = dir;\n"
+              "    %s_dump_failed = 0;\n}\n",
+              n, n, n);
+    sb_printf(e->sb, "\nint %s_dump_status(void)\n{\n    return %s_dump_failed ? -1 : 0;\n}\n", n,
+              n);
+    sb_printf(e->sb,
+              "\n/* Dump one tensor to dir; on an error, stop dumping (NULL). */\n"
+              "static const char *%s_dump(const char *dir, const char *file, const char *line,\n"
+              "                           const float *data, size_t count)\n{\n"
+              "    if (dir && cnnrt_dump_tensor(dir, file, line, data, count) != 0) {\n"
+              "        %s_dump_failed = 1;\n        return NULL;\n    }\n    return dir;\n}\n",
+              n, n);
+}
+
+/* In NAME_run(), after node n: write its output if dumping. */
+static void emit_dump_call(Emitter *e, const Node *n, bool profile)
+{
+    char a[REF_SIZE];
+    StrBuf file = {0}, line = {0}, index = {0};
+    dump_file_name(n, &file);
+    dump_index_line(n, &index);
+    put_c_string(&line, index.data);
+    if (profile)
+        open_block(e, "if (%s_dump_dir) {", e->net);
+    else
+        open_block(e, "if (%s_dump_dir)", e->net);
+    out(e, "%s_dump_dir = %s_dump(%s_dump_dir, \"%s\", \"%s\", %s, %lld);", e->net, e->net, e->net,
+        file.data, line.data, ptr(e, n->out, a, sizeof a), (long long)ir_tensor_numel(n->out));
+    if (profile) {
+        out(e, "prof_t = cnnrt_now_ms(); /* the time to write is no layer's */");
+        close_brace(e);
+    } else {
+        e->indent--;
+    }
+    sb_free(&file);
+    sb_free(&line);
+    sb_free(&index);
+}
+
 static void emit_run(Emitter *e, bool profile)
 {
     const Graph *g = e->g;
@@ -1509,6 +1615,8 @@ static void emit_run(Emitter *e, bool profile)
     int timed = 0;
     if (profile)
         emit_profile_table(e);
+    if (e->dump)
+        emit_dump_functions(e);
     sb_puts(e->sb, "\n");
     emit_signature(e, e->sb, "\n{\n");
     e->indent = 1;
@@ -1517,6 +1625,12 @@ static void emit_run(Emitter *e, bool profile)
         open_block(e, "if (!blas_threads_set) {");
         out(e, "cnnrt_set_blas_threads(%s_PARTS == 1 ? %d : 1);", e->NET, e->threads);
         out(e, "blas_threads_set = 1;");
+        close_brace(e);
+    }
+    if (e->dump) {
+        open_block(e, "if (%s_dump_dir && cnnrt_dump_begin(%s_dump_dir) != 0) {", e->net, e->net);
+        out(e, "%s_dump_dir = NULL;", e->net);
+        out(e, "%s_dump_failed = 1;", e->net);
         close_brace(e);
     }
     if (profile)
@@ -1531,6 +1645,8 @@ static void emit_run(Emitter *e, bool profile)
             else
                 out(e, "/* %s: %s is a view of %s */", comment_safe(e, n->name), n->out->name,
                     root(n->out)->name);
+            if (e->dump)
+                emit_dump_call(e, n, false);
             continue;
         }
         char *fn = layer_fn(n);
@@ -1545,6 +1661,8 @@ static void emit_run(Emitter *e, bool profile)
         sb_free(&args);
         if (profile)
             out(e, "prof_t = cnnrt_prof_tick(&%s_prof[%d], prof_t);", e->net, timed++);
+        if (e->dump)
+            emit_dump_call(e, n, profile);
         free(fn);
     }
     e->indent = 0;
@@ -1607,6 +1725,16 @@ static void emit_header(Emitter *e, const EmitOptions *opt, StrBuf *h)
                   " * call of each layer (to stdout), or forget what was timed so far. */\n"
                   "void %s_profile_print(void);\nvoid %s_profile_reset(void);\n",
                   e->net, e->net, e->net);
+    if (opt->dump_tensors)
+        sb_printf(h,
+                  "\n/* cnnc --dump-tensors: from now on each %s_run() writes every layer's\n"
+                  " * output to DIR (which must exist; NULL stops): LABEL.f32, raw little-endian\n"
+                  " * float32, named after the layer whose output it is (the last of a fused\n"
+                  " * group), and DIR/index.tsv, one line per file: file, label, op, shape,\n"
+                  " * layers computed. Dumping stops at the first file that cannot be written;\n"
+                  " * %s_dump_status() is then -1, else 0. */\n"
+                  "void %s_dump_tensors(const char *dir);\nint %s_dump_status(void);\n",
+                  e->net, e->net, e->net, e->net);
     sb_puts(h, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
@@ -1619,6 +1747,38 @@ static char *main_call_args(const Graph *g)
     for (int i = 0; i < g->noutputs; i++)
         sb_printf(&call, ", main_%s", g->outputs[i]->name);
     return call.data;
+}
+
+/* The option loop opening a generated main(): "--NAME VALUE" pairs before
+ * the files; option names[i] runs the statement stmts[i], which reads argv[2]. */
+static void emit_main_options(Emitter *e, int n, const char *const names[],
+                              const char *const stmts[])
+{
+    open_block(e, "while (argc > 2) {");
+    for (int i = 0; i < n; i++) {
+        out(e, "%sif (strcmp(argv[1], \"%s\") == 0)", i ? "else " : "", names[i]);
+        out(e, "    %s", stmts[i]);
+    }
+    out(e, "else");
+    out(e, "    break;");
+    out(e, "argc -= 2;");
+    out(e, "argv += 2;");
+    close_brace(e);
+}
+
+/* With --dump-tensors, main()'s --dump DIR: the usage line and the call. */
+static void emit_dump_usage(Emitter *e)
+{
+    if (e->dump)
+        out(e,
+            "fprintf(stderr, \"--dump DIR: write every layer's output to DIR/LABEL.f32, listed in "
+            "DIR/index.tsv.\\n\");");
+}
+
+static void emit_dump_start(Emitter *e)
+{
+    if (e->dump)
+        out(e, "if (dump)\n        %s_dump_tensors(dump);", e->net);
 }
 
 /* main(): ./prog [--bench N] IN.f32... OUT.f32. Inputs are raw little-endian
@@ -1648,22 +1808,24 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     e->indent = 1;
     out(e, "const char *prog = argv[0];");
     out(e, "int bench = 0;");
-    open_block(e, "if (argc > 2 && strcmp(argv[1], \"--bench\") == 0) {");
-    out(e, "bench = atoi(argv[2]);");
-    out(e, "argc -= 2;");
-    out(e, "argv += 2;");
-    close_brace(e);
+    if (e->dump)
+        out(e, "const char *dump = NULL;");
+    const char *names[] = {"--bench", "--dump"};
+    const char *stmts[] = {"bench = atoi(argv[2]);", "dump = argv[2];"};
+    emit_main_options(e, e->dump ? 2 : 1, names, stmts);
     open_block(e, "if (argc != %d || bench < 0) {", g->ninputs + 2);
     StrBuf usage = {0};
     for (int i = 0; i < g->ninputs; i++)
         sb_printf(&usage, " %s.f32", g->inputs[i]->name);
-    out(e, "fprintf(stderr, \"usage: %%s [--bench N]%s OUT.f32\\n\", prog);", usage.data);
+    out(e, "fprintf(stderr, \"usage: %%s [--bench N]%s%s OUT.f32\\n\", prog);",
+        e->dump ? " [--dump DIR]" : "", usage.data);
     out(e,
         "fprintf(stderr, \"Runs network %s on raw little-endian float32 input and writes its "
         "output.\\n\");",
         g->name);
     out(e,
         "fprintf(stderr, \"--bench N: run N timed times, print median_ms=<milliseconds>.\\n\");");
+    emit_dump_usage(e);
     out(e, "return 2;");
     close_brace(e);
     sb_free(&usage);
@@ -1677,6 +1839,7 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     for (int i = 0; i < g->ninputs; i++)
         out(e, "if (cnnrt_read_f32(argv[%d], main_%s, %lld) != 0)\n        return 1;", i + 1,
             g->inputs[i]->name, (long long)ir_tensor_numel(g->inputs[i]));
+    emit_dump_start(e);
     out(e, "double median_ms = 0.0;");
     if (opt->profile) {
         /* The same warm-up as cnnrt_bench's, then profile the timed runs only. */
@@ -1708,6 +1871,8 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     }
     out(e, "if (cnnrt_write_f32(argv[%d], %s%s, %lld) != 0)\n        return 1;", g->ninputs + 1,
         result ? result : "main_", result ? "" : g->outputs[0]->name, (long long)total);
+    if (e->dump)
+        out(e, "if (%s_dump_status() != 0)\n        return 1;", e->net);
     if (opt->profile)
         out(e, "if (bench > 0)\n        %s_profile_print();", e->net);
     out(e, "if (bench > 0)");
@@ -1741,22 +1906,24 @@ static void emit_test_main(Emitter *e, const EmitOptions *opt)
     e->indent = 1;
     out(e, "const char *prog = argv[0];");
     out(e, "double tol = 1e-4;");
-    open_block(e, "if (argc > 2 && strcmp(argv[1], \"--tol\") == 0) {");
-    out(e, "tol = atof(argv[2]);");
-    out(e, "argc -= 2;");
-    out(e, "argv += 2;");
-    close_brace(e);
+    if (e->dump)
+        out(e, "const char *dump = NULL;");
+    const char *names[] = {"--tol", "--dump"};
+    const char *stmts[] = {"tol = atof(argv[2]);", "dump = argv[2];"};
+    emit_main_options(e, e->dump ? 2 : 1, names, stmts);
     open_block(e, "if (argc != %d || !(tol >= 0)) {", g->ninputs + 2);
     StrBuf usage = {0};
     for (int i = 0; i < g->ninputs; i++)
         sb_printf(&usage, " %s.f32", g->inputs[i]->name);
-    out(e, "fprintf(stderr, \"usage: %%s [--tol T]%s EXPECTED.f32\\n\", prog);", usage.data);
+    out(e, "fprintf(stderr, \"usage: %%s [--tol T]%s%s EXPECTED.f32\\n\", prog);",
+        e->dump ? " [--dump DIR]" : "", usage.data);
     out(e, "fprintf(stderr, \"Runs network %s and compares its output with EXPECTED.f32 (raw "
            "float32,\\n\");",
         g->name);
     out(e, "fprintf(stderr, \"all outputs concatenated). A value matches if its absolute or "
            "relative\\n\");");
     out(e, "fprintf(stderr, \"error is at most T (default 1e-4). Exit status 0 if all match.\\n\");");
+    emit_dump_usage(e);
     out(e, "return 2;");
     close_brace(e);
     sb_free(&usage);
@@ -1772,7 +1939,10 @@ static void emit_test_main(Emitter *e, const EmitOptions *opt)
             g->inputs[i]->name, (long long)ir_tensor_numel(g->inputs[i]));
     out(e, "if (cnnrt_read_f32(argv[%d], main_expected, %lld) != 0)\n        return 2;",
         g->ninputs + 1, (long long)total);
+    emit_dump_start(e);
     out(e, "%s_run(%s);", e->net, call);
+    if (e->dump)
+        out(e, "if (%s_dump_status() != 0)\n        return 2;", e->net);
     out(e, "size_t bad = 0;");
     int64_t at = 0;
     for (int i = 0; i < g->noutputs; i++) {
@@ -1792,7 +1962,8 @@ static void emit_test_main(Emitter *e, const EmitOptions *opt)
 
 void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, StrBuf *blob)
 {
-    Emitter e = {.sb = src, .g = g, .net = g->name, .threads = opt->threads};
+    Emitter e = {
+        .sb = src, .g = g, .net = g->name, .threads = opt->threads, .dump = opt->dump_tensors};
     e.NET = upper(g->name);
     layout_weights(&e);
     char *c_name = xstrdup(opt->header_name);

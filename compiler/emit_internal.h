@@ -26,6 +26,7 @@ typedef struct Emitter {
     int64_t *param_at; /* float offset of node i's parameter p: [i * PARAM_MAX + p] */
     int64_t weight_floats;
     int threads;  /* --threads: > 1 emits OpenMP work sharing */
+    bool dump;    /* --dump-tensors */
     StrBuf label; /* comment_safe()'s result */
 } Emitter;
 

@@ -124,6 +124,7 @@ void ir_node_free(Node *n)
         ir_const_free(n->param[p]);
     free(n->name);
     free(n->fuse.names);
+    free(n->fuse.last);
     free(n);
 }
 
@@ -247,6 +248,11 @@ const char *act_name(Act act)
 {
     static const char *names[] = {"none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh"};
     return act >= 0 && act <= ACT_TANH ? names[act] : "?";
+}
+
+const char *ir_result_name(const Node *n)
+{
+    return n->fuse.last ? n->fuse.last : n->name;
 }
 
 const char *ir_op_label(const Node *n, char *buf, size_t size)

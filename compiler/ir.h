@@ -122,6 +122,7 @@ typedef struct Fused {
      * most convolution rows one band needs. */
     int64_t band_rows, band_conv_rows;
     char *names; /* the merged layers for dumps, " +bn1 +relu_1"; NULL if none */
+    char *last;  /* the last of them, whose output the node now writes; NULL if none */
 } Fused;
 
 typedef struct Node {
@@ -138,6 +139,9 @@ typedef struct Node {
     int64_t scratch_bytes;  /* temporary memory the kernel needs, in the arena */
     int64_t scratch_offset; /* set by plan_memory() */
     Fused fuse;             /* set by the fusion passes */
+    /* conv2d/linear: the output channels (features) before prune-channels
+     * removed some, for --emit=dot and --summary; 0 if none were removed. */
+    int64_t channels_before_prune;
 } Node;
 
 /* A `prune` statement (docs/language.md), resolved to its layers by
@@ -214,6 +218,9 @@ bool ir_infer_node(Node *n);
 /* The convolution's own output height and width (before any fused pool). */
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
 const char *act_name(Act act);
+/* The layer whose output node n writes: the last layer fused into it
+ * ("relu_1" for conv1 +bn1 +relu_1), or n itself. */
+const char *ir_result_name(const Node *n);
 /* "conv2d+relu+maxpool": the op and what the optimizer fused into it. */
 const char *ir_op_label(const Node *n, char *buf, size_t size);
 
@@ -239,9 +246,11 @@ void ir_verify(const Graph *g);
 /* Human-readable dump (--emit=ir). Deterministic. */
 void ir_print(const Graph *g, FILE *f);
 
-/* report.c: the --summary table (titled, e.g. "before optimization") and
- * the Graphviz view (--emit=dot). */
+/* report.c: the --summary table (titled, e.g. "before optimization"), the
+ * totals of the graph before the passes next to those after, and the
+ * Graphviz view (--emit=dot). */
 void ir_summary(const Graph *g, const char *title, FILE *f);
+void ir_summary_compare(const Graph *before, const Graph *after, FILE *f);
 void ir_dot(const Graph *g, FILE *f);
 
 /* Parameter count and multiply-accumulates of one node / the whole graph. */

@@ -41,6 +41,7 @@ typedef struct Options {
     bool with_test;
     int threads; /* --threads N */
     bool profile;
+    bool dump_tensors; /* --dump-tensors */
     const char *weights_file;
     double sparse_min; /* --sparse-min: negative for the default thresholds */
     PassOptions passes;
@@ -62,11 +63,16 @@ static const char usage_text[] =
     "  --emit=test      a self-checking program: ./t [--tol T] IN.f32 EXPECTED.f32 runs the\n"
     "                   network, prints the worst error of each output, exits 1 on a mismatch\n"
     "  --summary        a table of every layer (output shape, parameters, MACs, activation\n"
-    "                   bytes) with totals and the arena size (to -o or stdout)\n"
+    "                   bytes) with totals and the arena size, before and after the\n"
+    "                   optimizer, then both totals side by side (to -o or stdout)\n"
     "  --main           add main(): ./prog IN.f32 OUT.f32 reads raw float32 input and\n"
     "                   writes the output (for golden tests and quick runs)\n"
     "  --profile        time every layer: NAME_profile_print() prints a table (layer, op,\n"
     "                   kernel, ms, % of total, GFLOP/s); with --main, --bench N prints it\n"
+    "  --dump-tensors   NAME_dump_tensors(DIR) makes NAME_run() write every layer's output\n"
+    "                   to DIR/LABEL.f32 (raw float32) with an index, DIR/index.tsv; with\n"
+    "                   --main or --emit=test: ./prog --dump DIR ... (compare with PyTorch:\n"
+    "                   tools/cnndiff.py; -O0 dumps every layer, -O2 each fused group's last)\n"
     "  --name NAME      prefix of every generated symbol (default: the 'network' name)\n"
     "  --threads N      split each large layer over N threads with OpenMP (compile the\n"
     "                   C with -fopenmp; without it the code runs serially and lets\n"
@@ -206,6 +212,8 @@ static void parse_args(int argc, char **argv, Options *o)
             o->with_main = true;
         } else if (!strcmp(a, "--profile")) {
             o->profile = true;
+        } else if (!strcmp(a, "--dump-tensors")) {
+            o->dump_tensors = true;
         } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2")) {
             o->passes.level = a[2] - '0';
         } else if (!strncmp(a, "-f", 2) && a[2] != '\0') {
@@ -388,6 +396,54 @@ static const char *base_name(const char *path)
 
 /* ---- the pipeline -------------------------------------------------------- */
 
+/* The parsed network as a graph ready to emit: shapes, weights, the passes po
+ * enables, kernels and memory. NULL after reporting an error. */
+static Graph *build_graph(const Program *prog, const Options *o, const PassOptions *po)
+{
+    Graph *g = ir_build(prog, &o->build);
+    bool ok = g && weights_bind(g) && prune_weights(g) && run_passes(g, po, stderr);
+    if (ok) {
+        g->sparse_min = o->sparse_min;
+        select_kernels(g);
+        ok = plan_memory(g);
+    }
+    if (ok)
+        ir_verify(g);
+    if (!ok)
+        ir_graph_free(g);
+    return ok ? g : NULL;
+}
+
+static bool any_pass_enabled(const PassOptions *po)
+{
+    for (int i = 0; i < npasses; i++)
+        if (pass_enabled(po, i))
+            return true;
+    return false;
+}
+
+/* --summary: the table of g, and if the passes changed anything, first the
+ * table of the same network built without them (-O0), and after both the
+ * totals before and after. */
+static void write_summary(const Program *prog, const Options *o, const Graph *g, FILE *f)
+{
+    if (!any_pass_enabled(&o->passes)) {
+        ir_summary(g, "summary (-O0, no optimization)", f);
+        return;
+    }
+    PassOptions none = {.level = 0};
+    diag_quiet_warnings(true); /* printed by the first build */
+    Graph *g0 = build_graph(prog, o, &none);
+    diag_quiet_warnings(false);
+    if (!g0)
+        die("--summary: the network built with passes but not without");
+    ir_summary(g0, "before optimization (-O0)", f);
+    fputc('\n', f);
+    ir_summary(g, "after optimization", f);
+    ir_summary_compare(g0, g, f);
+    ir_graph_free(g0);
+}
+
 static int compile(const Options *o)
 {
     size_t len;
@@ -398,17 +454,8 @@ static int compile(const Options *o)
     }
     diag_set_source(o->input, src, len);
     Program *prog = parse_program(src, len);
-    Graph *g = prog ? ir_build(prog, &o->build) : NULL;
-    bool ok = g && weights_bind(g) && prune_weights(g);
-    if (ok)
-        ok = run_passes(g, &o->passes, stderr);
-    if (ok) {
-        g->sparse_min = o->sparse_min;
-        select_kernels(g);
-        ok = plan_memory(g);
-    }
-    if (ok)
-        ir_verify(g);
+    Graph *g = prog ? build_graph(prog, o, &o->passes) : NULL;
+    bool ok = g != NULL;
     if (ok && o->passes.stats)
         fprintf(stderr, "stats: arena: %lld bytes\n", (long long)g->arena_bytes);
     if (ok) {
@@ -422,7 +469,7 @@ static int compile(const Options *o)
             else if (o->emit == EMIT_DOT)
                 ir_dot(g, mem);
             else
-                ir_summary(g, "summary", mem);
+                write_summary(prog, o, g, mem);
             fclose(mem);
             const char *paths[3] = {c_path, NULL, NULL};
             const StrBuf *data[3] = {&out, NULL, NULL};
@@ -445,7 +492,8 @@ static int compile(const Options *o)
                               .weights_file = o->weights_file,
                               .threads = o->threads,
                               .profile = o->profile,
-                              .with_test = o->with_test};
+                              .with_test = o->with_test,
+                              .dump_tensors = o->dump_tensors};
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};

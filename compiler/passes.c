@@ -190,6 +190,8 @@ void pass_absorb(Graph *g, Node *p, Node *c, PassStats *st)
                             c->fuse.names ? c->fuse.names : "");
     free(p->fuse.names);
     p->fuse.names = names;
+    free(p->fuse.last);
+    p->fuse.last = xstrdup(ir_result_name(c));
     p->out = c->out;
     c->out->producer = p;
     st->bytes += ir_tensor_bytes(mid);

@@ -396,6 +396,8 @@ static void rewrite_weighted(Prune *p, Node *n, int64_t *keep)
     for (int q = 0; q < PARAM_MAX; q++)
         if (n->param[q])
             slice_axis(n->param[q], 0, keep, nout);
+    if (!n->channels_before_prune)
+        n->channels_before_prune = n->a.channels;
     n->a.channels = nout;
 }
 

@@ -25,32 +25,33 @@ static const char *grouped(int64_t v, char *buf, size_t size)
     return buf;
 }
 
-/* The totals before the passes (set by run_passes), and the nonzero weights:
- * what pruning changed, for the lines after "total:". */
-static void print_pruning(const Graph *g, FILE *f)
+/* The nonzero weights, when some are zero (pruning): the line after "total:". */
+static void print_nonzero(const Graph *g, FILE *f)
 {
-    char a[32], b[32], c[32], d[32];
+    char a[32], b[32];
     int64_t params, nonzero, macs, nonzero_macs;
     ir_graph_counts(g, &params, &nonzero, &macs, &nonzero_macs);
-    if (g->params_before || g->macs_before)
-        fprintf(f, "before the passes: %s parameters, %s MACs\n",
-                grouped(g->params_before, a, sizeof a), grouped(g->macs_before, b, sizeof b));
-    if (nonzero == params && g->nonzero_before == g->params_before)
-        return;
-    fprintf(f, "nonzero weights: %s parameters, %s MACs (before the passes: %s and %s)\n",
-            grouped(nonzero, a, sizeof a), grouped(nonzero_macs, b, sizeof b),
-            grouped(g->nonzero_before, c, sizeof c), grouped(g->nonzero_macs_before, d, sizeof d));
+    if (nonzero != params)
+        fprintf(f, "nonzero weights: %s parameters, %s MACs\n", grouped(nonzero, a, sizeof a),
+                grouped(nonzero_macs, b, sizeof b));
+}
+
+static int op_column_width(const Graph *g)
+{
+    char label[64];
+    int opw = 16; /* wider if a fused label ("conv2d+relu+maxpool") needs it */
+    for (int i = 0; i < g->nnodes; i++) {
+        int len = (int)strlen(ir_op_label(g->nodes[i], label, sizeof label));
+        opw = len > opw ? len : opw;
+    }
+    return opw;
 }
 
 void ir_summary(const Graph *g, const char *title, FILE *f)
 {
     char shape[160], a[32], b[32], c[32], label[64];
     int64_t params = 0, macs = 0, act = 0;
-    int opw = 16; /* wider if a fused label ("conv2d+relu+maxpool") needs it */
-    for (int i = 0; i < g->nnodes; i++) {
-        int len = (int)strlen(ir_op_label(g->nodes[i], label, sizeof label));
-        opw = len > opw ? len : opw;
-    }
+    int opw = op_column_width(g);
     fprintf(f, "%s: network %s, batch %lld\n", title, g->name, (long long)g->batch);
     fprintf(f, "%-28s %-*s %-20s %12s %15s %12s\n", "layer", opw, "op", "output", "params",
             "MACs", "act bytes");
@@ -66,18 +67,46 @@ void ir_summary(const Graph *g, const char *title, FILE *f)
         params += p;
         macs += m;
         act += bytes;
-        fprintf(f, "%-28s %-*s %-20s %12s %15s %12s\n", n->name, opw,
+        fprintf(f, "%-28s %-*s %-20s %12s %15s %12s", n->name, opw,
                 ir_op_label(n, label, sizeof label),
                 ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
                 grouped(p, a, sizeof a), grouped(m, b, sizeof b), grouped(bytes, c, sizeof c));
+        fprintf(f, "%s%s\n", n->fuse.names ? "  fused:" : "", n->fuse.names ? n->fuse.names : "");
     }
     fprintf(f, "total: %s parameters (%s bytes), %s MACs\n", grouped(params, a, sizeof a),
             grouped(params * 4, b, sizeof b), grouped(macs, c, sizeof c));
-    print_pruning(g, f);
+    print_nonzero(g, f);
     fprintf(f, "activations: %s bytes if each had its own buffer; arena %s bytes "
                "(lower bound %s: the most live at one step)\n",
             grouped(act, a, sizeof a), grouped(g->arena_bytes, b, sizeof b),
             grouped(g->peak_live_bytes, c, sizeof c));
+}
+
+/* One line of the comparison: "  parameters  422,026 -> 421,642  -0.1%". */
+static void compare_line(FILE *f, const char *what, int64_t before, int64_t after)
+{
+    char a[32], b[32];
+    fprintf(f, "  %-16s %13s -> %13s", what, grouped(before, a, sizeof a),
+            grouped(after, b, sizeof b));
+    if (before > 0 && before != after)
+        fprintf(f, "  %+.1f%%", 100.0 * ((double)after - (double)before) / (double)before);
+    fputc('\n', f);
+}
+
+void ir_summary_compare(const Graph *before, const Graph *after, FILE *f)
+{
+    int64_t params[2], nonzero[2], macs[2], nonzero_macs[2];
+    ir_graph_counts(before, &params[0], &nonzero[0], &macs[0], &nonzero_macs[0]);
+    ir_graph_counts(after, &params[1], &nonzero[1], &macs[1], &nonzero_macs[1]);
+    fprintf(f, "\nbefore -> after optimization:\n");
+    compare_line(f, "layers", before->nnodes, after->nnodes);
+    compare_line(f, "parameters", params[0], params[1]);
+    compare_line(f, "MACs", macs[0], macs[1]);
+    if (nonzero[0] != params[0] || nonzero[1] != params[1]) {
+        compare_line(f, "nonzero params", nonzero[0], nonzero[1]);
+        compare_line(f, "nonzero MACs", nonzero_macs[0], nonzero_macs[1]);
+    }
+    compare_line(f, "arena bytes", before->arena_bytes, after->arena_bytes);
 }
 
 /* DOT string literal contents: quotes and backslashes escaped. */
@@ -88,6 +117,18 @@ static void dot_text(FILE *f, const char *s)
             fputc('\\', f);
         fputc(*s, f);
     }
+}
+
+/* " 16 ch", or what prune-channels left: " 32→16 ch (16 pruned)" (linear:
+ * "out" features instead of "ch"). */
+static void dot_channels(FILE *f, const Node *n)
+{
+    const char *unit = n->op == OP_CONV2D ? "ch" : "out";
+    long long now = (long long)n->a.channels, before = (long long)n->channels_before_prune;
+    if (!before)
+        fprintf(f, " %lld %s", now, unit);
+    else
+        fprintf(f, " %lld\u2192%lld %s (%lld pruned)", before, now, unit, before - now);
 }
 
 void ir_dot(const Graph *g, FILE *f)
@@ -108,10 +149,14 @@ void ir_dot(const Graph *g, FILE *f)
         fprintf(f, "  n%d [shape=box, style=\"rounded,filled\", fillcolor=\"%s\", label=\"", n->id,
                 p ? "#fde9c8" : "#eeeeee");
         dot_text(f, n->name);
+        if (n->fuse.names)
+            dot_text(f, n->fuse.names); /* the layers fused in: "conv1 +bn1 +relu" */
         fprintf(f, "\\n%s", ir_op_label(n, label, sizeof label));
         if (n->op == OP_CONV2D)
-            fprintf(f, " %lldx%lld/%lld, %lld ch", (long long)n->a.kh, (long long)n->a.kw,
-                    (long long)n->a.sh, (long long)n->a.channels);
+            fprintf(f, " %lldx%lld/%lld,", (long long)n->a.kh, (long long)n->a.kw,
+                    (long long)n->a.sh);
+        if (n->op == OP_CONV2D || n->channels_before_prune)
+            dot_channels(f, n);
         if (p)
             fprintf(f, "\\n%lld params", (long long)p);
         fprintf(f, "\"];\n");

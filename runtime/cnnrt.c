@@ -1,5 +1,6 @@
 /* cnnrt.c - the cnnc runtime library (libcnnrt): GEMM/GEMV (OpenBLAS or
- * portable loops), im2col for convolutions, and raw float32 file I/O.
+ * portable loops), im2col for convolutions, raw float32 file I/O and tensor
+ * dumps.
  *
  * Built with -DCNNRT_OPENBLAS the products go to cblas_*; otherwise portable
  * C loops are used. These are written so that GCC/Clang vectorize them at -O2
@@ -450,6 +451,54 @@ int cnnrt_write_f32(const char *path, const float *buf, size_t count)
         return -1;
     }
     return 0;
+}
+
+/* ---- tensor dumps ------------------------------------------------------- */
+
+#define DUMP_PATH_MAX 4096
+#define DUMP_INDEX "index.tsv"
+
+/* dir/name into buf; false (after saying why) if it does not fit. */
+static bool dump_path(char *buf, const char *dir, const char *name)
+{
+    int n = snprintf(buf, DUMP_PATH_MAX, "%s/%s", dir, name);
+    if (n < 0 || n >= DUMP_PATH_MAX) {
+        fprintf(stderr, "%s/%s: path too long\n", dir, name);
+        return false;
+    }
+    return true;
+}
+
+/* Write the line "a<TAB>b" to dir/index.tsv, truncating it first (mode "w")
+ * or appending (mode "a"). */
+static int dump_index_line(const char *dir, const char *mode, const char *a, const char *b)
+{
+    char path[DUMP_PATH_MAX];
+    if (!dump_path(path, dir, DUMP_INDEX))
+        return -1;
+    FILE *f = fopen(path, mode);
+    bool ok = f && fprintf(f, "%s\t%s\n", a, b) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cnnrt_dump_begin(const char *dir)
+{
+    return dump_index_line(dir, "w", "# file", "label\top\tshape\tlayers");
+}
+
+int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line, const float *data,
+                      size_t count)
+{
+    char path[DUMP_PATH_MAX];
+    if (!dump_path(path, dir, file) || cnnrt_write_f32(path, data, count) != 0)
+        return -1;
+    return dump_index_line(dir, "a", file, index_line);
 }
 
 /* ---- benchmarking ------------------------------------------------------- */

@@ -57,6 +57,18 @@ int cnnrt_read_f32(const char *path, float *buf, size_t count);
 /* Write `count` float32 values (little-endian) to a file. Returns 0 or -1 as above. */
 int cnnrt_write_f32(const char *path, const float *buf, size_t count);
 
+/* Tensor dumps, used by code generated with `cnnc --dump-tensors`: each
+ * NAME_run() calls cnnrt_dump_begin(dir), which starts dir/index.tsv (the
+ * directory must exist) with the header line
+ *     # file<TAB>label<TAB>op<TAB>shape<TAB>layers
+ * then cnnrt_dump_tensor after each layer, which writes count floats of data
+ * to dir/file (raw little-endian float32, as cnnrt_write_f32) and appends the
+ * line "file<TAB>index_line" to the index. Both return 0, or -1 after printing
+ * why to stderr. */
+int cnnrt_dump_begin(const char *dir);
+int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line, const float *data,
+                      size_t count);
+
 /* Call fn(ctx) `warmup` times, then time `runs` calls (at most
  * CNNRT_BENCH_MAX_RUNS) and return the median in milliseconds. Used by the
  * `--bench N` mode of programs built with `cnnc --main`. */

@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_io import write_safetensors  # noqa: E402
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
-__all__ = ["export", "ExportError"]
+__all__ = ["export", "ExportError", "load_module", "layer_names"]
 
 
 class ExportError(Exception):
@@ -1311,6 +1311,51 @@ def _network_name(path):
     return name
 
 
+def _convert(module, example_input):
+    """Trace `module` in eval mode (its training flag restored) on
+    `example_input` and map it to cnnc ops: (the fx GraphModule, the
+    _Converter, the live ops)."""
+    was_training = module.training
+    module.eval()
+    try:
+        gm = _trace(module, example_input)
+        conv = _Converter(gm)
+        conv.run()
+    finally:
+        module.train(was_training)
+
+    if conv.input is None:
+        raise ExportError("forward() takes no input")
+    if not conv.outputs:
+        raise ExportError("forward() returns nothing")
+    ops = _remove_dead(conv.ops, conv.outputs)
+    if not ops:
+        raise ExportError("the network has no layers")
+    for o in ops:
+        o.group = _group(o.node)
+    return gm, conv, ops
+
+
+def layer_names(module, example_input):
+    """The layers export() writes for `module`, in the order of the .cnn, as
+    (cnnc layer name, op, fx node) triples, and the fx GraphModule the nodes
+    belong to. The name is what cnnc calls the layer (in --dump-tensors files,
+    --emit=ir, the profile): the label export() writes (the module path of a
+    layer with weights), or cnnc's own "<op>_<n>", the n-th unlabelled layer
+    of that op (compiler/sema.c, layer_name). Running the GraphModule gives
+    each layer's PyTorch result as the output of its fx node."""
+    gm, _conv, ops = _convert(module, example_input)
+    names, counts, out = set(), {}, []
+    for o in _schedule(ops):
+        name = o.label
+        while name is None or (o.label is None and name in names):
+            counts[o.kind] = counts.get(o.kind, 0) + 1
+            name = "%s_%d" % (o.kind, counts[o.kind])
+        names.add(name)
+        out.append((name, o.kind, o.node))
+    return out, gm
+
+
 def export(module, example_input, path, keep_masks=False):
     """Export `module` (an nn.Module) to the cnnc network file `path` (.cnn)
     and its weights beside it (same name, .safetensors).
@@ -1335,25 +1380,7 @@ def export(module, example_input, path, keep_masks=False):
     if not path.endswith(".cnn"):
         raise ExportError("the output file name must end in .cnn: %s" % path)
 
-    was_training = module.training
-    module.eval()
-    try:
-        gm = _trace(module, example_input)
-        conv = _Converter(gm)
-        conv.run()
-    finally:
-        module.train(was_training)
-
-    if conv.input is None:
-        raise ExportError("forward() takes no input")
-    if not conv.outputs:
-        raise ExportError("forward() returns nothing")
-    ops = _remove_dead(conv.ops, conv.outputs)
-    if not ops:
-        raise ExportError("the network has no layers")
-    for o in ops:
-        o.group = _group(o.node)
-
+    _gm, conv, ops = _convert(module, example_input)
     body = _render(ops, conv.input, conv.outputs)
 
     tensors = []
@@ -1417,6 +1444,29 @@ def _load_object(spec):
     return obj
 
 
+def load_module(spec, kwargs=None, state_dict=None):
+    """The nn.Module named by `spec` (FILE.py:NAME or package.module:NAME, NAME
+    an nn.Module, a class or a function returning one; called with `kwargs`),
+    with the weights of `state_dict` loaded if given: a file saved with
+    torch.save (a state_dict, or a dict holding one under "state_dict"), or a
+    .safetensors file. In eval mode."""
+    obj = _load_object(spec)
+    module = obj(**(kwargs or {})) if callable(obj) and not isinstance(obj, nn.Module) else obj
+    if not isinstance(module, nn.Module):
+        raise ExportError("%s did not give an nn.Module" % spec)
+    if state_dict:
+        if state_dict.endswith(".safetensors"):
+            sd = {k: torch.from_numpy(np.array(v)) for k, v in read_safetensors(state_dict).items()}
+        else:
+            sd = torch.load(state_dict, map_location="cpu")
+        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+            sd = sd["state_dict"]
+        if not isinstance(sd, dict):
+            raise ExportError("%s does not hold a state_dict" % state_dict)
+        module.load_state_dict(sd)
+    return module.eval()
+
+
 def _parse_kwarg(text):
     if "=" not in text:
         raise ExportError("--arg needs NAME=VALUE, not %r" % text)
@@ -1452,7 +1502,8 @@ def main(argv=None):
                    help="constructor keyword argument (a Python literal or a string); "
                    "repeatable")
     p.add_argument("--state-dict", metavar="FILE",
-                   help="load these weights (torch.save of a state_dict) before exporting")
+                   help="load these weights (torch.save of a state_dict, or a .safetensors "
+                   "file) before exporting")
     p.add_argument("--keep-masks", action="store_true",
                    help="write pruned weights as NAME_orig and NAME_mask instead of their product")
     p.add_argument("--batch", type=int, default=1,
@@ -1475,20 +1526,8 @@ def main(argv=None):
         if a.batch < 1:
             raise ExportError("--batch must be positive")
         torch.manual_seed(a.seed)
-        obj = _load_object(a.model)
         kwargs = dict(_parse_kwarg(t) for t in a.arg)
-        module = obj(**kwargs) if callable(obj) and not isinstance(obj, nn.Module) else obj
-        if not isinstance(module, nn.Module):
-            raise ExportError("%s did not give an nn.Module" % a.model)
-        if a.state_dict:
-            sd = torch.load(a.state_dict, map_location="cpu")
-            if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"],
-                                                                           dict):
-                sd = sd["state_dict"]
-            if not isinstance(sd, dict):
-                raise ExportError("%s does not hold a state_dict" % a.state_dict)
-            module.load_state_dict(sd)
-        module.eval()
+        module = load_module(a.model, kwargs, a.state_dict)
         out = a.output or a.model.rsplit(":", 1)[1].split(".")[-1].lower() + ".cnn"
         gen = torch.Generator().manual_seed(a.seed + 1)
         x = torch.randn((a.batch,) + shape, generator=gen)

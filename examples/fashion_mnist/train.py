@@ -3,15 +3,17 @@
 
     /usr/bin/python3 train.py              # the shipped files (12 epochs)
     /usr/bin/python3 train.py --epochs 1   # a quick try (overwrites them too)
+    /usr/bin/python3 train.py --export-only   # no training: export the committed
+                                              # fmnist.safetensors again
 
 Needs Debian's python3-torch and python3-numpy, and the Fashion-MNIST data from
 the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist).
 Writes, next to this script:
 
-    fmnist.cnn                 the network in cnnc's language (from the template
-                               below, with this script's layer sizes filled in)
-    fmnist.safetensors         the trained state_dict, PyTorch's key names,
-                               BatchNorm's int64 num_batches_tracked included
+    fmnist.cnn                 the network in cnnc's language and
+    fmnist.safetensors         its trained weights under PyTorch's state_dict
+                               names, both written by the exporter,
+                               tools/torch2cnn.py: export(model, example, path)
     pytorch_predictions.bin    PyTorch's answer for each of the 10,000 test
                                images, for eval.c's agreement check (format below)
 
@@ -39,7 +41,6 @@ The run is deterministic: fixed seeds, a fixed shuffle order, 2 threads.
 
 import argparse
 import gzip
-import json
 import os
 import struct
 import sys
@@ -52,6 +53,9 @@ import torch.nn.functional as F
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from safetensors_io import read_safetensors  # noqa: E402
+from torch2cnn import export, load_module  # noqa: E402
 
 MEAN = 0.2860
 STD = 0.3530
@@ -95,7 +99,8 @@ def preprocess(images_u8):
 
 class FashionCNN(nn.Module):
     """The network of fmnist.cnn. The attribute names are the state_dict keys
-    (conv1.weight, bn1.running_mean, ...), which are the layer labels there."""
+    (conv1.weight, bn1.running_mean, ...), which the exporter makes the layer
+    labels there; forward's argument names the input (fmnist_run's `image`)."""
 
     def __init__(self):
         super().__init__()
@@ -108,8 +113,8 @@ class FashionCNN(nn.Module):
         self.fc1 = nn.Linear(C2 * 7 * 7, HIDDEN)
         self.fc2 = nn.Linear(HIDDEN, 10)
 
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # [C1, 14, 14]
+    def forward(self, image):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(image))), 2)  # [C1, 14, 14]
         x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)  # [C2, 7, 7]
         x = torch.flatten(x, 1)                               # [C2*49], C, H, W order
         x = self.dropout(x)
@@ -117,103 +122,20 @@ class FashionCNN(nn.Module):
         return self.fc2(x)
 
 
-# The network in cnnc's language, written by hand for now. When the exporter
-# (tools/torch2cnn.py) lands, export(model, example, "fmnist.cnn") replaces it.
-CNN_TEMPLATE = """\
-# A small CNN for Fashion-MNIST: 28x28 grey pictures of clothes, 10 classes.
-# Written by train.py (which trains it); the layer sizes come from there.
-#
-# Two convolution stages (conv -> batchnorm -> relu -> 2x2 max pool), then two
-# fully connected layers. The shape after each line is [channels, height,
-# width] or [features], for one image; cnnc infers all of them from the input.
+# ---- export -----------------------------------------------------------------
 
-network fmnist
-
-# One grey 28x28 image, preprocessed as (pixel/255 - 0.2860) / 0.3530.
-input image[1, 28, 28]                                          # [1, 28, 28]
-
-# The trained parameters: train.py saves the PyTorch state_dict as safetensors.
-# Each label below is a key prefix: conv1 loads conv1.weight, bn1 loads
-# bn1.weight, bn1.bias, bn1.running_mean and bn1.running_var (the training
-# counter bn1.num_batches_tracked is in the file too; cnnc ignores it).
-weights "fmnist.safetensors"
-
-param c1 = {c1}               # channels of the first convolution
-param c2 = {c2}               # channels of the second
-param hidden = {hidden}          # features of the hidden fully connected layer
-
-# 3x3 convolutions padded by 1 keep the size; bias=false because the batch
-# normalization right after adds its own shift. Batchnorm runs as in
-# PyTorch's eval mode, with the running mean and variance.
-conv1: conv2d(c1, kernel=3, pad=1, bias=false) -> bn1: batchnorm   # [c1, 28, 28]
-    -> relu -> maxpool(2)                                          # [c1, 14, 14]
-conv2: conv2d(c2, kernel=3, pad=1, bias=false) -> bn2: batchnorm   # [c2, 14, 14]
-    -> relu -> maxpool(2)                                          # [c2, 7, 7]
-
-# One vector, in channel, row, column order like torch.flatten.
-flatten                                                            # [c2*49]
-
-# Dropout only acts while training; at inference it is the identity.
-dropout(p={dropout})
-
-fc1: linear(hidden) -> relu                                        # [hidden]
-
-# One score (logit) per class; the largest is the answer. The label names the
-# output: the C entry point is fmnist_run(const float *image, float *fc2).
-fc2: linear(10)                                                    # [10]
-"""
-
-
-def write_cnn(path):
-    with open(path, "w") as f:
-        f.write(CNN_TEMPLATE.format(c1=C1, c2=C2, hidden=HIDDEN, dropout=DROPOUT))
-
-
-# ---- safetensors ------------------------------------------------------------
-
-DTYPES = {torch.float32: ("F32", "<f4"), torch.int64: ("I64", "<i8")}
-
-
-def save_safetensors(tensors, path):
-    """Write {name: tensor} in the safetensors format: an 8-byte little-endian
-    header length, a JSON header (padded with spaces to a multiple of 8) giving
-    each tensor's dtype, shape and [begin, end) byte offsets, then the raw
-    little-endian data, contiguous, in header order. float32 and int64 only
-    (num_batches_tracked is an int64 scalar, shape [])."""
-    header = {}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        st_dtype, np_dtype = DTYPES[t.dtype]
-        a = t.detach().cpu().contiguous().numpy().astype(np_dtype)
-        raw = a.tobytes()
-        header[name] = {"dtype": st_dtype, "shape": list(a.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hjson += b" " * (-len(hjson) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for raw in blobs:
-            f.write(raw)
-
-
-def load_safetensors(path):
-    """Read back what save_safetensors wrote, to check it."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    np_dtypes = {"F32": "<f4", "I64": "<i8"}
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        a = np.frombuffer(data[base + b:base + e], dtype=np_dtypes[info["dtype"]])
-        out[name] = a.reshape(info["shape"])
-    return out
+def export_model(model):
+    """fmnist.cnn and fmnist.safetensors, by the exporter; the weights file is
+    read back and checked against the model's state_dict."""
+    path = os.path.join(HERE, "fmnist.cnn")
+    export(model, torch.zeros(1, 1, 28, 28), path)
+    weights = os.path.join(HERE, "fmnist.safetensors")
+    back = read_safetensors(weights)
+    for name, t in model.state_dict().items():
+        if name in back:
+            assert np.array_equal(back[name], t.numpy()), name
+    print("wrote fmnist.cnn and fmnist.safetensors (%d bytes): %s" % (
+        os.path.getsize(weights), ", ".join(back)))
 
 
 # ---- training ---------------------------------------------------------------
@@ -267,7 +189,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS,
                     help="training epochs (default %d)" % EPOCHS)
+    ap.add_argument("--export-only", action="store_true",
+                    help="do not train: load the committed fmnist.safetensors and export "
+                    "it again (fmnist.cnn); needs no data")
     args = ap.parse_args()
+    if args.export_only:
+        model = load_module(os.path.abspath(__file__) + ":FashionCNN",
+                            state_dict=os.path.join(HERE, "fmnist.safetensors"))
+        export_model(model)
+        return
 
     torch.set_num_threads(2)
     torch.manual_seed(SEED)
@@ -288,18 +218,7 @@ def main():
     acc = (logits.argmax(1) == y_test).float().mean().item()
     print("final test accuracy: %.2f%% on %d images" % (100 * acc, len(x_test)))
 
-    state = model.state_dict()
-    path = os.path.join(HERE, "fmnist.safetensors")
-    save_safetensors(state, path)
-    back = load_safetensors(path)
-    assert list(back) == list(state)
-    for name, t in state.items():
-        assert np.array_equal(back[name], t.numpy()), name
-    print("wrote fmnist.safetensors (%d bytes): %s" % (
-        os.path.getsize(path), ", ".join(state)))
-
-    write_cnn(os.path.join(HERE, "fmnist.cnn"))
-    print("wrote fmnist.cnn")
+    export_model(model)
     path = os.path.join(HERE, "pytorch_predictions.bin")
     write_predictions(path, logits)
     print("wrote pytorch_predictions.bin (%d bytes)" % os.path.getsize(path))

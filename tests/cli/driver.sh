@@ -38,6 +38,49 @@ check "--profile: code stays -pedantic clean; --bench prints a per-layer table b
     grep -qE '^total ' p.txt && tail -1 p.txt | grep -qE '^median_ms=' &&
     ./p in.f32 out2.f32 > p2.txt && test ! -s p2.txt && cmp out.f32 out2.f32 &&
     '$cnnc' net.cnn --main -o np.c && ! grep -q prof np.c np.h"
+# --dump-tensors: every file the index lists has 4 bytes per element of its
+# shape (the index's fourth column); prints the number of files.
+dump_sizes_ok() {
+    awk -F'\t' -v d="$1" 'NR > 1 { n = split($4, s, ","); e = 1; for (i = 1; i <= n; i++) e *= s[i];
+        cmd = "stat -c %s " d "/" $1; cmd | getline size; close(cmd);
+        if (size != 4 * e) { print $1 ": " size " bytes, shape " $4; bad = 1 } files++ }
+        END { if (bad) exit 1; print files }' "$1/index.tsv"
+}
+export -f dump_sizes_ok
+golden="$root/tests/golden"
+check "--dump-tensors -O0: one file per layer, sizes from the index, the last equals the output" bash -c "
+    '$cnnc' '$golden/fmnist_bn/net.cnn' -O0 --main --dump-tensors -o dump0.c &&
+    grep -qxF 'void net_dump_tensors(const char *dir);' dump0.h && grep -qxF 'int net_dump_status(void);' dump0.h &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O1 dump0.c \$('$cnnc' --cflags) -o dump0 \$('$cnnc' --libs) &&
+    mkdir D0 && ./dump0 --dump D0 '$golden/fmnist_bn/input.f32' y0.f32 &&
+    head -1 D0/index.tsv | grep -qxP '# file\tlabel\top\tshape\tlayers' &&
+    grep -qxP 'bn1.f32\tbn1\tbatchnorm\t1,8,28,28\tbn1' D0/index.tsv &&
+    grep -qxP 'flatten_1.f32\tflatten_1\tflatten\t1,784\tflatten_1' D0/index.tsv &&
+    test \"\$(cut -f1 D0/index.tsv | tr '\n' ' ')\" = '# file conv1.f32 bn1.f32 relu_1.f32 maxpool_1.f32 conv2.f32 bn2.f32 relu_2.f32 maxpool_2.f32 flatten_1.f32 fc1.f32 relu_3.f32 fc2.f32 ' &&
+    test \"\$(dump_sizes_ok D0)\" = 12 && cmp D0/fc2.f32 y0.f32 && cmp D0/maxpool_2.f32 D0/flatten_1.f32 &&
+    ./dump0 '$golden/fmnist_bn/input.f32' y1.f32 && cmp y0.f32 y1.f32"
+check "--dump-tensors -O2: a fused group is dumped once, under its last layer, equal to -O0's" bash -c "
+    '$cnnc' '$golden/fmnist_bn/net.cnn' --main --dump-tensors -o dump2.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O1 dump2.c \$('$cnnc' --cflags) -o dump2 \$('$cnnc' --libs) &&
+    mkdir D2 && ./dump2 --dump D2 '$golden/fmnist_bn/input.f32' y2.f32 &&
+    grep -qxP 'maxpool_1.f32\tmaxpool_1\tconv2d\+relu\+maxpool\t1,8,14,14\tconv1 \+bn1 \+relu_1 \+maxpool_1' D2/index.tsv &&
+    grep -qxP 'relu_3.f32\trelu_3\tlinear\+relu\t1,32\tfc1 \+relu_3' D2/index.tsv &&
+    test \"\$(dump_sizes_ok D2)\" = 5 && cmp D2/fc2.f32 y2.f32 &&
+    for f in maxpool_1 maxpool_2 flatten_1 relu_3 fc2; do '$build/tools/f32cmp' --tol 1e-5 D2/\$f.f32 D0/\$f.f32 || exit 1; done"
+check "--dump-tensors: a layer computed in place is dumped before the next overwrites it (batch 2)" bash -c "
+    '$cnnc' '$golden/add_skip/net.cnn' -O0 --batch 2 --main --dump-tensors -o dumps.c &&
+    $ccs -std=c99 -O1 dumps.c \$('$cnnc' --cflags) -o dumps \$('$cnnc' --libs) &&
+    mkdir DS && ./dumps --dump DS '$golden/add_skip/input.f32' ys.f32 && test \"\$(dump_sizes_ok DS)\" = 7 &&
+    grep -qE '^    layer[0-9]+_relu_1\((net_arena \+ [0-9]+), \1\);' dumps.c &&
+    ! cmp -s DS/c1.f32 DS/relu_1.f32 && cmp DS/relu_3.f32 ys.f32"
+check "--dump-tensors with --emit=test and --profile; a missing directory fails the run" bash -c "
+    '$cnnc' '$golden/fmnist_bn/net.cnn' --emit=test --profile --dump-tensors -o dumpt.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O1 dumpt.c \$('$cnnc' --cflags) -o dumpt \$('$cnnc' --libs) &&
+    mkdir DT && ./dumpt --dump DT --tol 1e-4 '$golden/fmnist_bn/input.f32' '$golden/fmnist_bn/expected.f32' | grep -q PASS &&
+    test \"\$(dump_sizes_ok DT)\" = 5 && ./dumpt 2>&1 | grep -qF '[--dump DIR]' &&
+    ./dumpt --dump nowhere '$golden/fmnist_bn/input.f32' '$golden/fmnist_bn/expected.f32' 2> dt.err; test \$? -eq 2 &&
+    grep -qxF 'nowhere/index.tsv: cannot write: No such file or directory' dt.err &&
+    '$cnnc' '$golden/fmnist_bn/net.cnn' --main -o dumpn.c && ! grep -q _dump dumpn.c dumpn.h"
 check "output files get ordinary permissions" bash -c "umask 022 && '$cnnc' net.cnn -o perm.c && test \$(stat -c %a perm.c) = 644 && test \$(stat -c %a perm.h) = 644"
 check "-D overrides a param and shapes follow" bash -c "'$cnnc' net.cnn -D c=6 -O0 --emit=ir | grep -q '%conv \[1, 6, 8, 8\]'"
 check "-D of an unknown param is an error" bash -c "'$cnnc' net.cnn -D cc=6 -o x.c 2>&1 | grep -q \"no param 'cc'; did you mean 'c'\"; test ! -e x.c"
@@ -83,7 +126,15 @@ check "--weights-file keeps weights out of the source" bash -c "
 check "--summary prints a row per layer and the totals" bash -c "
     '$cnnc' net.cnn -O0 --summary > sum.txt &&
     grep -qE '^conv +conv2d +\[1, 4, 8, 8\] +112 +6,912 +1,024\$' sum.txt &&
-    grep -qx 'total: 762 parameters (3,048 bytes), 7,552 MACs' sum.txt && test ! -e net.c.tmp"
+    grep -qx 'total: 762 parameters (3,048 bytes), 7,552 MACs' sum.txt && test ! -e net.c.tmp &&
+    head -1 sum.txt | grep -qx 'summary (-O0, no optimization): network small, batch 1' &&
+    ! grep -q 'after optimization' sum.txt"
+check "--summary at -O2: before and after tables, then the totals compared" bash -c "
+    '$cnnc' net.cnn --summary > sum2.txt &&
+    test \$(grep -c '^total: 762 parameters' sum2.txt) -eq 2 &&
+    grep -qE '^conv +conv2d\+relu\+maxpool +\[1, 4, 4, 4\] +112 +6,912 +256  fused: \+relu_1 \+maxpool_1\$' sum2.txt &&
+    grep -qxE ' +layers +5 -> +3  -40.0%' sum2.txt && grep -qxE ' +MACs +7,552 -> +7,552' sum2.txt"
+
 check "--emit=dot is a Graphviz digraph with an edge per tensor use" bash -c "
     '$cnnc' net.cnn -O0 --emit=dot > g.dot && head -1 g.dot | grep -qx 'digraph \"small\" {' &&
     test \$(grep -c -- '->' g.dot) -eq 6 && tail -1 g.dot | grep -qx '}'"

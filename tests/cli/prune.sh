@@ -30,11 +30,26 @@ check "--stats: channels removed and the totals before and after" bash -c "
     grep -qx 'stats: prune-channels: 0 folded, 0 removed, 0 fused, 112624 bytes saved, 103 channels removed' err &&
     grep -qx 'stats: parameters: 422026 -> 108548 (nonzero: 211962 -> 108467)' err &&
     grep -qx 'stats: MACs: 4241152 -> 1688592 (of nonzero weights: 2121216 -> 1625088)' err"
-check "--summary: before the passes and the nonzero weights" bash -c "
+check "--summary: the -O0 table, the -O2 table, the totals before and after" bash -c "
     '$cnnc' '$example' -D channels=0.5 --summary >sum &&
+    head -1 sum | grep -qx 'before optimization (-O0): network fmnist, batch 1' &&
+    grep -qE '^bn1 +batchnorm +\[1, 32, 28, 28\] +128 +0 +100,352\$' sum &&
+    grep -qx 'total: 422,026 parameters (1,688,104 bytes), 4,241,152 MACs' sum &&
+    grep -qx 'after optimization: network fmnist, batch 1' sum &&
+    grep -qE '^conv1 +conv2d\+relu\+maxpool +\[1, 25, 14, 14\] +250 +176,400 +19,600  fused: \+bn1 \+relu_1 \+maxpool_1\$' sum &&
     grep -qx 'total: 108,548 parameters (434,192 bytes), 1,688,592 MACs' sum &&
-    grep -qx 'before the passes: 422,026 parameters, 4,241,152 MACs' sum &&
-    grep -qx 'nonzero weights: 108,467 parameters, 1,625,088 MACs (before the passes: 211,962 and 2,121,216)' sum"
+    grep -qx 'nonzero weights: 108,467 parameters, 1,625,088 MACs' sum &&
+    grep -qxE ' +parameters +422,026 -> +108,548  -74.3%' sum &&
+    grep -qxE ' +nonzero MACs +2,121,216 -> +1,625,088  -23.4%' sum &&
+    grep -qxE ' +layers +12 -> +5  -58.3%' sum &&
+    grep -qxE ' +arena bytes +125,440 -> +47,680  -62.0%' sum"
+check "--emit=dot: pruned channel counts and the fused layers" bash -c "
+    '$cnnc' '$root/tests/ir/prune_channels.cnn' --emit=dot >p.dot &&
+    grep -qF 'label=\"conv1 +bn1 +relu_1 +maxpool_1\\nconv2d+relu+maxpool 3x3/1, 32→25 ch (7 pruned)\\n250 params\"' p.dot &&
+    grep -qF 'conv2d+relu+maxpool 3x3/1, 64→32 ch (32 pruned)' p.dot &&
+    grep -qF 'linear+relu 128→64 out (64 pruned)' p.dot &&
+    grep -qF 'label=\"fc2\\nlinear\\n650 params\"' p.dot &&
+    '$cnnc' '$root/tests/ir/prune_channels.cnn' -O0 --emit=dot | grep -qF 'conv2d 3x3/1, 32 ch\\n'"
 check "-D sparsity=0.7: the convolutions get sparse kernels, the linears stay dense" bash -c "
     '$cnnc' '$example' -D sparsity=0.7 -o sp.c &&
     grep -qE '^ \*   conv1 .* sparse$' sp.c && grep -qE '^ \*   conv2 .* sparse$' sp.c &&

@@ -8,7 +8,8 @@
 # output), compile the .cnn with build/cnnc --main, build and run the program,
 # and compare its output with PyTorch's (f32cmp, 1e-4 absolute or relative).
 # Then the exporter's own tests (tests/export/test_torch2cnn.py: error
-# messages, pruning masks, the text it writes).
+# messages, pruning masks, the text it writes) and tools/cnndiff.py's
+# (tests/export/test_cnndiff.py: a perturbed weight is the first divergence).
 #
 # Needs Debian's python3-torch (and python3-torchvision for resnet18 and
 # mobilenet_v2); without torch it says it is skipped and exits 0.
@@ -121,13 +122,15 @@ while IFS='|' read -r name model shape batch opts; do
 done <<<"$CASES"
 
 if [ $# -eq 0 ]; then
-    if "$PYTHON" "$ROOT/tests/export/test_torch2cnn.py" >"$tmp/unit.log" 2>&1; then
-        echo "PASS exporter unit tests ($(grep -o 'Ran [0-9]* tests' "$tmp/unit.log"))"
-        passed=$((passed + 1))
-    else
-        cat "$tmp/unit.log"
-        fail "unit tests" python "see above"
-    fi
+    for t in test_torch2cnn:exporter test_cnndiff:cnndiff; do
+        if "$PYTHON" "$ROOT/tests/export/${t%%:*}.py" >"$tmp/unit.log" 2>&1; then
+            echo "PASS ${t#*:} unit tests ($(grep -o 'Ran [0-9]* tests' "$tmp/unit.log"))"
+            passed=$((passed + 1))
+        else
+            cat "$tmp/unit.log"
+            fail "${t#*:} unit tests" python "see above"
+        fi
+    done
 fi
 
 echo "export: $passed passed, $failed failed"

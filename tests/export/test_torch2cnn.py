@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 
 import models  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
-from torch2cnn import ExportError, export, main  # noqa: E402
+from torch2cnn import ExportError, export, load_module, main  # noqa: E402
 
 
 def body(text):
@@ -55,6 +55,19 @@ class ExportTest(unittest.TestCase):
         return msg
 
     # -- the text ------------------------------------------------------------
+
+    def test_fashion_mnist_example_is_its_export(self):
+        """examples/fashion_mnist: fmnist.cnn and fmnist.safetensors are what
+        export() writes for FashionCNN with the committed weights."""
+        ex = os.path.join(ROOT, "examples", "fashion_mnist")
+        model = load_module(os.path.join(ex, "train.py") + ":FashionCNN",
+                            state_dict=os.path.join(ex, "fmnist.safetensors"))
+        text = self.export(model, (1, 1, 28, 28), name="fmnist.cnn")
+        with open(os.path.join(ex, "fmnist.cnn")) as f:
+            self.assertEqual(body(f.read()), body(text))
+        with open(os.path.join(ex, "fmnist.safetensors"), "rb") as a, \
+                open(self.path("fmnist.safetensors"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
 
     def test_lenet5_text(self):
         """LeNet-5 written with F.* calls and a view comes out as the

@@ -10,14 +10,15 @@
  *     <safetensors bytes>
  *
  * It runs parse -> ir_build -> weights binding -> prune_weights -> run_passes
- * -> select_kernels -> plan_memory -> ir_verify -> emit_c (and ir_print) in
- * memory, like compile() in main.c. Networks that are legal but would only spend the fuzzer's time
- * (more than FUZZ_MAX_PARAMS parameters to generate and print) are skipped
- * here; the compiler itself has no such limit. The input's length picks the
- * emit options, so that --main and --weights-file code is covered too, and
- * the optimization level (-O0 or -O2). A line "# flags: ..." in the source (as
- * in tests/errors) gives command-line options: --batch N, -D NAME=VALUE,
- * --name NAME and --sparse-min F. */
+ * -> select_kernels -> plan_memory -> ir_verify -> emit_c (and ir_print,
+ * ir_summary, ir_dot) in memory, like compile() in main.c. Networks that are
+ * legal but would only spend the fuzzer's time (more than FUZZ_MAX_PARAMS
+ * parameters to generate and print) are skipped here; the compiler itself has
+ * no such limit. The input's length picks the emit options, so that --main,
+ * --weights-file, --profile and --dump-tensors code (labels in string
+ * literals) is covered too, and the optimization level (-O0 or -O2). A line
+ * "# flags: ..." in the source (as in tests/errors) gives command-line options:
+ * --batch N, -D NAME=VALUE, --name NAME and --sparse-min F. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -196,15 +197,20 @@ static void emit(const Graph *g, size_t size)
                       .source_path = "fuzz.cnn",
                       .header_name = "fuzz.h",
                       .version = "fuzz",
-                      .weights_file = (size & 2) ? "fuzz.weights" : NULL};
+                      .weights_file = (size & 2) ? "fuzz.weights" : NULL,
+                      .profile = (size & 4) != 0,
+                      .dump_tensors = (size & 8) != 0};
     StrBuf src = {0}, hdr = {0}, blob = {0};
     emit_c(g, &eo, &src, &hdr, &blob);
     if (!src.data || !hdr.data || strlen(src.data) != src.len || strlen(hdr.data) != hdr.len)
         abort(); /* the C text is one NUL-free string */
     if (!c_text_ok(src.data, src.len) || !c_text_ok(hdr.data, hdr.len))
         abort();
-    if (devnull)
+    if (devnull) {
         ir_print(g, devnull);
+        ir_summary(g, "summary", devnull);
+        ir_dot(g, devnull);
+    }
     sb_free(&src);
     sb_free(&hdr);
     sb_free(&blob);
@@ -234,7 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Flags fl;
     parse_flags(text, src_len, &fl);
     Graph *g = prog ? ir_build(prog, &fl.opt) : NULL;
-    PassOptions po = {.level = (size & 4) ? 0 : 2};
+    PassOptions po = {.level = (size & 16) ? 0 : 2};
     if (g && within_budget(g) && bind(g, w, wsize, mark != NULL) && prune_weights(g) &&
         run_passes(g, &po, NULL)) {
         g->sparse_min = fl.sparse_min;

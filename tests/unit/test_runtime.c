@@ -629,6 +629,58 @@ START_TEST(test_f32_wrong_size)
 }
 END_TEST
 
+/* Two dumps: the index starts over at cnnrt_dump_begin and lists each file
+ * after its header line; the files hold the floats. */
+START_TEST(test_dump_index_and_files)
+{
+    char dir[256], path[512], text[512];
+    make_tmpdir(dir, sizeof dir);
+    const float a[3] = {1.0f, -2.5f, 3.0f}, b[1] = {7.0f};
+    float back[3];
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cnnrt_dump_begin(dir), 0);
+        ck_assert_int_eq(cnnrt_dump_tensor(dir, "conv1.f32", "conv1\tconv2d\t1,3\tconv1", a, 3), 0);
+        ck_assert_int_eq(cnnrt_dump_tensor(dir, "fc.f32", "fc\tlinear\t1,1\tfc", b, 1), 0);
+    }
+    join(path, sizeof path, dir, "conv1.f32");
+    ck_assert_int_eq(cnnrt_read_f32(path, back, 3), 0);
+    ck_assert(back[0] == 1.0f && back[1] == -2.5f && back[2] == 3.0f);
+    remove(path);
+    join(path, sizeof path, dir, "fc.f32");
+    ck_assert_int_eq(cnnrt_read_f32(path, back, 1), 0);
+    ck_assert(back[0] == 7.0f);
+    remove(path);
+    join(path, sizeof path, dir, "index.tsv");
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    ck_assert_str_eq(text, "# file\tlabel\top\tshape\tlayers\n"
+                           "conv1.f32\tconv1\tconv2d\t1,3\tconv1\n"
+                           "fc.f32\tfc\tlinear\t1,1\tfc\n");
+    remove(path);
+    remove(dir);
+}
+END_TEST
+
+/* A directory that does not exist: -1 and the path in the message. */
+START_TEST(test_dump_missing_dir)
+{
+    char dir[256], missing[512], msg[1024], want[1024];
+    make_tmpdir(dir, sizeof dir);
+    join(missing, sizeof missing, dir, "gone");
+    Capture c;
+    capture_begin(&c, dir);
+    int rc = cnnrt_dump_begin(missing);
+    capture_end(&c, msg, sizeof msg);
+    ck_assert_int_eq(rc, -1);
+    snprintf(want, sizeof want, "%s/index.tsv: cannot write: No such file or directory\n", missing);
+    ck_assert_str_eq(msg, want);
+    remove(dir);
+}
+END_TEST
+
 START_TEST(test_f32_missing_file)
 {
     char dir[256], path[512], msg[512], prefix[600];
@@ -765,6 +817,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(io, test_f32_missing_file);
     tcase_add_test(io, test_f32_io_errors);
     tcase_add_test(io, test_blas_name);
+    tcase_add_test(io, test_dump_index_and_files);
+    tcase_add_test(io, test_dump_missing_dir);
     suite_add_tcase(s, io);
     TCase *prof = tcase_create("profile");
     tcase_add_test(prof, test_prof_tick_reset);
