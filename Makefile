@@ -10,6 +10,7 @@
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
 #   make fuzz-coverage  llvm-cov report of the compiler code the fuzz corpora reach
 #   make demo       build and run the LeNet-5 example
+#   make views      rewrite every example's NAME.summary.txt and NAME.svg (graphviz)
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
 #   make uninstall  remove them again (same PREFIX and DESTDIR as for install)
@@ -74,7 +75,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all check check-export bench deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
+.PHONY: all views check check-export bench deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -229,6 +230,11 @@ errors: all
 
 cli: all
 	@bash tests/cli/driver.sh
+	@bash tools/example-views.sh --check $(BUILD)/cnnc
+
+# Every example's --summary and --emit=dot picture, beside its .cnn (needs graphviz).
+views: all
+	@bash tools/example-views.sh $(BUILD)/cnnc
 
 # The optimizer: IR dumps after the passes (tests/ir/) and its options.
 ir: all

@@ -50,7 +50,7 @@ static int op_column_width(const Graph *g)
 void ir_summary(const Graph *g, const char *title, FILE *f)
 {
     char shape[160], a[32], b[32], c[32], label[64];
-    int64_t params = 0, macs = 0, act = 0;
+    int64_t params = 0, macs = 0, act = 0, scratch = 0;
     int opw = op_column_width(g);
     fprintf(f, "%s: network %s, batch %lld\n", title, g->name, (long long)g->batch);
     fprintf(f, "%-28s %-*s %-20s %12s %15s %12s\n", "layer", opw, "op", "output", "params",
@@ -67,6 +67,7 @@ void ir_summary(const Graph *g, const char *title, FILE *f)
         params += p;
         macs += m;
         act += bytes;
+        scratch += n->scratch_bytes;
         fprintf(f, "%-28s %-*s %-20s %12s %15s %12s", n->name, opw,
                 ir_op_label(n, label, sizeof label),
                 ir_shape_str(n->out->rank, n->out->dims, shape, sizeof shape),
@@ -76,10 +77,11 @@ void ir_summary(const Graph *g, const char *title, FILE *f)
     fprintf(f, "total: %s parameters (%s bytes), %s MACs\n", grouped(params, a, sizeof a),
             grouped(params * 4, b, sizeof b), grouped(macs, c, sizeof c));
     print_nonzero(g, f);
-    fprintf(f, "activations: %s bytes if each had its own buffer; arena %s bytes "
-               "(lower bound %s: the most live at one step)\n",
-            grouped(act, a, sizeof a), grouped(g->arena_bytes, b, sizeof b),
-            grouped(g->peak_live_bytes, c, sizeof c));
+    fprintf(f, "activations: %s bytes if each had its own buffer", grouped(act, a, sizeof a));
+    if (scratch > 0) /* kernels' working space (select_kernels.c) lives in the arena too */
+        fprintf(f, ", plus %s bytes of kernel scratch", grouped(scratch, a, sizeof a));
+    fprintf(f, "; arena %s bytes (lower bound %s: the most live at one step)\n",
+            grouped(g->arena_bytes, b, sizeof b), grouped(g->peak_live_bytes, c, sizeof c));
 }
 
 /* One line of the comparison: "  parameters  422,026 -> 421,642  -0.1%". */
