@@ -153,16 +153,23 @@ static bool eval_binop(Sema *s, const Expr *e, Value *out)
             diag_error(e->loc, "division by zero");
             return false;
         }
-        if (x == INT64_MIN && y == -1) {
-            ok = false;
+        if (x == INT64_MIN && y == -1) { /* C's x / y and x % y are undefined here */
+            ok = e->op == '%';           /* the remainder is 0; the quotient 2^63 overflows */
+            r = 0;
             break;
         }
-        /* floor division and modulo, as Python's // and % */
-        r = x / y;
-        if ((x % y != 0) && ((x < 0) != (y < 0)))
-            r--;
-        if (e->op == '%')
-            r = x - r * y;
+        /* floor division and modulo, as Python's // and %. The modulo is
+         * x % y moved into y's sign, not x - (x // y) * y, whose product can
+         * overflow when the result does not (6 % INT64_MIN; found by fuzzing). */
+        if (e->op == '/') {
+            r = x / y;
+            if ((x % y != 0) && ((x < 0) != (y < 0)))
+                r--;
+        } else {
+            r = x % y;
+            if (r != 0 && ((r < 0) != (y < 0)))
+                r += y;
+        }
         break;
     default:
         die("unknown operator %c", e->op);
