@@ -13,9 +13,11 @@
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
 #   make uninstall  remove them again (same PREFIX and DESTDIR as for install)
-#   make bench      time the generated code against PyTorch (bench/bench.py);
-#                   BENCH_QUICK=1 for a smoke test, BENCH_NETS=lenet5,cifar_vgg to
-#                   choose networks, BENCH_ARGS=... for more bench.py options
+#   make bench      time the generated code against PyTorch, -O0 against -O2 and
+#                   pruned against unpruned networks (bench/bench.py); BENCH_QUICK=1
+#                   for a smoke test, BENCH_NETS=lenet5,cifar_vgg to choose networks,
+#                   BENCH_SECTIONS=optimizer,pruning to choose sections (those two need
+#                   no PyTorch), BENCH_ARGS=... for more bench.py options
 #
 # Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...   SAN=1 (sanitizers)
 #            PREFIX=/usr/local  DESTDIR= (staging)  BINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
@@ -300,7 +302,8 @@ deps-bench:
 bench: deps-bench
 	$(MAKE) all
 	/usr/bin/python3 bench/bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
-	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) $(BENCH_ARGS)
+	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) \
+	    $(if $(BENCH_SECTIONS),--sections $(BENCH_SECTIONS)) $(BENCH_ARGS)
 
 format:
 	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \
