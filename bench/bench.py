@@ -87,7 +87,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
+BUILD = os.path.join(ROOT, os.environ.get("BUILD") or "build")  # make exports BUILD
 CNNC = os.path.join(BUILD, "cnnc")
 WORK = os.path.join(BUILD, "bench")
 CC = os.environ.get("CC", "cc")
@@ -581,12 +581,12 @@ class CpuTime:
     a function runs -> CPU ms per inference of `prog --bench runs` (user +
     system time of the process, what perf stat's task-clock counts: time on a
     CPU, not time waiting for one, so it holds up on a shared machine where
-    wall-clock medians do not). The program runs runs/10 + 1 warm-up runs, then
-    `runs` timed ones; its start (loading, reading the input, the first touch
-    of the weights) is cancelled by subtracting the CPU time of `--bench 1`
-    (start + 2 runs, the least of three): (cpu(N) - cpu(1)) / (N + N/10 + 1 - 2).
-    With runs=1 it returns the program's own wall-clock median (Timer's
-    calibration)."""
+    wall-clock medians do not). The program runs N/10 + 1 warm-up runs, then
+    min(N, CNNRT_BENCH_MAX_RUNS) timed ones; its start (loading, reading the
+    input, the first touch of the weights) is cancelled by subtracting the CPU
+    time of `--bench 1` (start + 2 runs, the least of three):
+    (cpu(N) - cpu(1)) / (runs in all - 2). With N=1 it returns the least of
+    those three runs' wall-clock times (Timer's calibration)."""
 
     def __init__(self, prog, inp, out, threads=1):
         self.cmd = lambda runs: [prog, "--bench", str(runs), inp, out]
@@ -604,11 +604,13 @@ class CpuTime:
 
     def __call__(self, runs):
         if self.base is None:
-            self.base = min(self.cpu(1)[0] for _ in range(3))
+            ones = [self.cpu(1) for _ in range(3)]
+            self.base, self.one = min(c for c, _ in ones), min(m for _, m in ones)
         if runs < 2:
-            return self.cpu(1)[1]
+            return self.one
         cpu, _ = self.cpu(runs)
-        return max(0.0, cpu - self.base) * 1e3 / (runs + runs // 10 + 1 - 2)
+        total = min(runs, CNNRT_BENCH_MAX_RUNS) + runs // 10 + 1
+        return max(0.0, cpu - self.base) * 1e3 / (total - 2)
 
 
 def time_torch(fn, x, runs, warmup):
@@ -776,7 +778,16 @@ def bench_net(net, args, thread_list, peak_core, rows, notes, profiles):
 # the implementations of one table row alternating in rounds (Timer).
 
 CPU_ROUND_MS = 500.0  # per implementation and round; --quick: Timer's 40 ms
-CPU_MAX_RUNS = 100000
+
+
+def bench_max_runs():
+    """CNNRT_BENCH_MAX_RUNS of runtime/cnnrt.h: `prog --bench N` times at most this many."""
+    with open(os.path.join(ROOT, "runtime", "cnnrt.h"), encoding="utf-8") as f:
+        return int(re.search(r"#define CNNRT_BENCH_MAX_RUNS (\d+)", f.read()).group(1))
+
+
+CNNRT_BENCH_MAX_RUNS = bench_max_runs()
+CPU_MAX_RUNS = CNNRT_BENCH_MAX_RUNS
 
 
 def own_weight_flags(cnn):
@@ -1104,6 +1115,9 @@ def parse_args(argv):
                    help="seconds of timing per network, batch and thread count (default 30)")
     p.add_argument("--no-profile", dest="profile", action="store_false",
                    help="skip the per-layer profiles")
+    p.add_argument("--check", action="store_true", help="exit 1 unless the optimizer and "
+                   "pruning sections' counts are as they must be (-O2's arena no larger than "
+                   "-O0's, pruned networks smaller; not the times): make check's smoke test")
     p.add_argument("--out", help="where to write the results (default: bench/RESULTS.md for a "
                    "full run, or a run of some sections in full, whose others it keeps; "
                    "build/bench/RESULTS.md otherwise)")
@@ -1209,7 +1223,49 @@ def section_cnnc(name, items, bench_fn, text_fn, args, cores):
     text = text_fn(info, rows, notes)
     log("")
     log(text)
-    return text
+    return text, rows, notes
+
+
+def check_results(args, found):
+    """--check (make check's smoke test): what must hold whatever the load, as
+    a list of failures. Every network asked for has its rows (its outputs at
+    -O0 and -O2 agreed); -O2's arena is no larger than -O0's; each pruned
+    variant has fewer nonzero weights and MACs than the unpruned network,
+    70% unstructured leaves 30% of the weights (and the biases), structured
+    pruning removes parameters and channels, and "both" has fewer nonzero
+    parameters than either alone. Times are not checked."""
+    bad = []
+    for name, (_, rows, notes) in found.items():
+        bad += ["%s: %s" % (name, n) for n in notes if "stopped" in n or "skipped" in n]
+        items = ZOO if name == "optimizer" else PRUNED
+        for item in items:
+            if (not args.nets or item.name in args.nets) and os.path.exists(item.cnn) and \
+                    not (name == "optimizer" and args.quick and item.big and
+                         item.name not in args.nets) and \
+                    not any(r["net"] == item.name for r in rows):
+                bad.append("%s: no row for %s" % (name, item.name))
+    for r in found.get("optimizer", (None, [], []))[1]:
+        if r["arena2"] > r["arena0"]:
+            bad.append("optimizer: %s: arena -O2 %d > -O0 %d" % (r["net"], r["arena2"],
+                                                                 r["arena0"]))
+    for r in found.get("pruning", (None, [], []))[1]:
+        b, v, what = r["base"], r["variant"], "pruning: %s, %s: " % (r["net"], r["variant"])
+        if r is b:
+            continue
+        if not (r["nz_params"] < b["nz_params"] and r["nz_macs"] < b["nz_macs"]):
+            bad.append(what + "no fewer nonzero parameters or MACs than unpruned")
+        if v.startswith("70% unstructured") and not (
+                0.29 < r["nz_params"] / b["nz_params"] < 0.32 and r["params"] == b["params"]):
+            bad.append(what + "%d of %d parameters nonzero, not 30%%" % (r["nz_params"],
+                                                                          r["params"]))
+        if v in ("50% structured", "both") and not (r["params"] < b["params"] and
+                                                    r["macs"] < b["macs"] and r["channels"]):
+            bad.append(what + "no channel removed")
+        if v == "both" and not all(r["nz_params"] < o["nz_params"] for o in
+                                   found["pruning"][1] if o["net"] == r["net"] and o is not r
+                                   and o is not b):
+            bad.append(what + "not fewer nonzero parameters than either pruning alone")
+    return bad
 
 
 def now_utc():
@@ -1248,12 +1304,14 @@ def main(argv):
         log("peak (flags): %s" % peak_text)
         texts["pytorch"] = section_pytorch(args, cores, flags, peak_core, peak_text, measured,
                                            how)
+    found = {}
     if "optimizer" in args.sections:
-        texts["optimizer"] = section_cnnc("optimizer", ZOO, bench_optimizer, optimizer_text,
+        found["optimizer"] = section_cnnc("optimizer", ZOO, bench_optimizer, optimizer_text,
                                           args, cores)
     if "pruning" in args.sections:
-        texts["pruning"] = section_cnnc("pruning", PRUNED, bench_pruning, pruning_text, args,
+        found["pruning"] = section_cnnc("pruning", PRUNED, bench_pruning, pruning_text, args,
                                         cores)
+    texts.update((name, f[0]) for name, f in found.items())
 
     full = not (args.quick or args.nets) and (
         "pytorch" not in args.sections or (args.batches == [1, 64] and args.threads == [1, 2]))
@@ -1264,6 +1322,13 @@ def main(argv):
     with open(out, "w", encoding="utf-8") as f:
         f.write(report(mach, texts))
     log("\nwrote %s" % os.path.relpath(out))
+    if args.check:
+        bad = check_results(args, found)
+        for b in bad:
+            sys.stderr.write("bench: check failed: %s\n" % b)
+        if bad:
+            return 1
+        log("bench: checks passed (%s)" % ", ".join(found))
     return 0
 
 
