@@ -23,7 +23,8 @@ Three sections, all run by default; --sections picks some:
   PRUNE_VARIANTS appended (unpruned, 70% unstructured, the same with
   --sparse-min=off, 50% structured, both), at -O2: parameters and MACs (all,
   and of nonzero weights) with their ratio to the unpruned network, sparse
-  layers, arena and CPU time per inference.
+  layers, arena and CPU time per inference, built with CFLAGS and with plain
+  -O2 (PRUNE_CC_FLAGS).
 
 The last two compare cnnc with itself and need no PyTorch. --quick leaves the
 slow-to-compile networks (resnet18, mobilenet_v2) out of the optimizer section.
@@ -227,6 +228,12 @@ PRUNE_VARIANTS = [
     ("50% structured", [STRUCTURED], []),
     ("both", [UNSTRUCTURED, STRUCTURED], []),
 ]
+
+# The pruning section builds every variant twice: with CFLAGS, and with plain
+# -O2 for baseline x86-64 (what examples/pruning's Makefile uses), because the
+# sparse kernels are plain C while the dense ones gain most from -march=native.
+# --quick: CFLAGS only.
+PRUNE_CC_FLAGS = [CFLAGS, ["-std=c99", "-O2"]]
 
 SECTIONS = ["pytorch", "optimizer", "pruning"]
 
@@ -502,9 +509,10 @@ def torch_module(net, workdir):
     return module, flags, None
 
 
-def build_program(net, batch, flags, workdir, profile=False, tag=""):
-    """Compile with cnnc and cc; return (program, .c path, .h path). What
-    `cnnc --stats` printed is kept in PROGRAM.stats (see cnnc_stats)."""
+def build_program(net, batch, flags, workdir, profile=False, tag="", cc_flags=None):
+    """Compile with cnnc and cc (CFLAGS, or cc_flags); return (program, .c path,
+    .h path). What `cnnc --stats` printed is kept in PROGRAM.stats (see
+    cnnc_stats)."""
     stem = os.path.join(workdir, "%s_b%d%s%s" % (net.name, batch, tag, "_prof" if profile else ""))
     cmd = [CNNC, net.cnn, "--main", "--batch", str(batch), "--stats", "-o", stem + ".c"] + flags
     if profile:
@@ -514,7 +522,7 @@ def build_program(net, batch, flags, workdir, profile=False, tag=""):
         f.write(err)
     cflags = run([CNNC, "--cflags"]).split()
     libs = run([CNNC, "--libs"]).split()
-    run([CC] + CFLAGS + [stem + ".c"] + cflags + ["-o", stem] + libs)
+    run([CC] + (cc_flags or CFLAGS) + [stem + ".c"] + cflags + ["-o", stem] + libs)
     return stem, stem + ".c", stem + ".h"
 
 
@@ -864,7 +872,8 @@ def bench_optimizer(net, args, rows, notes):
 
 
 def bench_pruning(pn, args, rows, notes):
-    """The variants of PRUNE_VARIANTS of one network, -O2: counts and CPU time."""
+    """The variants of PRUNE_VARIANTS of one network, cnnc -O2, built with each
+    of PRUNE_CC_FLAGS: counts and CPU time."""
     workdir = os.path.join(WORK, "pruning", pn.name)
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
@@ -872,6 +881,7 @@ def bench_pruning(pn, args, rows, notes):
     wflags = own_weight_flags(pn.cnn)
     with open(pn.cnn, encoding="utf-8") as f:
         source = f.read()
+    cc_sets = PRUNE_CC_FLAGS[:1] if args.quick else PRUNE_CC_FLAGS
     progs, found = {}, []
     for i, (label, statements, options) in enumerate(PRUNE_VARIANTS):
         lines = [st.format(channels=pn.channel_layers) for st in statements]
@@ -879,26 +889,28 @@ def bench_pruning(pn, args, rows, notes):
         with open(path, "w", encoding="utf-8") as f:
             f.write(source.rstrip("\n") + "\n\n# appended by bench/bench.py: %s\n" % label)
             f.write("".join(l + "\n" for l in lines))
-        prog, c_path, h_path = build_program(Net("%s_v%d" % (pn.name, i), path, None), 1,
-                                             wflags + options, workdir)
-        with open(prog + ".stats", encoding="utf-8") as f:
-            st = cnnc_stats(f.read())
-        kernels = generated_kernels(c_path)
-        progs[label] = prog
-        found.append((label, lines, st, kernels))
+        for j, cc_flags in enumerate(cc_sets):
+            prog, c_path, h_path = build_program(Net("%s_v%d" % (pn.name, i), path, None), 1,
+                                                 wflags + options, workdir, tag="_cc%d" % j,
+                                                 cc_flags=cc_flags)
+            with open(prog + ".stats", encoding="utf-8") as f:
+                st = cnnc_stats(f.read())
+            cc = " ".join(f for f in cc_flags if f != "-std=c99")
+            progs["%s, cc %s" % (label, cc)] = prog
+            found.append((j, label, cc, st, generated_kernels(c_path)))
     inp = single_input(pn, h_path, workdir)
     for prog in progs.values():
         run([prog, inp, prog + ".out.f32"], env=thread_env(1))
     ms, runs = time_cpu(progs, inp, args)
-    base = None
-    for label, lines, st, kernels in found:
-        row = {"net": pn.name, "variant": label, "statements": lines, "params": st["params"][1],
+    base = {}
+    for _, label, cc, st, kernels in sorted(found, key=lambda f: f[0]):  # by cc, stable
+        key = "%s, cc %s" % (label, cc)
+        row = {"net": pn.name, "variant": label, "cc": cc, "params": st["params"][1],
                "nz_params": st["nonzero_params"][1], "macs": st["macs"][1],
                "nz_macs": st["nonzero_macs"][1], "arena": st["arena"],
                "sparse": sum(1 for k in kernels if k == "sparse"), "layers": len(kernels),
-               "channels": st["channels"], "ms": ms[label], "runs": runs[label]}
-        base = base or row
-        row["base"] = base
+               "channels": st["channels"], "ms": ms[key], "runs": runs[key]}
+        row["base"] = base.setdefault(cc, row)
         rows.append(row)
         log("   " + "  ".join("%s=%s" % kv for kv in zip(PRUNE_COLUMNS[1:], pruning_cells(row)[1:])))
 
@@ -962,7 +974,7 @@ def optimizer_cells(r):
             "%.2fx" % (r["ms0"] / r["ms2"]), r["did"], r["runs"]]
 
 
-PRUNE_COLUMNS = ["network", "variant", "parameters", "nonzero parameters", "MACs",
+PRUNE_COLUMNS = ["network", "variant", "cc", "parameters", "nonzero parameters", "MACs",
                  "MACs of nonzero weights", "sparse layers", "arena B", "CPU ms", "speed-up",
                  "runs"]
 
@@ -973,7 +985,7 @@ def with_ratio(v, base):
 
 def pruning_cells(r):
     b = r["base"]
-    return [r["net"], r["variant"], with_ratio(r["params"], b["params"]),
+    return [r["net"], r["variant"], r["cc"], with_ratio(r["params"], b["params"]),
             with_ratio(r["nz_params"], b["nz_params"]), with_ratio(r["macs"], b["macs"]),
             with_ratio(r["nz_macs"], b["nz_macs"]), "%d of %d" % (r["sparse"], r["layers"]),
             "{:,}".format(r["arena"]), fmt_cpu_ms(r["ms"]),
@@ -1008,12 +1020,12 @@ def pytorch_text(run_info, rows, notes, profiles):
 
 
 CPU_METHOD = (
-    "Batch 1, one thread (OPENBLAS_NUM_THREADS=1), `cc %s`, each network's own weights "
+    "Batch 1, one thread (OPENBLAS_NUM_THREADS=1), %s, each network's own weights "
     "(`init` or its weights file). CPU ms = CPU time (user + system) per inference of "
     "`prog --bench N`, the program's start cancelled by subtracting a `--bench 1` run "
     "(bench.py's CpuTime): time on a CPU, not waiting for one, so it holds up on a shared "
     "machine better than wall-clock. The variants of a row group alternate in rounds; each "
-    "figure is the median over rounds. runs = timed runs in all rounds." % " ".join(CFLAGS))
+    "figure is the median over rounds. runs = timed runs in all rounds.")
 
 
 def optimizer_text(run_info, rows, notes):
@@ -1023,7 +1035,7 @@ def optimizer_text(run_info, rows, notes):
             "the default; docs/optimizer.md). Arena = the static activation arena "
             "(`cnnc --stats`, `NAME_ARENA_BYTES`). -O2 did = layers folded into another's "
             "parameters, removed, and fused into another's loops. The outputs of -O0 and -O2 "
-            "are compared before timing. " + CPU_METHOD, ""]
+            "are compared before timing. " + CPU_METHOD % ("`cc %s`" % " ".join(CFLAGS)), ""]
     out.append(table(OPT_COLUMNS, [optimizer_cells(r) for r in rows])
                if rows else "(no network was timed)")
     if notes:
@@ -1042,11 +1054,15 @@ def pruning_text(run_info, rows, notes):
     out += ["", "Each network with `prune` statements appended (docs/language.md, *Pruning*): "
             + "; ".join(statements) + ", CHANNELS being " + "; ".join(
                 "%s: %s" % (pn.name, pn.channel_layers) for pn in PRUNED)
-            + ". Compiled at -O2. Counts are after the passes (`cnnc --stats`), with their ratio "
-            "to the unpruned network's in parentheses; MACs of nonzero weights are what a "
-            "kernel skipping zeros does; sparse layers = conv2d and linear layers given the "
-            "sparse kernel. " + CPU_METHOD, ""]
-    out.append(table(PRUNE_COLUMNS, [pruning_cells(r) for r in rows], left=2)
+            + ". Compiled with cnnc -O2 (the default), then by cc with the flags of column cc "
+            "(-std=c99 as well): the benchmark's, and plain -O2 for baseline x86-64, as "
+            "examples/pruning builds it (the sparse kernels are plain C; the dense ones gain "
+            "most from -march=native). Counts are after the passes (`cnnc --stats`), with "
+            "their ratio to the unpruned network's in parentheses; MACs of nonzero weights "
+            "are what a kernel skipping zeros does; sparse layers = conv2d and linear layers "
+            "given the sparse kernel. The speed-up is against the unpruned network built with "
+            "the same flags. " + CPU_METHOD % "cc flags as in column cc", ""]
+    out.append(table(PRUNE_COLUMNS, [pruning_cells(r) for r in rows], left=3)
                if rows else "(no network was timed)")
     if notes:
         out += [""] + ["- " + n for n in notes]
@@ -1263,7 +1279,7 @@ def check_results(args, found):
             bad.append(what + "no channel removed")
         if v == "both" and not all(r["nz_params"] < o["nz_params"] for o in
                                    found["pruning"][1] if o["net"] == r["net"] and o is not r
-                                   and o is not b):
+                                   and o["base"] is b and o is not b):
             bad.append(what + "not fewer nonzero parameters than either pruning alone")
     return bad
 
