@@ -9,7 +9,7 @@ python3-numpy and python3-torchvision; no PyPI):
                                     [--nets lenet5,cifar_vgg] [--ghz 3.6]
                                     [--flops-per-cycle 32] [--batches 1,64]
                                     [--threads 1,2] [--budget S] [--out FILE]
-                                    [--no-profile]
+                                    [--no-profile] [--check]
 
 Three sections, all run by default; --sections picks some:
 
@@ -27,7 +27,10 @@ Three sections, all run by default; --sections picks some:
   -O2 (PRUNE_CC_FLAGS).
 
 The last two compare cnnc with itself and need no PyTorch. --quick leaves the
-slow-to-compile networks (resnet18, mobilenet_v2) out of the optimizer section.
+slow-to-compile networks (resnet18, mobilenet_v2) out of the optimizer section
+and builds the pruning variants with CFLAGS only. --nets names networks of
+ZOO and PRUNED (fmnist_pruning is examples/pruning's). --check (make check's
+`bench-smoke`) exits 1 when a count is wrong (check_results), never on times.
 
 For every network of ZOO below whose .cnn exists, and for each batch size,
 the pytorch section does:
