@@ -3,8 +3,10 @@
 #   make            build/cnnc and build/libcnnrt.a
 #   make check      every test: unit (Check), golden outputs (-O0 and -O2; -O2 with
 #                   BLAS=none and with --threads 2), error messages, CLI, optimizer
-#                   IR dumps, install, determinism and valgrind; then all of it again
-#                   under ASan+UBSan (in build-san), then a short fuzz run of each target
+#                   IR dumps, install, determinism and valgrind, a quick run of the
+#                   benchmark's optimizer and pruning sections (python3, no PyTorch);
+#                   then all of it again under ASan+UBSan (in build-san), then a short
+#                   fuzz run of each target
 #   make check SAN=1  only the sanitizer pass
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
@@ -14,9 +16,11 @@
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
 #   make uninstall  remove them again (same PREFIX and DESTDIR as for install)
-#   make bench      time the generated code against PyTorch (bench/bench.py);
-#                   BENCH_QUICK=1 for a smoke test, BENCH_NETS=lenet5,cifar_vgg to
-#                   choose networks, BENCH_ARGS=... for more bench.py options
+#   make bench      time the generated code against PyTorch, -O0 against -O2 and
+#                   pruned against unpruned networks (bench/bench.py); BENCH_QUICK=1
+#                   for a smoke test, BENCH_NETS=lenet5,cifar_vgg to choose networks,
+#                   BENCH_SECTIONS=optimizer,pruning to choose sections (those two need
+#                   no PyTorch), BENCH_ARGS=... for more bench.py options
 #
 # Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...   SAN=1 (sanitizers)
 #            PREFIX=/usr/local  DESTDIR= (staging)  BINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
@@ -75,7 +79,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all views check check-export bench deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
+.PHONY: all views check check-export bench bench-smoke deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -202,6 +206,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) golden golden-noblas golden-threads errors cli ir install-test determinism valgrind
 ifneq ($(SAN),1)
+	$(MAKE) bench-smoke
 	$(MAKE) check SAN=1 BUILD=$(BUILD)-san
 	$(MAKE) fuzz-smoke
 endif
@@ -308,13 +313,28 @@ deps:
 
 # ---- benchmark (not part of check: needs python3, and PyTorch if it can) ----
 
+# For make check: bench.py's two sections that need no PyTorch, quick, on two small
+# networks; --check fails on wrong counts (-O2's arena above -O0's, pruned networks
+# not smaller, -O0 and -O2 outputs differing), never on times. About 10 s; skipped
+# without python3.
+bench-smoke: all
+	@if command -v python3 >/dev/null 2>&1; then \
+	    echo "  BENCH   optimizer and pruning sections, quick (bench.py --check)"; \
+	    python3 bench/bench.py --quick --check --sections optimizer,pruning \
+	        --nets lenet5,fmnist_pruning --out $(BUILD)/bench/smoke.md \
+	        > $(BUILD)/bench-smoke.log 2>&1 || { cat $(BUILD)/bench-smoke.log; exit 1; }; \
+	else \
+	    echo "  BENCH   skipped: no python3"; \
+	fi
+
 deps-bench:
 	@bash tools/install-deps.sh bench
 
 bench: deps-bench
 	$(MAKE) all
 	/usr/bin/python3 bench/bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
-	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) $(BENCH_ARGS)
+	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) \
+	    $(if $(BENCH_SECTIONS),--sections $(BENCH_SECTIONS)) $(BENCH_ARGS)
 
 format:
 	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \

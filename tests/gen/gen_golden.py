@@ -41,6 +41,7 @@ deterministic splitmix64 init of docs/language.md and loads those values into
 the torch module, so both sides use the same weights bit for bit.
 """
 
+import collections
 import math
 import os
 import shutil
