@@ -43,12 +43,31 @@
 #ifndef BLOCKED_NJ
 #define BLOCKED_NJ 0
 #endif
+/* Where an output channel plane is a multiple of BLOCKED_ROWBUF_ALIGN bytes
+ * (a 32x32 plane is 4 KB), the stores of a block's channels, one plane
+ * apart, fall into the same L1 set and alias the input loads 4 KB apart: a
+ * 3 -> 64 channel 3x3 conv on 32x32 ran 5.6x slower than on 33x33. There
+ * each row goes to a local buffer of OCB rows (at most BLOCKED_ROWBUF_FLOATS)
+ * first and is copied out one channel at a time. */
+#ifndef BLOCKED_ROWBUF_ALIGN
+#define BLOCKED_ROWBUF_ALIGN 1024
+#endif
+#ifndef BLOCKED_ROWBUF_FLOATS
+#define BLOCKED_ROWBUF_FLOATS 8192
+#endif
+/* Layers with at least this many bytes of weights prefetch the next
+ * block's weights while computing a block (emit_prefetch): they come from
+ * L3 or memory, each block's only once per call. */
+#ifndef BLOCKED_PREFETCH_BYTES
+#define BLOCKED_PREFETCH_BYTES (256 * 1024)
+#endif
 
 typedef struct ConvShape {
     long long N, C, H, W, OC, OH, OW, G, cin_g, cout_g;
     long long KH, KW, SH, SW, PH, PW, DH, DW;
     long long OCB, NJ; /* output channels and most columns of a block */
     long long NB;      /* blocks of OCB output channels per group */
+    bool PF;           /* prefetch the next block's weights (emit_prefetch) */
 } ConvShape;
 
 /* The convolution's own shape (before any fused pool). */
@@ -63,7 +82,9 @@ static ConvShape conv_shape(const Node *n)
     s.cin_g = s.C / s.G, s.cout_g = s.OC / s.G;
     s.KH = a->kh, s.KW = a->kw, s.SH = a->sh, s.SW = a->sw;
     s.PH = a->ph, s.PW = a->pw, s.DH = a->dh, s.DW = a->dw;
-    s.OCB = 16, s.NJ = 12;
+    s.OCB = s.cout_g > 16 && s.KH * s.KW > 1 ? 32 : 16;
+    s.NJ = s.OCB == 32 ? 7 : 12;
+    s.PF = false;
     if (BLOCKED_OCB)
         s.OCB = BLOCKED_OCB;
     if (BLOCKED_NJ)
@@ -141,6 +162,22 @@ static void emit_row_taps(Emitter *e, const ConvShape *s)
     out(e, "kh_hi = kh_hi > %lld ? %lld : kh_hi < kh_lo ? kh_lo : kh_hi;", s->KH, s->KH);
 }
 
+/* Inside the ci loop of row oh: prefetch the next block's weights of
+ * input channel ci into L2, a 1/OH share of their cache lines per row, so
+ * that the next block finds them there. */
+static void emit_prefetch(Emitter *e, const ConvShape *s)
+{
+    long long lines = s->KH * s->KW * s->OCB / 16; /* of 64 bytes per ci */
+    long long per = (lines + s->OH - 1) / s->OH, parts = (lines + per - 1) / per;
+    if (parts > 1)
+        out(e, "const int pl = oh %% %lld * %lld < %lld ? oh %% %lld * %lld : %lld;", parts, per,
+            lines - per, parts, per, lines - per);
+    else
+        out(e, "const int pl = 0;");
+    for (long long k = 0; k < per; k++)
+        out(e, "%s_PREFETCH(wn + ci * %lld + (pl + %lld) * 16);", e->NET, lines * 16, k);
+}
+
 /* One block of nj output columns starting at ow0 (a literal, or the loop
  * variable `ow` when ow0 < 0; then every tap is inside). The accumulators,
  * the ci/kh loops with the taps unrolled, and the store. */
@@ -162,6 +199,8 @@ static void emit_block(Emitter *e, const Node *n, const ConvShape *s, long long 
     sb_free(&zero);
     open_block(e, "for (int ci = 0; ci < %lld; ci++) {", s->cin_g);
     out(e, "const float *wc = wb + ci * %lld;", s->KH * s->KW * s->OCB);
+    if (s->PF)
+        emit_prefetch(e, s);
     open_block(e, "for (int kh = kh_lo; kh < kh_hi; kh++) {");
     if (var)
         out(e, "const float *xr = x + ci * %lld + (ih0 + kh * %lld) * %lld + ow * %lld - %lld;",
@@ -248,8 +287,11 @@ static void emit_blocked_row(Emitter *e, const Node *n, const ConvShape *s, bool
 /* Declarations of one channel block cb of group g: weights, bias, count. */
 static void emit_block_context(Emitter *e, const Node *n, const ConvShape *s, bool raw)
 {
-    out(e, "const float *wb = w + (g * %lld + cb) * %lld;", s->NB,
-        s->cin_g * s->KH * s->KW * s->OCB);
+    long long bs = s->cin_g * s->KH * s->KW * s->OCB;
+    out(e, "const float *wb = w + (g * %lld + cb) * %lld;", s->NB, bs);
+    if (s->PF)
+        out(e, "const float *wn = g * %lld + cb + 1 < %lld ? wb + %lld : wb; /* the next block */",
+            s->NB, s->G * s->NB, bs);
     if (!raw && n->param[PARAM_BIAS])
         out(e, "const float *bb = bias + g * %lld + cb * %lld;", s->cout_g, s->OCB);
     if (s->cout_g % s->OCB)
@@ -282,6 +324,9 @@ void emit_conv_blocked(Emitter *e, const Node *n)
         emit_conv_band_pool(e, n, 0, emit_blocked_band_rows);
         return;
     }
+    s.PF = conv_param_floats(n, PARAM_WEIGHT) * 4 >= BLOCKED_PREFETCH_BYTES;
+    bool rowbuf =
+        (s.OH * s.OW * 4) % BLOCKED_ROWBUF_ALIGN == 0 && s.OCB * s.OW <= BLOCKED_ROWBUF_FLOATS;
     out(e, "const float *w = %s; /* packed [g][cb][ci][kh][kw][%lld] */",
         wptr(e, n, PARAM_WEIGHT, w, sizeof w), s.OCB);
     if (n->param[PARAM_BIAS])
@@ -293,10 +338,20 @@ void emit_conv_blocked(Emitter *e, const Node *n)
     open_block(e, "for (int t = 0; t < %lld; t++) {", s.NB * s.OH);
     out(e, "const int cb = t / %lld, oh = t %% %lld;", s.OH, s.OH);
     emit_block_context(e, n, &s, false);
-    out(e, "float *yr = out + (b * %lld + g * %lld + cb * %lld) * %lld + oh * %lld;", s.OC,
-        s.cout_g, s.OCB, s.OH * s.OW, s.OW);
-    snprintf(ycs, sizeof ycs, "%lld", s.OH * s.OW);
+    out(e, "float *%s = out + (b * %lld + g * %lld + cb * %lld) * %lld + oh * %lld;",
+        rowbuf ? "yo" : "yr", s.OC, s.cout_g, s.OCB, s.OH * s.OW, s.OW);
+    if (rowbuf) {
+        /* the row of each output channel into rb first (see BLOCKED_ROWBUF_FLOATS) */
+        out(e, "float rb[%lld], *yr = rb;", s.OCB * s.OW);
+        snprintf(ycs, sizeof ycs, "%lld", s.OW);
+    } else {
+        snprintf(ycs, sizeof ycs, "%lld", s.OH * s.OW);
+    }
     emit_blocked_row(e, n, &s, false, ycs);
+    if (rowbuf) {
+        out(e, "for (int o = 0; o < nco; o++)");
+        out(e, "    memcpy(yo + o * %lld, rb + o * %lld, %lld);", s.OH * s.OW, s.OW, s.OW * 4);
+    }
     close_brace(e);
     close_brace(e);
     close_brace(e);

@@ -1478,6 +1478,17 @@ case("kern_depthwise_bands", "depthwise kernel in bands of rows (planes larger t
                                    groups=4, bias=False)), ("p", nn.MaxPool2d(2))),
      (4, 97, 90))
 
+case("kern_blocked_prefetch", "blocked kernel with 276 KB of weights (the next block's weights "
+     "prefetched), groups=2, 80 channels per group (32-channel blocks, a partial one), relu; a "
+     "1x1 stride-2 conv (16-channel blocks, a partial one); init he(seed=3)",
+     simple("""
+        c1: conv2d(160, kernel=3, pad=1, groups=2) -> relu
+        c2: conv2d(20, kernel=1, stride=2)
+     """, (96, 6, 5)),
+     lambda: seq(("c1", nn.Conv2d(96, 160, 3, padding=1, groups=2)), ("r", nn.ReLU()),
+                 ("c2", nn.Conv2d(160, 20, 1, stride=2))),
+     (96, 6, 5), init=("he", 3))
+
 case("kern_single_channel_pool", "a one-channel input (blocked kernel, 12 channels: one partial "
      "block), 5x5 pad 2, relu, fused maxpool; depthwise + fused avgpool, batch 2",
      simple("""
