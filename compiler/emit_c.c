@@ -618,6 +618,64 @@ static void emit_gemm_band_rows(Emitter *e, const Node *n)
  * fuse.band_rows pooled rows, `rows` leaves the conv rows c0..c1 its windows
  * read in `conv` (scratch, after `col` floats the kernel may use), and they
  * are pooled from there with bias and activation. */
+/* Pooled rows r0..r1 of channel co from its band cv, for a max pool the
+ * bias and activation commute with (max_commutes): per window row, one
+ * loop over the pooled columns whose window is inside the conv row, the
+ * window's columns unrolled, running maxima in m[] (and the last NaN seen
+ * in nan[], as emit_pooled_point keeps it), so it vectorizes; the few
+ * border columns check their taps. Bias and activation once per output. */
+static void emit_band_maxpool_rows(Emitter *e, const Node *n, const char *bias_term)
+{
+    const Attrs *p = &n->fuse.pool_a;
+    int64_t CH, CW;
+    ir_conv_out_hw(n, &CH, &CW);
+    long long PW = n->out->dims[3], SW = p->sw, PP = p->pw, KW = p->kw, DW = p->dw;
+    long long lo = (PP + SW - 1) / SW, hi = (CW - 1 + PP - (KW - 1) * DW) / SW + 1;
+    hi = hi > PW ? PW : hi;
+    lo = lo > hi ? hi : lo;
+    char act[160];
+    open_block(e, "for (int py = r0; py < r1; py++) {");
+    out(e, "float m[%lld], nan[%lld];", PW, PW);
+    out(e, "for (int px = 0; px < %lld; px++)", PW);
+    out(e, "    m[px] = -INFINITY, nan[px] = 0.0f;");
+    open_block(e, "for (int i = 0; i < %lld; i++) {", (long long)p->kh);
+    out(e, "const int oh = py * %lld - %lld + i * %lld;", (long long)p->sh, (long long)p->ph,
+        (long long)p->dh);
+    out(e, "if (oh < 0 || oh >= %lld)", (long long)CH);
+    out(e, "    continue;");
+    out(e, "const float *r = cv + (oh - c0) * %lld;", (long long)CW);
+    for (int part = 0; part < 3; part++) {
+        long long a = part == 0 ? 0 : part == 1 ? lo : hi, b = part == 0 ? lo : part == 1 ? hi : PW;
+        if (a >= b)
+            continue;
+        open_block(e, "for (int px = %lld; px < %lld; px++) {", a, b);
+        out(e, "float mm = m[px], nn = nan[px];");
+        for (long long j = 0; j < KW; j++) {
+            long long off = j * DW - PP;
+            char at[64];
+            snprintf(at, sizeof at, "px * %lld %c %lld", SW, off < 0 ? '-' : '+', llabs(off));
+            if (part == 1) {
+                out(e, "{");
+                out(e, "    const float v = r[%s];", at);
+            } else {
+                out(e, "if (%s >= 0 && %s < %lld) {", at, at, (long long)CW);
+                out(e, "    const float v = r[%s];", at);
+            }
+            out(e, "    mm = v > mm ? v : mm;");
+            out(e, "    nn = v != v ? v : nn;");
+            out(e, "}");
+        }
+        out(e, "m[px] = mm, nan[px] = nn;");
+        close_brace(e);
+    }
+    close_brace(e);
+    open_block(e, "for (int px = 0; px < %lld; px++) {", PW);
+    out(e, "const float v = (nan[px] != nan[px] ? nan[px] : m[px])%s; /* NaN wins */", bias_term);
+    out(e, "y[py * %lld + px] = %s;", PW, act_expr(n, "v", act, sizeof act));
+    close_brace(e);
+    close_brace(e);
+}
+
 void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn rows)
 {
     const Tensor *in = n->in[0], *o = n->out;
@@ -651,6 +709,12 @@ void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn ro
     if (n->param[PARAM_BIAS])
         out(e, "const float bco = bias[g * %lld + co];", cout_g);
     out(e, "float *y = out + (b * %lld + g * %lld + co) * %lld;", OC, cout_g, PH * PW);
+    if (n->fuse.pool_op == OP_MAXPOOL && max_commutes(n)) {
+        emit_band_maxpool_rows(e, n, n->param[PARAM_BIAS] ? " + bco" : "");
+        for (int i = 0; i < 4; i++)
+            close_brace(e);
+        return;
+    }
     open_block(e, "for (int py = r0; py < r1; py++) {");
     open_block(e, "for (int px = 0; px < %lld; px++) {", PW);
     emit_pooled_point(e, n, emit_band_value, n->param[PARAM_BIAS] ? " + bco" : "");
