@@ -367,11 +367,23 @@ void emit_conv_blocked(Emitter *e, const Node *n)
 
 /* The layout of a band of R output rows: the input rows they read, zero-
  * padded and split into SH x SW phases by row and column modulo the stride,
- * RQ rows of WQ floats per phase, so that every tap reads the band's outputs,
- * taken row after row at pitch WQ, as consecutive floats. */
+ * RQ rows of WQ floats per phase (P floats in all), so that every tap reads
+ * the band's outputs, taken row after row at pitch WQ, as consecutive
+ * floats. The loop over them runs L iterations, the outputs rounded up to a
+ * multiple of 16: a literal trip count that every vector width divides, so
+ * GCC's -O2 cost model (which vectorizes only loops that need no scalar
+ * remainder) vectorizes it too. xq has a zeroed margin past the phases for
+ * the reads of the extra iterations. */
 typedef struct DwBand {
-    long long R, RQ, WQ, xq, cv; /* rows, rows and width per phase, buffer floats */
+    long long R, RQ, WQ, P, L, xq; /* rows; per phase rows, width; floats */
 } DwBand;
+
+/* Offset in xq of tap (kh, kw) of output 0. */
+static long long dw_tap_offset(const ConvShape *s, const DwBand *d, long long kh, long long kw)
+{
+    long long y = kh * s->DH, x = kw * s->DW;
+    return (y % s->SH * s->SW + x % s->SW) * d->RQ * d->WQ + y / s->SH * d->WQ + x / s->SW;
+}
 
 static DwBand dw_band(const ConvShape *s, long long R)
 {
@@ -379,8 +391,13 @@ static DwBand dw_band(const ConvShape *s, long long R)
     d.R = R;
     d.WQ = (s->W + 2 * s->PW + s->SW - 1) / s->SW;
     d.RQ = ((R - 1) * s->SH + (s->KH - 1) * s->DH + s->SH) / s->SH;
-    d.xq = s->SH * s->SW * d.RQ * d.WQ;
-    d.cv = R * d.WQ;
+    d.P = s->SH * s->SW * d.RQ * d.WQ;
+    d.L = ((R - 1) * d.WQ + s->OW + 15) / 16 * 16;
+    d.xq = d.P;
+    for (long long kh = 0; kh < s->KH; kh++)
+        for (long long kw = 0; kw < s->KW; kw++)
+            if (d.L + dw_tap_offset(s, &d, kh, kw) > d.xq)
+                d.xq = d.L + dw_tap_offset(s, &d, kh, kw);
     return d;
 }
 
@@ -391,7 +408,7 @@ static DwBand dw_band_plan(const ConvShape *s, long long most)
     long long R = 1;
     while (R < most) {
         DwBand d = dw_band(s, R + 1);
-        if (d.xq + d.cv > DW_BAND_FLOATS)
+        if (d.xq + d.L > DW_BAND_FLOATS)
             break;
         R++;
     }
@@ -400,20 +417,22 @@ static DwBand dw_band_plan(const ConvShape *s, long long most)
 }
 
 /* Output rows r0 .. r0 + nr - 1 of one channel (input plane xc, taps
- * w0.., bias bo) into yb + (r0 - base) * OW (base NULL: 0): the band's input rows are copied
- * into xq (padding as zeros), then each output is the bias plus the taps in
- * kernel order, a padded tap adding x * 0; one loop over the band's outputs
- * at pitch WQ, its accumulator in a register and each tap one load at a
- * literal offset, so it vectorizes however short the rows are. The few
- * columns past OW in each row are computed and dropped. */
+ * w0.., bias bo) into yb + (r0 - base) * OW (base NULL: 0): the input rows
+ * of a whole band (zeros outside the image) are copied into xq, then each
+ * output is the bias plus the taps in kernel order, a padded tap adding
+ * x * 0; one loop over the band's outputs at pitch WQ, its accumulator in a
+ * register and each tap one load at a literal offset, so it vectorizes
+ * however short the rows are. The few columns past OW in each row, and the
+ * rows past nr in a last, partial band, are computed and dropped. */
 static void emit_depthwise_band(Emitter *e, const Node *n, const ConvShape *s, const DwBand *d,
                                 bool raw, const char *yb, const char *base)
 {
     char act[160];
     long long phase = d->RQ * d->WQ;
-    out(e, "float xq[%lld], cv[%lld];", d->xq, d->cv);
-    out(e, "const int fill = (nr - 1) * %lld + %lld;", s->SH, (s->KH - 1) * s->DH + 1);
-    open_block(e, "for (int pr = 0; pr < fill; pr++) {");
+    out(e, "float xq[%lld], cv[%lld];", d->xq, d->L);
+    if (d->xq > d->P)
+        out(e, "memset(xq + %lld, 0, %lld);", d->P, (d->xq - d->P) * 4);
+    open_block(e, "for (int pr = 0; pr < %lld; pr++) {", d->RQ * s->SH);
     out(e, "const int ih = r0 * %lld - %lld + pr;", s->SH, s->PH);
     if (s->SH == 1)
         out(e, "float *d = xq + pr * %lld;", d->WQ);
@@ -452,13 +471,12 @@ static void emit_depthwise_band(Emitter *e, const Node *n, const ConvShape *s, c
         }
     }
     close_brace(e);
-    open_block(e, "for (int i = 0; i < (nr - 1) * %lld + %lld; i++) {", d->WQ, s->OW);
+    open_block(e, "for (int i = 0; i < %lld; i++) {", d->L);
     out(e, "float a = %s;", !raw && n->param[PARAM_BIAS] ? "bo" : "0.0f");
     for (long long kh = 0; kh < s->KH; kh++)
         for (long long kw = 0; kw < s->KW; kw++) {
-            long long y = kh * s->DH, x = kw * s->DW;
-            long long off = (y % s->SH * s->SW + x % s->SW) * phase + y / s->SH * d->WQ + x / s->SW;
-            out(e, "a = %s_FMA(xq[i + %lld], w%lld, a);", e->NET, off, kh * s->KW + kw);
+            out(e, "a = %s_FMA(xq[i + %lld], w%lld, a);", e->NET, dw_tap_offset(s, d, kh, kw),
+                kh * s->KW + kw);
         }
     out(e, "cv[i] = a;");
     close_brace(e);
