@@ -25,7 +25,6 @@
 #define BLOB_CHUNK 4095 /* bytes per string literal: C99's minimum guaranteed limit */
 #define PARAM_ALIGN 16  /* floats: each parameter starts on a 64-byte boundary */
 
-
 void out(Emitter *e, const char *fmt, ...)
 {
     for (int i = 0; i < e->indent; i++)
@@ -343,7 +342,8 @@ void emit_fused_comment(Emitter *e, const Node *n)
         return;
     if (n->fuse.pool)
         out(e, "/* merged:%s; the conv output %s is never stored */",
-            comment_safe(e, n->fuse.names), ir_shape_str(4, n->fuse.conv_dims, shape, sizeof shape));
+            comment_safe(e, n->fuse.names),
+            ir_shape_str(4, n->fuse.conv_dims, shape, sizeof shape));
     else
         out(e, "/* merged:%s */", comment_safe(e, n->fuse.names));
 }
@@ -445,11 +445,10 @@ void emit_parallel_for(Emitter *e, int64_t work)
 /* Macros the kernels use, after the includes of the generated file. */
 static void emit_prologue_macros(Emitter *e)
 {
-    sb_puts(e->sb,
-            "\n/* GCC vectorizes with 256-bit vectors even where AVX-512 is enabled; the\n"
-            " * blocked convolution kernels are written for 16-float vectors. */\n"
-            "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)\n"
-            "#pragma GCC target(\"prefer-vector-width=512\")\n#endif\n");
+    sb_puts(e->sb, "\n/* GCC vectorizes with 256-bit vectors even where AVX-512 is enabled; the\n"
+                   " * blocked convolution kernels are written for 16-float vectors. */\n"
+                   "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)\n"
+                   "#pragma GCC target(\"prefer-vector-width=512\")\n#endif\n");
     sb_printf(e->sb,
               "\n/* a * b + c, fused where the target has FMA (ISO C mode does not contract\n"
               " * a * b + c on its own, and the library call would not vectorize). */\n"
@@ -457,14 +456,20 @@ static void emit_prologue_macros(Emitter *e)
               "#define %s_FMA(a, b, c) fmaf(a, b, c)\n#else\n"
               "#define %s_FMA(a, b, c) ((a) * (b) + (c))\n#endif\n",
               e->NET, e->NET);
+    sb_printf(e->sb,
+              "\n/* A hint to fetch the cache line at p into L2 (GCC and Clang). */\n"
+              "#if defined(__GNUC__)\n#define %s_PREFETCH(p) __builtin_prefetch(p, 0, 2)\n#else\n"
+              "#define %s_PREFETCH(p) ((void)(p))\n#endif\n",
+              e->NET, e->NET);
     if (e->threads > 1)
-        sb_printf(e->sb,
-                  "\n/* --threads %d: loops marked %s_PARALLEL_FOR are split over threads\n"
-                  " * when compiled with OpenMP (-fopenmp), and run serially otherwise. */\n"
-                  "#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for num_threads(%d) "
-                  "schedule(static)\")\n#define %s_PARTS %d\n#else\n#define %s_PARALLEL_FOR\n"
-                  "#define %s_PARTS 1\n#endif\n",
-                  e->threads, e->NET, e->NET, e->threads, e->NET, e->threads, e->NET, e->NET);
+        sb_printf(
+            e->sb,
+            "\n/* --threads %d: loops marked %s_PARALLEL_FOR are split over threads\n"
+            " * when compiled with OpenMP (-fopenmp), and run serially otherwise. */\n"
+            "#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for num_threads(%d) "
+            "schedule(static)\")\n#define %s_PARTS %d\n#else\n#define %s_PARALLEL_FOR\n"
+            "#define %s_PARTS 1\n#endif\n",
+            e->threads, e->NET, e->NET, e->threads, e->NET, e->threads, e->NET, e->NET);
 }
 
 /* ---- layers -------------------------------------------------------------- */
@@ -595,16 +600,19 @@ static void emit_gemm_band_rows(Emitter *e, const Node *n)
     int64_t CH, CW;
     ir_conv_out_hw(n, &CH, &CW);
     if (n->kernel == KERNEL_IM2COL) {
-        out(e, "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-               "%lld, c0, c1 - c0, %lld, scratch);",
+        out(e,
+            "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+            "%lld, c0, c1 - c0, %lld, scratch);",
             cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
             (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, (long long)CW);
-        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
-               "cols, 0.0f, conv, cols);",
+        out(e,
+            "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
+            "cols, 0.0f, conv, cols);",
             cout_g, K, cout_g * K, K);
     } else {
-        out(e, "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
-               "x + c0 * %lld, %lld, 0.0f, conv, cols);",
+        out(e,
+            "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
+            "x + c0 * %lld, %lld, 0.0f, conv, cols);",
             cout_g, K, cout_g * K, K, W, H * W);
     }
 }
@@ -613,6 +621,64 @@ static void emit_gemm_band_rows(Emitter *e, const Node *n)
  * fuse.band_rows pooled rows, `rows` leaves the conv rows c0..c1 its windows
  * read in `conv` (scratch, after `col` floats the kernel may use), and they
  * are pooled from there with bias and activation. */
+/* Pooled rows r0..r1 of channel co from its band cv, for a max pool the
+ * bias and activation commute with (max_commutes): per window row, one
+ * loop over the pooled columns whose window is inside the conv row, the
+ * window's columns unrolled, running maxima in m[] (and the last NaN seen
+ * in nan[], as emit_pooled_point keeps it), so it vectorizes; the few
+ * border columns check their taps. Bias and activation once per output. */
+static void emit_band_maxpool_rows(Emitter *e, const Node *n, const char *bias_term)
+{
+    const Attrs *p = &n->fuse.pool_a;
+    int64_t CH, CW;
+    ir_conv_out_hw(n, &CH, &CW);
+    long long PW = n->out->dims[3], SW = p->sw, PP = p->pw, KW = p->kw, DW = p->dw;
+    long long lo = (PP + SW - 1) / SW, hi = (CW - 1 + PP - (KW - 1) * DW) / SW + 1;
+    hi = hi > PW ? PW : hi;
+    lo = lo > hi ? hi : lo;
+    char act[160];
+    open_block(e, "for (int py = r0; py < r1; py++) {");
+    out(e, "float m[%lld], nan[%lld];", PW, PW);
+    out(e, "for (int px = 0; px < %lld; px++)", PW);
+    out(e, "    m[px] = -INFINITY, nan[px] = 0.0f;");
+    open_block(e, "for (int i = 0; i < %lld; i++) {", (long long)p->kh);
+    out(e, "const int oh = py * %lld - %lld + i * %lld;", (long long)p->sh, (long long)p->ph,
+        (long long)p->dh);
+    out(e, "if (oh < 0 || oh >= %lld)", (long long)CH);
+    out(e, "    continue;");
+    out(e, "const float *r = cv + (oh - c0) * %lld;", (long long)CW);
+    for (int part = 0; part < 3; part++) {
+        long long a = part == 0 ? 0 : part == 1 ? lo : hi, b = part == 0 ? lo : part == 1 ? hi : PW;
+        if (a >= b)
+            continue;
+        open_block(e, "for (int px = %lld; px < %lld; px++) {", a, b);
+        out(e, "float mm = m[px], nn = nan[px];");
+        for (long long j = 0; j < KW; j++) {
+            long long off = j * DW - PP;
+            char at[64];
+            snprintf(at, sizeof at, "px * %lld %c %lld", SW, off < 0 ? '-' : '+', llabs(off));
+            if (part == 1) {
+                out(e, "{");
+                out(e, "    const float v = r[%s];", at);
+            } else {
+                out(e, "if (%s >= 0 && %s < %lld) {", at, at, (long long)CW);
+                out(e, "    const float v = r[%s];", at);
+            }
+            out(e, "    mm = v > mm ? v : mm;");
+            out(e, "    nn = v != v ? v : nn;");
+            out(e, "}");
+        }
+        out(e, "m[px] = mm, nan[px] = nn;");
+        close_brace(e);
+    }
+    close_brace(e);
+    open_block(e, "for (int px = 0; px < %lld; px++) {", PW);
+    out(e, "const float v = (nan[px] != nan[px] ? nan[px] : m[px])%s; /* NaN wins */", bias_term);
+    out(e, "y[py * %lld + px] = %s;", PW, act_expr(n, "v", act, sizeof act));
+    close_brace(e);
+    close_brace(e);
+}
+
 void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn rows)
 {
     const Tensor *in = n->in[0], *o = n->out;
@@ -646,6 +712,12 @@ void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn ro
     if (n->param[PARAM_BIAS])
         out(e, "const float bco = bias[g * %lld + co];", cout_g);
     out(e, "float *y = out + (b * %lld + g * %lld + co) * %lld;", OC, cout_g, PH * PW);
+    if (n->fuse.pool_op == OP_MAXPOOL && max_commutes(n)) {
+        emit_band_maxpool_rows(e, n, n->param[PARAM_BIAS] ? " + bco" : "");
+        for (int i = 0; i < 4; i++)
+            close_brace(e);
+        return;
+    }
     open_block(e, "for (int py = r0; py < r1; py++) {");
     open_block(e, "for (int px = 0; px < %lld; px++) {", PW);
     emit_pooled_point(e, n, emit_band_value, n->param[PARAM_BIAS] ? " + bco" : "");
@@ -692,15 +764,17 @@ static void emit_conv_gemm(Emitter *e, const Node *n)
         open_block(e, "for (int part = 0; part < %s_PARTS; part++) {", e->NET);
         out(e, "const int m0 = part * %lld / %s_PARTS, m1 = (part + 1) * %lld / %s_PARTS;", cout_g,
             e->NET, cout_g, e->NET);
-        out(e, "cnnrt_sgemm(false, false, m1 - m0, %lld, %lld, 1.0f, w + (g * %lld + m0) * %lld, "
-               "%lld, x, %lld, 0.0f,",
+        out(e,
+            "cnnrt_sgemm(false, false, m1 - m0, %lld, %lld, 1.0f, w + (g * %lld + m0) * %lld, "
+            "%lld, x, %lld, 0.0f,",
             OH * OW, K, cout_g, K, K, OH * OW);
         out(e, "            out + (b * %lld + g * %lld + m0) * %lld, %lld);", OC, cout_g, OH * OW,
             OH * OW);
         close_brace(e);
     } else {
-        out(e, "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, "
-               "0.0f,",
+        out(e,
+            "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, "
+            "0.0f,",
             cout_g, OH * OW, K, cout_g * K, K, OH * OW);
         out(e, "            out + (b * %lld + g * %lld) * %lld, %lld);", OC, cout_g, OH * OW,
             OH * OW);
@@ -721,8 +795,9 @@ static void emit_linear_act(Emitter *e, const Node *n)
     if (N == 1)
         out(e, "cnnrt_sgemv(false, %lld, %lld, 1.0f, w, %lld, in, 0.0f, out);", F, FIN, FIN);
     else
-        out(e, "cnnrt_sgemm(false, true, %lld, %lld, %lld, 1.0f, in, %lld, w, %lld, 0.0f, out, "
-               "%lld);",
+        out(e,
+            "cnnrt_sgemm(false, true, %lld, %lld, %lld, 1.0f, in, %lld, w, %lld, 0.0f, out, "
+            "%lld);",
             N, F, FIN, FIN, FIN, F);
     if (bias)
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
@@ -781,8 +856,9 @@ static void emit_batchnorm(Emitter *e, const Node *n)
     if (n->fuse.act == ACT_NONE) {
         out(e, "for (int b = 0; b < %lld; b++)", N);
         out(e, "    for (int i = 0; i < %lld; i++)", HW);
-        out(e, "        out[(b * %lld + c) * %lld + i] = in[(b * %lld + c) * %lld + i] * scale + "
-               "shift;",
+        out(e,
+            "        out[(b * %lld + c) * %lld + i] = in[(b * %lld + c) * %lld + i] * scale + "
+            "shift;",
             C, HW, C, HW);
     } else {
         char act[160];
@@ -956,8 +1032,8 @@ static void emit_concat(Emitter *e, const Node *n)
     open_block(e, "for (int b = 0; b < %lld; b++) {", N);
     for (int i = 0; i < n->nin; i++) {
         long long c = n->in[i]->dims[1];
-        out(e, "memcpy(out + (b * %lld + %lld) * %lld, in%d + b * %lld, %lld);", (long long)o->dims[1],
-            at, S, i, c * S, c * S * (long long)sizeof(float));
+        out(e, "memcpy(out + (b * %lld + %lld) * %lld, in%d + b * %lld, %lld);",
+            (long long)o->dims[1], at, S, i, c * S, c * S * (long long)sizeof(float));
         at += c;
     }
     close_brace(e);
@@ -1050,14 +1126,19 @@ static void emit_upsample(Emitter *e, const Node *n)
     out(e, "    for (int ow = 0; ow < %lld; ow++)", (long long)OW);
     if (n->a.bilinear) {
         out(e, "        y[oh * %lld + ow] =", (long long)OW);
-        out(e, "            (x[h0[oh] * %lld + w0[ow]] * lw0[ow] + x[h0[oh] * %lld + w1[ow]] * lw1[ow]) * "
-               "lh0[oh] +",
+        out(e,
+            "            (x[h0[oh] * %lld + w0[ow]] * lw0[ow] + x[h0[oh] * %lld + w1[ow]] * "
+            "lw1[ow]) * "
+            "lh0[oh] +",
             (long long)W, (long long)W);
-        out(e, "            (x[h1[oh] * %lld + w0[ow]] * lw0[ow] + x[h1[oh] * %lld + w1[ow]] * lw1[ow]) * "
-               "lh1[oh];",
+        out(e,
+            "            (x[h1[oh] * %lld + w0[ow]] * lw0[ow] + x[h1[oh] * %lld + w1[ow]] * "
+            "lw1[ow]) * "
+            "lh1[oh];",
             (long long)W, (long long)W);
     } else {
-        out(e, "        y[oh * %lld + ow] = x[h0[oh] * %lld + w0[ow]];", (long long)OW, (long long)W);
+        out(e, "        y[oh * %lld + ow] = x[h0[oh] * %lld + w0[ow]];", (long long)OW,
+            (long long)W);
     }
     close_brace(e);
     free(h0), free(h1), free(w0), free(w1), free(lh0), free(lh1), free(lw0), free(lw1);
@@ -1801,8 +1882,7 @@ static void emit_main(Emitter *e, const EmitOptions *opt)
     }
     if (g->noutputs > 1)
         sb_printf(e->sb, "static float main_all_outputs[%lld];\n", (long long)total);
-    sb_printf(e->sb,
-              "\nstatic void bench_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
+    sb_printf(e->sb, "\nstatic void bench_once(void *ctx)\n{\n    (void)ctx;\n    %s_run(%s);\n}\n",
               e->net, call);
     out(e, "\nint main(int argc, char **argv)\n{");
     e->indent = 1;
@@ -1917,12 +1997,14 @@ static void emit_test_main(Emitter *e, const EmitOptions *opt)
         sb_printf(&usage, " %s.f32", g->inputs[i]->name);
     out(e, "fprintf(stderr, \"usage: %%s [--tol T]%s%s EXPECTED.f32\\n\", prog);",
         e->dump ? " [--dump DIR]" : "", usage.data);
-    out(e, "fprintf(stderr, \"Runs network %s and compares its output with EXPECTED.f32 (raw "
-           "float32,\\n\");",
+    out(e,
+        "fprintf(stderr, \"Runs network %s and compares its output with EXPECTED.f32 (raw "
+        "float32,\\n\");",
         g->name);
     out(e, "fprintf(stderr, \"all outputs concatenated). A value matches if its absolute or "
            "relative\\n\");");
-    out(e, "fprintf(stderr, \"error is at most T (default 1e-4). Exit status 0 if all match.\\n\");");
+    out(e,
+        "fprintf(stderr, \"error is at most T (default 1e-4). Exit status 0 if all match.\\n\");");
     emit_dump_usage(e);
     out(e, "return 2;");
     close_brace(e);
@@ -1951,8 +2033,9 @@ static void emit_test_main(Emitter *e, const EmitOptions *opt)
             (long long)ir_tensor_numel(g->outputs[i]));
         at += ir_tensor_numel(g->outputs[i]);
     }
-    out(e, "printf(\"%%s: network %s, tolerance %%g (abs or rel)\\n\", bad ? \"FAIL\" : "
-           "\"PASS\", tol);",
+    out(e,
+        "printf(\"%%s: network %s, tolerance %%g (abs or rel)\\n\", bad ? \"FAIL\" : "
+        "\"PASS\", tol);",
         g->name);
     out(e, "return bad ? 1 : 0;");
     e->indent = 0;
@@ -1975,7 +2058,8 @@ void emit_c(const Graph *g, const EmitOptions *opt, StrBuf *src, StrBuf *hdr, St
     sb_printf(src,
               "\n#include \"%s\"\n\n#include <math.h>\n%s#include <string.h>\n\n"
               "#include \"cnnrt.h\"\n",
-              opt->header_name, opt->with_main || opt->with_test ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
+              opt->header_name,
+              opt->with_main || opt->with_test ? "#include <stdio.h>\n#include <stdlib.h>\n" : "");
     emit_prologue_macros(&e);
     emit_weights(&e, opt, blob);
     emit_sparse_tables(&e);

@@ -22,9 +22,10 @@
  * fall on padding are simply not emitted.
  *
  * KERNEL_DEPTHWISE (one input and one output channel per group, as in
- * MobileNet's depthwise layers): per output row an
- * accumulator row; for each tap, one contiguous multiply-add loop over the
- * output columns that tap reads inside the image (bounds are literals).
+ * MobileNet's depthwise layers): per channel and band of output rows, the
+ * input rows zero-padded (and split into phases by the stride) in a local
+ * buffer, then one loop over the band's outputs at the padded width with
+ * every tap a load at a literal offset (emit_depthwise_band).
  *
  * Both write bias + activation once per output, or with a fused pool the raw
  * conv rows of a band into scratch (emit_conv_band_pool pools them). */
@@ -33,13 +34,40 @@
 
 #include "emit_internal.h"
 
-#define OCB 16    /* output channels per block: one 512-bit vector of floats */
-#define MAX_NJ 12 /* output columns per block: accumulators held in registers */
+/* A block is OCB output channels (one or two 512-bit vectors of floats) times
+ * up to NJ output columns, OCB x NJ accumulators held in registers; build-time
+ * knobs for measurements: -DBLOCKED_OCB=16 -DBLOCKED_NJ=12 force one shape. */
+#ifndef BLOCKED_OCB
+#define BLOCKED_OCB 0
+#endif
+#ifndef BLOCKED_NJ
+#define BLOCKED_NJ 0
+#endif
+/* Where an output channel plane is a multiple of BLOCKED_ROWBUF_ALIGN bytes
+ * (a 32x32 plane is 4 KB), the stores of a block's channels, one plane
+ * apart, fall into the same L1 set and alias the input loads 4 KB apart: a
+ * 3 -> 64 channel 3x3 conv on 32x32 ran 5.6x slower than on 33x33. There
+ * each row goes to a local buffer of OCB rows (at most BLOCKED_ROWBUF_FLOATS)
+ * first and is copied out one channel at a time. */
+#ifndef BLOCKED_ROWBUF_ALIGN
+#define BLOCKED_ROWBUF_ALIGN 1024
+#endif
+#ifndef BLOCKED_ROWBUF_FLOATS
+#define BLOCKED_ROWBUF_FLOATS 8192
+#endif
+/* Layers with at least this many bytes of weights prefetch the next
+ * block's weights while computing a block (emit_prefetch): they come from
+ * L3 or memory, each block's only once per call. */
+#ifndef BLOCKED_PREFETCH_BYTES
+#define BLOCKED_PREFETCH_BYTES (256 * 1024)
+#endif
 
 typedef struct ConvShape {
     long long N, C, H, W, OC, OH, OW, G, cin_g, cout_g;
     long long KH, KW, SH, SW, PH, PW, DH, DW;
-    long long NB; /* blocks of OCB output channels per group */
+    long long OCB, NJ; /* output channels and most columns of a block */
+    long long NB;      /* blocks of OCB output channels per group */
+    bool PF;           /* prefetch the next block's weights (emit_prefetch) */
 } ConvShape;
 
 /* The convolution's own shape (before any fused pool). */
@@ -54,7 +82,14 @@ static ConvShape conv_shape(const Node *n)
     s.cin_g = s.C / s.G, s.cout_g = s.OC / s.G;
     s.KH = a->kh, s.KW = a->kw, s.SH = a->sh, s.SW = a->sw;
     s.PH = a->ph, s.PW = a->pw, s.DH = a->dh, s.DW = a->dw;
-    s.NB = (s.cout_g + OCB - 1) / OCB;
+    s.OCB = s.cout_g > 16 && s.KH * s.KW > 1 ? 32 : 16;
+    s.NJ = s.OCB == 32 ? 7 : 12;
+    s.PF = false;
+    if (BLOCKED_OCB)
+        s.OCB = BLOCKED_OCB;
+    if (BLOCKED_NJ)
+        s.NJ = BLOCKED_NJ;
+    s.NB = (s.cout_g + s.OCB - 1) / s.OCB;
     return s;
 }
 
@@ -69,7 +104,7 @@ int64_t conv_param_floats(const Node *n, int p)
     if (!is_blocked_weight(n, p))
         return ir_numel(c->rank, c->dims);
     ConvShape s = conv_shape(n);
-    return (int64_t)(s.G * s.NB * OCB * s.cin_g * s.KH * s.KW);
+    return (int64_t)(s.G * s.NB * s.OCB * s.cin_g * s.KH * s.KW);
 }
 
 /* [G][NB][cin_g][KH][KW][OCB] from PyTorch's [OC][cin_g][KH][KW]. */
@@ -86,8 +121,8 @@ void conv_param_pack(const Node *n, int p, float *dst)
         for (long long cb = 0; cb < s.NB; cb++)
             for (long long ci = 0; ci < s.cin_g; ci++)
                 for (long long t = 0; t < taps; t++)
-                    for (long long o = 0; o < OCB; o++, k++) {
-                        long long oc = cb * OCB + o;
+                    for (long long o = 0; o < s.OCB; o++, k++) {
+                        long long oc = cb * s.OCB + o;
                         dst[k] = oc < s.cout_g
                                      ? c->data[((g * s.cout_g + oc) * s.cin_g + ci) * taps + t]
                                      : 0.0f;
@@ -127,6 +162,22 @@ static void emit_row_taps(Emitter *e, const ConvShape *s)
     out(e, "kh_hi = kh_hi > %lld ? %lld : kh_hi < kh_lo ? kh_lo : kh_hi;", s->KH, s->KH);
 }
 
+/* Inside the ci loop of row oh: prefetch the next block's weights of
+ * input channel ci into L2, a 1/OH share of their cache lines per row, so
+ * that the next block finds them there. */
+static void emit_prefetch(Emitter *e, const ConvShape *s)
+{
+    long long lines = s->KH * s->KW * s->OCB / 16; /* of 64 bytes per ci */
+    long long per = (lines + s->OH - 1) / s->OH, parts = (lines + per - 1) / per;
+    if (parts > 1)
+        out(e, "const int pl = oh %% %lld * %lld < %lld ? oh %% %lld * %lld : %lld;", parts, per,
+            lines - per, parts, per, lines - per);
+    else
+        out(e, "const int pl = 0;");
+    for (long long k = 0; k < per; k++)
+        out(e, "%s_PREFETCH(wn + ci * %lld + (pl + %lld) * 16);", e->NET, lines * 16, k);
+}
+
 /* One block of nj output columns starting at ow0 (a literal, or the loop
  * variable `ow` when ow0 < 0; then every tap is inside). The accumulators,
  * the ci/kh loops with the taps unrolled, and the store. */
@@ -138,16 +189,18 @@ static void emit_block(Emitter *e, const Node *n, const ConvShape *s, long long 
     open_block(e, "{");
     StrBuf decl = {0}, zero = {0};
     for (long long j = 0; j < nj; j++) {
-        sb_printf(&decl, "%sa%lld[%d]", j ? ", " : "", j, OCB);
+        sb_printf(&decl, "%sa%lld[%lld]", j ? ", " : "", j, s->OCB);
         sb_printf(&zero, "a%lld[o] = ", j);
     }
     out(e, "float %s;", decl.data);
-    out(e, "for (int o = 0; o < %d; o++)", OCB);
+    out(e, "for (int o = 0; o < %lld; o++)", s->OCB);
     out(e, "    %s0.0f;", zero.data);
     sb_free(&decl);
     sb_free(&zero);
     open_block(e, "for (int ci = 0; ci < %lld; ci++) {", s->cin_g);
-    out(e, "const float *wc = wb + ci * %lld;", s->KH * s->KW * OCB);
+    out(e, "const float *wc = wb + ci * %lld;", s->KH * s->KW * s->OCB);
+    if (s->PF)
+        emit_prefetch(e, s);
     open_block(e, "for (int kh = kh_lo; kh < kh_hi; kh++) {");
     if (var)
         out(e, "const float *xr = x + ci * %lld + (ih0 + kh * %lld) * %lld + ow * %lld - %lld;",
@@ -155,7 +208,7 @@ static void emit_block(Emitter *e, const Node *n, const ConvShape *s, long long 
     else
         out(e, "const float *xr = x + ci * %lld + (ih0 + kh * %lld) * %lld;", s->H * s->W, s->DH,
             s->W);
-    out(e, "const float *wk = wc + kh * %lld;", s->KW * OCB);
+    out(e, "const float *wk = wc + kh * %lld;", s->KW * s->OCB);
     for (long long kw = 0; kw < s->KW; kw++) {
         StrBuf loads = {0}, fmas = {0};
         int used = 0;
@@ -170,8 +223,8 @@ static void emit_block(Emitter *e, const Node *n, const ConvShape *s, long long 
         if (used) {
             open_block(e, "{");
             out(e, "const float %s;", loads.data);
-            open_block(e, "for (int o = 0; o < %d; o++) {", OCB);
-            out(e, "const float wv = wk[%lld + o];", kw * OCB);
+            open_block(e, "for (int o = 0; o < %lld; o++) {", s->OCB);
+            out(e, "const float wv = wk[%lld + o];", kw * s->OCB);
             out(e, "%s", fmas.data + 1);
             close_brace(e);
             close_brace(e);
@@ -213,7 +266,7 @@ static void emit_blocked_row(Emitter *e, const Node *n, const ConvShape *s, bool
                              const char *ycs)
 {
     emit_row_taps(e, s);
-    long long nj = block_width(s->OW, MAX_NJ);
+    long long nj = block_width(s->OW, s->NJ);
     for (long long ow0 = 0; ow0 < s->OW;) {
         long long w = s->OW - ow0 < nj ? s->OW - ow0 : nj;
         long long end = ow0;
@@ -234,14 +287,18 @@ static void emit_blocked_row(Emitter *e, const Node *n, const ConvShape *s, bool
 /* Declarations of one channel block cb of group g: weights, bias, count. */
 static void emit_block_context(Emitter *e, const Node *n, const ConvShape *s, bool raw)
 {
-    out(e, "const float *wb = w + (g * %lld + cb) * %lld;", s->NB, s->cin_g * s->KH * s->KW * OCB);
+    long long bs = s->cin_g * s->KH * s->KW * s->OCB;
+    out(e, "const float *wb = w + (g * %lld + cb) * %lld;", s->NB, bs);
+    if (s->PF)
+        out(e, "const float *wn = g * %lld + cb + 1 < %lld ? wb + %lld : wb; /* the next block */",
+            s->NB, s->G * s->NB, bs);
     if (!raw && n->param[PARAM_BIAS])
-        out(e, "const float *bb = bias + g * %lld + cb * %d;", s->cout_g, OCB);
-    if (s->cout_g % OCB)
-        out(e, "const int nco = cb < %lld ? %d : %lld;", s->NB - 1, OCB,
-            s->cout_g - (s->NB - 1) * OCB);
+        out(e, "const float *bb = bias + g * %lld + cb * %lld;", s->cout_g, s->OCB);
+    if (s->cout_g % s->OCB)
+        out(e, "const int nco = cb < %lld ? %lld : %lld;", s->NB - 1, s->OCB,
+            s->cout_g - (s->NB - 1) * s->OCB);
     else
-        out(e, "const int nco = %d;", OCB);
+        out(e, "const int nco = %lld;", s->OCB);
 }
 
 /* Band rows c0..c1 into conv (emit_conv_band_pool's callback). */
@@ -253,7 +310,7 @@ static void emit_blocked_band_rows(Emitter *e, const Node *n)
     open_block(e, "for (int t = 0; t < %lld * nrows; t++) {", s.NB);
     out(e, "const int cb = t / nrows, oh = c0 + t %% nrows;");
     emit_block_context(e, n, &s, true);
-    out(e, "float *yr = conv + cb * %d * cols + (oh - c0) * %lld;", OCB, s.OW);
+    out(e, "float *yr = conv + cb * %lld * cols + (oh - c0) * %lld;", s.OCB, s.OW);
     emit_blocked_row(e, n, &s, true, "cols");
     close_brace(e);
 }
@@ -267,8 +324,11 @@ void emit_conv_blocked(Emitter *e, const Node *n)
         emit_conv_band_pool(e, n, 0, emit_blocked_band_rows);
         return;
     }
-    out(e, "const float *w = %s; /* packed [g][cb][ci][kh][kw][%d] */",
-        wptr(e, n, PARAM_WEIGHT, w, sizeof w), OCB);
+    s.PF = conv_param_floats(n, PARAM_WEIGHT) * 4 >= BLOCKED_PREFETCH_BYTES;
+    bool rowbuf =
+        (s.OH * s.OW * 4) % BLOCKED_ROWBUF_ALIGN == 0 && s.OCB * s.OW <= BLOCKED_ROWBUF_FLOATS;
+    out(e, "const float *w = %s; /* packed [g][cb][ci][kh][kw][%lld] */",
+        wptr(e, n, PARAM_WEIGHT, w, sizeof w), s.OCB);
     if (n->param[PARAM_BIAS])
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
     open_block(e, "for (int b = 0; b < %lld; b++) {", s.N);
@@ -278,10 +338,20 @@ void emit_conv_blocked(Emitter *e, const Node *n)
     open_block(e, "for (int t = 0; t < %lld; t++) {", s.NB * s.OH);
     out(e, "const int cb = t / %lld, oh = t %% %lld;", s.OH, s.OH);
     emit_block_context(e, n, &s, false);
-    out(e, "float *yr = out + (b * %lld + g * %lld + cb * %d) * %lld + oh * %lld;", s.OC, s.cout_g,
-        OCB, s.OH * s.OW, s.OW);
-    snprintf(ycs, sizeof ycs, "%lld", s.OH * s.OW);
+    out(e, "float *%s = out + (b * %lld + g * %lld + cb * %lld) * %lld + oh * %lld;",
+        rowbuf ? "yo" : "yr", s.OC, s.cout_g, s.OCB, s.OH * s.OW, s.OW);
+    if (rowbuf) {
+        /* the row of each output channel into rb first (see BLOCKED_ROWBUF_FLOATS) */
+        out(e, "float rb[%lld], *yr = rb;", s.OCB * s.OW);
+        snprintf(ycs, sizeof ycs, "%lld", s.OW);
+    } else {
+        snprintf(ycs, sizeof ycs, "%lld", s.OH * s.OW);
+    }
     emit_blocked_row(e, n, &s, false, ycs);
+    if (rowbuf) {
+        out(e, "for (int o = 0; o < nco; o++)");
+        out(e, "    memcpy(yo + o * %lld, rb + o * %lld, %lld);", s.OH * s.OW, s.OW, s.OW * 4);
+    }
     close_brace(e);
     close_brace(e);
     close_brace(e);
@@ -289,70 +359,163 @@ void emit_conv_blocked(Emitter *e, const Node *n)
 
 /* ---- KERNEL_DEPTHWISE ------------------------------------------------------- */
 
-/* Output row oh of output channel oc, from input channel plane xc and its
- * taps wc: acc[ow] summed tap by tap in kernel order, each tap over the
- * output columns [lo, hi) it reads inside the image. */
-static void emit_depthwise_row(Emitter *e, const Node *n, const ConvShape *s, bool raw,
-                               const char *yrow)
+/* Floats of a depthwise band's local buffers (its padded input and its conv
+ * values) that fit L1 with room to spare; a band is at least one row. */
+#ifndef DW_BAND_FLOATS
+#define DW_BAND_FLOATS 8192
+#endif
+
+/* The layout of a band of R output rows: the input rows they read, zero-
+ * padded and split into SH x SW phases by row and column modulo the stride,
+ * RQ rows of WQ floats per phase (P floats in all), so that every tap reads
+ * the band's outputs, taken row after row at pitch WQ, as consecutive
+ * floats. The loop over them runs L iterations, the outputs rounded up to a
+ * multiple of 16: a literal trip count that every vector width divides, so
+ * GCC's -O2 cost model (which vectorizes only loops that need no scalar
+ * remainder) vectorizes it too. xq has a zeroed margin past the phases for
+ * the reads of the extra iterations. */
+typedef struct DwBand {
+    long long R, RQ, WQ, P, L, xq; /* rows; per phase rows, width; floats */
+} DwBand;
+
+/* Offset in xq of tap (kh, kw) of output 0. */
+static long long dw_tap_offset(const ConvShape *s, const DwBand *d, long long kh, long long kw)
+{
+    long long y = kh * s->DH, x = kw * s->DW;
+    return (y % s->SH * s->SW + x % s->SW) * d->RQ * d->WQ + y / s->SH * d->WQ + x / s->SW;
+}
+
+static DwBand dw_band(const ConvShape *s, long long R)
+{
+    DwBand d;
+    d.R = R;
+    d.WQ = (s->W + 2 * s->PW + s->SW - 1) / s->SW;
+    d.RQ = ((R - 1) * s->SH + (s->KH - 1) * s->DH + s->SH) / s->SH;
+    d.P = s->SH * s->SW * d.RQ * d.WQ;
+    d.L = ((R - 1) * d.WQ + s->OW + 15) / 16 * 16;
+    d.xq = d.P;
+    for (long long kh = 0; kh < s->KH; kh++)
+        for (long long kw = 0; kw < s->KW; kw++)
+            if (d.L + dw_tap_offset(s, &d, kh, kw) > d.xq)
+                d.xq = d.L + dw_tap_offset(s, &d, kh, kw);
+    return d;
+}
+
+/* The most rows (up to `most`) whose buffers fit DW_BAND_FLOATS, then as
+ * even a split of `most` rows as that many bands allow. */
+static DwBand dw_band_plan(const ConvShape *s, long long most)
+{
+    long long R = 1;
+    while (R < most) {
+        DwBand d = dw_band(s, R + 1);
+        if (d.xq + d.L > DW_BAND_FLOATS)
+            break;
+        R++;
+    }
+    long long nb = (most + R - 1) / R;
+    return dw_band(s, (most + nb - 1) / nb);
+}
+
+/* Output rows r0 .. r0 + nr - 1 of one channel (input plane xc, taps
+ * w0.., bias bo) into yb + (r0 - base) * OW (base NULL: 0): the input rows
+ * of a whole band (zeros outside the image) are copied into xq, then each
+ * output is the bias plus the taps in kernel order, a padded tap adding
+ * x * 0; one loop over the band's outputs at pitch WQ, its accumulator in a
+ * register and each tap one load at a literal offset, so it vectorizes
+ * however short the rows are. The few columns past OW in each row, and the
+ * rows past nr in a last, partial band, are computed and dropped. */
+static void emit_depthwise_band(Emitter *e, const Node *n, const ConvShape *s, const DwBand *d,
+                                bool raw, const char *yb, const char *base)
 {
     char act[160];
-    bool bias = !raw && n->param[PARAM_BIAS];
-    emit_row_taps(e, s);
-    /* Starting from the bias (not 0.0f, which GCC turns into a memset call
-     * per row, 5% of MobileNet's time) saves the add in the epilogue. */
-    out(e, "float acc[%lld];", s->OW);
-    out(e, "for (int ow = 0; ow < %lld; ow++)", s->OW);
-    out(e, "    acc[ow] = %s;", bias ? "bo" : "0.0f");
-    open_block(e, "for (int kh = kh_lo; kh < kh_hi; kh++) {");
-    out(e, "const float *xr = xc + (ih0 + kh * %lld) * %lld;", s->DH, s->W);
-    for (long long kw = 0; kw < s->KW; kw++) {
-        long long lo = 0, hi = s->OW;
-        while (lo < s->OW && !tap_inside(s, lo, kw))
+    long long phase = d->RQ * d->WQ;
+    out(e, "float xq[%lld], cv[%lld];", d->xq, d->L);
+    if (d->xq > d->P)
+        out(e, "memset(xq + %lld, 0, %lld);", d->P, (d->xq - d->P) * 4);
+    open_block(e, "for (int pr = 0; pr < %lld; pr++) {", d->RQ * s->SH);
+    out(e, "const int ih = r0 * %lld - %lld + pr;", s->SH, s->PH);
+    if (s->SH == 1)
+        out(e, "float *d = xq + pr * %lld;", d->WQ);
+    else
+        out(e, "float *d = xq + pr %% %lld * %lld + pr / %lld * %lld;", s->SH, s->SW * phase, s->SH,
+            d->WQ);
+    open_block(e, "if (ih < 0 || ih >= %lld) {", s->H);
+    for (long long px = 0; px < s->SW; px++)
+        out(e, "memset(d + %lld, 0, %lld);", px * phase, d->WQ * 4);
+    out(e, "continue;");
+    close_brace(e);
+    out(e, "const float *xr = xc + ih * %lld;", s->W);
+    for (long long px = 0; px < s->SW; px++) {
+        /* phase column q holds image column q * SW + px - PW */
+        long long lo = 0, hi = d->WQ;
+        while (lo < d->WQ && lo * s->SW + px - s->PW < 0)
             lo++;
-        while (hi > lo && !tap_inside(s, hi - 1, kw))
+        while (hi > lo && (hi - 1) * s->SW + px - s->PW >= s->W)
             hi--;
-        if (lo >= hi)
-            continue;
-        long long off = kw * s->DW - s->PW;
-        open_block(e, "{");
-        out(e, "const float wv = wc[kh * %lld + %lld];", s->KW, kw);
-        out(e, "for (int ow = %lld; ow < %lld; ow++)", lo, hi);
-        if (s->SW == 1)
-            out(e, "    acc[ow] = %s_FMA(xr[ow + %lld], wv, acc[ow]);", e->NET, off);
-        else
-            out(e, "    acc[ow] = %s_FMA(xr[ow * %lld + %lld], wv, acc[ow]);", e->NET, s->SW, off);
-        close_brace(e);
+        long long at = px * phase, off = px - s->PW;
+        char dq[48];
+        snprintf(dq, sizeof dq, at ? "d[%lld + q]" : "d[q]", at);
+        if (lo > 0) {
+            out(e, "for (int q = 0; q < %lld; q++)", lo);
+            out(e, "    %s = 0.0f;", dq);
+        }
+        if (s->SW == 1) {
+            out(e, "memcpy(d + %lld, xr + %lld, %lld);", at + lo, lo - s->PW, (hi - lo) * 4);
+        } else {
+            out(e, "for (int q = %lld; q < %lld; q++)", lo, hi);
+            out(e, "    %s = xr[q * %lld %c %lld];", dq, s->SW, off < 0 ? '-' : '+', llabs(off));
+        }
+        if (hi < d->WQ) {
+            out(e, "for (int q = %lld; q < %lld; q++)", hi, d->WQ);
+            out(e, "    %s = 0.0f;", dq);
+        }
     }
     close_brace(e);
+    open_block(e, "for (int i = 0; i < %lld; i++) {", d->L);
+    out(e, "float a = %s;", !raw && n->param[PARAM_BIAS] ? "bo" : "0.0f");
+    for (long long kh = 0; kh < s->KH; kh++)
+        for (long long kw = 0; kw < s->KW; kw++) {
+            out(e, "a = %s_FMA(xq[i + %lld], w%lld, a);", e->NET, dw_tap_offset(s, d, kh, kw),
+                kh * s->KW + kw);
+        }
+    out(e, "cv[i] = a;");
+    close_brace(e);
+    open_block(e, "for (int r = 0; r < nr; r++) {");
+    if (base)
+        out(e, "float *yr = %s + (r0 - %s + r) * %lld;", yb, base, s->OW);
+    else
+        out(e, "float *yr = %s + (r0 + r) * %lld;", yb, s->OW);
     open_block(e, "for (int ow = 0; ow < %lld; ow++) {", s->OW);
-    out(e, "const float v = acc[ow];");
-    out(e, "%s[ow] = %s;", yrow, raw ? "v" : act_expr(n, "v", act, sizeof act));
+    out(e, "const float v = cv[r * %lld + ow];", d->WQ);
+    out(e, "yr[ow] = %s;", raw ? "v" : act_expr(n, "v", act, sizeof act));
+    close_brace(e);
     close_brace(e);
 }
 
-/* The input channel plane and taps of output channel oc (of image b). */
-static void emit_depthwise_channel(Emitter *e, const Node *n, const ConvShape *s, bool raw)
+/* The taps of channel oc as scalars w0.., and its bias bo. */
+static void emit_depthwise_taps(Emitter *e, const Node *n, const ConvShape *s, bool raw)
 {
-    out(e, "const float *xc = x + oc / %lld * %lld;", s->cout_g, s->H * s->W);
-    out(e, "const float *wc = w + oc * %lld;", s->KH * s->KW);
+    StrBuf sb = {0};
+    for (long long t = 0; t < s->KH * s->KW; t++)
+        sb_printf(&sb, "%sw%lld = wc[%lld]", t ? ", " : "", t, t);
+    out(e, "const float %s;", sb.data);
+    sb_free(&sb);
     if (!raw && n->param[PARAM_BIAS])
         out(e, "const float bo = bias[oc];");
 }
 
-/* Band rows c0..c1 into conv (emit_conv_band_pool's callback); one group
- * is one output channel here unless the channel multiplier is above 1. */
+/* Band rows c0..c1 into conv (emit_conv_band_pool's callback); a group is
+ * one channel here. */
 static void emit_depthwise_band_rows(Emitter *e, const Node *n)
 {
     ConvShape s = conv_shape(n);
-    emit_parallel_for(e, s.cout_g * s.KH * s.KW * n->fuse.band_conv_rows * s.OW);
-    open_block(e, "for (int co = 0; co < %lld; co++) {", s.cout_g);
-    out(e, "const int oc = g * %lld + co;", s.cout_g);
+    DwBand d = dw_band_plan(&s, n->fuse.band_conv_rows);
     out(e, "const float *xc = x;");
-    out(e, "const float *wc = w + oc * %lld;", s.KH * s.KW);
-    open_block(e, "for (int oh = c0; oh < c1; oh++) {");
-    out(e, "float *yr = conv + co * cols + (oh - c0) * %lld;", s.OW);
-    emit_depthwise_row(e, n, &s, true, "yr");
-    close_brace(e);
+    out(e, "const float *wc = w + g * %lld;", s.KH * s.KW);
+    emit_depthwise_taps(e, n, &s, true);
+    open_block(e, "for (int r0 = c0; r0 < c1; r0 += %lld) {", d.R);
+    out(e, "const int nr = c1 - r0 < %lld ? c1 - r0 : %lld;", d.R, d.R);
+    emit_depthwise_band(e, n, &s, &d, true, "conv", "c0");
     close_brace(e);
 }
 
@@ -365,18 +528,25 @@ void emit_conv_depthwise(Emitter *e, const Node *n)
         emit_conv_band_pool(e, n, 0, emit_depthwise_band_rows);
         return;
     }
+    DwBand d = dw_band_plan(&s, s.OH);
+    long long nb = (s.OH + d.R - 1) / d.R;
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
     open_block(e, "for (int b = 0; b < %lld; b++) {", s.N);
     out(e, "const float *x = in + b * %lld;", s.C * s.H * s.W);
     emit_parallel_for(e, s.OC * s.KH * s.KW * s.OH * s.OW);
-    open_block(e, "for (int oc = 0; oc < %lld; oc++) {", s.OC);
-    emit_depthwise_channel(e, n, &s, false);
-    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", s.OH);
-    out(e, "float *yr = out + (b * %lld + oc) * %lld + oh * %lld;", s.OC, s.OH * s.OW, s.OW);
-    emit_depthwise_row(e, n, &s, false, "yr");
-    close_brace(e);
+    open_block(e, "for (int t = 0; t < %lld; t++) {", s.OC * nb);
+    if (nb > 1)
+        out(e, "const int oc = t / %lld, r0 = t %% %lld * %lld;", nb, nb, d.R);
+    else
+        out(e, "const int oc = t, r0 = 0;");
+    out(e, "const int nr = %lld - r0 < %lld ? %lld - r0 : %lld;", s.OH, d.R, s.OH, d.R);
+    out(e, "const float *xc = x + oc * %lld;", s.H * s.W);
+    out(e, "const float *wc = w + oc * %lld;", s.KH * s.KW);
+    emit_depthwise_taps(e, n, &s, false);
+    out(e, "float *yc = out + (b * %lld + oc) * %lld;", s.OC, s.OH * s.OW);
+    emit_depthwise_band(e, n, &s, &d, false, "yc", NULL);
     close_brace(e);
     close_brace(e);
 }

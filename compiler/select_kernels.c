@@ -103,8 +103,8 @@ static void select_conv(Node *n)
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
     if (macs_per_group * a->groups < DIRECT_MAX_MACS)
         return;
-    bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
-                     a->pw == 0;
+    bool pointwise =
+        a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 && a->pw == 0;
     if (cin_g == 1 && cout_g == 1)
         n->kernel = KERNEL_DEPTHWISE;
     else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
@@ -123,41 +123,53 @@ static void select_conv(Node *n)
  * prune_weights.c, or a pruned state_dict) runs on KERNEL_SPARSE: per output
  * channel, a compile-time list of its nonzero weights (emit_c.c,
  * emit_conv_sparse / emit_linear_sparse), so zeros cost nothing. The list
- * costs an offset per weight and the kernel is plain C (SSE2 at -O2), while
- * the dense GEMM is OpenBLAS with AVX-512, so it wins only from some
- * fraction of zeros on. Measured (docs/optimizer.md, "Sparse kernels"; CPU
- * time, gcc -O2, OpenBLAS on one thread), the sparse conv computes about 18
- * G values per second over the blocks it sweeps (its plane: the output rows
- * at the padded width, rounded up to a block), the GEMM 27-61 GMACs per
- * second, faster for larger layers. So a conv goes sparse when
+ * costs an offset per weight, the kernel does a multiply and an add per
+ * weight (no FMA) and is serial, so it wins only from some fraction of zeros
+ * on, against the kernel the layer would otherwise get. Measured
+ * (docs/optimizer.md, "Sparse kernels"; CPU time, gcc -O3 -march=native,
+ * one layer per program, weights pruned with prune(amount=Z) *), the sparse
+ * conv's time follows its work over the blocks it sweeps (its plane: the
+ * output rows at the padded width, rounded up to a block), so a conv goes
+ * sparse when
  *     nonzero fraction x plane / outputs <= F
- * with F the measured break-even, conservatively rounded:
- *   - im2col convolutions, stride 1: 0.40 below 8M MACs per image (measured
- *     0.40-0.67), 0.30 from there on (0.30-0.58);
- *   - 1x1 (GEMM) convolutions, stride 1: 0.28 (measured 0.28);
- *   - strided convolutions: 0.25 (0.18-0.3; the input is split into phases
- *     first);
- * a direct-loop conv (depthwise, tiny) goes sparse from 10% zeros: the sparse
- * kernel was faster at every fraction measured, 0% included (3x to 13x on
- * depthwise 3x3), and 10% leaves unpruned layers to the dense kernels; a
- * linear from 90% zeros (measured 88-90%: a gather per weight against
- * OpenBLAS's streaming GEMV). --sparse-min=Z replaces all this with "at
- * least Z zeros" (g->sparse_min). */
+ * with F the measured break-even, conservatively rounded, by the dense
+ * kernel and the taps K = input channels per group x KH x KW behind each
+ * output:
+ *   - KERNEL_BLOCKED, stride 1: 0.60 for K < 32 (measured 0.60-1.1: 1 and 3
+ *     input channels), 0.30 for K < 512 (0.31), 0.17 above (0.17-0.23 on
+ *     resnet18's 3x3 layers, where the blocked kernel runs near the FMA
+ *     peak);
+ *   - KERNEL_BLOCKED with a stride: 0.17 (0.17-0.18; the sparse kernel
+ *     first splits the input into phases);
+ *   - KERNEL_GEMM (1x1, stride 1): 0.33 (0.33-0.43);
+ *   - KERNEL_DEPTHWISE: never; the sparse kernel was slower at every
+ *     fraction measured up to 95% zeros, by 1.1x-3.6x, except on 7x7 planes
+ *     from 80% (9-20% faster), not worth a rule;
+ * a direct-loop conv (fewer than DIRECT_MAX_MACS) goes sparse from 10%
+ * zeros; a linear from 90% zeros (measured 88-90%: a gather per weight
+ * against OpenBLAS's streaming GEMV). --sparse-min=Z replaces all this with
+ * "at least Z zeros" (g->sparse_min). */
 
+#ifndef SPARSE_F_FEW_TAPS
+#define SPARSE_F_FEW_TAPS 0.60
+#endif
 #ifndef SPARSE_F_SMALL
-#define SPARSE_F_SMALL 0.40
+#define SPARSE_F_SMALL 0.30
 #endif
 #ifndef SPARSE_F_LARGE
-#define SPARSE_F_LARGE 0.30
+#define SPARSE_F_LARGE 0.17
 #endif
-#ifndef SPARSE_LARGE_MACS
-#define SPARSE_LARGE_MACS (8 * 1000 * 1000)
+#ifndef SPARSE_FEW_TAPS
+#define SPARSE_FEW_TAPS 32
+#endif
+#ifndef SPARSE_LARGE_TAPS
+#define SPARSE_LARGE_TAPS 512
 #endif
 #ifndef SPARSE_F_POINTWISE
-#define SPARSE_F_POINTWISE 0.28
+#define SPARSE_F_POINTWISE 0.33
 #endif
 #ifndef SPARSE_F_STRIDED
-#define SPARSE_F_STRIDED 0.25
+#define SPARSE_F_STRIDED 0.17
 #endif
 #ifndef SPARSE_MIN_DIRECT
 #define SPARSE_MIN_DIRECT 0.10
@@ -256,18 +268,23 @@ static bool sparse_wins(const Node *n)
         return zeros >= SPARSE_MIN_LINEAR;
     if (n->kernel == KERNEL_DIRECT)
         return zeros >= SPARSE_MIN_DIRECT;
+    if (n->kernel == KERNEL_DEPTHWISE)
+        return false;
     SparseConv sc;
     sparse_conv_layout(n, &sc);
     int64_t oh, ow;
     ir_conv_out_hw(n, &oh, &ow);
     double work = (1.0 - zeros) * (double)sc.plane / (double)(oh * ow);
-    double f = SPARSE_F_SMALL;
-    if (n->a.sh > 1 || n->a.sw > 1)
-        f = SPARSE_F_STRIDED;
-    else if (n->kernel == KERNEL_GEMM)
+    int64_t taps = n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw;
+    double f = SPARSE_F_LARGE;
+    if (n->kernel == KERNEL_GEMM)
         f = SPARSE_F_POINTWISE;
-    else if (ir_node_macs(n) / n->in[0]->dims[0] >= SPARSE_LARGE_MACS)
-        f = SPARSE_F_LARGE;
+    else if (n->a.sh > 1 || n->a.sw > 1)
+        f = SPARSE_F_STRIDED;
+    else if (taps < SPARSE_FEW_TAPS)
+        f = SPARSE_F_FEW_TAPS;
+    else if (taps < SPARSE_LARGE_TAPS)
+        f = SPARSE_F_SMALL;
     return work <= f;
 }
 

@@ -1464,6 +1464,32 @@ case("kern_depthwise", "depthwise kernel: 3x3 pad 1 + batchnorm + relu6 (32 chan
                  ("dw3", nn.Conv2d(64, 64, 5, padding=3, dilation=2, groups=64, bias=False))),
      (32, 14, 19))
 
+case("kern_depthwise_bands", "depthwise kernel in bands of rows (planes larger than one band, a "
+     "partial last band): 3x3 pad 1 + relu, 3x3 stride 2, (5,3) stride (2,1) pad (2,3) dilation "
+     "(1,2) without bias + fused maxpool",
+     simple("""
+        dw1: conv2d(4, kernel=3, pad=1, groups=4) -> relu
+        dw2: conv2d(4, kernel=3, stride=2, pad=1, groups=4)
+        dw3: conv2d(4, kernel=(5,3), stride=(2,1), pad=(2,3), dilation=(1,2), groups=4,
+                    bias=false) -> maxpool(2)
+     """, (4, 97, 90)),
+     lambda: seq(("dw1", nn.Conv2d(4, 4, 3, padding=1, groups=4)), ("a", nn.ReLU()),
+                 ("dw2", nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4)),
+                 ("dw3", nn.Conv2d(4, 4, (5, 3), stride=(2, 1), padding=(2, 3), dilation=(1, 2),
+                                   groups=4, bias=False)), ("p", nn.MaxPool2d(2))),
+     (4, 97, 90))
+
+case("kern_blocked_prefetch", "blocked kernel with 276 KB of weights (the next block's weights "
+     "prefetched), groups=2, 80 channels per group (32-channel blocks, a partial one), relu; a "
+     "1x1 stride-2 conv (16-channel blocks, a partial one); init he(seed=3)",
+     simple("""
+        c1: conv2d(160, kernel=3, pad=1, groups=2) -> relu
+        c2: conv2d(20, kernel=1, stride=2)
+     """, (96, 6, 5)),
+     lambda: seq(("c1", nn.Conv2d(96, 160, 3, padding=1, groups=2)), ("r", nn.ReLU()),
+                 ("c2", nn.Conv2d(160, 20, 1, stride=2))),
+     (96, 6, 5), init=("he", 3))
+
 case("kern_single_channel_pool", "a one-channel input (blocked kernel, 12 channels: one partial "
      "block), 5x5 pad 2, relu, fused maxpool; depthwise + fused avgpool, batch 2",
      simple("""
