@@ -44,8 +44,9 @@ the pytorch section does:
 2. One run on a random input checks that our output and PyTorch's agree
    (max abs difference within 1e-3 of the largest output), so a benchmark
    never times wrong code. A network that disagrees is not timed.
-3. For 1 and 2 threads (never more than the cores available; ours through
-   OPENBLAS_NUM_THREADS and OMP_NUM_THREADS, PyTorch through
+3. For 1 and 2 threads (never more than the cores available; ours compiled
+   with `cnnc --threads T` and -fopenmp for T > 1, with OPENBLAS_NUM_THREADS
+   and OMP_NUM_THREADS, PyTorch through
    torch.set_num_threads and openblas_set_num_threads), ours (`prog --bench N`, which prints the median of
    N runs after N/10+1 warm-up runs), PyTorch eager and PyTorch frozen
    (torch.jit.trace + torch.jit.freeze) are timed in alternating rounds:
@@ -750,7 +751,12 @@ def bench_net(net, args, thread_list, peak_core, rows, notes, profiles):
         notes.append("%s batch %d: %s" % (net.name, batch, diff_text))
 
         for threads in thread_list:
-            impls["ours"] = lambda n, t=threads: time_ours(prog, inp, out, n, t)
+            tprog = prog
+            if threads > 1:  # ours splits its layers only when compiled for it
+                tprog, _, _ = build_program(net, batch, wflags + ["--threads", str(threads)],
+                                            workdir, tag="_t%d" % threads,
+                                            cc_flags=CFLAGS + ["-fopenmp"])
+            impls["ours"] = lambda n, t=threads, p=tprog: time_ours(p, inp, out, n, t)
             if module is not None:
                 set_torch_threads(threads)
             ms, runs = Timer(impls, args.quick, args.budget).measure()
@@ -999,7 +1005,8 @@ def pytorch_text(run_info, rows, notes, profiles):
     out = ["## cnnc vs PyTorch: latency (median ms per batch)", ""]
     out += ["- %s: %s" % kv for kv in run_info]
     out += ["",
-            "ours = cnnc's generated C (`cnnc --main --batch B`, `cc %s`, OpenBLAS with "
+            "ours = cnnc's generated C (`cnnc --main --batch B`, `cc %s`; for T > 1 threads "
+            "`cnnc --threads T` and `-fopenmp`, OpenBLAS with "
             "OPENBLAS_NUM_THREADS=threads); eager = the PyTorch module under torch.no_grad(); "
             "frozen = torch.jit.freeze(torch.jit.trace(module)); PyTorch with "
             "torch.set_num_threads(threads) and its OpenBLAS set to as many. Timed in one run, alternating ours, eager, frozen "
