@@ -49,26 +49,11 @@ static void bn_affine(const Node *bn, int64_t c, double *s, double *t)
     *t = beta - mean * *s;
 }
 
-/* The producer's bias, created (zero) if it has none. */
-static Const *ensure_bias(Node *p)
-{
-    if (p->param[PARAM_BIAS])
-        return p->param[PARAM_BIAS];
-    char *key = xasprintf("%s.bias", p->name);
-    int64_t dims[1] = {p->a.channels};
-    Const *b = ir_const_new(key, 1, dims);
-    free(key);
-    b->data = xcalloc((size_t)p->a.channels, sizeof(float));
-    p->param[PARAM_BIAS] = b;
-    p->a.bias = true;
-    return b;
-}
-
 /* W[co][*] *= s[co]; b[co] = b[co] * s[co] + t[co]. */
 static void fold_into(Node *p, const Node *bn)
 {
     Const *w = p->param[PARAM_WEIGHT];
-    Const *b = ensure_bias(p);
+    Const *b = pass_ensure_bias(p);
     int64_t rows = w->dims[0], cols = ir_numel(w->rank - 1, w->dims + 1);
     for (int64_t co = 0; co < rows; co++) {
         double s, t;

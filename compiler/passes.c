@@ -130,6 +130,20 @@ bool pass_is_output(const Graph *g, const Tensor *t)
     return false;
 }
 
+Const *pass_ensure_bias(Node *n)
+{
+    if (n->param[PARAM_BIAS])
+        return n->param[PARAM_BIAS];
+    char *key = xasprintf("%s.bias", n->name);
+    int64_t dims[1] = {n->a.channels};
+    Const *b = ir_const_new(key, 1, dims);
+    free(key);
+    b->data = xcalloc((size_t)n->a.channels, sizeof(float));
+    n->param[PARAM_BIAS] = b;
+    n->a.bias = true;
+    return b;
+}
+
 Node *pass_sole_consumer(const Graph *g, const Tensor *t)
 {
     if (t->nconsumers != 1 || pass_is_output(g, t))

@@ -20,10 +20,10 @@
 
 /* What one pass did, for --stats. */
 typedef struct PassStats {
-    int64_t folded;  /* nodes merged into another node's parameters */
-    int64_t removed; /* nodes deleted */
-    int64_t fused;   /* nodes merged into another node's loops */
-    int64_t bytes;   /* activation bytes no longer materialised */
+    int64_t folded;   /* nodes merged into another node's parameters */
+    int64_t removed;  /* nodes deleted */
+    int64_t fused;    /* nodes merged into another node's loops */
+    int64_t bytes;    /* activation bytes no longer materialised */
     int64_t channels; /* output channels of conv2d/linear removed (prune-channels) */
 } PassStats;
 
@@ -67,6 +67,8 @@ bool fuse_pool(Graph *g, PassStats *st);           /* fuse_pool.c */
 /* ---- graph editing, shared by the passes (passes.c) -------------------- */
 
 bool pass_is_output(const Graph *g, const Tensor *t);
+/* n's bias (conv2d/linear), created as zeros (and n->a.bias set) if it has none. */
+Const *pass_ensure_bias(Node *n);
 /* The one node reading t, if t has exactly one consumer and is not a graph
  * output; else NULL. Such a tensor may disappear into a fusion. */
 Node *pass_sole_consumer(const Graph *g, const Tensor *t);

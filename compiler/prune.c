@@ -340,20 +340,6 @@ static int64_t kept_channels(Prune *p, const Tensor *t, int64_t *keep)
     return n;
 }
 
-static Const *ensure_bias(Node *n)
-{
-    if (n->param[PARAM_BIAS])
-        return n->param[PARAM_BIAS];
-    char *key = xasprintf("%s.bias", n->name);
-    int64_t dims[1] = {n->a.channels};
-    Const *b = ir_const_new(key, 1, dims);
-    free(key);
-    b->data = xcalloc((size_t)n->a.channels, sizeof(float));
-    n->param[PARAM_BIAS] = b;
-    n->a.bias = true;
-    return b;
-}
-
 /* bias[o] += sum over removed input channels k of c_k * (sum of W[o, k, ...]). */
 static void fold_removed_inputs(Prune *p, Node *n)
 {
@@ -375,7 +361,7 @@ static void fold_removed_inputs(Prune *p, Node *n)
         }
     }
     if (any) {
-        Const *b = ensure_bias(n);
+        Const *b = pass_ensure_bias(n);
         for (int64_t o = 0; o < rows; o++)
             b->data[o] = (float)((double)b->data[o] + delta[o]);
     }
