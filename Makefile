@@ -69,14 +69,14 @@ else
 Q := @
 endif
 
-COMPILER_SRC := $(wildcard compiler/*.c)
+COMPILER_SRC := $(wildcard compiler/*.c compiler/ops/*.c)
 COMPILER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(COMPILER_SRC)) $(BUILD)/gen/parser.o $(BUILD)/gen/lexer.o
 LIB_OBJ      := $(filter-out $(BUILD)/compiler/main.o,$(COMPILER_OBJ))
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 RUNTIME_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-HEADERS      := $(wildcard compiler/*.h) $(BUILD)/gen/parser.h
+HEADERS      := $(wildcard compiler/*.h compiler/ops/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
 .PHONY: all views check check-export bench bench-smoke deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
@@ -337,7 +337,7 @@ bench: deps-bench
 	    $(if $(BENCH_SECTIONS),--sections $(BENCH_SECTIONS)) $(BENCH_ARGS)
 
 format:
-	clang-format -i compiler/*.c compiler/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \
+	clang-format -i compiler/*.c compiler/*.h compiler/ops/*.c runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \
 	    tests/fuzz/*.c
 
 clean:

@@ -10,38 +10,6 @@
 
 #include "util.h"
 
-static const char *op_names[] = {
-#define OP(id, name, nin, params) name,
-#include "ops.h"
-#undef OP
-};
-
-const char *op_name(OpKind op)
-{
-    return op >= 0 && op < OP_COUNT ? op_names[op] : "?";
-}
-
-int op_arity(OpKind op)
-{
-    static const int arity[] = {
-#define OP(id, name, nin, params) nin,
-#include "ops.h"
-#undef OP
-    };
-    return op >= 0 && op < OP_COUNT ? arity[op] : 1;
-}
-
-bool op_lookup(const char *name, OpKind *op)
-{
-    for (int i = 0; i < OP_COUNT; i++) {
-        if (strcmp(op_names[i], name) == 0) {
-            *op = (OpKind)i;
-            return true;
-        }
-    }
-    return false;
-}
-
 Graph *ir_graph_new(void)
 {
     Graph *g = xcalloc(1, sizeof *g);

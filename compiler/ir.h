@@ -18,7 +18,7 @@
 #include "diag.h"
 
 typedef enum OpKind {
-#define OP(id, name, nin, params) OP_##id,
+#define OP(id, name, family, nin, traits) OP_##id,
 #include "ops.h"
 #undef OP
     OP_COUNT

@@ -1,24 +1,28 @@
-/* ops.h - the table of ops (X-macro). Each row: enum suffix, name in the
- * language, number of tensor inputs (-1: two or more), and whether the op
- * has parameters.
- * Including files define OP(id, name, ninputs, has_params) before including. */
-OP(CONV2D, "conv2d", 1, 1)
-OP(BATCHNORM, "batchnorm", 1, 1)
-OP(RELU, "relu", 1, 0)
-OP(RELU6, "relu6", 1, 0)
-OP(LEAKY_RELU, "leaky_relu", 1, 0)
-OP(SIGMOID, "sigmoid", 1, 0)
-OP(TANH, "tanh", 1, 0)
-OP(MAXPOOL, "maxpool", 1, 0)
-OP(AVGPOOL, "avgpool", 1, 0)
-OP(GLOBAL_AVGPOOL, "global_avgpool", 1, 0)
-OP(FLATTEN, "flatten", 1, 0)
-OP(LINEAR, "linear", 1, 1)
-OP(DROPOUT, "dropout", 1, 0)
-OP(SOFTMAX, "softmax", 1, 0)
-OP(ADD, "add", 2, 0)
-OP(CONCAT, "concat", -1, 0)
-OP(UPSAMPLE, "upsample", 1, 0)
-OP(ADAPTIVE_AVGPOOL, "adaptive_avgpool", 1, 0)
-OP(HARDSWISH, "hardswish", 1, 0)
-OP(SILU, "silu", 1, 0)
+/* ops.h - the table of ops (X-macro), QBE-style: one row per op, its traits
+ * as columns. Everything else about an op lives in its family's file under
+ * compiler/ops/ (arguments and PyTorch defaults, shape rule, parameters, IR
+ * printing, emitter), reached through op_def() (opdef.h).
+ *
+ * Columns: enum suffix, name in the language, family file (ops/FAMILY.c),
+ * number of tensor inputs (-1: two or more), traits (OPT_* in opdef.h, or 0).
+ * Including files define OP(id, name, family, ninputs, traits) first. */
+OP(CONV2D, "conv2d", conv, 1, OPT_WEIGHTS | OPT_PRUNABLE | OPT_EPILOGUE)
+OP(BATCHNORM, "batchnorm", norm, 1, OPT_WEIGHTS | OPT_PER_CHANNEL | OPT_IN_PLACE | OPT_EPILOGUE)
+OP(RELU, "relu", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
+OP(RELU6, "relu6", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
+OP(LEAKY_RELU, "leaky_relu", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
+OP(SIGMOID, "sigmoid", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
+OP(TANH, "tanh", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
+OP(MAXPOOL, "maxpool", pool, 1, OPT_POOL | OPT_PER_CHANNEL)
+OP(AVGPOOL, "avgpool", pool, 1, OPT_POOL | OPT_PER_CHANNEL)
+OP(GLOBAL_AVGPOOL, "global_avgpool", pool, 1, OPT_PER_CHANNEL)
+OP(FLATTEN, "flatten", tensor, 1, OPT_VIEW)
+OP(LINEAR, "linear", linear, 1, OPT_WEIGHTS | OPT_PRUNABLE | OPT_EPILOGUE)
+OP(DROPOUT, "dropout", tensor, 1, OPT_VIEW | OPT_PER_CHANNEL)
+OP(SOFTMAX, "softmax", softmax, 1, 0)
+OP(ADD, "add", tensor, 2, OPT_IN_PLACE)
+OP(CONCAT, "concat", tensor, -1, 0)
+OP(UPSAMPLE, "upsample", tensor, 1, OPT_PER_CHANNEL)
+OP(ADAPTIVE_AVGPOOL, "adaptive_avgpool", pool, 1, OPT_PER_CHANNEL)
+OP(HARDSWISH, "hardswish", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
+OP(SILU, "silu", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)

@@ -1,0 +1,52 @@
+/* opdef.h - what the rest of the compiler may ask about an op.
+ *
+ * ops.h lists the ops with their traits; each op's OpDef lives in its family's
+ * file under compiler/ops/ (ops/conv.c, ops/pool.c, ...) next to everything
+ * else specific to it. Sema, the passes, the planner and the emitter ask
+ * op_def(n->op) and op_has(op, trait) instead of switching over op kinds. */
+#ifndef CNNC_OPDEF_H
+#define CNNC_OPDEF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ir.h"
+
+/* Traits: the columns of ops.h. */
+enum {
+    OPT_WEIGHTS = 1 << 0,     /* has parameters (state_dict keys NAME.weight, ...) */
+    OPT_PRUNABLE = 1 << 1,    /* `prune` statements and prune-channels act on its weights */
+    OPT_EPILOGUE = 1 << 2,    /* an activation may be fused into its output loop */
+    OPT_ACTIVATION = 1 << 3,  /* elementwise activation that fuse-activation may fuse */
+    OPT_PER_CHANNEL = 1 << 4, /* output channel c depends on input channel c only */
+    OPT_IN_PLACE = 1 << 5,    /* reads each input element once, where it writes: may run in place */
+    OPT_VIEW = 1 << 6,        /* output is its input's memory (no code) */
+    OPT_POOL = 1 << 7,        /* a window pool fuse-pool may merge into a conv2d */
+};
+
+struct ArgSet;
+struct AttrSpec;
+struct Emitter;
+
+typedef struct OpDef {
+    /* ---- front end: arguments, shapes, parameters, printing ---- */
+    const struct AttrSpec *args;                          /* positional order; NULL: none */
+    bool (*set_attrs)(Node *n, const struct ArgSet *as); /* PyTorch's defaults, range checks */
+    bool (*infer)(Node *n);                               /* shape rule */
+    void (*params)(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4]);
+    void (*print)(const Node *n, FILE *f);                /* attributes in --emit=ir */
+    int64_t (*macs)(const Node *n);                       /* NULL: none */
+    /* ---- back end: C emitter ---- */
+    void (*emit)(struct Emitter *e, const Node *n);       /* the layer function's body */
+} OpDef;
+
+const OpDef *op_def(OpKind op);
+unsigned op_traits(OpKind op);
+static inline bool op_has(OpKind op, unsigned trait)
+{
+    return (op_traits(op) & trait) != 0;
+}
+
+#endif

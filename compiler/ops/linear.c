@@ -1,0 +1,18 @@
+/* ops/linear.c - linear: fully connected layer (nn.Linear).
+ *
+ * Everything specific to these ops: arguments and PyTorch defaults, shape
+ * rule, parameters, IR printing (front end), and the emitter (back end). */
+#include "opdef.h"
+
+/* ---- front end ------------------------------------------------------------ */
+
+/* ---- back end: emitter ---------------------------------------------------- */
+
+/* ---- the ops ---------------------------------------------------------------- */
+
+const OpDef opdef_LINEAR = {
+    /* front end */
+    .args = NULL,
+    /* back end */
+    .emit = NULL,
+};
