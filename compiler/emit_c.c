@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "emit_internal.h"
+#include "opdef.h"
 
 #define BLOB_CHUNK 4095 /* bytes per string literal: C99's minimum guaranteed limit */
 #define PARAM_ALIGN 16  /* floats: each parameter starts on a 64-byte boundary */
@@ -309,29 +310,11 @@ static void emit_weights(Emitter *e, const EmitOptions *opt, StrBuf *blob_out)
  * if none. The same expressions as emit_elementwise, so fusing is exact. */
 const char *act_expr(const Node *n, const char *x, char *buf, size_t size)
 {
-    char s[40];
-    switch (n->fuse.act) {
-    case ACT_NONE:
+    if (n->fuse.act == OP_NONE) {
         snprintf(buf, size, "%s", x);
-        break;
-    case ACT_RELU:
-        snprintf(buf, size, "%s < 0.0f ? 0.0f : %s", x, x);
-        break;
-    case ACT_RELU6:
-        snprintf(buf, size, "%s < 0.0f ? 0.0f : %s > 6.0f ? 6.0f : %s", x, x, x);
-        break;
-    case ACT_LEAKY_RELU:
-        snprintf(buf, size, "%s < 0.0f ? %s * %s : %s", x, x, flit(n->fuse.act_slope, s, sizeof s),
-                 x);
-        break;
-    case ACT_SIGMOID:
-        snprintf(buf, size, "1.0f / (1.0f + expf(-%s))", x);
-        break;
-    case ACT_TANH:
-        snprintf(buf, size, "tanhf(%s)", x);
-        break;
+        return buf;
     }
-    return buf;
+    return op_def(n->fuse.act)->act_c(&n->fuse.act_a, x, buf, size);
 }
 
 /* First line of a fused layer's body: what it absorbed. */
@@ -360,9 +343,9 @@ typedef void (*ConvValueFn)(Emitter *e, const Node *n, bool raw);
  * libm, whose monotonicity is not guaranteed to the bit, so they are not. */
 static bool max_commutes(const Node *n)
 {
-    Act a = n->fuse.act;
-    return a == ACT_NONE || a == ACT_RELU || a == ACT_RELU6 ||
-           (a == ACT_LEAKY_RELU && n->fuse.act_slope >= 0.0);
+    OpKind a = n->fuse.act;
+    return a == OP_NONE || a == OP_RELU || a == OP_RELU6 ||
+           (a == OP_LEAKY_RELU && n->fuse.act_a.slope >= 0.0);
 }
 
 /* One pooled output y[py * PW + px] of a conv2d with a fused pool, from the
@@ -397,7 +380,7 @@ static void emit_pooled_point(Emitter *e, const Node *n, ConvValueFn value, cons
         close_brace(e);
         close_brace(e);
         out(e, "m = nan != nan ? nan : m; /* NaN wins, as in PyTorch */");
-        if (raw && (*bias_term || n->fuse.act != ACT_NONE)) {
+        if (raw && (*bias_term || n->fuse.act != OP_NONE)) {
             out(e, "/* max commutes with the %s: applied once */",
                 *bias_term ? "bias and activation" : "activation");
             if (*bias_term)
@@ -556,7 +539,7 @@ static void emit_bias_add(Emitter *e, const Node *n, long long N, long long OC, 
 static void emit_conv_epilogue(Emitter *e, const Node *n, long long N, long long OC, long long HW)
 {
     char b[REF_SIZE], v[160];
-    if (n->fuse.act == ACT_NONE) {
+    if (n->fuse.act == OP_NONE) {
         emit_bias_add(e, n, N, OC, HW);
         return;
     }
@@ -815,7 +798,7 @@ static void emit_linear(Emitter *e, const Node *n)
     bool bias = n->param[PARAM_BIAS] != NULL;
     char w[REF_SIZE], b[REF_SIZE];
     emit_fused_comment(e, n);
-    if (n->fuse.act != ACT_NONE) {
+    if (n->fuse.act != OP_NONE) {
         emit_linear_act(e, n);
         return;
     }
@@ -853,7 +836,7 @@ static void emit_batchnorm(Emitter *e, const Node *n)
     out(e, "const float scale = %s / sqrtf(var[c] + %s);", n->a.affine ? "weight[c]" : "1.0f",
         flit(n->a.eps, eps, sizeof eps));
     out(e, "const float shift = %s - mean[c] * scale;", n->a.affine ? "bias[c]" : "0.0f");
-    if (n->fuse.act == ACT_NONE) {
+    if (n->fuse.act == OP_NONE) {
         out(e, "for (int b = 0; b < %lld; b++)", N);
         out(e, "    for (int i = 0; i < %lld; i++)", HW);
         out(e,
@@ -875,39 +858,12 @@ static void emit_batchnorm(Emitter *e, const Node *n)
 /* Elementwise ops. NaN propagates as in PyTorch (comparisons written so NaN falls through). */
 static void emit_elementwise(Emitter *e, const Node *n)
 {
-    char s[40];
-    const char *expr = NULL;
-    switch (n->op) {
-    case OP_RELU:
-        expr = "x < 0.0f ? 0.0f : x";
-        break;
-    case OP_RELU6:
-        expr = "x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x";
-        break;
-    case OP_LEAKY_RELU:
-        expr = NULL;
-        break;
-    case OP_SIGMOID:
-        expr = "1.0f / (1.0f + expf(-x))";
-        break;
-    case OP_TANH:
-        expr = "tanhf(x)";
-        break;
-    case OP_HARDSWISH:
-        expr = "x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f";
-        break;
-    case OP_SILU:
-        expr = "x / (1.0f + expf(-x))";
-        break;
-    default:
+    char expr[200];
+    if (!op_has(n->op, OPT_ACTIVATION))
         die("not elementwise: %s", op_name(n->op));
-    }
     out(e, "for (int i = 0; i < %lld; i++) {", (long long)ir_tensor_numel(n->out));
     out(e, "    const float x = in[i];");
-    if (n->op == OP_LEAKY_RELU)
-        out(e, "    out[i] = x < 0.0f ? x * %s : x;", flit(n->a.slope, s, sizeof s));
-    else
-        out(e, "    out[i] = %s;", expr);
+    out(e, "    out[i] = %s;", op_def(n->op)->act_c(&n->a, "x", expr, sizeof expr));
     out(e, "}");
 }
 

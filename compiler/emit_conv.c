@@ -247,7 +247,7 @@ static void emit_block(Emitter *e, const Node *n, const ConvShape *s, long long 
         snprintf(name, sizeof name, "a%lld[o]", j);
         if (raw) {
             out(e, "yo[%lld] = %s;", j, name);
-        } else if (n->fuse.act == ACT_NONE) {
+        } else if (n->fuse.act == OP_NONE) {
             out(e, "yo[%lld] = %s%s;", j, name, bias ? " + bo" : "");
         } else {
             out(e, "{");

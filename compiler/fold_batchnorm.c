@@ -34,7 +34,7 @@ static bool foldable_producer(const Graph *g, const Node *bn)
     const Node *p = bn->in[0]->producer;
     if (!p || (p->op != OP_CONV2D && p->op != OP_LINEAR))
         return false;
-    if (p->fuse.act != ACT_NONE || p->fuse.pool)
+    if (p->fuse.act != OP_NONE || p->fuse.pool)
         return false;
     return pass_sole_consumer(g, p->out) == bn;
 }

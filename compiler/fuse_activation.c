@@ -22,30 +22,12 @@
  * activation or pool yet (activation(pool(x)) is a different order). The
  * activation's output tensor survives as the producer's output, so names of
  * graph outputs and user-named tensors stay. */
+#include "opdef.h"
 #include "passes.h"
-
-static Act act_of(const Node *n)
-{
-    switch (n->op) {
-    case OP_RELU:
-        return ACT_RELU;
-    case OP_RELU6:
-        return ACT_RELU6;
-    case OP_LEAKY_RELU:
-        return ACT_LEAKY_RELU;
-    case OP_SIGMOID:
-        return ACT_SIGMOID;
-    case OP_TANH:
-        return ACT_TANH;
-    default:
-        return ACT_NONE;
-    }
-}
 
 static bool takes_epilogue(const Node *p)
 {
-    return (p->op == OP_CONV2D || p->op == OP_LINEAR || p->op == OP_BATCHNORM) &&
-           p->fuse.act == ACT_NONE && !p->fuse.pool;
+    return op_has(p->op, OPT_EPILOGUE) && p->fuse.act == OP_NONE && !p->fuse.pool;
 }
 
 bool fuse_activation(Graph *g, PassStats *st)
@@ -53,13 +35,12 @@ bool fuse_activation(Graph *g, PassStats *st)
     for (int i = 0; i < g->nnodes;) {
         Node *a = g->nodes[i];
         Node *p = a->in[0]->producer;
-        Act act = act_of(a);
-        if (act == ACT_NONE || !p || !takes_epilogue(p) || pass_sole_consumer(g, p->out) != a) {
+        if (!op_has(a->op, OPT_ACTIVATION) || !p || !takes_epilogue(p) || pass_sole_consumer(g, p->out) != a) {
             i++;
             continue;
         }
-        p->fuse.act = act;
-        p->fuse.act_slope = a->a.slope;
+        p->fuse.act = a->op;
+        p->fuse.act_a = a->a;
         pass_absorb(g, p, a, st);
         st->fused++;
     }

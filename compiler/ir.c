@@ -212,12 +212,6 @@ void ir_graph_counts(const Graph *g, int64_t *params, int64_t *nonzero, int64_t 
 
 /* ---- fused nodes --------------------------------------------------------- */
 
-const char *act_name(Act act)
-{
-    static const char *names[] = {"none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh"};
-    return act >= 0 && act <= ACT_TANH ? names[act] : "?";
-}
-
 const char *ir_result_name(const Node *n)
 {
     return n->fuse.last ? n->fuse.last : n->name;
@@ -226,7 +220,7 @@ const char *ir_result_name(const Node *n)
 const char *ir_op_label(const Node *n, char *buf, size_t size)
 {
     snprintf(buf, size, "%s%s%s%s%s", op_name(n->op), n->fuse.act ? "+" : "",
-             n->fuse.act ? act_name(n->fuse.act) : "", n->fuse.pool ? "+" : "",
+             n->fuse.act ? op_name(n->fuse.act) : "", n->fuse.pool ? "+" : "",
              n->fuse.pool ? op_name(n->fuse.pool_op) : "");
     return buf;
 }
@@ -316,10 +310,10 @@ static void print_attrs(const Node *n, FILE *f)
 static void print_fused(const Node *n, FILE *f)
 {
     const Fused *u = &n->fuse;
-    if (u->act == ACT_LEAKY_RELU)
-        fprintf(f, " act=leaky_relu(slope=%g)", u->act_slope);
-    else if (u->act != ACT_NONE)
-        fprintf(f, " act=%s", act_name(u->act));
+    if (u->act == OP_LEAKY_RELU)
+        fprintf(f, " act=leaky_relu(slope=%g)", u->act_a.slope);
+    else if (u->act != OP_NONE)
+        fprintf(f, " act=%s", op_name(u->act));
     if (!u->pool)
         return;
     Node pool = {.op = u->pool_op, .a = u->pool_a};

@@ -18,6 +18,7 @@
 #include "diag.h"
 
 typedef enum OpKind {
+    OP_NONE, /* no op: Fused.act when nothing is fused */
 #define OP(id, name, family, nin, traits) OP_##id,
 #include "ops.h"
 #undef OP
@@ -104,16 +105,13 @@ typedef enum Kernel {
     KERNEL_SPARSE, /* conv2d/linear: only the nonzero weights, from compile-time lists */
 } Kernel;
 
-/* An activation applied in a producer's epilogue (fuse_activation, passes.h). */
-typedef enum Act { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH } Act;
-
 /* What the optimizer merged into a node. Each computed value goes through the
  * activation, then (conv2d only) the pooling, before it is stored: the node's
  * output is pool(act(op(x))). conv_dims is the convolution's own output shape,
  * which with a pool is never stored. Zeroed means nothing is fused. */
 typedef struct Fused {
-    Act act;
-    double act_slope; /* ACT_LEAKY_RELU */
+    OpKind act;   /* the fused activation (an OPT_ACTIVATION op), or OP_NONE */
+    Attrs act_a;  /* its attributes (leaky_relu: slope) */
     bool pool;        /* conv2d: a maxpool or avgpool is fused */
     OpKind pool_op;   /* OP_MAXPOOL or OP_AVGPOOL */
     Attrs pool_a;     /* the pool's attributes */
@@ -217,7 +215,6 @@ bool infer_shape(Node *n);
 bool ir_infer_node(Node *n);
 /* The convolution's own output height and width (before any fused pool). */
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
-const char *act_name(Act act);
 /* The layer whose output node n writes: the last layer fused into it
  * ("relu_1" for conv1 +bn1 +relu_1), or n itself. */
 const char *ir_result_name(const Node *n);

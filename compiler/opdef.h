@@ -38,8 +38,14 @@ typedef struct OpDef {
     void (*params)(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4]);
     void (*print)(const Node *n, FILE *f);                /* attributes in --emit=ir */
     int64_t (*macs)(const Node *n);                       /* NULL: none */
+    /* activations (OPT_ACTIVATION): the op on one value, as cnnc computes it
+     * (prune-channels' constant channels) */
+    float (*act_eval)(const Attrs *a, float x);
     /* ---- back end: C emitter ---- */
     void (*emit)(struct Emitter *e, const Node *n);       /* the layer function's body */
+    /* activations (OPT_ACTIVATION): the C expression of the op applied to the
+     * variable x, the same standalone and fused into a producer's epilogue */
+    const char *(*act_c)(const Attrs *a, const char *x, char *buf, size_t size);
 } OpDef;
 
 const OpDef *op_def(OpKind op);

@@ -93,7 +93,7 @@ static void block_tensor(Prune *p, const Tensor *t)
 
 static bool is_fused(const Node *n)
 {
-    return n->fuse.act != ACT_NONE || n->fuse.pool;
+    return n->fuse.act != OP_NONE || n->fuse.pool;
 }
 
 /* ---- 1. known constants --------------------------------------------------- */

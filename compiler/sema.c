@@ -810,6 +810,7 @@ bool infer_shape(Node *n)
     case OP_SILU:
     case OP_DROPOUT:
         return set_out(n, in->rank, in->dims);
+    case OP_NONE:
     case OP_COUNT:
         break;
     }
@@ -1133,7 +1134,7 @@ static bool unknown_op(Sema *s, const Layer *l)
 {
     int count = 0;
     const char **names = xmalloc(sizeof *names * (size_t)(OP_COUNT + s->nblocks));
-    for (int i = 0; i < OP_COUNT; i++)
+    for (int i = OP_NONE + 1; i < OP_COUNT; i++)
         names[count++] = op_name((OpKind)i);
     for (int i = 0; i < s->nblocks; i++)
         names[count++] = s->blocks[i]->name;

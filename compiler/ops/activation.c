@@ -4,57 +4,169 @@
  * rule, parameters, IR printing (front end), and the emitter (back end). */
 #include "opdef.h"
 
+#include <math.h>
+
+#include "emit_internal.h"
+
 /* ---- front end ------------------------------------------------------------ */
 
+/* Each activation on one value as cnnc computes it (prune-channels folds
+ * channels that are constant); the same formulas as the C below. */
+static float relu_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return x < 0.0f ? 0.0f : x;
+}
+
+static float relu6_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
+}
+
+static float leaky_relu_eval(const Attrs *a, float x)
+{
+    return x < 0.0f ? x * (float)a->slope : x;
+}
+
+static float sigmoid_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return 1.0f / (1.0f + expf(-x));
+}
+
+static float tanh_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return tanhf(x);
+}
+
+static float hardswish_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+}
+
+static float silu_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return x / (1.0f + expf(-x));
+}
+
 /* ---- back end: emitter ---------------------------------------------------- */
+
+/* The C expression of each activation applied to variable x. NaN propagates
+ * as in PyTorch (comparisons written so that NaN falls through). */
+static const char *relu_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "%s < 0.0f ? 0.0f : %s", x, x);
+    return buf;
+}
+
+static const char *relu6_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "%s < 0.0f ? 0.0f : %s > 6.0f ? 6.0f : %s", x, x, x);
+    return buf;
+}
+
+static const char *leaky_relu_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    char s[40];
+    snprintf(buf, size, "%s < 0.0f ? %s * %s : %s", x, x, flit(a->slope, s, sizeof s), x);
+    return buf;
+}
+
+static const char *sigmoid_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "1.0f / (1.0f + expf(-%s))", x);
+    return buf;
+}
+
+static const char *tanh_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "tanhf(%s)", x);
+    return buf;
+}
+
+static const char *hardswish_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "%s * fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x, x);
+    return buf;
+}
+
+static const char *silu_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "%s / (1.0f + expf(-%s))", x, x);
+    return buf;
+}
 
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_RELU = {
     /* front end */
     .args = NULL,
+    .act_eval = relu_eval,
     /* back end */
     .emit = NULL,
+    .act_c = relu_c,
 };
 
 const OpDef opdef_RELU6 = {
     /* front end */
     .args = NULL,
+    .act_eval = relu6_eval,
     /* back end */
     .emit = NULL,
+    .act_c = relu6_c,
 };
 
 const OpDef opdef_LEAKY_RELU = {
     /* front end */
     .args = NULL,
+    .act_eval = leaky_relu_eval,
     /* back end */
     .emit = NULL,
+    .act_c = leaky_relu_c,
 };
 
 const OpDef opdef_SIGMOID = {
     /* front end */
     .args = NULL,
+    .act_eval = sigmoid_eval,
     /* back end */
     .emit = NULL,
+    .act_c = sigmoid_c,
 };
 
 const OpDef opdef_TANH = {
     /* front end */
     .args = NULL,
+    .act_eval = tanh_eval,
     /* back end */
     .emit = NULL,
+    .act_c = tanh_c,
 };
 
 const OpDef opdef_HARDSWISH = {
     /* front end */
     .args = NULL,
+    .act_eval = hardswish_eval,
     /* back end */
     .emit = NULL,
+    .act_c = hardswish_c,
 };
 
 const OpDef opdef_SILU = {
     /* front end */
     .args = NULL,
+    .act_eval = silu_eval,
     /* back end */
     .emit = NULL,
+    .act_c = silu_c,
 };

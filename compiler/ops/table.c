@@ -30,6 +30,7 @@ unsigned op_traits(OpKind op)
 }
 
 static const char *const names[OP_COUNT] = {
+    [OP_NONE] = "none",
 #define OP(id, name, family, nin, traits) [OP_##id] = name,
 #include "ops.h"
 #undef OP
@@ -52,7 +53,7 @@ int op_arity(OpKind op)
 
 bool op_lookup(const char *name, OpKind *op)
 {
-    for (int i = 0; i < OP_COUNT; i++) {
+    for (int i = OP_NONE + 1; i < OP_COUNT; i++) {
         if (strcmp(names[i], name) == 0) {
             *op = (OpKind)i;
             return true;

@@ -388,8 +388,8 @@ START_TEST(test_fuse_activation)
     PassStats st = run(fuse_activation, g);
     ck_assert_int_eq(st.fused, 1);
     ck_assert_int_eq(st.bytes, 2 * 4);
-    ck_assert_int_eq(fc->fuse.act, ACT_LEAKY_RELU);
-    ck_assert(fc->fuse.act_slope == 0.25);
+    ck_assert_int_eq(fc->fuse.act, OP_LEAKY_RELU);
+    ck_assert(fc->fuse.act_a.slope == 0.25);
     ck_assert_ptr_eq(fc->out, y);
     ck_assert_int_eq(count_op(g, OP_TANH), 1);
     ck_assert_ptr_eq(t->in[0], y);
@@ -418,7 +418,7 @@ START_TEST(test_fuse_pool_after_activation)
     ck_assert_int_eq(g->nnodes, 1);
     ck_assert(c->fuse.pool);
     ck_assert_int_eq(c->fuse.pool_op, OP_MAXPOOL);
-    ck_assert_int_eq(c->fuse.act, ACT_RELU);
+    ck_assert_int_eq(c->fuse.act, OP_RELU);
     ck_assert_int_eq(c->fuse.conv_dims[2], 4);
     ck_assert_ptr_eq(c->out, y);
     ck_assert_int_eq(y->dims[2], 2);
