@@ -46,7 +46,45 @@ __all__ = ["export", "ExportError", "load_module", "layer_names"]
 
 
 class ExportError(Exception):
-    """The module cannot be exported; the message says why and where."""
+    """The module cannot be exported; the message says why and where.
+    `blockers` lists the Blocker of each node cnnc cannot express (every one
+    of the model, not only the first), empty for errors that are not about a
+    node (a second input, tracing failures, ...)."""
+
+    def __init__(self, message, blockers=()):
+        super().__init__(message)
+        self.blockers = list(blockers)
+
+
+class Blocker:
+    """One node of the traced model that cnnc cannot express.
+
+    kind: what it is, without its place: 'nn.GELU', 'function operator.mul (*)',
+    'method Tensor.permute'; msg: why ('is not supported by cnnc', ...);
+    place: the module path of a module call, else the path of the module whose
+    forward() the node sits in ('' for the top level); owner: that module's
+    class for function and method calls (None for module calls); where: the
+    source line ('file:line in func: code', the innermost frame outside torch)
+    or None; text: the whole one-blocker message."""
+
+    def __init__(self, kind, msg, place, owner, where, supported, text):
+        self.kind = kind
+        self.msg = msg
+        self.place = place
+        self.owner = owner
+        self.where = where
+        self.supported = supported
+        self.text = text
+
+    @property
+    def short(self):
+        """A short name of the kind: 'GELU', 'mul', 'permute', 'layer_norm'."""
+        k = self.kind.split(" (")[0]
+        k = k.split(" ")[-1]
+        return k.rsplit(".", 1)[-1]
+
+    def __repr__(self):
+        return "Blocker(%r, %r, %r)" % (self.kind, self.msg, self.place)
 
 
 # ---------------------------------------------------------------------------
@@ -81,6 +119,9 @@ SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
 
 # The tensors of a layer cnnc reads, in state_dict order.
 PARAM_NAMES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+# cnnc's limit on the inputs of one layer and on outputs (IR_MAX_INPUTS).
+MAX_INPUTS = 16
 
 REQUIRED = object()  # marks a function parameter without a default in bind()
 
@@ -133,6 +174,21 @@ class NotTensor:
 NOT_TENSOR = NotTensor()
 
 
+class Blocked(Value):
+    """The tensor of a node that cnnc cannot express (a Blocker was recorded):
+    it stands in with the shape of the example run, so that the nodes after
+    it are converted too and their own blockers reported, not consequences
+    of this one."""
+
+
+class BlockedResults:
+    """The same for a blocked node with several results (x.chunk(2)):
+    indexing it gives Blocked tensors."""
+
+
+BLOCKED_RESULTS = BlockedResults()
+
+
 # ---------------------------------------------------------------------------
 # Tracing and shape propagation
 
@@ -151,7 +207,7 @@ class _Tracer(fx.Tracer):
         self.scope = []
 
     def is_leaf_module(self, m, qualname):
-        for base in self.LEAF_TYPES:
+        for base in self.LEAF_TYPES + _torchvision_leaves():
             if isinstance(m, base) and type(m).forward is base.forward:
                 return True
         return super().is_leaf_module(m, qualname)
@@ -160,6 +216,14 @@ class _Tracer(fx.Tracer):
         self.scope.append((self.path_of_module(m), type(m).__name__, type(m)))
         try:
             return super().call_module(m, forward, args, kwargs)
+        except Exception as e:
+            # Where tracing failed, for the message: the innermost module.
+            if getattr(e, "torch2cnn_scope", None) is None:
+                try:
+                    e.torch2cnn_scope = tuple(self.scope)
+                except AttributeError:
+                    pass
+            raise
         finally:
             self.scope.pop()
 
@@ -221,10 +285,26 @@ def _trace(module, example):
     try:
         graph = tracer.trace(module, concrete_args=concrete or None)
     except Exception as e:
-        raise ExportError("torch.fx could not trace %s: %s: %s\n(symbolic tracing cannot "
-                          "branch on tensor values, nor pass sizes computed from tensors to C "
-                          "functions such as F.avg_pool2d)"
-                          % (type(module).__name__, type(e).__name__, e))
+        # fx's messages run on with advice about fx: the first sentence says it.
+        what = "%s: %s" % (type(e).__name__,
+                           re.split(r"(?<=[.:])\s+(?=[A-Z])", str(e).strip(), 1)[0].rstrip(".:"))
+        import traceback
+        if any(fr.name == "__iter__" and fr.filename.endswith(os.path.join("fx", "proxy.py"))
+               for fr in traceback.extract_tb(e.__traceback__)):
+            # fx's Proxy.__iter__ itself fails on some Python versions (reading
+            # the caller's bytecode) instead of raising its TraceError.
+            what = "TraceError: Proxy object cannot be iterated"
+        text = "torch.fx could not trace %s: %s" % (type(module).__name__, what)
+        scope = getattr(e, "torch2cnn_scope", None)
+        if scope:
+            text += "\n  in %s (%s)" % (scope[-1][0], _cls_desc(scope[-1][2]))
+        where = _where_tb(e.__traceback__)
+        if where:
+            text += "\n  at %s" % where
+        text += ("\n(fx's symbolic tracing cannot branch on tensor values, iterate over or "
+                 "unpack a tensor (a, b = x.chunk(2)), nor pass sizes computed from tensors to "
+                 "C functions such as F.avg_pool2d)")
+        raise ExportError(text) from None
     gm = fx.GraphModule(module, graph)
     with torch.no_grad():
         _ShapeProp(gm).run(example)
@@ -297,27 +377,115 @@ def _func_name(f):
     return (mod + "." if mod else "") + getattr(f, "__name__", repr(f))
 
 
+def _in_torch(path):
+    """Is `path` a file of torch itself (or of this exporter)? Compared by path
+    components: .../dist-packages/torchvision/ is not inside .../dist-packages/torch."""
+    p = os.path.abspath(path)
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+    return (p == torch_dir or p.startswith(torch_dir + os.sep)
+            or p == os.path.abspath(__file__))
+
+
+def _short_path(path):
+    """A source path for messages: from the package on for installed packages
+    (torchvision/models/resnet.py), relative to the working directory if it is
+    below it, else as it is."""
+    p = os.path.abspath(path)
+    parts = p.split(os.sep)
+    for k in range(len(parts) - 1, -1, -1):
+        if parts[k] in ("site-packages", "dist-packages") and k + 1 < len(parts):
+            return os.path.join(*parts[k + 1:])
+    rel = os.path.relpath(p)
+    return path if rel.startswith("..") else rel
+
+
+def _fmt_frame(path, line, func, code):
+    return "%s:%s in %s: %s" % (_short_path(path), line, func, (code or "").strip())
+
+
 def _where(node):
-    """'file:line: code' of the user code that made `node`, if fx recorded it."""
+    """'file:line in func: code' of the innermost frame outside torch of the
+    code that made `node`, if fx recorded it (torchvision counts as user code)."""
     trace = node.stack_trace if node is not None else None
     if not trace:
         return None
-    torch_dir = os.path.dirname(torch.__file__)
     for m in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)', trace):
         path, line, func, code = m.groups()
-        if path.startswith(torch_dir) or os.path.abspath(path) == os.path.abspath(__file__):
-            continue
-        return "%s:%s in %s: %s" % (path, line, func, code.strip())
+        if not _in_torch(path):
+            return _fmt_frame(path, line, func, code)
     return None
 
 
-def _mod_desc(path, m):
-    cls = type(m)
+def _where_tb(tb):
+    """The same for an exception's traceback: its innermost frame outside torch."""
+    import traceback
+    for fr in reversed(traceback.extract_tb(tb)):
+        if not _in_torch(fr.filename) and not fr.filename.startswith("<"):
+            return _fmt_frame(fr.filename, fr.lineno, fr.name, fr.line)
+    return None
+
+
+def _cls_desc(cls):
+    """nn.Conv2d, torchvision.ops.misc.SqueezeExcitation, models.Net."""
     if cls.__module__.startswith("torch.nn"):
-        name = "nn." + cls.__name__
-    else:
-        name = cls.__module__ + "." + cls.__name__
-    return "%s (%s)" % (path, name)
+        return "nn." + cls.__name__
+    return cls.__module__ + "." + cls.__name__
+
+
+def _mod_desc(path, m):
+    return "%s (%s)" % (path, _cls_desc(type(m)))
+
+
+def _sep(msg):
+    """' ' before a message that continues the subject ('is not supported'), else ': '."""
+    return " " if msg.split(" ")[0] in ("is", "expects", "returns", "uses", "adds",
+                                        "its") else ": "
+
+
+def _names(items, n=3):
+    """'a, b, c and 4 more'."""
+    if len(items) <= n + 1:
+        return ", ".join(items)
+    return "%s and %d more" % (", ".join(items[:n]), len(items) - n)
+
+
+def _format_blockers(model, blockers):
+    """Every blocker of a model, one entry per kind (and message), each with
+    its places grouped by source line (at most three lines, three places
+    each shown)."""
+    groups = {}
+    for b in blockers:  # messages that differ only in numbers (shapes) are one kind
+        groups.setdefault((b.kind, re.sub(r"[0-9]+", "#", b.msg)), []).append(b)
+    lines = ["%s cannot be exported: %d blocker%s of %d kind%s" % (
+        model, len(blockers), "" if len(blockers) == 1 else "s",
+        len(groups), "" if len(groups) == 1 else "s")]
+    for k, ((kind, _), bs) in enumerate(groups.items(), 1):
+        msg = bs[0].msg
+        variants = len(set(b.msg for b in bs))
+        lines.append("%d. %s%s%s (%s%d place%s)" % (
+            k, kind, _sep(msg), msg,
+            "the first of %d variants; " % variants if variants > 1 else "",
+            len(bs), "" if len(bs) == 1 else "s"))
+        by_where = {}
+        for b in bs:
+            by_where.setdefault(b.where, []).append(b)
+        wheres = list(by_where.items())
+        for where, wbs in wheres[:3]:
+            places = [b.place or "the top level" for b in wbs]
+            owners = sorted(set(b.owner for b in wbs if b.owner))
+            lines.append("   %s%s%s" % ("in " if wbs[0].owner or not wbs[0].place else "",
+                                        _names(places),
+                                        " (%s)" % ", ".join(owners) if owners else ""))
+            if where:
+                lines.append("     at %s" % where)
+        rest = sum(len(w) for _, w in wheres[3:])
+        if rest:
+            lines.append("   and %d more place%s on %d other source line%s" % (
+                rest, "" if rest == 1 else "s", len(wheres) - 3,
+                "" if len(wheres) == 4 else "s"))
+    if any(b.supported for b in blockers):
+        lines.append(SUPPORTED)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------
@@ -327,8 +495,9 @@ def _mod_desc(path, m):
 class _Converter:
     """Walks the traced graph in order and maps each node to a cnnc op."""
 
-    def __init__(self, gm):
+    def __init__(self, gm, name="the module"):
         self.gm = gm
+        self.name = name  # for messages
         self.modules = dict(gm.named_modules())
         self.values = {}  # fx node -> Value / Pending / NOT_TENSOR
         self.ops = []
@@ -338,27 +507,48 @@ class _Converter:
 
     # -- errors ------------------------------------------------------------
 
-    def describe(self, node):
+    def owner(self, node):
+        """(path, class description) of the module whose forward() made a
+        function or method node, or None at the top level."""
+        scope = _scope_of(node)
+        if not scope:
+            return None
+        path, _, cls = scope[-1]
+        return path, _cls_desc(cls)
+
+    def kind(self, node):
         if node.op == "call_module":
-            return _mod_desc(node.target, self.modules[node.target])
+            return _cls_desc(type(self.modules[node.target]))
         if node.op == "call_function":
             return "function %s" % _func_name(node.target)
         if node.op == "call_method":
             return "method Tensor.%s" % node.target
         return "%s %s" % (node.op, node.target)
 
+    def describe(self, node):
+        if node.op == "call_module":
+            return _mod_desc(node.target, self.modules[node.target])
+        owner = self.owner(node) if node.op in ("call_function", "call_method") else None
+        text = self.kind(node)
+        if owner:
+            text += " in %s (%s)" % owner
+        return text
+
     def fail(self, node, msg, supported=False):
         """Raise an ExportError about `node`: 'features.3 (nn.GELU) is not
-        supported ...', with the source line and, if asked, what is."""
-        sep = " " if msg.split(" ")[0] in ("is", "expects", "returns", "uses", "adds",
-                                           "its") else ": "
-        text = self.describe(node) + sep + msg
+        supported ...', with the source line and, if asked, what is. Its
+        Blocker lets run() go on and report every blocker of the model."""
+        text = self.describe(node) + _sep(msg) + msg
         where = _where(node)
         if where:
             text += "\n  at %s" % where
-        if supported:
-            text += "\n" + SUPPORTED
-        raise ExportError(text)
+        if node.op == "call_module":
+            place, owner = node.target, None
+        else:
+            o = self.owner(node)
+            place, owner = (o[0], o[1]) if o else ("", None)
+        b = Blocker(self.kind(node), msg, place, owner, where, supported, text)
+        raise ExportError(text + ("\n" + SUPPORTED if supported else ""), [b])
 
     # -- arguments -----------------------------------------------------------
 
@@ -372,6 +562,8 @@ class _Converter:
         v = self.values.get(arg)
         if isinstance(v, Value):
             return v
+        if v is BLOCKED_RESULTS:  # already reported
+            return Blocked((), arg)
         if isinstance(v, Pending):
             self.fail(node, "its %s has shape %s (from %s), but cnnc tensors are [N, C, H, W] "
                       "or [N, F]; only reshapes that flatten to [N, F] are supported"
@@ -442,17 +634,63 @@ class _Converter:
     # -- the walk ------------------------------------------------------------
 
     def run(self):
+        """Convert every node. A node cnnc cannot express is recorded (its
+        Blocker) and stands in as a Blocked tensor of its example shape, so
+        that one run finds all of them; the ExportError at the end lists
+        every blocker (grouped by kind, see _format_blockers)."""
+        blockers = []
         for node in self.gm.graph.nodes:
-            if node.op == "placeholder":
-                self.placeholder(node)
-            elif node.op == "get_attr":
-                self.values[node] = None  # an error if a layer uses it as a tensor
-            elif node.op == "output":
-                self.output(node)
-            elif "tensor_meta" not in node.meta:
-                self.values[node] = NOT_TENSOR  # sizes and other Python values
-            else:
-                self.call(node)
+            try:
+                if node.op == "placeholder":
+                    self.placeholder(node)
+                elif node.op == "get_attr":
+                    self.values[node] = None  # an error if a layer uses it as a tensor
+                elif node.op == "output":
+                    self.output(node)
+                elif "tensor_meta" not in node.meta:
+                    self.values[node] = NOT_TENSOR  # sizes and other Python values
+                elif self.follows_blocked(node):
+                    pass
+                else:
+                    self.call(node)
+            except ExportError as e:
+                if not e.blockers or node.op not in ("call_module", "call_function",
+                                                     "call_method"):
+                    if blockers:  # not about a node: report it after the others
+                        raise ExportError("%s\nand then: %s" % (
+                            _format_blockers(self.name, blockers), e), blockers)
+                    raise
+                blockers += e.blockers
+                meta = node.meta.get("tensor_meta")
+                if isinstance(meta, TensorMetadata):
+                    self.values[node] = Blocked(meta.shape, node)
+                else:
+                    self.values[node] = BLOCKED_RESULTS
+        if len(blockers) == 1:
+            b = blockers[0]
+            raise ExportError(b.text + ("\n" + SUPPORTED if b.supported else ""), blockers)
+        if blockers:
+            raise ExportError(_format_blockers(self.name, blockers), blockers)
+
+    def follows_blocked(self, node):
+        """Nodes that only take apart or reshape a blocked result are blocked
+        too, not blockers of their own: x[i] of a blocked x.chunk(2), and views
+        of a blocked tensor (which might otherwise not be cnnc tensors)."""
+        if not node.args or not isinstance(node.args[0], fx.Node):
+            return False
+        v = self.values.get(node.args[0])
+        reshape = node.target in (torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze,
+                                  "view", "reshape", "flatten", "squeeze", "unsqueeze",
+                                  "contiguous", "clone", "detach")
+        if not ((node.target is operator.getitem and v is BLOCKED_RESULTS)
+                or (reshape and isinstance(v, Blocked))):
+            return False
+        meta = node.meta.get("tensor_meta")
+        if isinstance(meta, TensorMetadata):
+            self.values[node] = Blocked(meta.shape, node)
+        else:
+            self.values[node] = BLOCKED_RESULTS
+        return True
 
     def placeholder(self, node):
         if node.args:  # a parameter fixed to its default value (concrete_args)
@@ -477,31 +715,41 @@ class _Converter:
 
     def output(self, node):
         out = node.args[0]
+        keys = None
         if isinstance(out, fx.Node):
             outs = [out]
         elif isinstance(out, (tuple, list)):
             outs = list(out)
+        elif isinstance(out, dict):  # in its order; the keys name the outputs
+            keys = [str(k) for k in out]
+            outs = list(out.values())
         else:
-            raise ExportError("forward() returns %s; cnnc needs a tensor or a tuple/list of "
-                              "tensors" % type(out).__name__)
-        for o in outs:
+            raise ExportError("forward() returns %s; cnnc needs a tensor, or a tuple, list or "
+                              "dict of tensors" % type(out).__name__)
+        for k, o in enumerate(outs):
             if not isinstance(o, fx.Node):
                 raise ExportError("forward() returns %r among its outputs; cnnc outputs are "
-                                  "tensors (nested tuples, dicts and constants are not supported)"
-                                  % (o,))
+                                  "tensors (nested tuples or dicts and constants are not "
+                                  "supported)" % (o,))
             v = self.tensor(node, o, "output")
+            if keys is not None and isinstance(v, Op):
+                name = re.sub(r"\W", "_", keys[k])
+                v.preferred = name if IDENT.match(name) else "out_" + name
             if v is self.input:
                 raise ExportError("an output of forward() is the input itself")
             if v in self.outputs:
                 raise ExportError("forward() returns the tensor of %s twice; cnnc outputs are "
                                   "distinct tensors" % self.describe(o))
             self.outputs.append(v)
+        if len(self.outputs) > MAX_INPUTS:
+            raise ExportError("forward() returns %d tensors; cnnc networks have at most %d "
+                              "outputs" % (len(self.outputs), MAX_INPUTS))
 
     def call(self, node):
         if node.op == "call_module":
             m = self.modules[node.target]
             handler = None
-            for cls, h in MODULE_HANDLERS:
+            for cls, h in MODULE_HANDLERS + _torchvision_module_handlers():
                 if isinstance(m, cls):
                     handler = h
                     break
@@ -510,7 +758,8 @@ class _Converter:
             v = handler(self, node, m)
             inplace = bool(getattr(m, "inplace", False))
         elif node.op == "call_function":
-            handler = FUNCTION_HANDLERS.get(node.target)
+            handler = FUNCTION_HANDLERS.get(node.target) or _torchvision_function_handlers().get(
+                node.target)
             if handler is None:
                 self.unsupported(node)
             v = handler(self, node)
@@ -749,6 +998,9 @@ def _cat(c, node, tensors, dim):
                "features)" % dim)
     if len(vs) == 1:
         return vs[0]
+    if len(vs) > MAX_INPUTS:
+        c.fail(node, "concatenates %d tensors; cnnc's concat takes at most %d"
+               % (len(vs), MAX_INPUTS))
     return c.op(node, "concat", vs)
 
 
@@ -839,6 +1091,55 @@ MODULE_HANDLERS = [
 ]
 if hasattr(nn, "Dropout1d"):
     MODULE_HANDLERS.append((nn.Dropout1d, _m_dropout))
+
+
+# -- torchvision's eval-time identities and frozen batchnorm -------------------
+#
+# Looked up only if the model's code has imported torchvision (the exporter
+# does not import it): torchvision.ops.misc.FrozenBatchNorm2d (a leaf of the
+# trace, exported as batchnorm) and torchvision.ops.stochastic_depth (which fx
+# records as a call: the identity in eval mode).
+
+
+def _frozen_batchnorm(c, node, m):
+    """FrozenBatchNorm2d computes x * scale + (bias - running_mean * scale) with
+    scale = weight * rsqrt(running_var + eps): a batchnorm with its buffers as
+    weight, bias, running_mean, running_var, and its eps."""
+    x = c.tensor(node, node.args[0])
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    attrs = []
+    if m.eps != 1e-5:
+        attrs.append(("eps", float(m.eps)))
+    return c.op(node, "batchnorm", [x], attrs, label=node.target, module=m)
+
+
+def _stochastic_depth(c, node):
+    """torchvision.ops.stochastic_depth(input, p, mode, training): the input
+    when not training (StochasticDepth passes self.training)."""
+    a = c.bind(node, X + [("p", REQUIRED), ("mode", REQUIRED), ("training", True)])
+    if a["training"] and a["p"] != 0.0:
+        c.fail(node, "training=True drops rows even in eval mode; pass training=self.training")
+    return c.tensor(node, a["input"])
+
+
+def _torchvision_attr(module, name):
+    mod = sys.modules.get(module)
+    return getattr(mod, name, None) if mod is not None else None
+
+
+def _torchvision_leaves():
+    cls = _torchvision_attr("torchvision.ops.misc", "FrozenBatchNorm2d")
+    return (cls,) if cls is not None else ()
+
+
+def _torchvision_module_handlers():
+    cls = _torchvision_attr("torchvision.ops.misc", "FrozenBatchNorm2d")
+    return [(cls, _frozen_batchnorm)] if cls is not None else []
+
+
+def _torchvision_function_handlers():
+    f = _torchvision_attr("torchvision.ops.stochastic_depth", "stochastic_depth")
+    return {f: _stochastic_depth} if f is not None else {}
 
 
 # -- functions and methods ----------------------------------------------------
@@ -1145,8 +1446,8 @@ def _tensor_name(op, used):
     result of (its users all sit outside it), else the fx node's name."""
     scope = _scope_of(op.node)
     users = [u.node for u, _ in op.users]
-    name = None
-    for path, _, _ in scope:
+    name = getattr(op, "preferred", None)  # a dict output's key
+    for path, _, _ in scope if name is None else ():
         if path and all(path not in [p for p, _, _ in _scope_of(u)] for u in users):
             name = path.replace(".", "_")
             break
@@ -1319,7 +1620,7 @@ def _convert(module, example_input):
     module.eval()
     try:
         gm = _trace(module, example_input)
-        conv = _Converter(gm)
+        conv = _Converter(gm, type(module).__name__)
         conv.run()
     finally:
         module.train(was_training)
@@ -1484,6 +1785,8 @@ def _outputs_list(y):
         return [y]
     if isinstance(y, (tuple, list)):
         return list(y)
+    if isinstance(y, dict):
+        return list(y.values())
     raise ExportError("the model returned %s" % type(y).__name__)
 
 

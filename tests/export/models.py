@@ -250,6 +250,42 @@ class Resample(nn.Module):
         return cat, s, F.adaptive_avg_pool2d(x, (5, 4))
 
 
+class EvalIdentities(nn.Module):
+    """torchvision's eval-time identities: StochasticDepth (module and
+    function) and nn.Identity, which the exporter drops, and
+    FrozenBatchNorm2d (with its own eps), which it writes as batchnorm; the
+    output is a dict, whose keys name the outputs."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.ops import StochasticDepth, stochastic_depth
+        from torchvision.ops.misc import FrozenBatchNorm2d
+        self.stochastic_depth = stochastic_depth
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = FrozenBatchNorm2d(8, eps=1e-3)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn2 = FrozenBatchNorm2d(8)
+        self.drop = StochasticDepth(0.3, "row")
+        self.skip = nn.Identity()
+        self.head = nn.Conv2d(8, 4, 1)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2):
+                bn.weight.copy_(torch.rand(8) + 0.5)
+                bn.bias.copy_(torch.randn(8) * 0.5)
+                bn.running_mean.copy_(torch.randn(8) * 0.5)
+                bn.running_var.copy_(torch.rand(8) * 1.5 + 0.25)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        z = self.drop(self.bn2(self.conv2(y)))
+        z = self.stochastic_depth(z, 0.2, "batch", self.training) + self.skip(y)
+        return {"features": z, "logits": self.head(z)}
+
+
+def eval_identities():
+    return EvalIdentities().eval()
+
+
 # Models the error tests expect to fail, with what the message must say.
 
 
@@ -286,3 +322,43 @@ def tiny():
     return nn.Sequential(collections.OrderedDict([
         ("conv", nn.Conv2d(3, 4, 3)), ("act", nn.ReLU()), ("flat", nn.Flatten()),
         ("fc", nn.Linear(4 * 6 * 6, 5))]))
+
+
+class ManyBlockers(nn.Module):
+    """Three kinds of blockers, in several places: nn.GELU (twice), x * y
+    (twice, in two blocks) and a concatenation of 17 tensors."""
+
+    class Gate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            return x * torch.sigmoid(self.conv(x))
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU())
+        self.gates = nn.Sequential(self.Gate(), self.Gate())
+        self.act = nn.GELU()
+
+    def forward(self, x):
+        x = self.act(self.gates(self.stem(x)))
+        return torch.cat([x] * 17, 1)
+
+
+class Unpacks(nn.Module):
+    """fx cannot trace a.chunk(2) unpacked into two names (in a submodule)."""
+
+    class Split(nn.Module):
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            return a + b
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.split = self.Split()
+
+    def forward(self, x):
+        return self.split(self.conv(x))

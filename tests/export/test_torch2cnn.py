@@ -4,6 +4,7 @@ weights file, pruning masks, and its error messages. Run by tests/export/run.sh
 (`make check-export`), or alone: /usr/bin/python3 tests/export/test_torch2cnn.py
 """
 
+import collections
 import io
 import os
 import shutil
@@ -12,6 +13,7 @@ import tempfile
 import unittest
 from contextlib import redirect_stderr, redirect_stdout
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -124,6 +126,45 @@ class ExportTest(unittest.TestCase):
     def test_several_outputs(self):
         text = self.export(models.TinyFPN(), (1, 3, 32, 32))
         self.assertTrue(text.endswith("output out_0, out_1, out_2, sigmoid_0\n"), text)
+
+    def test_eval_identities(self):
+        """StochasticDepth and nn.Identity are dropped, FrozenBatchNorm2d is
+        a batchnorm with its eps and buffers, a dict's keys name the outputs."""
+        m = models.eval_identities()
+        text = self.export(m, (1, 3, 8, 8))
+        self.assertIn("bn1: batchnorm(eps=0.001)", text)
+        self.assertIn("bn2: batchnorm -> add", text)
+        self.assertEqual(text.count("conv2d"), 3)
+        self.assertNotIn("dropout", text)
+        self.assertTrue(text.endswith("output features, logits\n"), text)
+        st = read_safetensors(self.path("net.safetensors"))
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            self.assertEqual(st["bn1." + name].tobytes(),
+                             getattr(m.bn1, name).numpy().tobytes())
+
+    def test_frozen_batchnorm_is_cnnc_batchnorm(self):
+        """cnnc's batchnorm, (x - mean) / sqrt(var + eps) * w + b, computed
+        from the exported tensors, is FrozenBatchNorm2d's x * scale + shift
+        (scale = w * rsqrt(var + eps)) within 1e-5. (The round trip through
+        cnnc is run.sh's eval_identities case, at 1e-5.)"""
+        from torchvision.ops.misc import FrozenBatchNorm2d
+        for eps in (1e-5, 1e-3, 0.1):
+            bn = FrozenBatchNorm2d(16, eps=eps)
+            bn.weight.copy_(torch.rand(16) * 2 - 0.5)
+            bn.bias.copy_(torch.randn(16))
+            bn.running_mean.copy_(torch.randn(16))
+            bn.running_var.copy_(torch.rand(16) * 2 + 1e-3)
+            m = nn.Sequential(collections.OrderedDict([("bn", bn)]))
+            x = torch.randn(2, 16, 5, 7) * 3
+            text = self.export(m, x.shape)
+            self.assertIn("bn: batchnorm%s" % ("" if eps == 1e-5 else "(eps=%r)" % eps), text)
+            st = read_safetensors(self.path("net.safetensors"))
+            t = {k: torch.from_numpy(np.array(st["bn." + k])).view(1, -1, 1, 1)
+                 for k in ("weight", "bias", "running_mean", "running_var")}
+            xd = x.double()
+            ours = ((xd - t["running_mean"].double()) / torch.sqrt(t["running_var"].double() + eps)
+                    * t["weight"].double() + t["bias"].double())
+            self.assertLess((ours - bn(x).double()).abs().max().item(), 1e-5)
 
     def test_training_flag_restored(self):
         m = models.FmnistCNN().train()
@@ -299,7 +340,68 @@ class ExportTest(unittest.TestCase):
                     return x.relu()
                 return x.sigmoid()
 
-        self.assertFails(Branchy(), (1, 3, 4, 4), "torch.fx could not trace Branchy")
+        msg = self.assertFails(Branchy(), (1, 3, 4, 4), "torch.fx could not trace Branchy",
+                               "test_torch2cnn.py:", "in forward: if x.sum() > 0:")
+        self.assertNotIn("Traceback", msg)
+
+    def test_untraceable_line_and_module(self):
+        """fx's failure names the module and the line, from its traceback."""
+        msg = self.assertFails(models.Unpacks(), (1, 3, 4, 4),
+                               "torch.fx could not trace Unpacks: TraceError: Proxy object "
+                               "cannot be iterated\n", "in split (models.Split)",
+                               "models.py:", "in forward: a, b = x.chunk(2, dim=1)")
+        self.assertNotIn("See the torch.fx docs", msg)
+
+    def test_untraceable_torchvision(self):
+        import torchvision
+        self.assertFails(torchvision.models.shufflenet_v2_x0_5().eval(), (1, 3, 32, 32),
+                         "torch.fx could not trace ShuffleNetV2",
+                         "in stage2.0 (torchvision.models.shufflenetv2.InvertedResidual)",
+                         "at torchvision/models/shufflenetv2.py:")
+
+    def test_torchvision_source_line(self):
+        """torchvision's files are not torch's (.../torchvision/ starts with
+        .../torch): the line is torchvision's, not the export() call's."""
+        import torchvision
+        msg = self.assertFails(torchvision.ops.SqueezeExcitation(8, 2).eval(), (1, 8, 4, 4),
+                               "function operator.mul (*) is not supported",
+                               "at torchvision/ops/misc.py:", "return scale * input")
+        self.assertNotIn("test_torch2cnn.py", msg)
+        import torch2cnn
+        torch_dir = os.path.dirname(torch.__file__)
+        self.assertTrue(torch2cnn._in_torch(os.path.join(torch_dir, "nn", "modules", "a.py")))
+        self.assertFalse(torch2cnn._in_torch(torch_dir + "vision" + os.sep + "ops.py"))
+
+    def test_every_blocker(self):
+        """One run reports every blocker: one entry per kind with its count,
+        module paths (the owning module of a function) and source lines."""
+        with self.assertRaises(ExportError) as cm:
+            self.export(models.ManyBlockers(), (1, 3, 8, 8))
+        msg = str(cm.exception)
+        self.assertTrue(msg.startswith("ManyBlockers cannot be exported: 5 blockers of 3 kinds\n"),
+                        msg)
+        self.assertIn("1. nn.GELU is not supported by cnnc (2 places)\n", msg)
+        self.assertIn("   stem.1, act\n     at tests/export/models.py:", msg)
+        self.assertIn("in forward: x = self.act(self.gates(self.stem(x)))", msg)
+        self.assertIn("2. function operator.mul (*) is not supported by cnnc (2 places)\n"
+                      "   in gates.0, gates.1 (models.Gate)\n     at tests/export/models.py:", msg)
+        self.assertIn("return x * torch.sigmoid(self.conv(x))", msg)
+        self.assertIn("3. function torch.cat: concatenates 17 tensors; cnnc's concat takes at "
+                      "most 16 (1 place)\n   in the top level\n", msg)
+        self.assertIn("supported modules:", msg)
+        b = cm.exception.blockers
+        self.assertEqual([x.short for x in b], ["GELU", "mul", "mul", "GELU", "cat"])
+        self.assertEqual([x.place for x in b], ["stem.1", "gates.0", "gates.1", "act", ""])
+        self.assertFalse(os.path.exists(self.path("net.cnn")))
+
+    def test_convnext_blockers(self):
+        """convnext_tiny: every kind, stochastic depth not among them."""
+        import torchvision
+        with self.assertRaises(ExportError) as cm:
+            self.export(torchvision.models.convnext_tiny().eval(), (1, 3, 32, 32))
+        kinds = sorted(set(b.short for b in cm.exception.blockers))
+        self.assertEqual(kinds, ["GELU", "LayerNorm", "Linear", "layer_norm", "mul", "permute"])
+        self.assertIn("of 7 kinds", str(cm.exception))
 
 
 class CommandLineTest(unittest.TestCase):
