@@ -94,7 +94,7 @@ SUPPORTED_MODULES = (
     "Conv2d, BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
     "Hardtanh(0, 6), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout "
     "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
-    "align_corners=False), Identity"
+    "align_corners=False), Identity; torchvision's FrozenBatchNorm2d and StochasticDepth (eval)"
 )
 SUPPORTED_FUNCTIONS = (
     "F.relu/relu6/leaky_relu/sigmoid/tanh/hardswish/silu/hardtanh(0, 6), torch.relu/sigmoid/"
@@ -102,7 +102,7 @@ SUPPORTED_FUNCTIONS = (
     "F.adaptive_avg_pool2d, torch.mean over (2, 3), torch.flatten(x, 1), view/reshape/"
     "squeeze that flatten to [N, F], F.dropout (eval), F.softmax/torch.softmax(dim=1), "
     "a+b, torch.add, +=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
-    "contiguous/clone/detach"
+    "contiguous/clone/detach, torchvision.ops.stochastic_depth (eval)"
 )
 SUPPORTED = "\n".join(textwrap.fill(text, 100, subsequent_indent="    ") for text in (
     "supported modules: " + SUPPORTED_MODULES, "supported functions: " + SUPPORTED_FUNCTIONS))
