@@ -35,8 +35,14 @@ import tempfile
 import time
 
 import numpy as np
-import torch
-import torch.nn as nn
+
+try:
+    import torch
+    import torch.nn as nn
+except ImportError:
+    print("check-models: skipped: %s cannot import torch (install python3-torch)"
+          % sys.executable)
+    sys.exit(0)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
