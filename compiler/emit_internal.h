@@ -1,13 +1,14 @@
 /* emit_internal.h - what the C emitter's files share. Not a public
  * interface: emit.h is.
  *
- * The files, each calling only into files listed above it, so that no two
- * call each other:
- *   emit_core.c      the Emitter: lines at an indentation, literals, C
- *                    expressions for weights and tensors; calls no other
+ * The files, each calling only into files listed above it (directly or
+ * through OpDef's function pointers), so that no two call each other:
+ *   emit_core.c      the Emitter: lines at an indentation, literals, tables,
+ *                    C expressions for weights and tensors; calls no other
+ *   ops/activation.c (back end) each activation's C expression, OpDef.act_c
  *   ops/pool.c       (back end) the pool window, standalone and fused
  *   emit_epilogue.c  what fusion adds to a producer's output loop: the
- *                    activation (OpDef.act_c), the pool per output or band
+ *                    activation (act_c), the pool per output or band
  *   emit_conv.c      the blocked and depthwise conv kernels
  *   emit_sparse.c    the sparse conv2d and linear kernels and their table
  *   ops/FAMILY.c     (back ends) each op's layer body, OpDef.emit; conv2d

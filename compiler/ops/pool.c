@@ -12,6 +12,8 @@
 
 #include "emit_internal.h"
 
+/* The pool window (emit_internal.h), shared with the pools fused into a
+ * conv2d (emit_epilogue.c): the same rules, in the caller's variable names. */
 void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
     open_block(e, "for (int %s = 0; %s < %lld; %s++) {", v->i, v->i, (long long)p->kh, v->i);
