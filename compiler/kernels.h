@@ -4,9 +4,9 @@
  * scratch size in the node; what those choices imply for the data is here,
  * computed from the node alone: the register-blocked conv's block shape and
  * packed weights, the sparse conv's zero-padded, phase-split input, and which
- * parameters the weight blob leaves to the sparse kernels' tables. All of it
- * lives in select_kernels.c. The emitter only reads these; nothing here
- * knows about emission. */
+ * parameters the weight blob leaves to the sparse kernels' tables. The
+ * functions are defined in select_kernels.c. The emitter only reads these;
+ * nothing here knows about emission. */
 #ifndef CNNC_KERNELS_H
 #define CNNC_KERNELS_H
 
