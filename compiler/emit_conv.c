@@ -13,7 +13,8 @@
  * then kernel row, then kernel column), so no reassociation is needed, and
  * the accumulators stay in registers across the ci/kh loops. Weights are
  * packed at compile time as [group][block][ci][kh][kw][16], zero-padded when a
- * group's output channels are not a multiple of 16.
+ * group's output channels are not a multiple of 16 (the block shape and the
+ * packing are kernels.h's ConvShape and conv_param_pack).
  *
  * Padding costs nothing: the kernel rows a given output row reads are
  * clipped at run time (kh_lo..kh_hi), and the output row is cut at compile
@@ -34,15 +35,6 @@
 
 #include "emit_internal.h"
 
-/* A block is OCB output channels (one or two 512-bit vectors of floats) times
- * up to NJ output columns, OCB x NJ accumulators held in registers; build-time
- * knobs for measurements: -DBLOCKED_OCB=16 -DBLOCKED_NJ=12 force one shape. */
-#ifndef BLOCKED_OCB
-#define BLOCKED_OCB 0
-#endif
-#ifndef BLOCKED_NJ
-#define BLOCKED_NJ 0
-#endif
 /* Where an output channel plane is a multiple of BLOCKED_ROWBUF_ALIGN bytes
  * (a 32x32 plane is 4 KB), the stores of a block's channels, one plane
  * apart, fall into the same L1 set and alias the input loads 4 KB apart: a
@@ -61,73 +53,6 @@
 #ifndef BLOCKED_PREFETCH_BYTES
 #define BLOCKED_PREFETCH_BYTES (256 * 1024)
 #endif
-
-typedef struct ConvShape {
-    long long N, C, H, W, OC, OH, OW, G, cin_g, cout_g;
-    long long KH, KW, SH, SW, PH, PW, DH, DW;
-    long long OCB, NJ; /* output channels and most columns of a block */
-    long long NB;      /* blocks of OCB output channels per group */
-    bool PF;           /* prefetch the next block's weights (emit_prefetch) */
-} ConvShape;
-
-/* The convolution's own shape (before any fused pool). */
-static ConvShape conv_shape(const Node *n)
-{
-    const Attrs *a = &n->a;
-    ConvShape s;
-    int64_t oh, ow;
-    ir_conv_out_hw(n, &oh, &ow);
-    s.N = n->in[0]->dims[0], s.C = n->in[0]->dims[1], s.H = n->in[0]->dims[2];
-    s.W = n->in[0]->dims[3], s.OC = a->channels, s.OH = oh, s.OW = ow, s.G = a->groups;
-    s.cin_g = s.C / s.G, s.cout_g = s.OC / s.G;
-    s.KH = a->kh, s.KW = a->kw, s.SH = a->sh, s.SW = a->sw;
-    s.PH = a->ph, s.PW = a->pw, s.DH = a->dh, s.DW = a->dw;
-    s.OCB = s.cout_g > 16 && s.KH * s.KW > 1 ? 32 : 16;
-    s.NJ = s.OCB == 32 ? 7 : 12;
-    s.PF = false;
-    if (BLOCKED_OCB)
-        s.OCB = BLOCKED_OCB;
-    if (BLOCKED_NJ)
-        s.NJ = BLOCKED_NJ;
-    s.NB = (s.cout_g + s.OCB - 1) / s.OCB;
-    return s;
-}
-
-static bool is_blocked_weight(const Node *n, int p)
-{
-    return n->op == OP_CONV2D && n->kernel == KERNEL_BLOCKED && p == PARAM_WEIGHT;
-}
-
-int64_t conv_param_floats(const Node *n, int p)
-{
-    const Const *c = n->param[p];
-    if (!is_blocked_weight(n, p))
-        return ir_numel(c->rank, c->dims);
-    ConvShape s = conv_shape(n);
-    return (int64_t)(s.G * s.NB * s.OCB * s.cin_g * s.KH * s.KW);
-}
-
-/* [G][NB][cin_g][KH][KW][OCB] from PyTorch's [OC][cin_g][KH][KW]. */
-void conv_param_pack(const Node *n, int p, float *dst)
-{
-    const Const *c = n->param[p];
-    if (!is_blocked_weight(n, p)) {
-        memcpy(dst, c->data, sizeof(float) * (size_t)ir_numel(c->rank, c->dims));
-        return;
-    }
-    ConvShape s = conv_shape(n);
-    long long taps = s.KH * s.KW, k = 0;
-    for (long long g = 0; g < s.G; g++)
-        for (long long cb = 0; cb < s.NB; cb++)
-            for (long long ci = 0; ci < s.cin_g; ci++)
-                for (long long t = 0; t < taps; t++)
-                    for (long long o = 0; o < s.OCB; o++, k++) {
-                        long long oc = cb * s.OCB + o;
-                        dst[k] = oc < s.cout_g
-                                     ? c->data[((g * s.cout_g + oc) * s.cin_g + ci) * taps + t]
-                                     : 0.0f;
-                    }
-}
 
 /* ---- column plan ---------------------------------------------------------- */
 

@@ -270,28 +270,6 @@ const char *ir_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 /* Choose each node's kernel and its scratch size (select_kernels.c). */
 void select_kernels(Graph *g);
 
-/* The sparse conv2d kernel's working layout (select_kernels.c), in floats.
- * The input is copied, zero-padded, to xp, split into sh x sw phases by
- * padded row and column modulo the stride (one phase without a stride), each
- * [C][hq][wq]: padded (row, column) is (row / sh, column / sw) of phase
- * (row % sh, column % sw). A tap then reads, for output (oh, ow), element
- * (oh + kh*dh / sh, ow + kw*dw / sw) of one phase, so the outputs of a row
- * read adjacent floats, and rows are wq apart. Each output channel is
- * computed in blocks of `block` values (8, 16 or 32) over its plane of oh
- * rows at pitch wq (columns past the output width are computed and dropped),
- * a block reading `block` adjacent floats per tap. A zeroed margin after the
- * phases takes the last blocks' reads. Scratch is the plane, then xp. */
-typedef struct SparseConv {
-    int64_t hq, wq; /* rows and columns of one phase */
-    int block;      /* conv values computed together, in registers */
-    int64_t plane;  /* floats of the plane (oh rows at pitch wq), a multiple of block */
-    int64_t xp;     /* floats of the phases and the margin, a multiple of 16 */
-} SparseConv;
-void sparse_conv_layout(const Node *n, SparseConv *sc);
-/* Where weight (co, col) of a sparse conv (col indexing its row: ci, kh, kw)
- * reads in xp, relative to a block's position in the plane. */
-int64_t sparse_conv_offset(const Node *n, const SparseConv *sc, int64_t co, int64_t col);
-
 /* Assign storage to every tensor: graph inputs/outputs use the caller's pointers,
  * identity ops alias their input, everything else gets a liveness-planned offset
  * in one arena. Sets g->arena_bytes. Reports an error and returns false if

@@ -42,6 +42,7 @@ typedef struct OpDef {
      * (prune-channels' constant channels) */
     float (*act_eval)(const Attrs *a, float x);
     /* ---- back end: C emitter ---- */
+    /* emit_internal.h has what it builds on; NULL for views (OPT_VIEW) */
     void (*emit)(struct Emitter *e, const Node *n);       /* the layer function's body */
     /* activations (OPT_ACTIVATION): the C expression of the op applied to the
      * variable x, the same standalone and fused into a producer's epilogue */

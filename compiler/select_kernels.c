@@ -26,8 +26,13 @@
  *     only wide products amortise (cifar_vgg with 64-column bands ran 27%
  *     slower than unfused, with 256 columns 9% faster);
  *   - and taller still while its scratch fits BAND_BYTES.
- * Both limits are build-time knobs: make CFLAGS="-O2 -DBAND_MIN_COLS=512". */
-#include "ir.h"
+ * Both limits are build-time knobs: make CFLAGS="-O2 -DBAND_MIN_COLS=512".
+ *
+ * The data layouts these kernels imply (kernels.h) are computed here too:
+ * the blocked conv's blocks and packed weights, the sparse conv's input. */
+#include "kernels.h"
+
+#include <string.h>
 
 /* Below this many multiply-adds a layer is plain loops: any kernel's set-up
  * (a GEMM call, a row of accumulators) would cost more than it saves. */
@@ -121,7 +126,7 @@ static void select_conv(Node *n)
  *
  * A conv2d or linear whose weights are mostly zero (magnitude pruning,
  * prune_weights.c, or a pruned state_dict) runs on KERNEL_SPARSE: per output
- * channel, a compile-time list of its nonzero weights (emit_c.c,
+ * channel, a compile-time list of its nonzero weights (emit_sparse.c,
  * emit_conv_sparse / emit_linear_sparse), so zeros cost nothing. The list
  * costs an offset per weight, the kernel does a multiply and an add per
  * weight (no FMA) and is serial, so it wins only from some fraction of zeros
@@ -328,4 +333,74 @@ void select_kernels(Graph *g)
             n->kernel = KERNEL_DIRECT;
         select_sparse(g, n);
     }
+}
+
+/* ---- KERNEL_BLOCKED weights ------------------------------------------------ */
+
+/* A block is OCB output channels (one or two 512-bit vectors of floats) times
+ * up to NJ output columns, OCB x NJ accumulators held in registers; build-time
+ * knobs for measurements: -DBLOCKED_OCB=16 -DBLOCKED_NJ=12 force one shape. */
+#ifndef BLOCKED_OCB
+#define BLOCKED_OCB 0
+#endif
+#ifndef BLOCKED_NJ
+#define BLOCKED_NJ 0
+#endif
+
+ConvShape conv_shape(const Node *n)
+{
+    const Attrs *a = &n->a;
+    ConvShape s;
+    int64_t oh, ow;
+    ir_conv_out_hw(n, &oh, &ow);
+    s.N = n->in[0]->dims[0], s.C = n->in[0]->dims[1], s.H = n->in[0]->dims[2];
+    s.W = n->in[0]->dims[3], s.OC = a->channels, s.OH = oh, s.OW = ow, s.G = a->groups;
+    s.cin_g = s.C / s.G, s.cout_g = s.OC / s.G;
+    s.KH = a->kh, s.KW = a->kw, s.SH = a->sh, s.SW = a->sw;
+    s.PH = a->ph, s.PW = a->pw, s.DH = a->dh, s.DW = a->dw;
+    s.OCB = s.cout_g > 16 && s.KH * s.KW > 1 ? 32 : 16;
+    s.NJ = s.OCB == 32 ? 7 : 12;
+    s.PF = false;
+    if (BLOCKED_OCB)
+        s.OCB = BLOCKED_OCB;
+    if (BLOCKED_NJ)
+        s.NJ = BLOCKED_NJ;
+    s.NB = (s.cout_g + s.OCB - 1) / s.OCB;
+    return s;
+}
+
+static bool is_blocked_weight(const Node *n, int p)
+{
+    return n->op == OP_CONV2D && n->kernel == KERNEL_BLOCKED && p == PARAM_WEIGHT;
+}
+
+int64_t conv_param_floats(const Node *n, int p)
+{
+    const Const *c = n->param[p];
+    if (!is_blocked_weight(n, p))
+        return ir_numel(c->rank, c->dims);
+    ConvShape s = conv_shape(n);
+    return (int64_t)(s.G * s.NB * s.OCB * s.cin_g * s.KH * s.KW);
+}
+
+/* [G][NB][cin_g][KH][KW][OCB] from PyTorch's [OC][cin_g][KH][KW]. */
+void conv_param_pack(const Node *n, int p, float *dst)
+{
+    const Const *c = n->param[p];
+    if (!is_blocked_weight(n, p)) {
+        memcpy(dst, c->data, sizeof(float) * (size_t)ir_numel(c->rank, c->dims));
+        return;
+    }
+    ConvShape s = conv_shape(n);
+    long long taps = s.KH * s.KW, k = 0;
+    for (long long g = 0; g < s.G; g++)
+        for (long long cb = 0; cb < s.NB; cb++)
+            for (long long ci = 0; ci < s.cin_g; ci++)
+                for (long long t = 0; t < taps; t++)
+                    for (long long o = 0; o < s.OCB; o++, k++) {
+                        long long oc = cb * s.OCB + o;
+                        dst[k] = oc < s.cout_g
+                                     ? c->data[((g * s.cout_g + oc) * s.cin_g + ci) * taps + t]
+                                     : 0.0f;
+                    }
 }

@@ -106,6 +106,16 @@ static const char *silu_c(const Attrs *a, const char *x, char *buf, size_t size)
     return buf;
 }
 
+/* The layer body of every activation: its C expression on each element. */
+static void emit_elementwise(Emitter *e, const Node *n)
+{
+    char expr[200];
+    out(e, "for (int i = 0; i < %lld; i++) {", (long long)ir_tensor_numel(n->out));
+    out(e, "    const float x = in[i];");
+    out(e, "    out[i] = %s;", op_def(n->op)->act_c(&n->a, "x", expr, sizeof expr));
+    out(e, "}");
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_RELU = {
@@ -113,7 +123,7 @@ const OpDef opdef_RELU = {
     .args = NULL,
     .act_eval = relu_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = relu_c,
 };
 
@@ -122,7 +132,7 @@ const OpDef opdef_RELU6 = {
     .args = NULL,
     .act_eval = relu6_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = relu6_c,
 };
 
@@ -131,7 +141,7 @@ const OpDef opdef_LEAKY_RELU = {
     .args = NULL,
     .act_eval = leaky_relu_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = leaky_relu_c,
 };
 
@@ -140,7 +150,7 @@ const OpDef opdef_SIGMOID = {
     .args = NULL,
     .act_eval = sigmoid_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = sigmoid_c,
 };
 
@@ -149,7 +159,7 @@ const OpDef opdef_TANH = {
     .args = NULL,
     .act_eval = tanh_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = tanh_c,
 };
 
@@ -158,7 +168,7 @@ const OpDef opdef_HARDSWISH = {
     .args = NULL,
     .act_eval = hardswish_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = hardswish_c,
 };
 
@@ -167,6 +177,6 @@ const OpDef opdef_SILU = {
     .args = NULL,
     .act_eval = silu_eval,
     /* back end */
-    .emit = NULL,
+    .emit = emit_elementwise,
     .act_c = silu_c,
 };

@@ -8,11 +8,221 @@
 
 /* ---- back end: emitter ---------------------------------------------------- */
 
+#include "emit_internal.h"
+
+/* float acc = the conv value at (oh, ow) of output channel co, from x (the
+ * group's input channels) and wc (co's weights). */
+static void emit_conv_acc(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0];
+    const Attrs *a = &n->a;
+    long long C = in->dims[1], H = in->dims[2], W = in->dims[3], cin_g = C / a->groups;
+    out(e, "float acc = %s;", n->param[PARAM_BIAS] ? "bias[co]" : "0.0f");
+    open_block(e, "for (int ci = 0; ci < %lld; ci++) {", cin_g);
+    open_block(e, "for (int kh = 0; kh < %lld; kh++) {", (long long)a->kh);
+    out(e, "const int ih = oh * %lld - %lld + kh * %lld;", (long long)a->sh, (long long)a->ph,
+        (long long)a->dh);
+    out(e, "if (ih < 0 || ih >= %lld)", H);
+    out(e, "    continue;");
+    open_block(e, "for (int kw = 0; kw < %lld; kw++) {", (long long)a->kw);
+    out(e, "const int iw = ow * %lld - %lld + kw * %lld;", (long long)a->sw, (long long)a->pw,
+        (long long)a->dw);
+    out(e, "if (iw >= 0 && iw < %lld)", W);
+    out(e, "    acc += x[ci * %lld + ih * %lld + iw] * wc[(ci * %lld + kh) * %lld + kw];", H * W, W,
+        (long long)a->kh, (long long)a->kw);
+    close_brace(e);
+    close_brace(e);
+    close_brace(e);
+}
+
+/* The direct kernel's conv value: acc already holds the bias. */
+static void emit_direct_value(Emitter *e, const Node *n, bool raw)
+{
+    char v[160];
+    emit_conv_acc(e, n);
+    out(e, "const float v = %s;", raw ? "acc" : act_expr(n, "acc", v, sizeof v));
+}
+
+/* Direct loops. With a fused pool, each pooled output computes the conv values
+ * of its window in registers (emit_pooled_point). */
+static void emit_conv_direct(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    const Attrs *a = &n->a;
+    long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
+    long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3];
+    long long cin_g = C / a->groups, cout_g = OC / a->groups;
+    char w[REF_SIZE], b[REF_SIZE], v[160];
+    emit_fused_comment(e, n);
+    out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
+    if (n->param[PARAM_BIAS])
+        out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
+    open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    open_block(e, "for (int co = 0; co < %lld; co++) {", OC);
+    out(e, "const float *x = in + (b * %lld + co / %lld * %lld) * %lld;", C, cout_g, cin_g, H * W);
+    out(e, "const float *wc = w + co * %lld;", cin_g * a->kh * a->kw);
+    out(e, "float *y = out + (b * %lld + co) * %lld;", OC, OH * OW);
+    if (n->fuse.pool) {
+        open_block(e, "for (int py = 0; py < %lld; py++) {", OH);
+        open_block(e, "for (int px = 0; px < %lld; px++) {", OW);
+        emit_pooled_point(e, n, emit_direct_value, "");
+    } else {
+        open_block(e, "for (int oh = 0; oh < %lld; oh++) {", OH);
+        open_block(e, "for (int ow = 0; ow < %lld; ow++) {", OW);
+        emit_conv_acc(e, n);
+        out(e, "y[oh * %lld + ow] = %s;", OW, act_expr(n, "acc", v, sizeof v));
+    }
+    for (int i = 0; i < 4; i++)
+        close_brace(e);
+}
+
+static void emit_bias_add(Emitter *e, const Node *n, long long N, long long OC, long long HW)
+{
+    char b[REF_SIZE];
+    if (!n->param[PARAM_BIAS])
+        return;
+    out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
+    out(e, "for (int b = 0; b < %lld; b++)", N);
+    out(e, "    for (int co = 0; co < %lld; co++)", OC);
+    out(e, "        for (int i = 0; i < %lld; i++)", HW);
+    out(e, "            out[(b * %lld + co) * %lld + i] += bias[co];", OC, HW);
+}
+
+/* Bias and fused activation after the GEMM, in one pass over the output. */
+static void emit_conv_epilogue(Emitter *e, const Node *n, long long N, long long OC, long long HW)
+{
+    char b[REF_SIZE], v[160];
+    if (n->fuse.act == OP_NONE) {
+        emit_bias_add(e, n, N, OC, HW);
+        return;
+    }
+    bool bias = n->param[PARAM_BIAS] != NULL;
+    if (bias)
+        out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
+    open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    emit_parallel_for(e, OC * HW * 8);
+    open_block(e, "for (int co = 0; co < %lld; co++) {", OC);
+    out(e, "float *y = out + (b * %lld + co) * %lld;", OC, HW);
+    open_block(e, "for (int i = 0; i < %lld; i++) {", HW);
+    out(e, "const float v = y[i]%s;", bias ? " + bias[co]" : "");
+    out(e, "y[i] = %s;", act_expr(n, "v", v, sizeof v));
+    for (int i = 0; i < 3; i++)
+        close_brace(e);
+}
+/* The GEMM kernels' conv rows c0..c1 of one band: unfolded into scratch
+ * (im2col) or read in place (1x1), multiplied into `conv`. */
+static void emit_gemm_band_rows(Emitter *e, const Node *n)
+{
+    const Attrs *a = &n->a;
+    long long C = n->in[0]->dims[1], H = n->in[0]->dims[2], W = n->in[0]->dims[3];
+    long long cin_g = C / a->groups, cout_g = n->out->dims[1] / a->groups;
+    long long K = cin_g * a->kh * a->kw;
+    int64_t CH, CW;
+    ir_conv_out_hw(n, &CH, &CW);
+    if (n->kernel == KERNEL_IM2COL) {
+        out(e,
+            "cnnrt_im2col_rows(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+            "%lld, c0, c1 - c0, %lld, scratch);",
+            cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
+            (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, (long long)CW);
+        out(e,
+            "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, scratch, "
+            "cols, 0.0f, conv, cols);",
+            cout_g, K, cout_g * K, K);
+    } else {
+        out(e,
+            "cnnrt_sgemm(false, false, %lld, cols, %lld, 1.0f, w + g * %lld, %lld, "
+            "x + c0 * %lld, %lld, 0.0f, conv, cols);",
+            cout_g, K, cout_g * K, K, W, H * W);
+    }
+}
+
+/* Convolution as GEMM per image and group: out_g[cout_g][OH*OW] =
+ * W_g[cout_g][cin_g*kh*kw] x X_g, where X_g is the input itself (1x1) or its
+ * im2col unfolding in scratch. */
+static void emit_conv_gemm(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    const Attrs *a = &n->a;
+    long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
+    long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], G = a->groups;
+    long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw;
+    char w[REF_SIZE];
+    emit_fused_comment(e, n);
+    if (n->fuse.pool) {
+        int64_t CH, CW;
+        ir_conv_out_hw(n, &CH, &CW);
+        long long S = n->fuse.band_conv_rows;
+        long long col = n->kernel == KERNEL_IM2COL ? (K * S * CW + 15) / 16 * 16 : 0;
+        emit_conv_band_pool(e, n, col, emit_gemm_band_rows);
+        return;
+    }
+    out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
+    open_block(e, "for (int b = 0; b < %lld; b++) {", N);
+    open_block(e, "for (int g = 0; g < %lld; g++) {", G);
+    out(e, "const float *x = in + (b * %lld + g * %lld) * %lld;", C, cin_g, H * W);
+    if (n->kernel == KERNEL_IM2COL) {
+        out(e,
+            "cnnrt_im2col(x, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+            "%lld, %lld, scratch);",
+            cin_g, H, W, (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw,
+            (long long)a->ph, (long long)a->pw, (long long)a->dh, (long long)a->dw, OH, OW);
+        out(e, "x = scratch;");
+    }
+    if (emit_parallel(e, cout_g * OH * OW * K)) {
+        /* OpenBLAS runs single-threaded here: each thread multiplies its
+         * share of the output channels. */
+        emit_parallel_for(e, cout_g * OH * OW * K);
+        open_block(e, "for (int part = 0; part < %s_PARTS; part++) {", e->NET);
+        out(e, "const int m0 = part * %lld / %s_PARTS, m1 = (part + 1) * %lld / %s_PARTS;", cout_g,
+            e->NET, cout_g, e->NET);
+        out(e,
+            "cnnrt_sgemm(false, false, m1 - m0, %lld, %lld, 1.0f, w + (g * %lld + m0) * %lld, "
+            "%lld, x, %lld, 0.0f,",
+            OH * OW, K, cout_g, K, K, OH * OW);
+        out(e, "            out + (b * %lld + g * %lld + m0) * %lld, %lld);", OC, cout_g, OH * OW,
+            OH * OW);
+        close_brace(e);
+    } else {
+        out(e,
+            "cnnrt_sgemm(false, false, %lld, %lld, %lld, 1.0f, w + g * %lld, %lld, x, %lld, "
+            "0.0f,",
+            cout_g, OH * OW, K, cout_g * K, K, OH * OW);
+        out(e, "            out + (b * %lld + g * %lld) * %lld, %lld);", OC, cout_g, OH * OW,
+            OH * OW);
+    }
+    close_brace(e);
+    close_brace(e);
+    emit_conv_epilogue(e, n, N, OC, OH * OW);
+}
+
+/* conv2d's layer body: the kernel select_kernels() chose (kernels.md). */
+static void emit_conv2d(Emitter *e, const Node *n)
+{
+    switch (n->kernel) {
+    case KERNEL_SPARSE:
+        emit_conv_sparse(e, n);
+        break;
+    case KERNEL_DIRECT:
+        emit_conv_direct(e, n);
+        break;
+    case KERNEL_BLOCKED:
+        emit_conv_blocked(e, n);
+        break;
+    case KERNEL_DEPTHWISE:
+        emit_conv_depthwise(e, n);
+        break;
+    default: /* KERNEL_GEMM, KERNEL_IM2COL */
+        emit_conv_gemm(e, n);
+        break;
+    }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_CONV2D = {
     /* front end */
     .args = NULL,
     /* back end */
-    .emit = NULL,
+    .emit = emit_conv2d,
 };

@@ -8,32 +8,166 @@
 
 /* ---- back end: emitter ---------------------------------------------------- */
 
+#include <stdlib.h>
+
+#include "emit_internal.h"
+
+/* The pool window (emit_internal.h), shared with the pools fused into a
+ * conv2d (emit_epilogue.c): the same rules, in the caller's variable names. */
+void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
+{
+    open_block(e, "for (int %s = 0; %s < %lld; %s++) {", v->i, v->i, (long long)p->kh, v->i);
+    out(e, "const int %s = %s * %lld - %lld + %s * %lld;", v->y, v->oy, (long long)p->sh,
+        (long long)p->ph, v->i, (long long)p->dh);
+    out(e, "if (%s < 0 || %s >= %lld)", v->y, v->y, H);
+    out(e, "    continue;");
+    open_block(e, "for (int %s = 0; %s < %lld; %s++) {", v->j, v->j, (long long)p->kw, v->j);
+    out(e, "const int %s = %s * %lld - %lld + %s * %lld;", v->x, v->ox, (long long)p->sw,
+        (long long)p->pw, v->j, (long long)p->dw);
+    out(e, "if (%s < 0 || %s >= %lld)", v->x, v->x, W);
+    out(e, "    continue;");
+}
+
+/* PyTorch's avg_pool2d: the divisor is the window clipped to the padded
+ * plane (count_include_pad) or to the plane itself. */
+void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
+{
+    out(e, "int h0 = %s * %lld - %lld, w0 = %s * %lld - %lld;", v->oy, (long long)p->sh,
+        (long long)p->ph, v->ox, (long long)p->sw, (long long)p->pw);
+    out(e, "int h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", (long long)p->kh, H + p->ph,
+        (long long)p->kh, H + p->ph);
+    out(e, "int w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", (long long)p->kw, W + p->pw,
+        (long long)p->kw, W + p->pw);
+    if (p->count_include_pad)
+        out(e, "const int count = (h1 - h0) * (w1 - w0);");
+    out(e, "h0 = h0 < 0 ? 0 : h0;");
+    out(e, "w0 = w0 < 0 ? 0 : w0;");
+    out(e, "h1 = h1 > %lld ? %lld : h1;", H, H);
+    out(e, "w1 = w1 > %lld ? %lld : w1;", W, W);
+    if (!p->count_include_pad)
+        out(e, "const int count = (h1 - h0) * (w1 - w0);");
+}
+
+/* The standalone pools' names: output (oh, ow) reads input (ih, iw). */
+static const PoolVars pool_vars = {
+    .oy = "oh", .ox = "ow", .i = "kh", .j = "kw", .y = "ih", .x = "iw"};
+
+static void emit_pool_loops_open(Emitter *e, const Node *n)
+{
+    long long N = n->in[0]->dims[0], C = n->in[0]->dims[1];
+    long long H = n->in[0]->dims[2], W = n->in[0]->dims[3];
+    long long OH = n->out->dims[2], OW = n->out->dims[3];
+    open_block(e, "for (int p = 0; p < %lld; p++) {", N * C);
+    out(e, "const float *x = in + p * %lld;", H * W);
+    out(e, "float *y = out + p * %lld;", OH * OW);
+    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", OH);
+    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", OW);
+}
+
+static void emit_maxpool(Emitter *e, const Node *n)
+{
+    long long H = n->in[0]->dims[2], W = n->in[0]->dims[3];
+    emit_pool_loops_open(e, n);
+    out(e, "float m = -INFINITY;");
+    emit_max_window_open(e, &n->a, H, W, &pool_vars);
+    out(e, "const float v = x[ih * %lld + iw];", W);
+    out(e, "if (v > m || v != v) /* NaN wins, as in PyTorch */");
+    out(e, "    m = v;");
+    close_brace(e);
+    close_brace(e);
+    out(e, "y[oh * %lld + ow] = m;", (long long)n->out->dims[3]);
+    for (int i = 0; i < 3; i++)
+        close_brace(e);
+}
+
+static void emit_avgpool(Emitter *e, const Node *n)
+{
+    long long H = n->in[0]->dims[2], W = n->in[0]->dims[3];
+    emit_pool_loops_open(e, n);
+    emit_avg_window(e, &n->a, H, W, &pool_vars);
+    out(e, "float sum = 0.0f;");
+    out(e, "for (int ih = h0; ih < h1; ih++)");
+    out(e, "    for (int iw = w0; iw < w1; iw++)");
+    out(e, "        sum += x[ih * %lld + iw];", W);
+    out(e, "y[oh * %lld + ow] = count > 0 ? sum / (float)count : 0.0f;",
+        (long long)n->out->dims[3]);
+    for (int i = 0; i < 3; i++)
+        close_brace(e);
+}
+
+static void emit_global_avgpool(Emitter *e, const Node *n)
+{
+    long long NC = n->in[0]->dims[0] * n->in[0]->dims[1];
+    long long HW = n->in[0]->dims[2] * n->in[0]->dims[3];
+    open_block(e, "for (int p = 0; p < %lld; p++) {", NC);
+    out(e, "float sum = 0.0f;");
+    out(e, "for (int i = 0; i < %lld; i++)", HW);
+    out(e, "    sum += in[p * %lld + i];", HW);
+    out(e, "out[p] = sum / %lld.0f;", HW);
+    close_brace(e);
+}
+
+/* AdaptiveAvgPool2d: window [floor(i*in/out), ceil((i+1)*in/out)), mean = sum / kh / kw. */
+static void emit_adaptive_avgpool(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    int64_t H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
+    int64_t *hs = xcalloc((size_t)OH, sizeof *hs), *he = xcalloc((size_t)OH, sizeof *he);
+    int64_t *ws = xcalloc((size_t)OW, sizeof *ws), *we = xcalloc((size_t)OW, sizeof *we);
+    for (int64_t i = 0; i < OH; i++) {
+        hs[i] = i * H / OH;
+        he[i] = ((i + 1) * H + OH - 1) / OH;
+    }
+    for (int64_t i = 0; i < OW; i++) {
+        ws[i] = i * W / OW;
+        we[i] = ((i + 1) * W + OW - 1) / OW;
+    }
+    emit_int_table(e, "hs", hs, OH);
+    emit_int_table(e, "he", he, OH);
+    emit_int_table(e, "ws", ws, OW);
+    emit_int_table(e, "we", we, OW);
+    open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
+    out(e, "const float *x = in + p * %lld;", (long long)(H * W));
+    out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
+    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", (long long)OH);
+    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", (long long)OW);
+    out(e, "float sum = 0.0f;");
+    out(e, "for (int ih = hs[oh]; ih < he[oh]; ih++)");
+    out(e, "    for (int iw = ws[ow]; iw < we[ow]; iw++)");
+    out(e, "        sum += x[ih * %lld + iw];", (long long)W);
+    out(e, "y[oh * %lld + ow] = sum / (float)(he[oh] - hs[oh]) / (float)(we[ow] - ws[ow]);",
+        (long long)OW);
+    for (int i = 0; i < 3; i++)
+        close_brace(e);
+    free(hs), free(he), free(ws), free(we);
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_MAXPOOL = {
     /* front end */
     .args = NULL,
     /* back end */
-    .emit = NULL,
+    .emit = emit_maxpool,
 };
 
 const OpDef opdef_AVGPOOL = {
     /* front end */
     .args = NULL,
     /* back end */
-    .emit = NULL,
+    .emit = emit_avgpool,
 };
 
 const OpDef opdef_GLOBAL_AVGPOOL = {
     /* front end */
     .args = NULL,
     /* back end */
-    .emit = NULL,
+    .emit = emit_global_avgpool,
 };
 
 const OpDef opdef_ADAPTIVE_AVGPOOL = {
     /* front end */
     .args = NULL,
     /* back end */
-    .emit = NULL,
+    .emit = emit_adaptive_avgpool,
 };
