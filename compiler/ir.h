@@ -1,7 +1,8 @@
 /* ir.h - the graph IR: tensors with known shapes, nodes (ops), constant weights.
  *
  * Every stage after parsing speaks this IR: ir_build() turns the AST into a
- * graph with all shapes inferred (sema.c), weights_bind() attaches parameters
+ * graph with all shapes inferred (sema.c; each op's rules are its OpDef,
+ * opdef.h), weights_bind() attaches parameters
  * (weights.c), passes rewrite it (passes.h), plan_memory() assigns arena
  * offsets, and the emitter prints it as C. Shapes are int64 and every product
  * is overflow-checked when it is formed.
@@ -205,9 +206,10 @@ typedef struct BuildOptions {
  * shape. Reports errors through diag.h and returns NULL if there was any. */
 Graph *ir_build(const Program *prog, const BuildOptions *opt);
 
-/* Shape inference for one node: sets n->out->rank/dims from n->in and n->a.
- * Reports a located error and returns false if the node is invalid. Also used
- * by passes that create or change nodes. */
+/* Shape inference for one node (infer.c): the op's shape rule (OpDef.infer)
+ * sets n->out->rank/dims from n->in and n->a. Reports a located error and
+ * returns false if the node is invalid. Also used by passes that create or
+ * change nodes. */
 bool infer_shape(Node *n);
 /* infer_shape for a node as the optimizer may have left it: a conv2d with a
  * fused pool infers the convolution (checked against fuse.conv_dims), then the
@@ -220,6 +222,8 @@ void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
 const char *ir_result_name(const Node *n);
 /* "conv2d+relu+maxpool": the op and what the optimizer fused into it. */
 const char *ir_op_label(const Node *n, char *buf, size_t size);
+/* --emit=dot: " 16 ch", or what prune-channels left: " 32→16 ch (16 pruned)". */
+void ir_dot_channels(const Node *n, const char *unit, FILE *f);
 
 /* Builders and queries. */
 Graph *ir_graph_new(void);
@@ -237,7 +241,8 @@ void ir_tensor_free(Tensor *t);
 void ir_const_free(Const *c);
 void ir_prunes_free(Graph *g); /* g->prunes, once applied */
 
-/* Consistency check (shapes recomputed, links intact); die()s on a violation. */
+/* Consistency check (shapes recomputed, links intact); die()s on a violation
+ * (verify.c). */
 void ir_verify(const Graph *g);
 
 /* Human-readable dump (--emit=ir). Deterministic. */
@@ -250,7 +255,7 @@ void ir_summary(const Graph *g, const char *title, FILE *f);
 void ir_summary_compare(const Graph *before, const Graph *after, FILE *f);
 void ir_dot(const Graph *g, FILE *f);
 
-/* Parameter count and multiply-accumulates of one node / the whole graph. */
+/* Parameter count and multiply-accumulates of one node / the whole graph (counts.c). */
 int64_t ir_node_params(const Node *n);
 int64_t ir_node_macs(const Node *n);
 /* The same, counting only nonzero weights: parameters that are not zero, and

@@ -57,10 +57,10 @@ bool run_passes(Graph *g, const PassOptions *po, FILE *log);
 
 /* ---- the passes, one file each ----------------------------------------- */
 
-bool eliminate_identity(Graph *g, PassStats *st);  /* dce.c */
+bool eliminate_identity(Graph *g, PassStats *st);  /* eliminate_identity.c */
 bool eliminate_dead_code(Graph *g, PassStats *st); /* dce.c */
 bool fold_batchnorm(Graph *g, PassStats *st);      /* fold_batchnorm.c */
-bool prune_channels(Graph *g, PassStats *st);      /* prune.c */
+bool prune_channels(Graph *g, PassStats *st);      /* prune_channels.c */
 bool fuse_activation(Graph *g, PassStats *st);     /* fuse_activation.c */
 bool fuse_pool(Graph *g, PassStats *st);           /* fuse_pool.c */
 

@@ -7,6 +7,7 @@
 #ifndef CNNC_WEIGHTS_H
 #define CNNC_WEIGHTS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,11 +66,26 @@ bool prune_weights(Graph *g);
  * v[j] that torch.topk(v, k, largest) returns, ties included. */
 void prune_topk(const double *v, int64_t n, int64_t k, bool largest, bool *chosen);
 
+/* The parameters node n needs (its op's OpDef.params), with their shapes;
+ * slots it does not use get rank 0. */
+void weights_expected(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4]);
+
 /* The documented deterministic generator (docs/language.md, "Deterministic init"). */
 typedef struct InitRng {
     uint64_t state;
 } InitRng;
 uint64_t init_next(InitRng *r);
 double init_uniform(InitRng *r);
+/* The --init range of parameter p of a conv2d or linear with these fans: the
+ * weight He (kaiming) or Xavier uniform, the bias +-1/sqrt(fan_in). */
+static inline void init_fan_range(InitScheme init, int p, double fan_in, double fan_out, double *lo,
+                                  double *hi)
+{
+    double b = p != PARAM_WEIGHT ? 1.0 / sqrt(fan_in)
+               : init == INIT_HE ? sqrt(6.0 / fan_in)
+                                 : sqrt(6.0 / (fan_in + fan_out));
+    *lo = -b;
+    *hi = b;
+}
 
 #endif

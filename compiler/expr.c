@@ -1,0 +1,193 @@
+/* expr.c - evaluating expressions: literals, params, + - * / %, negation, pairs.
+ *
+ * Integers are int64 with every operation overflow-checked; / and % are floor
+ * division and modulo, as Python's // and %. A float operand makes the result
+ * a float. */
+#include "expr.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+const char *value_kind_name(ValKind k)
+{
+    static const char *names[] = {"an integer", "a float", "a boolean", "a string", "a pair"};
+    return names[k];
+}
+
+const Param *param_find(const Param *params, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(params[i].name, name) == 0)
+            return &params[i];
+    return NULL;
+}
+
+/* Lexical lookup: the current block's parameters, then the top-level params. */
+const Param *env_find(const Env *env, const char *name)
+{
+    const Param *p = param_find(env->inner, env->ninner, name);
+    return p ? p : param_find(env->outer, env->nouter, name);
+}
+
+void param_add(Param **params, int *n, const char *name, Value v, Loc loc)
+{
+    *params = xrealloc(*params, sizeof **params * (size_t)(*n + 1));
+    (*params)[(*n)++] = (Param){xstrdup(name), v, loc};
+}
+
+static bool eval(const Env *s, const Expr *e, Value *out);
+
+static bool eval_binop(const Env *s, const Expr *e, Value *out)
+{
+    Value a, b;
+    if (!eval(s, e->lhs, &a) || !eval(s, e->rhs, &b))
+        return false;
+    if ((a.kind != V_INT && a.kind != V_FLOAT) || (b.kind != V_INT && b.kind != V_FLOAT)) {
+        diag_error(e->loc, "operator '%c' needs numbers, not %s and %s", e->op,
+                   value_kind_name(a.kind), value_kind_name(b.kind));
+        return false;
+    }
+    if (a.kind == V_FLOAT || b.kind == V_FLOAT) {
+        double x = a.kind == V_FLOAT ? a.f : (double)a.i;
+        double y = b.kind == V_FLOAT ? b.f : (double)b.i;
+        if ((e->op == '/' || e->op == '%') && y == 0) {
+            diag_error(e->loc, "division by zero");
+            return false;
+        }
+        double r = e->op == '+'   ? x + y
+                   : e->op == '-' ? x - y
+                   : e->op == '*' ? x * y
+                   : e->op == '/' ? x / y
+                                  : x - y * floor(x / y);
+        *out = (Value){.kind = V_FLOAT, .f = r};
+        return true;
+    }
+    int64_t x = a.i, y = b.i, r = 0;
+    bool ok = true;
+    switch (e->op) {
+    case '+':
+        ok = ck_add(x, y, &r);
+        break;
+    case '-':
+        ok = !__builtin_sub_overflow(x, y, &r);
+        break;
+    case '*':
+        ok = ck_mul(x, y, &r);
+        break;
+    case '/':
+    case '%':
+        if (y == 0) {
+            diag_error(e->loc, "division by zero");
+            return false;
+        }
+        if (x == INT64_MIN && y == -1) { /* C's x / y and x % y are undefined here */
+            ok = e->op == '%';           /* the remainder is 0; the quotient 2^63 overflows */
+            r = 0;
+            break;
+        }
+        /* floor division and modulo, as Python's // and %. The modulo is
+         * x % y moved into y's sign, not x - (x // y) * y, whose product can
+         * overflow when the result does not (6 % INT64_MIN; found by fuzzing). */
+        if (e->op == '/') {
+            r = x / y;
+            if ((x % y != 0) && ((x < 0) != (y < 0)))
+                r--;
+        } else {
+            r = x % y;
+            if (r != 0 && ((r < 0) != (y < 0)))
+                r += y;
+        }
+        break;
+    default:
+        die("unknown operator %c", e->op);
+    }
+    if (!ok) {
+        diag_error(e->loc, "integer overflow in '%c'", e->op);
+        return false;
+    }
+    *out = (Value){.kind = V_INT, .i = r};
+    return true;
+}
+
+static bool eval(const Env *s, const Expr *e, Value *out)
+{
+    switch (e->kind) {
+    case EX_INT:
+        *out = (Value){.kind = V_INT, .i = e->ival};
+        return true;
+    case EX_FLOAT:
+        *out = (Value){.kind = V_FLOAT, .f = e->fval};
+        return true;
+    case EX_BOOL:
+        *out = (Value){.kind = V_BOOL, .i = e->ival != 0};
+        return true;
+    case EX_STR:
+        *out = (Value){.kind = V_STR, .s = e->str};
+        return true;
+    case EX_NAME: {
+        const Param *p = env_find(s, e->str);
+        if (p) {
+            *out = p->v;
+            return true;
+        }
+        int count = 0;
+        const char **names = xmalloc(sizeof *names * (size_t)(s->nouter + s->ninner + 1));
+        for (int i = 0; i < s->nouter; i++)
+            names[count++] = s->outer[i].name;
+        for (int i = 0; i < s->ninner; i++)
+            names[count++] = s->inner[i].name;
+        const char *near = nearest_name(e->str, names, count);
+        if (near)
+            diag_error(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, near);
+        else
+            diag_error(e->loc, "unknown name '%s' (params must be declared before use)", e->str);
+        free(names);
+        return false;
+    }
+    case EX_NEG: {
+        Value v;
+        if (!eval(s, e->lhs, &v))
+            return false;
+        if (v.kind == V_INT && v.i != INT64_MIN) {
+            *out = (Value){.kind = V_INT, .i = -v.i};
+            return true;
+        }
+        if (v.kind == V_FLOAT) {
+            *out = (Value){.kind = V_FLOAT, .f = -v.f};
+            return true;
+        }
+        if (v.kind == V_INT)
+            diag_error(e->loc, "integer overflow in '-' (%llu does not fit in 64 bits)",
+                       (unsigned long long)INT64_MAX + 1);
+        else
+            diag_error(e->loc, "cannot negate %s", value_kind_name(v.kind));
+        return false;
+    }
+    case EX_BINOP:
+        return eval_binop(s, e, out);
+    case EX_TUPLE: {
+        Value a, b;
+        if (e->nitems != 2) {
+            diag_error(e->loc, "expected a pair (h, w), not %d values", e->nitems);
+            return false;
+        }
+        if (!eval(s, e->items[0], &a) || !eval(s, e->items[1], &b))
+            return false;
+        if (a.kind != V_INT || b.kind != V_INT) {
+            diag_error(e->loc, "a pair must hold two integers");
+            return false;
+        }
+        *out = (Value){.kind = V_PAIR, .i = a.i, .j = b.i};
+        return true;
+    }
+    }
+    die("bad expression kind %d", (int)e->kind);
+}
+
+bool expr_eval(const Env *env, const Expr *e, Value *out)
+{
+    return eval(env, e, out);
+}
