@@ -17,7 +17,6 @@ Graph *ir_graph_new(void)
 {
     Graph *g = xcalloc(1, sizeof *g);
     g->batch = 1;
-    g->sparse_min = -1;
     return g;
 }
 

@@ -178,10 +178,6 @@ typedef struct Graph {
     int nprunes;
     /* Totals before the passes (run_passes), for --stats and --summary. */
     int64_t params_before, nonzero_before, macs_before, nonzero_macs_before;
-    /* From this fraction of zero weights on, conv2d and linear use sparse
-     * kernels (--sparse-min); above 1: never; negative (the default): the
-     * measured thresholds of select_kernels.c. */
-    double sparse_min;
     int64_t arena_bytes;     /* set by plan_memory() */
     int64_t peak_live_bytes; /* the most bytes live at one step: a lower bound for the arena */
 } Graph;
@@ -272,8 +268,11 @@ void ir_graph_counts(const Graph *g, int64_t *params, int64_t *nonzero, int64_t 
 /* Format "[1, 6, 28, 28]" into buf. */
 const char *ir_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 
-/* Choose each node's kernel and its scratch size (select_kernels.c). */
-void select_kernels(Graph *g);
+/* Choose each node's kernel and its scratch size (select_kernels.c). From
+ * the fraction sparse_min of zero weights on, conv2d and linear use sparse
+ * kernels (--sparse-min); above 1: never; negative (the default): the
+ * measured thresholds of select_kernels.c. */
+void select_kernels(Graph *g, double sparse_min);
 
 /* The sparse conv2d kernel's working layout (select_kernels.c), in floats.
  * The input is copied, zero-padded, to xp, split into sh x sw phases by
