@@ -191,3 +191,54 @@ bool expr_eval(const Env *env, const Expr *e, Value *out)
 {
     return eval(env, e, out);
 }
+
+/* Bind a block's parameters from the use's arguments (evaluated in the
+ * caller's scope) and the defaults (evaluated in the block's own scope, so a
+ * default may use earlier parameters). */
+bool params_bind_block(const Env *caller, const Layer *l, const Stmt *b, Param **params,
+                       int *nparams)
+{
+    bool ok = true;
+    bool *set = xcalloc((size_t)b->nargs + 1, sizeof *set);
+    Value *vals = xcalloc((size_t)b->nargs + 1, sizeof *vals);
+    for (int i = 0; i < l->nargs && ok; i++) {
+        const Arg *a = &l->args[i];
+        int k = i;
+        if (a->name) {
+            for (k = 0; k < b->nargs && strcmp(b->args[k].name, a->name) != 0; k++)
+                ;
+            if (k == b->nargs) {
+                diag_error(a->name_loc, "block '%s' has no parameter '%s'", b->name, a->name);
+                ok = false;
+                break;
+            }
+        } else if (k >= b->nargs) {
+            diag_error(a->value->loc, "block '%s' takes %d argument%s, got %d", b->name, b->nargs,
+                       b->nargs == 1 ? "" : "s", l->nargs);
+            ok = false;
+            break;
+        }
+        if (set[k]) {
+            diag_error(a->name ? a->name_loc : a->value->loc, "block '%s': '%s' given twice",
+                       b->name, b->args[k].name);
+            ok = false;
+            break;
+        }
+        ok = expr_eval(caller, a->value, &vals[k]);
+        set[k] = true;
+    }
+    for (int k = 0; k < b->nargs && ok; k++) {
+        Env inner = {*params, *nparams, caller->outer, caller->nouter};
+        if (!set[k] && !b->args[k].value) {
+            diag_error(l->op_loc, "block '%s' needs argument '%s'", b->name, b->args[k].name);
+            ok = false;
+        } else if (!set[k]) {
+            ok = expr_eval(&inner, b->args[k].value, &vals[k]);
+        }
+        if (ok)
+            param_add(params, nparams, b->args[k].name, vals[k], b->args[k].name_loc);
+    }
+    free(set);
+    free(vals);
+    return ok;
+}

@@ -50,4 +50,12 @@ const Param *env_find(const Env *env, const char *name);
  * unknown name, a type error, a division by zero or an overflow. */
 bool expr_eval(const Env *env, const Expr *e, Value *out);
 
+/* A use of block b, `l`: bind b's parameters, appending them to *params
+ * (the block's scope, of *nparams), from l's arguments (evaluated in the
+ * caller's env) and the defaults (evaluated in the block's own scope, so a
+ * default may use earlier parameters; `caller->outer` are the top-level
+ * params). Reports errors; false on any. */
+bool params_bind_block(const Env *caller, const Layer *l, const Stmt *b, Param **params,
+                       int *nparams);
+
 #endif

@@ -476,59 +476,6 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
 
 static bool do_stmt(Sema *s, const Stmt *st);
 
-/* Bind a block's parameters from the use's arguments (evaluated in the
- * caller's scope) and the defaults (evaluated in the block's own scope, so a
- * default may use earlier parameters). */
-static bool bind_block_params(Sema *s, const Layer *l, const Stmt *b, Scope *inner)
-{
-    bool ok = true;
-    bool *set = xcalloc((size_t)b->nargs + 1, sizeof *set);
-    Value *vals = xcalloc((size_t)b->nargs + 1, sizeof *vals);
-    for (int i = 0; i < l->nargs && ok; i++) {
-        const Arg *a = &l->args[i];
-        int k = i;
-        if (a->name) {
-            for (k = 0; k < b->nargs && strcmp(b->args[k].name, a->name) != 0; k++)
-                ;
-            if (k == b->nargs) {
-                diag_error(a->name_loc, "block '%s' has no parameter '%s'", b->name, a->name);
-                ok = false;
-                break;
-            }
-        } else if (k >= b->nargs) {
-            diag_error(a->value->loc, "block '%s' takes %d argument%s, got %d", b->name, b->nargs,
-                       b->nargs == 1 ? "" : "s", l->nargs);
-            ok = false;
-            break;
-        }
-        if (set[k]) {
-            diag_error(a->name ? a->name_loc : a->value->loc, "block '%s': '%s' given twice",
-                       b->name, b->args[k].name);
-            ok = false;
-            break;
-        }
-        ok = eval(s, a->value, &vals[k]);
-        set[k] = true;
-    }
-    Scope *caller = s->scope;
-    s->scope = inner;
-    for (int k = 0; k < b->nargs && ok; k++) {
-        if (!set[k] && !b->args[k].value) {
-            diag_error(l->op_loc, "block '%s' needs argument '%s'", b->name, b->args[k].name);
-            ok = false;
-        } else if (!set[k]) {
-            ok = eval(s, b->args[k].value, &vals[k]);
-        }
-        if (ok)
-            param_add(&inner->params, &inner->nparams, b->args[k].name, vals[k],
-                      b->args[k].name_loc);
-    }
-    s->scope = caller;
-    free(set);
-    free(vals);
-    return ok;
-}
-
 static void free_scope(Scope *sc)
 {
     for (int i = 0; i < sc->nparams; i++)
@@ -570,7 +517,8 @@ static bool expand_block(Sema *s, const Layer *l, const Stmt *b, int index, cons
     inner.current_loc = caller->current_loc;
     bind(&inner, "in", caller->current);
     free(auto_label);
-    bool ok = bind_block_params(s, l, b, &inner);
+    Env env = env_of(s);
+    bool ok = params_bind_block(&env, l, b, &inner.params, &inner.nparams);
     if (ok) {
         diag_push_context(l->label ? l->label_loc : l->op_loc, "in expansion of block '%s' as '%s'",
                           b->name, inner.prefix);
