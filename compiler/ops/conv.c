@@ -6,9 +6,6 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
-#include <math.h>
-#include <string.h>
-
 #include "args.h"
 #include "shape.h"
 #include "weights.h"
