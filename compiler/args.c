@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "opdef.h"
 #include "util.h"
 
 static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
@@ -172,4 +173,15 @@ bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi
     diag_error(as->loc[k], "%s: '%s' must be in [%g, %g%c, not %g", op, name, lo, hi,
                hi_open ? ')' : ']', v);
     return false;
+}
+
+const AttrSpec *op_args(OpKind op)
+{
+    static const AttrSpec none[] = {{NULL, 0, 0}};
+    return op_def(op)->args ? op_def(op)->args : none;
+}
+
+bool op_set_attrs(Node *n, const ArgSet *as)
+{
+    return op_def(n->op)->set_attrs ? op_def(n->op)->set_attrs(n, as) : true;
 }

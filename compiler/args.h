@@ -32,6 +32,13 @@ typedef struct ArgSet {
     Loc loc[MAX_ATTRS];
 } ArgSet;
 
+/* The op's arguments, in positional order (OpDef.args; docs/language.md,
+ * "Ops"); an empty table for ops without. */
+const AttrSpec *op_args(OpKind op);
+/* Turn matched arguments into the node's Attrs, with PyTorch's defaults
+ * (OpDef.set_attrs). Reports errors; false on any. */
+bool op_set_attrs(Node *n, const ArgSet *as);
+
 /* Match l's arguments (evaluated in env) to spec: by name or position, each
  * converted to its kind (an integer is a pair (i, i) or a float where one is
  * wanted), every required one present. Reports errors; false on any. */

@@ -242,3 +242,34 @@ bool params_bind_block(const Env *caller, const Layer *l, const Stmt *b, Param *
     free(vals);
     return ok;
 }
+
+bool params_check_block(const Stmt *b)
+{
+    for (int i = 0; i < b->nargs; i++) {
+        for (int j = 0; j < i; j++) {
+            if (strcmp(b->args[i].name, b->args[j].name) == 0) {
+                diag_error(b->args[i].name_loc, "block '%s' has two parameters named '%s'", b->name,
+                           b->args[i].name);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool expr_repeat_count(const Env *env, const Expr *e, int64_t *count)
+{
+    Value v;
+    if (!expr_eval(env, e, &v))
+        return false;
+    if (v.kind != V_INT || v.i < 1 || v.i > 1000) {
+        if (v.kind == V_INT)
+            diag_error(e->loc, "a layer can be repeated 1 to 1000 times, not %lld", (long long)v.i);
+        else
+            diag_error(e->loc, "the repeat count must be an integer, not %s",
+                       value_kind_name(v.kind));
+        return false;
+    }
+    *count = v.i;
+    return true;
+}

@@ -57,5 +57,11 @@ bool expr_eval(const Env *env, const Expr *e, Value *out);
  * params). Reports errors; false on any. */
 bool params_bind_block(const Env *caller, const Layer *l, const Stmt *b, Param **params,
                        int *nparams);
+/* A block definition's parameters have different names. Reports the first
+ * repeated one; false if there is one. */
+bool params_check_block(const Stmt *b);
+
+/* `layer * N`: N, an integer from 1 to 1000. Reports errors. */
+bool expr_repeat_count(const Env *env, const Expr *e, int64_t *count);
 
 #endif

@@ -1,6 +1,7 @@
-/* network.c - the network-level settings sema.c resolves: the `init`
- * statement, where the parameters come from (--weights, `weights`, `init`),
- * and the -D overrides of params (network.h). */
+/* network.c - the network-level statements and settings sema.c resolves:
+ * the input's shape, the outputs, the `init` statement, where the parameters
+ * come from (--weights, `weights`, `init`), and the -D overrides of params
+ * (network.h). */
 #include "network.h"
 
 #include <errno.h>
@@ -11,7 +12,7 @@
 #include "opdef.h"
 #include "util.h"
 
-bool define_value(const char *text, Value *v)
+static bool define_value(const char *text, Value *v)
 {
     char *end;
     errno = 0;
@@ -30,6 +31,22 @@ bool define_value(const char *text, Value *v)
         return true;
     }
     return false;
+}
+
+bool defines_apply(const BuildOptions *opt, const char *name, Value *v)
+{
+    for (int i = 0; i < opt->ndefines; i++) {
+        Define *d = &opt->defines[i];
+        if (strcmp(d->name, name) != 0)
+            continue;
+        d->used = true;
+        if (!define_value(d->value, v)) {
+            diag_error((Loc){0}, "-D %s=%s: the value must be an integer, a float, true or false",
+                       d->name, d->value);
+            return false;
+        }
+    }
+    return true;
 }
 
 bool network_init(const Env *env, const Stmt *st, Graph *g)
@@ -61,6 +78,49 @@ bool network_init(const Env *env, const Stmt *st, Graph *g)
         }
         g->seed = (uint64_t)v.i;
     }
+    return true;
+}
+
+bool network_input_dims(const Env *env, const Stmt *st, int64_t batch, int64_t dims[IR_MAX_RANK])
+{
+    if (st->ndims != 1 && st->ndims != 3) {
+        diag_error(st->name_loc, "input '%s' needs 3 dimensions [C, H, W] or 1 [F], not %d",
+                   st->name, st->ndims);
+        return false;
+    }
+    dims[0] = batch;
+    int64_t total = batch;
+    for (int i = 0; i < st->ndims; i++) {
+        Value v;
+        if (!expr_eval(env, st->dims[i], &v))
+            return false;
+        if (v.kind != V_INT || v.i < 1) {
+            diag_error(st->dims[i]->loc, "input dimensions must be positive integers");
+            return false;
+        }
+        if (!ck_mul(total, v.i, &total) || total > IR_MAX_ELEMS) {
+            diag_error(st->dims[i]->loc, "input '%s' is too large (limit %lld elements)", st->name,
+                       (long long)IR_MAX_ELEMS);
+            return false;
+        }
+        dims[i + 1] = v.i;
+    }
+    return true;
+}
+
+bool network_add_output(Graph *g, Tensor *t, const char *name, Loc loc)
+{
+    for (int j = 0; j < g->noutputs; j++) {
+        if (g->outputs[j] == t) {
+            diag_error(loc, "'%s' is already an output", name);
+            return false;
+        }
+    }
+    if (g->noutputs == IR_MAX_INPUTS) {
+        diag_error(loc, "at most %d outputs are supported", IR_MAX_INPUTS);
+        return false;
+    }
+    g->outputs[g->noutputs++] = t;
     return true;
 }
 

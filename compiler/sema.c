@@ -16,7 +16,6 @@
 #include "expr.h"
 #include "ir.h"
 #include "network.h"
-#include "opdef.h"
 #include "prune_stmt.h"
 #include "util.h"
 
@@ -64,27 +63,6 @@ static Env env_of(const Sema *s)
 {
     return (Env){s->scope ? s->scope->params : NULL, s->scope ? s->scope->nparams : 0, s->params,
                  s->nparams};
-}
-
-static bool eval(Sema *s, const Expr *e, Value *out)
-{
-    Env env = env_of(s);
-    return expr_eval(&env, e, out);
-}
-
-/* ---- attributes --------------------------------------------------------- */
-
-/* The op's arguments, in positional order (docs/language.md, "Ops"). */
-static const AttrSpec *attr_specs(OpKind op)
-{
-    static const AttrSpec none[] = {{NULL, 0, 0}};
-    return op_def(op)->args ? op_def(op)->args : none;
-}
-
-/* Turn matched arguments into the node's Attrs, with PyTorch's defaults. */
-static bool set_attrs(Node *n, const ArgSet *as)
-{
-    return op_def(n->op)->set_attrs ? op_def(n->op)->set_attrs(n, as) : true;
 }
 
 /* ---- names ----------------------------------------------------------------- */
@@ -299,19 +277,9 @@ static bool do_param(Sema *s, const Stmt *st)
         return false;
     }
     Value v;
-    if (!eval(s, st->value, &v))
+    Env env = env_of(s);
+    if (!expr_eval(&env, st->value, &v) || (top && !defines_apply(s->opt, st->name, &v)))
         return false;
-    for (int i = 0; top && i < s->opt->ndefines; i++) {
-        Define *d = &s->opt->defines[i];
-        if (strcmp(d->name, st->name) != 0)
-            continue;
-        d->used = true;
-        if (!define_value(d->value, &v)) {
-            diag_error((Loc){0}, "-D %s=%s: the value must be an integer, a float, true or false",
-                       d->name, d->value);
-            return false;
-        }
-    }
     if (top)
         param_add(&s->params, &s->nparams, st->name, v, st->name_loc);
     else
@@ -327,30 +295,13 @@ static bool do_input(Sema *s, const Stmt *st)
         return false;
     }
     s->input_stmt = st;
-    if (st->ndims != 1 && st->ndims != 3) {
-        diag_error(st->name_loc, "input '%s' needs 3 dimensions [C, H, W] or 1 [F], not %d",
-                   st->name, st->ndims);
+    int64_t dims[IR_MAX_RANK];
+    Env env = env_of(s);
+    if (!network_input_dims(&env, st, s->g->batch, dims))
         return false;
-    }
     Tensor *t = new_unique_tensor(s->g, st->name);
     t->rank = st->ndims + 1;
-    t->dims[0] = s->g->batch;
-    int64_t total = s->g->batch;
-    for (int i = 0; i < st->ndims; i++) {
-        Value v;
-        if (!eval(s, st->dims[i], &v))
-            return false;
-        if (v.kind != V_INT || v.i < 1) {
-            diag_error(st->dims[i]->loc, "input dimensions must be positive integers");
-            return false;
-        }
-        if (!ck_mul(total, v.i, &total) || total > IR_MAX_ELEMS) {
-            diag_error(st->dims[i]->loc, "input '%s' is too large (limit %lld elements)", st->name,
-                       (long long)IR_MAX_ELEMS);
-            return false;
-        }
-        t->dims[i + 1] = v.i;
-    }
+    memcpy(t->dims, dims, sizeof dims);
     s->g->inputs[s->g->ninputs++] = t;
     bind(s->scope, st->name, t);
     s->scope->current = t;
@@ -445,8 +396,8 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
         if (!gather_inputs(s, l, op, incoming, ins, &nin))
             return false;
         memset(&as, 0, sizeof as);
-        as.spec = attr_specs(op);
-    } else if (!args_match(&env, l, attr_specs(op), &as)) {
+        as.spec = op_args(op);
+    } else if (!args_match(&env, l, op_args(op), &as)) {
         return false;
     }
     char *name = layer_name(s, label, op);
@@ -468,7 +419,7 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     free(n->out->label);
     n->out->label = xstrdup(n->name);
     n->out->producer = n;
-    if (!set_attrs(n, &as) || !infer_shape(n))
+    if (!op_set_attrs(n, &as) || !infer_shape(n))
         return false;
     s->scope->current = n->out;
     return true;
@@ -551,19 +502,11 @@ static bool do_layer(Sema *s, const Layer *l, bool incoming)
 {
     if (!l->repeat)
         return apply_layer(s, l, l->label, incoming);
-    Value v;
-    if (!eval(s, l->repeat, &v))
+    int64_t count;
+    Env env = env_of(s);
+    if (!expr_repeat_count(&env, l->repeat, &count))
         return false;
-    if (v.kind != V_INT || v.i < 1 || v.i > 1000) {
-        if (v.kind == V_INT)
-            diag_error(l->repeat->loc, "a layer can be repeated 1 to 1000 times, not %lld",
-                       (long long)v.i);
-        else
-            diag_error(l->repeat->loc, "the repeat count must be an integer, not %s",
-                       value_kind_name(v.kind));
-        return false;
-    }
-    for (int64_t k = 0; k < v.i; k++) {
+    for (int64_t k = 0; k < count; k++) {
         char *label = l->label ? xasprintf("%s.%lld", l->label, (long long)k) : NULL;
         bool ok = apply_layer(s, l, label, incoming || k > 0);
         free(label);
@@ -676,21 +619,10 @@ static bool do_output(Sema *s, const Stmt *st)
             unknown_tensor(s, st->names[i], st->name_locs[i]);
             return false;
         }
-        if (sc->block) {
+        if (sc->block)
             sc->result = t;
-            continue;
-        }
-        for (int j = 0; j < s->g->noutputs; j++) {
-            if (s->g->outputs[j] == t) {
-                diag_error(st->name_locs[i], "'%s' is already an output", st->names[i]);
-                return false;
-            }
-        }
-        if (s->g->noutputs == IR_MAX_INPUTS) {
-            diag_error(st->name_locs[i], "at most %d outputs are supported", IR_MAX_INPUTS);
+        else if (!network_add_output(s->g, t, st->names[i], st->name_locs[i]))
             return false;
-        }
-        s->g->outputs[s->g->noutputs++] = t;
     }
     return true;
 }
@@ -708,15 +640,8 @@ static bool do_block_def(Sema *s, const Stmt *st)
         diag_note(prev->loc, "first defined here");
         return false;
     }
-    for (int i = 0; i < st->nargs; i++) {
-        for (int j = 0; j < i; j++) {
-            if (strcmp(st->args[i].name, st->args[j].name) == 0) {
-                diag_error(st->args[i].name_loc, "block '%s' has two parameters named '%s'",
-                           st->name, st->args[i].name);
-                return false;
-            }
-        }
-    }
+    if (!params_check_block(st))
+        return false;
     s->blocks = xrealloc(s->blocks, sizeof *s->blocks * (size_t)(s->nblocks + 1));
     s->blocks[s->nblocks++] = st;
     s->scope->block_counts = xrealloc(s->scope->block_counts, sizeof(int) * (size_t)s->nblocks);
