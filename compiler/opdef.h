@@ -36,6 +36,8 @@ typedef struct OpDef {
     const struct AttrSpec *args;                          /* positional order; NULL: none */
     bool (*set_attrs)(Node *n, const struct ArgSet *as); /* PyTorch's defaults, range checks */
     bool (*infer)(Node *n);                               /* shape rule */
+    /* parameters (OPT_WEIGHTS): the shape of each the op needs (state_dict
+     * NAME.weight, ...); the caller zeroes rank[], slots left 0 are unused */
     void (*params)(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4]);
     void (*print)(const Node *n, FILE *f);                /* attributes in --emit=ir */
     int64_t (*macs)(const Node *n);                       /* NULL: none */
