@@ -26,13 +26,14 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "opdef.h"
 #include "passes.h"
 #include "util.h"
 
 static bool foldable_producer(const Graph *g, const Node *bn)
 {
     const Node *p = bn->in[0]->producer;
-    if (!p || (p->op != OP_CONV2D && p->op != OP_LINEAR))
+    if (!p || !op_has(p->op, OPT_PRUNABLE)) /* conv2d, linear: a weight row per channel */
         return false;
     if (p->fuse.act != OP_NONE || p->fuse.pool)
         return false;

@@ -40,6 +40,7 @@
  * batchnorm that stays, or pools after other layers, run as before. */
 #include <string.h>
 
+#include "opdef.h"
 #include "passes.h"
 
 bool fuse_pool(Graph *g, PassStats *st)
@@ -47,7 +48,7 @@ bool fuse_pool(Graph *g, PassStats *st)
     for (int i = 0; i < g->nnodes;) {
         Node *pool = g->nodes[i];
         Node *c = pool->in[0]->producer;
-        bool is_pool = pool->op == OP_MAXPOOL || pool->op == OP_AVGPOOL;
+        bool is_pool = op_has(pool->op, OPT_POOL);
         if (!is_pool || !c || c->op != OP_CONV2D || c->fuse.pool ||
             pass_sole_consumer(g, c->out) != pool) {
             i++;

@@ -1,7 +1,8 @@
 /* ir.h - the graph IR: tensors with known shapes, nodes (ops), constant weights.
  *
  * Every stage after parsing speaks this IR: ir_build() turns the AST into a
- * graph with all shapes inferred (sema.c), weights_bind() attaches parameters
+ * graph with all shapes inferred (sema.c; each op's rules are its OpDef,
+ * opdef.h), weights_bind() attaches parameters
  * (weights.c), passes rewrite it (passes.h), plan_memory() assigns arena
  * offsets, and the emitter prints it as C. Shapes are int64 and every product
  * is overflow-checked when it is formed.
@@ -177,10 +178,6 @@ typedef struct Graph {
     int nprunes;
     /* Totals before the passes (run_passes), for --stats and --summary. */
     int64_t params_before, nonzero_before, macs_before, nonzero_macs_before;
-    /* From this fraction of zero weights on, conv2d and linear use sparse
-     * kernels (--sparse-min); above 1: never; negative (the default): the
-     * measured thresholds of select_kernels.c. */
-    double sparse_min;
     int64_t arena_bytes;     /* set by plan_memory() */
     int64_t peak_live_bytes; /* the most bytes live at one step: a lower bound for the arena */
 } Graph;
@@ -205,9 +202,10 @@ typedef struct BuildOptions {
  * shape. Reports errors through diag.h and returns NULL if there was any. */
 Graph *ir_build(const Program *prog, const BuildOptions *opt);
 
-/* Shape inference for one node: sets n->out->rank/dims from n->in and n->a.
- * Reports a located error and returns false if the node is invalid. Also used
- * by passes that create or change nodes. */
+/* Shape inference for one node (infer.c): the op's shape rule (OpDef.infer)
+ * sets n->out->rank/dims from n->in and n->a. Reports a located error and
+ * returns false if the node is invalid. Also used by passes that create or
+ * change nodes. */
 bool infer_shape(Node *n);
 /* infer_shape for a node as the optimizer may have left it: a conv2d with a
  * fused pool infers the convolution (checked against fuse.conv_dims), then the
@@ -220,6 +218,8 @@ void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
 const char *ir_result_name(const Node *n);
 /* "conv2d+relu+maxpool": the op and what the optimizer fused into it. */
 const char *ir_op_label(const Node *n, char *buf, size_t size);
+/* --emit=dot: " 16 ch", or what prune-channels left: " 32→16 ch (16 pruned)". */
+void ir_dot_channels(const Node *n, const char *unit, FILE *f);
 
 /* Builders and queries. */
 Graph *ir_graph_new(void);
@@ -237,7 +237,8 @@ void ir_tensor_free(Tensor *t);
 void ir_const_free(Const *c);
 void ir_prunes_free(Graph *g); /* g->prunes, once applied */
 
-/* Consistency check (shapes recomputed, links intact); die()s on a violation. */
+/* Consistency check (shapes recomputed, links intact); die()s on a violation
+ * (verify.c). */
 void ir_verify(const Graph *g);
 
 /* Human-readable dump (--emit=ir). Deterministic. */
@@ -250,7 +251,7 @@ void ir_summary(const Graph *g, const char *title, FILE *f);
 void ir_summary_compare(const Graph *before, const Graph *after, FILE *f);
 void ir_dot(const Graph *g, FILE *f);
 
-/* Parameter count and multiply-accumulates of one node / the whole graph. */
+/* Parameter count and multiply-accumulates of one node / the whole graph (counts.c). */
 int64_t ir_node_params(const Node *n);
 int64_t ir_node_macs(const Node *n);
 /* The same, counting only nonzero weights: parameters that are not zero, and
@@ -267,8 +268,11 @@ void ir_graph_counts(const Graph *g, int64_t *params, int64_t *nonzero, int64_t 
 /* Format "[1, 6, 28, 28]" into buf. */
 const char *ir_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 
-/* Choose each node's kernel and its scratch size (select_kernels.c). */
-void select_kernels(Graph *g);
+/* Choose each node's kernel and its scratch size (select_kernels.c). From
+ * the fraction sparse_min of zero weights on, conv2d and linear use sparse
+ * kernels (--sparse-min); above 1: never; negative (the default): the
+ * measured thresholds of select_kernels.c. */
+void select_kernels(Graph *g, double sparse_min);
 
 /* Assign storage to every tensor: graph inputs/outputs use the caller's pointers,
  * identity ops alias their input, everything else gets a liveness-planned offset

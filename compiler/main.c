@@ -403,8 +403,7 @@ static Graph *build_graph(const Program *prog, const Options *o, const PassOptio
     Graph *g = ir_build(prog, &o->build);
     bool ok = g && weights_bind(g) && prune_weights(g) && run_passes(g, po, stderr);
     if (ok) {
-        g->sparse_min = o->sparse_min;
-        select_kernels(g);
+        select_kernels(g, o->sparse_min);
         ok = plan_memory(g);
     }
     if (ok)

@@ -29,18 +29,45 @@ enum {
 struct ArgSet;
 struct AttrSpec;
 struct Emitter;
+struct StTensor;
 
 typedef struct OpDef {
     /* ---- front end: arguments, shapes, parameters, printing ---- */
     const struct AttrSpec *args;                          /* positional order; NULL: none */
     bool (*set_attrs)(Node *n, const struct ArgSet *as); /* PyTorch's defaults, range checks */
     bool (*infer)(Node *n);                               /* shape rule */
+    /* parameters (OPT_WEIGHTS): the shape of each the op needs (state_dict
+     * NAME.weight, ...); the caller zeroes rank[], slots left 0 are unused */
     void (*params)(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4]);
     void (*print)(const Node *n, FILE *f);                /* attributes in --emit=ir */
     int64_t (*macs)(const Node *n);                       /* NULL: none */
     /* activations (OPT_ACTIVATION): the op on one value, as cnnc computes it
      * (prune-channels' constant channels) */
     float (*act_eval)(const Attrs *a, float x);
+    /* parameters (OPT_WEIGHTS): the range --init draws parameter p from,
+     * uniformly (weights.c's generator) */
+    void (*init_range)(const Node *n, int p, InitScheme init, double *lo, double *hi);
+    /* a parameter in the weights file of the wrong shape, in the op's own
+     * words (linear: its input count); false: weights.c's generic message */
+    bool (*param_mismatch)(const Node *n, const Const *want, const struct StTensor *t);
+    /* a state_dict entry "NAME.<key>" the PyTorch module has and cnnc does
+     * not read (batchnorm: "num_batches_tracked"): not reported as unused */
+    const char *ignored_key;
+    /* prune-channels (docs in prune_channels.c). Ops that pass channels
+     * through other than one to one (OPT_PER_CHANNEL): the channel of input i
+     * that output channel k reads, or -1 (flatten, add, concat); NULL: none */
+    int64_t (*channel_in)(const Node *n, int i, int64_t k);
+    /* the value output channel k takes when the channels it reads are the
+     * constants x[] (one per input it reads), as cnnc computes it; NaN: not a
+     * constant. NULL: act_eval for activations, else x[0] unchanged */
+    float (*channel_value)(const Node *n, int64_t k, const float *x);
+    /* OPT_PRUNABLE: whether a constant input channel c can be folded into the
+     * bias (and the channel dropped), and whether every output channel must
+     * stay (a grouped conv2d); NULL: never */
+    bool (*absorbs)(const Node *n, float c);
+    bool (*fixed_channels)(const Node *n);
+    /* --emit=dot: what follows the op in the node's box (conv2d: " 3x3/1, 16 ch") */
+    void (*dot)(const Node *n, FILE *f);
     /* ---- back end: C emitter ---- */
     /* emit_internal.h has what it builds on; NULL for views (OPT_VIEW) */
     void (*emit)(struct Emitter *e, const Node *n);       /* the layer function's body */

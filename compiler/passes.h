@@ -57,14 +57,14 @@ bool run_passes(Graph *g, const PassOptions *po, FILE *log);
 
 /* ---- the passes, one file each ----------------------------------------- */
 
-bool eliminate_identity(Graph *g, PassStats *st);  /* dce.c */
+bool eliminate_identity(Graph *g, PassStats *st);  /* eliminate_identity.c */
 bool eliminate_dead_code(Graph *g, PassStats *st); /* dce.c */
 bool fold_batchnorm(Graph *g, PassStats *st);      /* fold_batchnorm.c */
-bool prune_channels(Graph *g, PassStats *st);      /* prune.c */
+bool prune_channels(Graph *g, PassStats *st);      /* prune_channels.c */
 bool fuse_activation(Graph *g, PassStats *st);     /* fuse_activation.c */
 bool fuse_pool(Graph *g, PassStats *st);           /* fuse_pool.c */
 
-/* ---- graph editing, shared by the passes (passes.c) -------------------- */
+/* ---- graph editing, shared by the passes (graph_edit.c) ---------------- */
 
 bool pass_is_output(const Graph *g, const Tensor *t);
 /* n's bias (conv2d/linear), created as zeros (and n->a.bias set) if it has none. */

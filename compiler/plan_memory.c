@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "ir.h"
+#include "opdef.h"
 #include "util.h"
 
 #define ARENA_ALIGN 64
@@ -26,27 +27,14 @@ typedef struct Block {
 
 static bool is_identity(const Node *n)
 {
-    return n->op == OP_FLATTEN || n->op == OP_DROPOUT;
+    return op_has(n->op, OPT_VIEW);
 }
 
 /* Ops that read each input element once, at the position they write: their
  * output may overwrite an input that dies at that step. */
 static bool can_work_in_place(const Node *n)
 {
-    switch (n->op) {
-    case OP_RELU:
-    case OP_RELU6:
-    case OP_LEAKY_RELU:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_HARDSWISH:
-    case OP_SILU:
-    case OP_BATCHNORM:
-    case OP_ADD:
-        return true;
-    default:
-        return false;
-    }
+    return op_has(n->op, OPT_IN_PLACE);
 }
 
 static Tensor *root(Tensor *t)

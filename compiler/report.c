@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "opdef.h"
 #include "util.h"
 
 /* A number with thousands separators: 11689512 -> "11,689,512". */
@@ -121,18 +122,6 @@ static void dot_text(FILE *f, const char *s)
     }
 }
 
-/* " 16 ch", or what prune-channels left: " 32→16 ch (16 pruned)" (linear:
- * "out" features instead of "ch"). */
-static void dot_channels(FILE *f, const Node *n)
-{
-    const char *unit = n->op == OP_CONV2D ? "ch" : "out";
-    long long now = (long long)n->a.channels, before = (long long)n->channels_before_prune;
-    if (!before)
-        fprintf(f, " %lld %s", now, unit);
-    else
-        fprintf(f, " %lld\u2192%lld %s (%lld pruned)", before, now, unit, before - now);
-}
-
 void ir_dot(const Graph *g, FILE *f)
 {
     char shape[160], label[64];
@@ -154,11 +143,8 @@ void ir_dot(const Graph *g, FILE *f)
         if (n->fuse.names)
             dot_text(f, n->fuse.names); /* the layers fused in: "conv1 +bn1 +relu" */
         fprintf(f, "\\n%s", ir_op_label(n, label, sizeof label));
-        if (n->op == OP_CONV2D)
-            fprintf(f, " %lldx%lld/%lld,", (long long)n->a.kh, (long long)n->a.kw,
-                    (long long)n->a.sh);
-        if (n->op == OP_CONV2D || n->channels_before_prune)
-            dot_channels(f, n);
+        if (op_def(n->op)->dot) /* conv2d: " 3x3/1, 16 ch" */
+            op_def(n->op)->dot(n, f);
         if (p)
             fprintf(f, "\\n%lld params", (long long)p);
         fprintf(f, "\"];\n");

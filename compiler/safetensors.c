@@ -1,4 +1,4 @@
-/* safetensors.c - a strict, bounds-checked reader for safetensors files (see weights.h).
+/* safetensors.c - a strict, bounds-checked reader for safetensors files (safetensors.h).
  *
  * A file is an 8-byte little-endian header length N, N bytes of UTF-8 JSON, and
  * the data area. The JSON is one object mapping tensor names to
@@ -23,7 +23,7 @@
  *
  * Tensor data pointers point into the file buffer and need not be aligned:
  * read elements with memcpy. */
-#include "weights.h"
+#include "safetensors.h"
 #include "util.h"
 
 #include <errno.h>

@@ -153,7 +153,7 @@ static void select_conv(Node *n)
  * a direct-loop conv (fewer than DIRECT_MAX_MACS) goes sparse from 10%
  * zeros; a linear from 90% zeros (measured 88-90%: a gather per weight
  * against OpenBLAS's streaming GEMV). --sparse-min=Z replaces all this with
- * "at least Z zeros" (g->sparse_min). */
+ * "at least Z zeros" (select_kernels' sparse_min). */
 
 #ifndef SPARSE_F_FEW_TAPS
 #define SPARSE_F_FEW_TAPS 0.60
@@ -309,18 +309,18 @@ static bool sparse_fits(const Node *n)
     return sc.xp + sc.plane < limit;
 }
 
-static void select_sparse(const Graph *g, Node *n)
+static void select_sparse(Node *n, double sparse_min)
 {
     if ((n->op != OP_CONV2D && n->op != OP_LINEAR) || !sparse_fits(n))
         return;
-    if (g->sparse_min >= 0 ? zero_fraction(n) < g->sparse_min : !sparse_wins(n))
+    if (sparse_min >= 0 ? zero_fraction(n) < sparse_min : !sparse_wins(n))
         return;
     n->kernel = KERNEL_SPARSE;
     n->scratch_bytes = sparse_scratch(n);
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
 }
 
-void select_kernels(Graph *g)
+void select_kernels(Graph *g, double sparse_min)
 {
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
@@ -331,7 +331,7 @@ void select_kernels(Graph *g)
             n->kernel = KERNEL_GEMM;
         else
             n->kernel = KERNEL_DIRECT;
-        select_sparse(g, n);
+        select_sparse(n, sparse_min);
     }
 }
 

@@ -1,42 +1,23 @@
 /* sema.c - from the syntax tree to the graph IR, with every shape inferred.
  *
  * One walk over the statements: params are evaluated as they appear (a -D
- * override replaces the value), each layer's arguments are checked against the
- * op's attribute table below and turned into Attrs with PyTorch's defaults, and
- * each node's output shape is inferred at once, so a shape error points at the
- * layer that caused it. All size arithmetic is overflow-checked. */
+ * override replaces the value; expr.c), each layer's arguments are checked
+ * against its op's argument table (OpDef.args, args.c) and turned into Attrs
+ * with PyTorch's defaults (OpDef.set_attrs), and each node's output shape is
+ * inferred at once (infer.c), so a shape error points at the layer that
+ * caused it. `prune` statements are checked and resolved in prune_stmt.c.
+ * All size arithmetic is overflow-checked. */
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "args.h"
+#include "expr.h"
 #include "ir.h"
+#include "network.h"
+#include "prune_stmt.h"
 #include "util.h"
-
-/* ---- values ------------------------------------------------------------- */
-
-typedef enum { V_INT, V_FLOAT, V_BOOL, V_STR, V_PAIR } ValKind;
-
-typedef struct Value {
-    ValKind kind;
-    int64_t i, j; /* V_INT, V_BOOL: i; V_PAIR: (i, j) */
-    double f;
-    const char *s;
-} Value;
-
-static const char *kind_name(ValKind k)
-{
-    static const char *names[] = {"an integer", "a float", "a boolean", "a string", "a pair"};
-    return names[k];
-}
-
-typedef struct Param {
-    char *name;
-    Value v;
-    Loc loc;
-} Param;
 
 /* A tensor visible under a name: the input, `x = ...` results, a block's `in`. */
 typedef struct Binding {
@@ -77,744 +58,11 @@ typedef struct Sema {
 
 #define MAX_BLOCK_DEPTH 32
 
-static Param *find_in(Param *params, int n, const char *name)
+/* The params an expression sees here: the current block's, then the top level's. */
+static Env env_of(const Sema *s)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(params[i].name, name) == 0)
-            return &params[i];
-    return NULL;
-}
-
-/* Lexical lookup: the current block's parameters, then the top-level params. */
-static Param *find_param(Sema *s, const char *name)
-{
-    Param *p = s->scope ? find_in(s->scope->params, s->scope->nparams, name) : NULL;
-    return p ? p : find_in(s->params, s->nparams, name);
-}
-
-/* The closest of `count` names to `name`, or NULL if none is close. */
-static const char *nearest(const char *name, const char *const *names, int count)
-{
-    const char *best = NULL;
-    int best_d = 3; /* at most two edits, and fewer than the name has letters */
-    int len = (int)strlen(name);
-    for (int i = 0; i < count; i++) {
-        int d = edit_distance(name, names[i]);
-        if (d < best_d && d < len) {
-            best_d = d;
-            best = names[i];
-        }
-    }
-    return best;
-}
-
-static bool eval(Sema *s, const Expr *e, Value *out);
-
-static bool eval_binop(Sema *s, const Expr *e, Value *out)
-{
-    Value a, b;
-    if (!eval(s, e->lhs, &a) || !eval(s, e->rhs, &b))
-        return false;
-    if ((a.kind != V_INT && a.kind != V_FLOAT) || (b.kind != V_INT && b.kind != V_FLOAT)) {
-        diag_error(e->loc, "operator '%c' needs numbers, not %s and %s", e->op, kind_name(a.kind),
-                   kind_name(b.kind));
-        return false;
-    }
-    if (a.kind == V_FLOAT || b.kind == V_FLOAT) {
-        double x = a.kind == V_FLOAT ? a.f : (double)a.i;
-        double y = b.kind == V_FLOAT ? b.f : (double)b.i;
-        if ((e->op == '/' || e->op == '%') && y == 0) {
-            diag_error(e->loc, "division by zero");
-            return false;
-        }
-        double r = e->op == '+'   ? x + y
-                   : e->op == '-' ? x - y
-                   : e->op == '*' ? x * y
-                   : e->op == '/' ? x / y
-                                  : x - y * floor(x / y);
-        *out = (Value){.kind = V_FLOAT, .f = r};
-        return true;
-    }
-    int64_t x = a.i, y = b.i, r = 0;
-    bool ok = true;
-    switch (e->op) {
-    case '+':
-        ok = ck_add(x, y, &r);
-        break;
-    case '-':
-        ok = !__builtin_sub_overflow(x, y, &r);
-        break;
-    case '*':
-        ok = ck_mul(x, y, &r);
-        break;
-    case '/':
-    case '%':
-        if (y == 0) {
-            diag_error(e->loc, "division by zero");
-            return false;
-        }
-        if (x == INT64_MIN && y == -1) { /* C's x / y and x % y are undefined here */
-            ok = e->op == '%';           /* the remainder is 0; the quotient 2^63 overflows */
-            r = 0;
-            break;
-        }
-        /* floor division and modulo, as Python's // and %. The modulo is
-         * x % y moved into y's sign, not x - (x // y) * y, whose product can
-         * overflow when the result does not (6 % INT64_MIN; found by fuzzing). */
-        if (e->op == '/') {
-            r = x / y;
-            if ((x % y != 0) && ((x < 0) != (y < 0)))
-                r--;
-        } else {
-            r = x % y;
-            if (r != 0 && ((r < 0) != (y < 0)))
-                r += y;
-        }
-        break;
-    default:
-        die("unknown operator %c", e->op);
-    }
-    if (!ok) {
-        diag_error(e->loc, "integer overflow in '%c'", e->op);
-        return false;
-    }
-    *out = (Value){.kind = V_INT, .i = r};
-    return true;
-}
-
-static bool eval(Sema *s, const Expr *e, Value *out)
-{
-    switch (e->kind) {
-    case EX_INT:
-        *out = (Value){.kind = V_INT, .i = e->ival};
-        return true;
-    case EX_FLOAT:
-        *out = (Value){.kind = V_FLOAT, .f = e->fval};
-        return true;
-    case EX_BOOL:
-        *out = (Value){.kind = V_BOOL, .i = e->ival != 0};
-        return true;
-    case EX_STR:
-        *out = (Value){.kind = V_STR, .s = e->str};
-        return true;
-    case EX_NAME: {
-        Param *p = find_param(s, e->str);
-        if (p) {
-            *out = p->v;
-            return true;
-        }
-        int nscope = s->scope ? s->scope->nparams : 0, count = 0;
-        const char **names = xmalloc(sizeof *names * (size_t)(s->nparams + nscope + 1));
-        for (int i = 0; i < s->nparams; i++)
-            names[count++] = s->params[i].name;
-        for (int i = 0; i < nscope; i++)
-            names[count++] = s->scope->params[i].name;
-        const char *near = nearest(e->str, names, count);
-        if (near)
-            diag_error(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, near);
-        else
-            diag_error(e->loc, "unknown name '%s' (params must be declared before use)", e->str);
-        free(names);
-        return false;
-    }
-    case EX_NEG: {
-        Value v;
-        if (!eval(s, e->lhs, &v))
-            return false;
-        if (v.kind == V_INT && v.i != INT64_MIN) {
-            *out = (Value){.kind = V_INT, .i = -v.i};
-            return true;
-        }
-        if (v.kind == V_FLOAT) {
-            *out = (Value){.kind = V_FLOAT, .f = -v.f};
-            return true;
-        }
-        if (v.kind == V_INT)
-            diag_error(e->loc, "integer overflow in '-' (%llu does not fit in 64 bits)",
-                       (unsigned long long)INT64_MAX + 1);
-        else
-            diag_error(e->loc, "cannot negate %s", kind_name(v.kind));
-        return false;
-    }
-    case EX_BINOP:
-        return eval_binop(s, e, out);
-    case EX_TUPLE: {
-        Value a, b;
-        if (e->nitems != 2) {
-            diag_error(e->loc, "expected a pair (h, w), not %d values", e->nitems);
-            return false;
-        }
-        if (!eval(s, e->items[0], &a) || !eval(s, e->items[1], &b))
-            return false;
-        if (a.kind != V_INT || b.kind != V_INT) {
-            diag_error(e->loc, "a pair must hold two integers");
-            return false;
-        }
-        *out = (Value){.kind = V_PAIR, .i = a.i, .j = b.i};
-        return true;
-    }
-    }
-    die("bad expression kind %d", (int)e->kind);
-}
-
-/* ---- attributes --------------------------------------------------------- */
-
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM } AttrKind; /* A_NUM: int or float */
-
-typedef struct AttrSpec {
-    const char *name;
-    AttrKind kind;
-    bool required;
-} AttrSpec;
-
-#define MAX_ATTRS 8
-
-/* Attributes of each op, in positional order (docs/language.md, "Ops"). */
-static const AttrSpec *attr_specs(OpKind op)
-{
-    static const AttrSpec conv[] = {{"channels", A_INT, true},   {"kernel", A_PAIR, true},
-                                    {"stride", A_PAIR, false},   {"pad", A_PAIR, false},
-                                    {"dilation", A_PAIR, false}, {"groups", A_INT, false},
-                                    {"bias", A_BOOL, false},     {NULL, 0, 0}};
-    static const AttrSpec bn[] = {{"eps", A_FLOAT, false}, {"affine", A_BOOL, false}, {NULL, 0, 0}};
-    static const AttrSpec leaky[] = {{"slope", A_FLOAT, false}, {NULL, 0, 0}};
-    static const AttrSpec maxpool[] = {{"kernel", A_PAIR, true},     {"stride", A_PAIR, false},
-                                       {"pad", A_PAIR, false},       {"dilation", A_PAIR, false},
-                                       {"ceil_mode", A_BOOL, false}, {NULL, 0, 0}};
-    static const AttrSpec avgpool[] = {{"kernel", A_PAIR, true},
-                                       {"stride", A_PAIR, false},
-                                       {"pad", A_PAIR, false},
-                                       {"ceil_mode", A_BOOL, false},
-                                       {"count_include_pad", A_BOOL, false},
-                                       {NULL, 0, 0}};
-    static const AttrSpec linear[] = {
-        {"features", A_INT, true}, {"bias", A_BOOL, false}, {NULL, 0, 0}};
-    static const AttrSpec dropout[] = {{"p", A_FLOAT, false}, {NULL, 0, 0}};
-    static const AttrSpec softmax[] = {{"dim", A_INT, false}, {NULL, 0, 0}};
-    static const AttrSpec upsample[] = {
-        {"scale", A_PAIR, false}, {"size", A_PAIR, false}, {"mode", A_STR, false}, {NULL, 0, 0}};
-    static const AttrSpec adaptive[] = {{"size", A_PAIR, true}, {NULL, 0, 0}};
-    static const AttrSpec none[] = {{NULL, 0, 0}};
-    switch (op) {
-    case OP_CONV2D:
-        return conv;
-    case OP_BATCHNORM:
-        return bn;
-    case OP_LEAKY_RELU:
-        return leaky;
-    case OP_MAXPOOL:
-        return maxpool;
-    case OP_AVGPOOL:
-        return avgpool;
-    case OP_LINEAR:
-        return linear;
-    case OP_DROPOUT:
-        return dropout;
-    case OP_SOFTMAX:
-        return softmax;
-    case OP_UPSAMPLE:
-        return upsample;
-    case OP_ADAPTIVE_AVGPOOL:
-        return adaptive;
-    default:
-        return none;
-    }
-}
-
-/* One layer's arguments, matched to its op's attributes. */
-typedef struct ArgSet {
-    const AttrSpec *spec;
-    Value val[MAX_ATTRS];
-    bool set[MAX_ATTRS];
-    Loc loc[MAX_ATTRS];
-} ArgSet;
-
-static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
-{
-    bool ok = false;
-    switch (sp->kind) {
-    case A_INT:
-        ok = v->kind == V_INT;
-        break;
-    case A_PAIR:
-        if (v->kind == V_INT)
-            *v = (Value){.kind = V_PAIR, .i = v->i, .j = v->i};
-        ok = v->kind == V_PAIR;
-        break;
-    case A_FLOAT:
-        if (v->kind == V_INT)
-            *v = (Value){.kind = V_FLOAT, .f = (double)v->i};
-        ok = v->kind == V_FLOAT;
-        break;
-    case A_BOOL:
-        ok = v->kind == V_BOOL;
-        break;
-    case A_STR:
-        ok = v->kind == V_STR;
-        break;
-    case A_NUM:
-        ok = v->kind == V_INT || v->kind == V_FLOAT;
-        break;
-    }
-    if (!ok) {
-        static const char *want[] = {"an integer", "an integer or a pair (h, w)",
-                                     "a number",   "true or false",
-                                     "a string",   "a number"};
-        diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
-                   kind_name(v->kind));
-    }
-    return ok;
-}
-
-static int spec_index(const AttrSpec *spec, const char *name)
-{
-    for (int i = 0; spec[i].name; i++)
-        if (strcmp(spec[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-static bool match_args(Sema *s, const Layer *l, const AttrSpec *spec, ArgSet *as)
-{
-    memset(as, 0, sizeof *as);
-    as->spec = spec;
-    int nspec = 0;
-    while (as->spec[nspec].name)
-        nspec++;
-    bool ok = true;
-    for (int i = 0; i < l->nargs; i++) {
-        const Arg *arg = &l->args[i];
-        int k = i;
-        Loc loc = arg->name ? arg->name_loc : arg->value->loc;
-        if (arg->name) {
-            k = spec_index(as->spec, arg->name);
-            if (k < 0) {
-                const char *names[MAX_ATTRS];
-                for (int j = 0; j < nspec; j++)
-                    names[j] = as->spec[j].name;
-                const char *near = nearest(arg->name, names, nspec);
-                if (near)
-                    diag_error(loc, "%s has no argument '%s'; did you mean '%s'?", l->op, arg->name,
-                               near);
-                else if (nspec == 0)
-                    diag_error(loc, "%s takes no arguments", l->op);
-                else
-                    diag_error(loc, "%s has no argument '%s'", l->op, arg->name);
-                ok = false;
-                continue;
-            }
-        } else if (k >= nspec) {
-            if (nspec == 0)
-                diag_error(loc, "%s takes no arguments", l->op);
-            else
-                diag_error(loc, "%s takes at most %d argument%s, got %d", l->op, nspec,
-                           nspec == 1 ? "" : "s", l->nargs);
-            ok = false;
-            break;
-        }
-        if (as->set[k]) {
-            diag_error(loc, "%s: argument '%s' given twice", l->op, as->spec[k].name);
-            ok = false;
-            continue;
-        }
-        Value v;
-        if (!eval(s, arg->value, &v) || !convert_arg(&as->spec[k], l->op, &v, loc)) {
-            ok = false;
-            continue;
-        }
-        as->val[k] = v;
-        as->set[k] = true;
-        as->loc[k] = loc;
-    }
-    for (int k = 0; ok && k < nspec; k++) {
-        if (as->spec[k].required && !as->set[k]) {
-            diag_error(l->op_loc, "%s needs argument '%s'", l->op, as->spec[k].name);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-/* Fetch attribute `name` (or its default) checking it is at least `min`. */
-static bool get_int(const ArgSet *as, const char *name, int64_t def, int64_t min, int64_t *out,
-                    const char *op, Loc layer_loc)
-{
-    int k = spec_index(as->spec, name);
-    *out = as->set[k] ? as->val[k].i : def;
-    if (*out < min || *out > ((int64_t)1 << 31)) {
-        diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: '%s' must be %s %lld, not %lld", op,
-                   name, *out < min ? "at least" : "at most",
-                   (long long)(*out < min ? min : ((int64_t)1 << 31)), (long long)*out);
-        return false;
-    }
-    return true;
-}
-
-static bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, int64_t min,
-                     int64_t *h, int64_t *w, const char *op, Loc layer_loc)
-{
-    int k = spec_index(as->spec, name);
-    *h = as->set[k] ? as->val[k].i : def_h;
-    *w = as->set[k] ? as->val[k].j : def_w;
-    int64_t bad = *h < min ? *h : *w < min ? *w : 0;
-    if (*h < min || *w < min || *h > ((int64_t)1 << 31) || *w > ((int64_t)1 << 31)) {
-        if (*h >= min && *w >= min)
-            bad = *h > *w ? *h : *w;
-        diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: '%s' must be %s %lld, not %lld", op,
-                   name, bad < min ? "at least" : "at most",
-                   (long long)(bad < min ? min : ((int64_t)1 << 31)), (long long)bad);
-        return false;
-    }
-    return true;
-}
-
-static bool get_bool(const ArgSet *as, const char *name, bool def)
-{
-    int k = spec_index(as->spec, name);
-    return as->set[k] ? as->val[k].i != 0 : def;
-}
-
-static double get_float(const ArgSet *as, const char *name, double def)
-{
-    int k = spec_index(as->spec, name);
-    return as->set[k] ? as->val[k].f : def;
-}
-
-static bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi,
-                     bool hi_open, const char *op)
-{
-    if (v >= lo && (hi_open ? v < hi : v <= hi) && !isnan(v))
-        return true;
-    int k = spec_index(as->spec, name);
-    diag_error(as->loc[k], "%s: '%s' must be in [%g, %g%c, not %g", op, name, lo, hi,
-               hi_open ? ')' : ']', v);
-    return false;
-}
-
-/* upsample: exactly one of scale and size; mode "nearest" (default) or "bilinear". */
-static bool set_upsample(Node *n, const ArgSet *as)
-{
-    Attrs *a = &n->a;
-    bool has_scale = as->set[spec_index(as->spec, "scale")];
-    bool has_size = as->set[spec_index(as->spec, "size")];
-    if (has_scale == has_size) {
-        diag_error(n->loc, "upsample needs either 'scale' or 'size'%s",
-                   has_scale ? ", not both" : "");
-        return false;
-    }
-    if (has_scale && !get_pair(as, "scale", 1, 1, 1, &a->scale_h, &a->scale_w, "upsample", n->loc))
-        return false;
-    if (has_size && !get_pair(as, "size", 1, 1, 1, &a->out_h, &a->out_w, "upsample", n->loc))
-        return false;
-    int k = spec_index(as->spec, "mode");
-    const char *mode = as->set[k] ? as->val[k].s : "nearest";
-    a->bilinear = strcmp(mode, "bilinear") == 0;
-    if (!a->bilinear && strcmp(mode, "nearest") != 0) {
-        diag_error(as->loc[k], "upsample: mode must be \"nearest\" or \"bilinear\", not \"%s\"",
-                   mode);
-        return false;
-    }
-    return true;
-}
-
-/* Turn matched arguments into the node's Attrs, with PyTorch's defaults. */
-static bool set_attrs(Node *n, const ArgSet *as)
-{
-    Attrs *a = &n->a;
-    const char *op = op_name(n->op);
-    Loc L = n->loc;
-    bool ok = true;
-    switch (n->op) {
-    case OP_CONV2D:
-        ok = get_int(as, "channels", 0, 1, &a->channels, op, L) &&
-             get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
-             get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) &&
-             get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L) &&
-             get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L) &&
-             get_int(as, "groups", 1, 1, &a->groups, op, L);
-        a->bias = get_bool(as, "bias", true);
-        break;
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-        ok = get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
-             get_pair(as, "stride", a->kh, a->kw, 1, &a->sh, &a->sw, op, L) &&
-             get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L);
-        a->dh = a->dw = 1;
-        if (ok && n->op == OP_MAXPOOL)
-            ok = get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L);
-        a->ceil_mode = get_bool(as, "ceil_mode", false);
-        a->count_include_pad = n->op == OP_AVGPOOL && get_bool(as, "count_include_pad", true);
-        break;
-    case OP_BATCHNORM:
-        a->eps = get_float(as, "eps", 1e-5);
-        a->affine = get_bool(as, "affine", true);
-        ok = float_in(as, "eps", a->eps, 1e-30, 1.0, false, op);
-        break;
-    case OP_LEAKY_RELU:
-        a->slope = get_float(as, "slope", 0.01);
-        ok = float_in(as, "slope", a->slope, -1e30, 1e30, false, op);
-        break;
-    case OP_LINEAR:
-        ok = get_int(as, "features", 0, 1, &a->channels, op, L);
-        a->bias = get_bool(as, "bias", true);
-        break;
-    case OP_DROPOUT:
-        a->p = get_float(as, "p", 0.5);
-        ok = float_in(as, "p", a->p, 0.0, 1.0, false, op); /* p = 1 is allowed, as in PyTorch */
-        break;
-    case OP_UPSAMPLE:
-        ok = set_upsample(n, as);
-        break;
-    case OP_ADAPTIVE_AVGPOOL:
-        ok = get_pair(as, "size", 1, 1, 1, &a->out_h, &a->out_w, op, L);
-        break;
-    case OP_SOFTMAX:
-        /* The range depends on the input's rank: checked in infer_softmax. */
-        ok = get_int(as, "dim", 1, -4, &a->dim, op, L);
-        break;
-    default:
-        break;
-    }
-    return ok;
-}
-
-/* ---- shape inference ---------------------------------------------------- */
-
-static bool set_out(Node *n, int rank, const int64_t *dims)
-{
-    int64_t total = 1;
-    for (int i = 0; i < rank; i++) {
-        if (!ck_mul(total, dims[i], &total) || total > IR_MAX_ELEMS) {
-            char buf[160];
-            diag_error(n->loc, "%s '%s': output shape %s is too large (limit %lld elements)",
-                       op_name(n->op), n->name, ir_shape_str(rank, dims, buf, sizeof buf),
-                       (long long)IR_MAX_ELEMS);
-            return false;
-        }
-    }
-    n->out->rank = rank;
-    memcpy(n->out->dims, dims, sizeof *dims * (size_t)rank);
-    return true;
-}
-
-static bool need_rank(const Node *n, int rank, const char *what)
-{
-    const Tensor *t = n->in[0];
-    if (t->rank == rank)
-        return true;
-    char buf[160];
-    diag_error(n->loc, "%s '%s' expects %s but its input '%s' is %s", op_name(n->op), n->name, what,
-               t->label, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
-    if (rank == 2 && t->rank == 4)
-        diag_note(n->loc, "add 'flatten' before it");
-    return false;
-}
-
-/* Output length of a sliding window (conv or pool), PyTorch's formula:
- * (in + 2*pad - dil*(k-1) - 1) / stride + 1, rounded down, or up with
- * ceil_mode, where a last window starting in the right padding is dropped.
- * Returns -1 if the (dilated) kernel does not fit in the padded input. */
-static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil, bool ceil)
-{
-    int64_t span = dil * (k - 1) + 1; /* all factors <= 2^31: no overflow */
-    int64_t padded = in + 2 * pad;
-    if (span > padded)
-        return -1;
-    int64_t out = (padded - span + (ceil ? s - 1 : 0)) / s + 1;
-    if (ceil && (out - 1) * s >= in + pad)
-        out--;
-    return out;
-}
-
-static bool infer_window(Node *n, int64_t channels)
-{
-    const Tensor *in = n->in[0];
-    const Attrs *a = &n->a;
-    bool pool = n->op != OP_CONV2D;
-    if (pool && (a->ph * 2 > a->kh || a->pw * 2 > a->kw)) {
-        diag_error(n->loc, "%s '%s': pad (%lld, %lld) must be at most half the kernel (%lld, %lld)",
-                   op_name(n->op), n->name, (long long)a->ph, (long long)a->pw, (long long)a->kh,
-                   (long long)a->kw);
-        return false;
-    }
-    int64_t oh = window_out(in->dims[2], a->kh, a->sh, a->ph, a->dh, pool && a->ceil_mode);
-    int64_t ow = window_out(in->dims[3], a->kw, a->sw, a->pw, a->dw, pool && a->ceil_mode);
-    if (oh < 1 || ow < 1) {
-        char buf[160];
-        int64_t eh = a->dh * (a->kh - 1) + 1, ew = a->dw * (a->kw - 1) + 1;
-        diag_error(n->loc,
-                   "%s '%s': the %skernel %lldx%lld is larger than the padded input %lldx%lld "
-                   "(input '%s' is %s, pad (%lld, %lld))",
-                   op_name(n->op), n->name, (a->dh > 1 || a->dw > 1) ? "dilated " : "",
-                   (long long)eh, (long long)ew, (long long)(in->dims[2] + 2 * a->ph),
-                   (long long)(in->dims[3] + 2 * a->pw), in->label,
-                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), (long long)a->ph,
-                   (long long)a->pw);
-        return false;
-    }
-    int64_t dims[4] = {in->dims[0], channels, oh, ow};
-    return set_out(n, 4, dims);
-}
-
-static bool infer_conv2d(Node *n)
-{
-    const Tensor *in = n->in[0];
-    const Attrs *a = &n->a;
-    if (!need_rank(n, 4, "an image [N, C, H, W]"))
-        return false;
-    if (in->dims[1] % a->groups != 0 || a->channels % a->groups != 0) {
-        diag_error(n->loc,
-                   "conv2d '%s': groups=%lld must divide both the input channels (%lld) and "
-                   "the output channels (%lld)",
-                   n->name, (long long)a->groups, (long long)in->dims[1], (long long)a->channels);
-        return false;
-    }
-    return infer_window(n, a->channels);
-}
-
-static bool same_shape(const Tensor *a, const Tensor *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
-static bool infer_add(Node *n)
-{
-    const Tensor *a = n->in[0], *b = n->in[1];
-    if (!same_shape(a, b)) {
-        char x[160], y[160];
-        diag_error(n->loc, "add '%s': shapes differ: '%s' is %s but '%s' is %s", n->name, a->label,
-                   ir_shape_str(a->rank, a->dims, x, sizeof x), b->label,
-                   ir_shape_str(b->rank, b->dims, y, sizeof y));
-        return false;
-    }
-    return set_out(n, a->rank, a->dims);
-}
-
-/* concat along dim 1 (channels or features): every other dimension must agree. */
-static bool infer_concat(Node *n)
-{
-    const Tensor *first = n->in[0];
-    int64_t dims[IR_MAX_RANK];
-    memcpy(dims, first->dims, sizeof dims);
-    dims[1] = 0;
-    for (int i = 0; i < n->nin; i++) {
-        const Tensor *t = n->in[i];
-        bool ok = t->rank == first->rank;
-        for (int d = 0; ok && d < t->rank; d++)
-            ok = d == 1 || t->dims[d] == first->dims[d];
-        if (!ok) {
-            char x[160], y[160];
-            diag_error(n->loc,
-                       "concat '%s': '%s' is %s but '%s' is %s; all dimensions but the "
-                       "channels must agree",
-                       n->name, first->label, ir_shape_str(first->rank, first->dims, x, sizeof x),
-                       t->label, ir_shape_str(t->rank, t->dims, y, sizeof y));
-            return false;
-        }
-        dims[1] += t->dims[1]; /* each <= IR_MAX_ELEMS, at most IR_MAX_INPUTS of them */
-    }
-    return set_out(n, first->rank, dims);
-}
-
-static bool infer_upsample(Node *n)
-{
-    const Tensor *in = n->in[0];
-    if (!need_rank(n, 4, "an image [N, C, H, W]"))
-        return false;
-    int64_t dims[4] = {in->dims[0], in->dims[1], n->a.out_h, n->a.out_w};
-    if (n->a.scale_h > 0 && (!ck_mul(in->dims[2], n->a.scale_h, &dims[2]) ||
-                             !ck_mul(in->dims[3], n->a.scale_w, &dims[3]))) {
-        diag_error(n->loc, "upsample '%s': output size overflows", n->name);
-        return false;
-    }
-    return set_out(n, 4, dims);
-}
-
-/* softmax over any dimension but the batch; a negative dim counts from the
- * end, as in PyTorch. Normalises n->a.dim (so running this again is a no-op). */
-static bool infer_softmax(Node *n)
-{
-    const Tensor *in = n->in[0];
-    int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
-    if (d < 1 || d >= in->rank) {
-        char buf[160];
-        diag_error(n->loc,
-                   "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
-                   n->name, (long long)n->a.dim, in->label,
-                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
-                   d == 0 ? "; softmax over the batch is not supported" : "");
-        return false;
-    }
-    n->a.dim = d;
-    return set_out(n, in->rank, in->dims);
-}
-
-bool infer_shape(Node *n)
-{
-    const Tensor *in = n->in[0];
-    char buf[160];
-    switch (n->op) {
-    case OP_CONV2D:
-        return infer_conv2d(n);
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-        return need_rank(n, 4, "an image [N, C, H, W]") && infer_window(n, in->dims[1]);
-    case OP_GLOBAL_AVGPOOL: {
-        if (!need_rank(n, 4, "an image [N, C, H, W]"))
-            return false;
-        int64_t dims[4] = {in->dims[0], in->dims[1], 1, 1};
-        return set_out(n, 4, dims);
-    }
-    case OP_FLATTEN: {
-        int64_t dims[2] = {in->dims[0], ir_numel(in->rank - 1, in->dims + 1)};
-        return set_out(n, 2, dims);
-    }
-    case OP_LINEAR: {
-        if (!need_rank(n, 2, "a flat input [N, F]"))
-            return false;
-        int64_t dims[2] = {in->dims[0], n->a.channels};
-        return set_out(n, 2, dims);
-    }
-    case OP_SOFTMAX:
-        return infer_softmax(n);
-    case OP_BATCHNORM:
-        if (in->rank != 2 && in->rank != 4) {
-            diag_error(n->loc, "%s '%s' expects [N, C, H, W] or [N, F], not %s", op_name(n->op),
-                       n->name, ir_shape_str(in->rank, in->dims, buf, sizeof buf));
-            return false;
-        }
-        return set_out(n, in->rank, in->dims);
-    case OP_ADD:
-        return infer_add(n);
-    case OP_CONCAT:
-        return infer_concat(n);
-    case OP_UPSAMPLE:
-        return infer_upsample(n);
-    case OP_ADAPTIVE_AVGPOOL: {
-        if (!need_rank(n, 4, "an image [N, C, H, W]"))
-            return false;
-        int64_t dims[4] = {in->dims[0], in->dims[1], n->a.out_h, n->a.out_w};
-        return set_out(n, 4, dims);
-    }
-    case OP_RELU:
-    case OP_RELU6:
-    case OP_LEAKY_RELU:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_HARDSWISH:
-    case OP_SILU:
-    case OP_DROPOUT:
-        return set_out(n, in->rank, in->dims);
-    case OP_NONE:
-    case OP_COUNT:
-        break;
-    }
-    die("infer_shape: bad op %d", (int)n->op);
+    return (Env){s->scope ? s->scope->params : NULL, s->scope ? s->scope->nparams : 0, s->params,
+                 s->nparams};
 }
 
 /* ---- names ----------------------------------------------------------------- */
@@ -992,7 +240,7 @@ static void unknown_tensor(const Sema *s, const char *name, Loc loc)
     const char **names = xmalloc(sizeof *names * (size_t)(sc->nnames + 1));
     for (int i = 0; i < sc->nnames; i++)
         names[i] = sc->names[i].name;
-    const char *near = nearest(name, names, sc->nnames);
+    const char *near = nearest_name(name, names, sc->nnames);
     if (near)
         diag_error(loc, "no tensor named '%s'; did you mean '%s'?", name, near);
     else
@@ -1014,38 +262,11 @@ static const Stmt *find_block(const Sema *s, const char *name, int *index)
 
 /* ---- statements --------------------------------------------------------- */
 
-static bool parse_define_value(const char *text, Value *v)
-{
-    char *end;
-    errno = 0;
-    long long i = strtoll(text, &end, 10);
-    if (*text && *end == '\0' && errno == 0) {
-        *v = (Value){.kind = V_INT, .i = i};
-        return true;
-    }
-    double f = strtod(text, &end);
-    if (*text && *end == '\0' && isfinite(f)) {
-        *v = (Value){.kind = V_FLOAT, .f = f};
-        return true;
-    }
-    if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
-        *v = (Value){.kind = V_BOOL, .i = text[0] == 't'};
-        return true;
-    }
-    return false;
-}
-
-static void add_param(Param **params, int *n, const char *name, Value v, Loc loc)
-{
-    *params = xrealloc(*params, sizeof **params * (size_t)(*n + 1));
-    (*params)[(*n)++] = (Param){xstrdup(name), v, loc};
-}
-
 static bool do_param(Sema *s, const Stmt *st)
 {
     bool top = s->scope->block == NULL;
-    Param *old = top ? find_in(s->params, s->nparams, st->name)
-                     : find_in(s->scope->params, s->scope->nparams, st->name);
+    const Param *old = top ? param_find(s->params, s->nparams, st->name)
+                           : param_find(s->scope->params, s->scope->nparams, st->name);
     if (old) {
         diag_error(st->name_loc, "param '%s' is already defined", st->name);
         diag_note(old->loc, "first defined here");
@@ -1056,23 +277,13 @@ static bool do_param(Sema *s, const Stmt *st)
         return false;
     }
     Value v;
-    if (!eval(s, st->value, &v))
+    Env env = env_of(s);
+    if (!expr_eval(&env, st->value, &v) || (top && !defines_apply(s->opt, st->name, &v)))
         return false;
-    for (int i = 0; top && i < s->opt->ndefines; i++) {
-        Define *d = &s->opt->defines[i];
-        if (strcmp(d->name, st->name) != 0)
-            continue;
-        d->used = true;
-        if (!parse_define_value(d->value, &v)) {
-            diag_error((Loc){0}, "-D %s=%s: the value must be an integer, a float, true or false",
-                       d->name, d->value);
-            return false;
-        }
-    }
     if (top)
-        add_param(&s->params, &s->nparams, st->name, v, st->name_loc);
+        param_add(&s->params, &s->nparams, st->name, v, st->name_loc);
     else
-        add_param(&s->scope->params, &s->scope->nparams, st->name, v, st->name_loc);
+        param_add(&s->scope->params, &s->scope->nparams, st->name, v, st->name_loc);
     return true;
 }
 
@@ -1084,30 +295,13 @@ static bool do_input(Sema *s, const Stmt *st)
         return false;
     }
     s->input_stmt = st;
-    if (st->ndims != 1 && st->ndims != 3) {
-        diag_error(st->name_loc, "input '%s' needs 3 dimensions [C, H, W] or 1 [F], not %d",
-                   st->name, st->ndims);
+    int64_t dims[IR_MAX_RANK];
+    Env env = env_of(s);
+    if (!network_input_dims(&env, st, s->g->batch, dims))
         return false;
-    }
     Tensor *t = new_unique_tensor(s->g, st->name);
     t->rank = st->ndims + 1;
-    t->dims[0] = s->g->batch;
-    int64_t total = s->g->batch;
-    for (int i = 0; i < st->ndims; i++) {
-        Value v;
-        if (!eval(s, st->dims[i], &v))
-            return false;
-        if (v.kind != V_INT || v.i < 1) {
-            diag_error(st->dims[i]->loc, "input dimensions must be positive integers");
-            return false;
-        }
-        if (!ck_mul(total, v.i, &total) || total > IR_MAX_ELEMS) {
-            diag_error(st->dims[i]->loc, "input '%s' is too large (limit %lld elements)", st->name,
-                       (long long)IR_MAX_ELEMS);
-            return false;
-        }
-        t->dims[i + 1] = v.i;
-    }
+    memcpy(t->dims, dims, sizeof dims);
     s->g->inputs[s->g->ninputs++] = t;
     bind(s->scope, st->name, t);
     s->scope->current = t;
@@ -1132,16 +326,17 @@ static char *layer_name(Sema *s, const char *label, OpKind op)
 
 static bool unknown_op(Sema *s, const Layer *l)
 {
+    Env env = env_of(s);
     int count = 0;
     const char **names = xmalloc(sizeof *names * (size_t)(OP_COUNT + s->nblocks));
     for (int i = OP_NONE + 1; i < OP_COUNT; i++)
         names[count++] = op_name((OpKind)i);
     for (int i = 0; i < s->nblocks; i++)
         names[count++] = s->blocks[i]->name;
-    const char *near = nearest(l->op, names, count);
+    const char *near = nearest_name(l->op, names, count);
     if (l->nargs == 0 && used_before_definition(s, l->op, l->op_loc))
         ; /* `b -> ...` before `b = ...` */
-    else if (find_param(s, l->op))
+    else if (env_find(&env, l->op))
         diag_error(l->op_loc, "'%s' is a param, not an op", l->op);
     else if (near)
         diag_error(l->op_loc, "unknown op '%s'; did you mean '%s'?", l->op, near);
@@ -1196,12 +391,13 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     Tensor *ins[IR_MAX_INPUTS] = {s->scope->current};
     int nin = 1;
     ArgSet as;
+    Env env = env_of(s);
     if (op_arity(op) != 1) {
         if (!gather_inputs(s, l, op, incoming, ins, &nin))
             return false;
         memset(&as, 0, sizeof as);
-        as.spec = attr_specs(op);
-    } else if (!match_args(s, l, attr_specs(op), &as)) {
+        as.spec = op_args(op);
+    } else if (!args_match(&env, l, op_args(op), &as)) {
         return false;
     }
     char *name = layer_name(s, label, op);
@@ -1223,66 +419,13 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     free(n->out->label);
     n->out->label = xstrdup(n->name);
     n->out->producer = n;
-    if (!set_attrs(n, &as) || !infer_shape(n))
+    if (!op_set_attrs(n, &as) || !infer_shape(n))
         return false;
     s->scope->current = n->out;
     return true;
 }
 
 static bool do_stmt(Sema *s, const Stmt *st);
-
-/* Bind a block's parameters from the use's arguments (evaluated in the
- * caller's scope) and the defaults (evaluated in the block's own scope, so a
- * default may use earlier parameters). */
-static bool bind_block_params(Sema *s, const Layer *l, const Stmt *b, Scope *inner)
-{
-    bool ok = true;
-    bool *set = xcalloc((size_t)b->nargs + 1, sizeof *set);
-    Value *vals = xcalloc((size_t)b->nargs + 1, sizeof *vals);
-    for (int i = 0; i < l->nargs && ok; i++) {
-        const Arg *a = &l->args[i];
-        int k = i;
-        if (a->name) {
-            for (k = 0; k < b->nargs && strcmp(b->args[k].name, a->name) != 0; k++)
-                ;
-            if (k == b->nargs) {
-                diag_error(a->name_loc, "block '%s' has no parameter '%s'", b->name, a->name);
-                ok = false;
-                break;
-            }
-        } else if (k >= b->nargs) {
-            diag_error(a->value->loc, "block '%s' takes %d argument%s, got %d", b->name, b->nargs,
-                       b->nargs == 1 ? "" : "s", l->nargs);
-            ok = false;
-            break;
-        }
-        if (set[k]) {
-            diag_error(a->name ? a->name_loc : a->value->loc, "block '%s': '%s' given twice",
-                       b->name, b->args[k].name);
-            ok = false;
-            break;
-        }
-        ok = eval(s, a->value, &vals[k]);
-        set[k] = true;
-    }
-    Scope *caller = s->scope;
-    s->scope = inner;
-    for (int k = 0; k < b->nargs && ok; k++) {
-        if (!set[k] && !b->args[k].value) {
-            diag_error(l->op_loc, "block '%s' needs argument '%s'", b->name, b->args[k].name);
-            ok = false;
-        } else if (!set[k]) {
-            ok = eval(s, b->args[k].value, &vals[k]);
-        }
-        if (ok)
-            add_param(&inner->params, &inner->nparams, b->args[k].name, vals[k],
-                      b->args[k].name_loc);
-    }
-    s->scope = caller;
-    free(set);
-    free(vals);
-    return ok;
-}
 
 static void free_scope(Scope *sc)
 {
@@ -1325,7 +468,8 @@ static bool expand_block(Sema *s, const Layer *l, const Stmt *b, int index, cons
     inner.current_loc = caller->current_loc;
     bind(&inner, "in", caller->current);
     free(auto_label);
-    bool ok = bind_block_params(s, l, b, &inner);
+    Env env = env_of(s);
+    bool ok = params_bind_block(&env, l, b, &inner.params, &inner.nparams);
     if (ok) {
         diag_push_context(l->label ? l->label_loc : l->op_loc, "in expansion of block '%s' as '%s'",
                           b->name, inner.prefix);
@@ -1358,19 +502,11 @@ static bool do_layer(Sema *s, const Layer *l, bool incoming)
 {
     if (!l->repeat)
         return apply_layer(s, l, l->label, incoming);
-    Value v;
-    if (!eval(s, l->repeat, &v))
+    int64_t count;
+    Env env = env_of(s);
+    if (!expr_repeat_count(&env, l->repeat, &count))
         return false;
-    if (v.kind != V_INT || v.i < 1 || v.i > 1000) {
-        if (v.kind == V_INT)
-            diag_error(l->repeat->loc, "a layer can be repeated 1 to 1000 times, not %lld",
-                       (long long)v.i);
-        else
-            diag_error(l->repeat->loc, "the repeat count must be an integer, not %s",
-                       kind_name(v.kind));
-        return false;
-    }
-    for (int64_t k = 0; k < v.i; k++) {
+    for (int64_t k = 0; k < count; k++) {
         char *label = l->label ? xasprintf("%s.%lld", l->label, (long long)k) : NULL;
         bool ok = apply_layer(s, l, label, incoming || k > 0);
         free(label);
@@ -1463,36 +599,8 @@ static bool do_once(const Stmt **slot, const Stmt *st, const char *what)
 
 static bool do_init(Sema *s, const Stmt *st)
 {
-    if (!do_once(&s->init_stmt, st, "init"))
-        return false;
-    if (strcmp(st->name, "he") == 0)
-        s->g->init = INIT_HE;
-    else if (strcmp(st->name, "xavier") == 0)
-        s->g->init = INIT_XAVIER;
-    else {
-        diag_error(st->name_loc, "unknown init scheme '%s' (expected 'he' or 'xavier')", st->name);
-        return false;
-    }
-    for (int i = 0; i < st->nargs; i++) {
-        const Arg *a = &st->args[i];
-        Value v;
-        if (a->name && strcmp(a->name, "seed") != 0) {
-            diag_error(a->name_loc, "init has no argument '%s' (only 'seed')", a->name);
-            return false;
-        }
-        if (i > 0) {
-            diag_error(a->value->loc, "init takes one argument, the seed");
-            return false;
-        }
-        if (!eval(s, a->value, &v))
-            return false;
-        if (v.kind != V_INT || v.i < 0) {
-            diag_error(a->value->loc, "init seed must be a non-negative integer");
-            return false;
-        }
-        s->g->seed = (uint64_t)v.i;
-    }
-    return true;
+    Env env = env_of(s);
+    return do_once(&s->init_stmt, st, "init") && network_init(&env, st, s->g);
 }
 
 /* `output a, b`: at the top level the graph outputs, in a block its result. */
@@ -1511,21 +619,10 @@ static bool do_output(Sema *s, const Stmt *st)
             unknown_tensor(s, st->names[i], st->name_locs[i]);
             return false;
         }
-        if (sc->block) {
+        if (sc->block)
             sc->result = t;
-            continue;
-        }
-        for (int j = 0; j < s->g->noutputs; j++) {
-            if (s->g->outputs[j] == t) {
-                diag_error(st->name_locs[i], "'%s' is already an output", st->names[i]);
-                return false;
-            }
-        }
-        if (s->g->noutputs == IR_MAX_INPUTS) {
-            diag_error(st->name_locs[i], "at most %d outputs are supported", IR_MAX_INPUTS);
+        else if (!network_add_output(s->g, t, st->names[i], st->name_locs[i]))
             return false;
-        }
-        s->g->outputs[s->g->noutputs++] = t;
     }
     return true;
 }
@@ -1543,15 +640,8 @@ static bool do_block_def(Sema *s, const Stmt *st)
         diag_note(prev->loc, "first defined here");
         return false;
     }
-    for (int i = 0; i < st->nargs; i++) {
-        for (int j = 0; j < i; j++) {
-            if (strcmp(st->args[i].name, st->args[j].name) == 0) {
-                diag_error(st->args[i].name_loc, "block '%s' has two parameters named '%s'",
-                           st->name, st->args[i].name);
-                return false;
-            }
-        }
-    }
+    if (!params_check_block(st))
+        return false;
     s->blocks = xrealloc(s->blocks, sizeof *s->blocks * (size_t)(s->nblocks + 1));
     s->blocks[s->nblocks++] = st;
     s->scope->block_counts = xrealloc(s->scope->block_counts, sizeof(int) * (size_t)s->nblocks);
@@ -1559,147 +649,16 @@ static bool do_block_def(Sema *s, const Stmt *st)
     return true;
 }
 
-/* ---- prune statements ----------------------------------------------------- */
-
-/* `prune(amount=A[, structured=B]) targets`: the arguments now, the targets
- * once every layer exists (resolve_prunes), so the statement may come first. */
+/* `prune ...`: its arguments now, its targets once every layer exists
+ * (prune_stmt.c), so the statement may come first. */
 static bool do_prune(Sema *s, const Stmt *st)
 {
-    static const AttrSpec spec[] = {
-        {"amount", A_NUM, true}, {"structured", A_BOOL, false}, {NULL, 0, 0}};
-    Layer l = {.op = "prune", .op_loc = st->loc, .args = st->args, .nargs = st->nargs};
-    ArgSet as;
-    if (!match_args(s, &l, spec, &as))
+    Env env = env_of(s);
+    if (!prune_stmt_add(&env, st, s->g))
         return false;
-    const Value *amount = &as.val[0];
-    PruneSpec ps = {.loc = st->loc, .fraction = -1, .count = -1};
-    ps.structured = get_bool(&as, "structured", false);
-    if (amount->kind == V_FLOAT && !(amount->f >= 0.0 && amount->f <= 1.0)) {
-        diag_error(as.loc[0], "prune: 'amount' must be a fraction in [0, 1] or a count, not %g",
-                   amount->f);
-        return false;
-    }
-    if (amount->kind == V_INT && amount->i < 0) {
-        diag_error(as.loc[0], "prune: 'amount' must be a fraction in [0, 1] or a count, not %lld",
-                   (long long)amount->i);
-        return false;
-    }
-    if (amount->kind == V_FLOAT)
-        ps.fraction = amount->f;
-    else
-        ps.count = amount->i;
-    Graph *g = s->g;
-    g->prunes = xrealloc(g->prunes, sizeof *g->prunes * (size_t)(g->nprunes + 1));
-    s->prune_stmts = xrealloc(s->prune_stmts, sizeof *s->prune_stmts * (size_t)(g->nprunes + 1));
-    s->prune_stmts[g->nprunes] = st;
-    g->prunes[g->nprunes++] = ps;
+    s->prune_stmts = xrealloc(s->prune_stmts, sizeof *s->prune_stmts * (size_t)s->g->nprunes);
+    s->prune_stmts[s->g->nprunes - 1] = st;
     return true;
-}
-
-static bool prunable(const Node *n)
-{
-    return n->op == OP_CONV2D || n->op == OP_LINEAR;
-}
-
-static bool under(const char *name, const char *prefix)
-{
-    size_t k = strlen(prefix);
-    return strncmp(name, prefix, k) == 0 && name[k] == '.';
-}
-
-static void prune_add(PruneSpec *ps, Node *n, Loc loc)
-{
-    ps->nodes = xrealloc(ps->nodes, sizeof *ps->nodes * (size_t)(ps->nnodes + 1));
-    ps->locs = xrealloc(ps->locs, sizeof *ps->locs * (size_t)(ps->nnodes + 1));
-    ps->nodes[ps->nnodes] = n;
-    ps->locs[ps->nnodes++] = loc;
-}
-
-static void unknown_layer(const Graph *g, const char *name, Loc loc)
-{
-    const char **names = xmalloc(sizeof *names * (size_t)(g->nnodes + 1));
-    for (int i = 0; i < g->nnodes; i++)
-        names[i] = g->nodes[i]->name;
-    const char *near = nearest(name, names, g->nnodes);
-    if (near)
-        diag_error(loc, "prune: no layer named '%s'; did you mean '%s'?", name, near);
-    else
-        diag_error(loc, "prune: no layer named '%s'", name);
-    free(names);
-}
-
-/* The layers one target names: itself, every conv2d/linear for '*', or every
- * conv2d/linear inside a block use (`layer1` covers `layer1.0.conv1`). Each
- * goes into `hit` (by node id). */
-static bool resolve_target(const Graph *g, const char *name, Loc loc, bool *hit)
-{
-    bool star = strcmp(name, "*") == 0, any = false, inside = false;
-    for (int i = 0; i < g->nnodes; i++) {
-        const Node *n = g->nodes[i];
-        if (strcmp(n->name, name) != 0)
-            continue;
-        if (!prunable(n)) {
-            diag_error(loc, "prune: '%s' is a %s; only conv2d and linear layers can be pruned",
-                       name, op_name(n->op));
-            return false;
-        }
-        hit[i] = true;
-        return true;
-    }
-    for (int i = 0; i < g->nnodes; i++) {
-        if (!star && !under(g->nodes[i]->name, name))
-            continue;
-        inside = true;
-        if (prunable(g->nodes[i]))
-            hit[i] = any = true;
-    }
-    if (any)
-        return true;
-    if (star)
-        diag_error(loc, "prune: '*' matches no conv2d or linear layer");
-    else if (inside)
-        diag_error(loc, "prune: '%s' has no conv2d or linear layer to prune", name);
-    else
-        unknown_layer(g, name, loc);
-    return false;
-}
-
-static bool resolve_prune(Sema *s, const Stmt *st, PruneSpec *ps)
-{
-    const Graph *g = s->g;
-    bool *hit = xcalloc((size_t)g->nnodes + 1, sizeof *hit);
-    Loc *where = xcalloc((size_t)g->nnodes + 1, sizeof *where);
-    bool ok = true;
-    for (int t = 0; t < st->nnames && ok; t++) {
-        bool *mine = xcalloc((size_t)g->nnodes + 1, sizeof *mine);
-        ok = resolve_target(g, st->names[t], st->name_locs[t], mine);
-        for (int i = 0; ok && i < g->nnodes; i++) {
-            if (!mine[i])
-                continue;
-            if (hit[i]) {
-                diag_error(st->name_locs[t], "prune: layer '%s' is named twice in this statement",
-                           g->nodes[i]->name);
-                ok = false;
-            }
-            hit[i] = true;
-            where[i] = st->name_locs[t];
-        }
-        free(mine);
-    }
-    for (int i = 0; ok && i < g->nnodes; i++)
-        if (hit[i])
-            prune_add(ps, g->nodes[i], where[i]);
-    free(hit);
-    free(where);
-    return ok;
-}
-
-static bool resolve_prunes(Sema *s)
-{
-    bool ok = true;
-    for (int i = 0; i < s->g->nprunes; i++)
-        ok = resolve_prune(s, s->prune_stmts[i], &s->g->prunes[i]) && ok;
-    return ok;
 }
 
 static bool do_stmt(Sema *s, const Stmt *st)
@@ -1768,62 +727,6 @@ static bool set_name(Sema *s)
     return ok;
 }
 
-/* Where parameters come from: --weights, else `weights "f"` (relative to the
- * .cnn file), else `init`. */
-static bool set_weights(Sema *s)
-{
-    Graph *g = s->g;
-    if (s->opt->weights_path) {
-        g->weights_path = xstrdup(s->opt->weights_path);
-        g->init = INIT_NONE;
-        return true;
-    }
-    if (s->weights_stmt && s->init_stmt) {
-        diag_error(s->init_stmt->loc, "both 'weights' and 'init' are given; keep one");
-        diag_note(s->weights_stmt->loc, "weights given here");
-        return false;
-    }
-    if (s->weights_stmt) {
-        const char *file = s->weights_stmt->str;
-        const char *src = s->opt->source_path;
-        const char *slash = src ? strrchr(src, '/') : NULL;
-        if (file[0] != '/' && slash)
-            g->weights_path = xasprintf("%.*s/%s", (int)(slash - src), src, file);
-        else
-            g->weights_path = xstrdup(file);
-        g->weights_loc = s->weights_stmt->loc;
-        return true;
-    }
-    if (s->init_stmt)
-        return true;
-    bool has_params = false;
-    for (int i = 0; i < g->nnodes; i++)
-        has_params = has_params || g->nodes[i]->op == OP_CONV2D || g->nodes[i]->op == OP_LINEAR ||
-                     g->nodes[i]->op == OP_BATCHNORM;
-    if (has_params) {
-        diag_error((Loc){0}, "no weights: add 'weights \"FILE.safetensors\"', "
-                             "'init he(seed=0)', or use --weights FILE");
-        return false;
-    }
-    return true;
-}
-
-static void check_defines_used(Sema *s)
-{
-    for (int i = 0; i < s->opt->ndefines; i++) {
-        if (s->opt->defines[i].used)
-            continue;
-        const char **names = xmalloc(sizeof *names * (size_t)(s->nparams + 1));
-        for (int j = 0; j < s->nparams; j++)
-            names[j] = s->params[j].name;
-        const char *near = nearest(s->opt->defines[i].name, names, s->nparams);
-        diag_error((Loc){0}, "-D %s: the network has no param '%s'%s%s%s", s->opt->defines[i].name,
-                   s->opt->defines[i].name, near ? "; did you mean '" : "", near ? near : "",
-                   near ? "'?" : "");
-        free(names);
-    }
-}
-
 Graph *ir_build(const Program *prog, const BuildOptions *opt)
 {
     Scope top = {.prefix = xstrdup("")};
@@ -1834,15 +737,15 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt)
         if (!do_stmt(&s, &prog->stmts[i]))
             break; /* later statements depend on this one: stop at the first error */
     if (diag_error_count() == errors)
-        check_defines_used(&s);
+        defines_check_used(opt, s.params, s.nparams);
     if (diag_error_count() == errors && !s.input_stmt)
         diag_error((Loc){0}, "the network has no 'input' declaration");
     if (diag_error_count() == errors)
-        resolve_prunes(&s);
+        prune_stmts_resolve(s.g, s.prune_stmts);
     if (diag_error_count() == errors)
         set_name(&s);
     if (diag_error_count() == errors)
-        set_weights(&s);
+        network_weights(s.g, opt, s.weights_stmt, s.init_stmt);
     if (diag_error_count() == errors && s.g->noutputs == 0)
         s.g->outputs[s.g->noutputs++] = top.current;
     for (int i = 0; diag_error_count() == errors && i < s.g->noutputs; i++)

@@ -211,3 +211,18 @@ int edit_distance(const char *a, const char *b)
     }
     return row[lb];
 }
+
+const char *nearest_name(const char *name, const char *const *names, int count)
+{
+    const char *best = NULL;
+    int best_d = 3; /* at most two edits, and fewer than the name has letters */
+    int len = (int)strlen(name);
+    for (int i = 0; i < count; i++) {
+        int d = edit_distance(name, names[i]);
+        if (d < best_d && d < len) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    return best;
+}

@@ -45,5 +45,8 @@ bool ck_mul(int64_t a, int64_t b, int64_t *r);
 
 /* Levenshtein distance, for "did you mean" suggestions. */
 int edit_distance(const char *a, const char *b);
+/* The closest of `count` names to `name` (at most two edits, and fewer than
+ * the name has letters), or NULL if none is close. */
+const char *nearest_name(const char *name, const char *const *names, int count);
 
 #endif

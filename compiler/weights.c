@@ -10,48 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opdef.h"
 #include "util.h"
 #include "weights.h"
 
 static const char *param_suffix[PARAM_MAX] = {"weight", "bias", "running_mean", "running_var"};
 
-/* The parameters node n needs, with their shapes; slots it does not use get rank 0. */
-static void expected_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4])
+void weights_expected(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4])
 {
     memset(rank, 0, sizeof(int) * PARAM_MAX);
-    const Tensor *in = n->in[0];
-    switch (n->op) {
-    case OP_CONV2D:
-        rank[PARAM_WEIGHT] = 4;
-        dims[PARAM_WEIGHT][0] = n->a.channels;
-        dims[PARAM_WEIGHT][1] = in->dims[1] / n->a.groups;
-        dims[PARAM_WEIGHT][2] = n->a.kh;
-        dims[PARAM_WEIGHT][3] = n->a.kw;
-        if (n->a.bias) {
-            rank[PARAM_BIAS] = 1;
-            dims[PARAM_BIAS][0] = n->a.channels;
-        }
-        break;
-    case OP_LINEAR:
-        rank[PARAM_WEIGHT] = 2;
-        dims[PARAM_WEIGHT][0] = n->a.channels;
-        dims[PARAM_WEIGHT][1] = in->dims[1];
-        if (n->a.bias) {
-            rank[PARAM_BIAS] = 1;
-            dims[PARAM_BIAS][0] = n->a.channels;
-        }
-        break;
-    case OP_BATCHNORM:
-        for (int p = 0; p < PARAM_MAX; p++) {
-            if (!n->a.affine && (p == PARAM_WEIGHT || p == PARAM_BIAS))
-                continue;
-            rank[p] = 1;
-            dims[p][0] = in->dims[1];
-        }
-        break;
-    default:
-        break;
-    }
+    if (op_def(n->op)->params)
+        op_def(n->op)->params(n, rank, dims);
 }
 
 /* ---- deterministic init ------------------------------------------------- */
@@ -77,30 +46,16 @@ static void fill_uniform(InitRng *r, Const *c, double lo, double hi)
         c->data[i] = (float)(lo + (hi - lo) * init_uniform(r));
 }
 
+/* Each parameter uniform in the range its op gives (OpDef.init_range). */
 static void init_node(Graph *g, InitRng *r, Node *n)
 {
-    double fan_in = 0, fan_out = 0;
-    if (n->op == OP_CONV2D) {
-        fan_in = (double)(n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw);
-        fan_out = (double)(n->a.channels * n->a.kh * n->a.kw);
-    } else if (n->op == OP_LINEAR) {
-        fan_in = (double)n->in[0]->dims[1];
-        fan_out = (double)n->a.channels;
-    }
     for (int p = 0; p < PARAM_MAX; p++) {
         Const *c = n->param[p];
         if (!c)
             continue;
-        if (n->op == OP_BATCHNORM) {
-            bool around_one = p == PARAM_WEIGHT || p == PARAM_VAR;
-            fill_uniform(r, c, around_one ? 0.5 : -0.5, around_one ? 1.5 : 0.5);
-        } else if (p == PARAM_WEIGHT) {
-            double b = g->init == INIT_HE ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
-            fill_uniform(r, c, -b, b);
-        } else {
-            double b = 1.0 / sqrt(fan_in);
-            fill_uniform(r, c, -b, b);
-        }
+        double lo, hi;
+        op_def(n->op)->init_range(n, p, g->init, &lo, &hi);
+        fill_uniform(r, c, lo, hi);
     }
 }
 
@@ -127,18 +82,17 @@ static void suggest_key(const StFile *f, const char *key, Loc loc)
         diag_note(loc, "did you mean '%s'?", best);
 }
 
-/* The message for a parameter of the wrong shape; linear's input count gets
- * the wording users search for. */
+/* The message for a parameter of the wrong shape: the op's own
+ * (OpDef.param_mismatch), else this one. */
 static void shape_mismatch(const Node *n, const Const *want, const StTensor *t)
 {
     char a[160], b[160];
     ir_shape_str(t->rank, t->dims, b, sizeof b);
-    if (n->op == OP_LINEAR && want->rank == 2 && t->rank == 2 && t->dims[0] == want->dims[0])
-        diag_error(n->loc, "linear '%s' expects %lld inputs but '%s' has shape %s", n->name,
-                   (long long)want->dims[1], t->name, b);
-    else
-        diag_error(n->loc, "%s '%s' expects '%s' of shape %s but the file has %s", op_name(n->op),
-                   n->name, t->name, ir_shape_str(want->rank, want->dims, a, sizeof a), b);
+    const OpDef *d = op_def(n->op);
+    if (d->param_mismatch && d->param_mismatch(n, want, t))
+        return;
+    diag_error(n->loc, "%s '%s' expects '%s' of shape %s but the file has %s", op_name(n->op),
+               n->name, t->name, ir_shape_str(want->rank, want->dims, a, sizeof a), b);
 }
 
 /* Whether t can be parameter c of node n: F32 and of c's shape. */
@@ -275,7 +229,7 @@ static bool params_fit(const Graph *g)
         const Node *n = g->nodes[i];
         int rank[PARAM_MAX];
         int64_t dims[PARAM_MAX][4];
-        expected_params(n, rank, dims);
+        weights_expected(n, rank, dims);
         for (int p = 0; p < PARAM_MAX; p++) {
             int64_t count = 1;
             for (int d = 0; d < rank[p] && count <= IR_MAX_ELEMS; d++)
@@ -309,7 +263,7 @@ bool weights_bind_file(Graph *g, StFile *f)
         Node *n = g->nodes[i];
         int rank[PARAM_MAX];
         int64_t dims[PARAM_MAX][4];
-        expected_params(n, rank, dims);
+        weights_expected(n, rank, dims);
         for (int p = 0; p < PARAM_MAX; p++) {
             if (!rank[p])
                 continue;
@@ -321,8 +275,8 @@ bool weights_bind_file(Graph *g, StFile *f)
             else
                 n->param[p]->data = xcalloc((size_t)ir_numel(rank[p], dims[p]), sizeof(float));
         }
-        if (f && n->op == OP_BATCHNORM) {
-            char *key = xasprintf("%s.num_batches_tracked", n->name); /* a training counter */
+        if (f && op_def(n->op)->ignored_key) { /* batchnorm's training counter */
+            char *key = xasprintf("%s.%s", n->name, op_def(n->op)->ignored_key);
             mark_used(f, key);
             free(key);
         }

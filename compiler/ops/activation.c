@@ -10,6 +10,22 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
+#include "args.h"
+#include "shape.h"
+
+static const AttrSpec leaky_relu_args[] = {{"slope", A_FLOAT, false}, {NULL, 0, 0}};
+
+static bool leaky_relu_set_attrs(Node *n, const ArgSet *as)
+{
+    n->a.slope = get_float(as, "slope", 0.01);
+    return float_in(as, "slope", n->a.slope, -1e30, 1e30, false, op_name(n->op));
+}
+
+static void leaky_relu_print(const Node *n, FILE *f)
+{
+    fprintf(f, " slope=%g", n->a.slope);
+}
+
 /* Each activation on one value as cnnc computes it (prune-channels folds
  * channels that are constant); the same formulas as the C below. */
 static float relu_eval(const Attrs *a, float x)
@@ -121,6 +137,7 @@ static void emit_elementwise(Emitter *e, const Node *n)
 const OpDef opdef_RELU = {
     /* front end */
     .args = NULL,
+    .infer = infer_elementwise,
     .act_eval = relu_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -130,6 +147,7 @@ const OpDef opdef_RELU = {
 const OpDef opdef_RELU6 = {
     /* front end */
     .args = NULL,
+    .infer = infer_elementwise,
     .act_eval = relu6_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -138,7 +156,10 @@ const OpDef opdef_RELU6 = {
 
 const OpDef opdef_LEAKY_RELU = {
     /* front end */
-    .args = NULL,
+    .args = leaky_relu_args,
+    .set_attrs = leaky_relu_set_attrs,
+    .infer = infer_elementwise,
+    .print = leaky_relu_print,
     .act_eval = leaky_relu_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -148,6 +169,7 @@ const OpDef opdef_LEAKY_RELU = {
 const OpDef opdef_SIGMOID = {
     /* front end */
     .args = NULL,
+    .infer = infer_elementwise,
     .act_eval = sigmoid_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -157,6 +179,7 @@ const OpDef opdef_SIGMOID = {
 const OpDef opdef_TANH = {
     /* front end */
     .args = NULL,
+    .infer = infer_elementwise,
     .act_eval = tanh_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -166,6 +189,7 @@ const OpDef opdef_TANH = {
 const OpDef opdef_HARDSWISH = {
     /* front end */
     .args = NULL,
+    .infer = infer_elementwise,
     .act_eval = hardswish_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -175,6 +199,7 @@ const OpDef opdef_HARDSWISH = {
 const OpDef opdef_SILU = {
     /* front end */
     .args = NULL,
+    .infer = infer_elementwise,
     .act_eval = silu_eval,
     /* back end */
     .emit = emit_elementwise,

@@ -6,6 +6,83 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
+#include "args.h"
+#include "shape.h"
+#include "weights.h"
+
+static const AttrSpec linear_args[] = {
+    {"features", A_INT, true}, {"bias", A_BOOL, false}, {NULL, 0, 0}};
+
+static bool linear_set_attrs(Node *n, const ArgSet *as)
+{
+    bool ok = get_int(as, "features", 0, 1, &n->a.channels, op_name(n->op), n->loc);
+    n->a.bias = get_bool(as, "bias", true);
+    return ok;
+}
+
+static bool linear_infer(Node *n)
+{
+    const Tensor *in = n->in[0];
+    if (!need_rank(n, 2, "a flat input [N, F]"))
+        return false;
+    int64_t dims[2] = {in->dims[0], n->a.channels};
+    return set_out(n, 2, dims);
+}
+
+/* weight [out, in], bias [out] (with bias=true). */
+static void linear_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4])
+{
+    rank[PARAM_WEIGHT] = 2;
+    dims[PARAM_WEIGHT][0] = n->a.channels;
+    dims[PARAM_WEIGHT][1] = n->in[0]->dims[1];
+    if (n->a.bias) {
+        rank[PARAM_BIAS] = 1;
+        dims[PARAM_BIAS][0] = n->a.channels;
+    }
+}
+
+static void linear_print(const Node *n, FILE *f)
+{
+    fprintf(f, " features=%lld bias=%s", (long long)n->a.channels, n->a.bias ? "true" : "false");
+}
+
+static int64_t linear_macs(const Node *n)
+{
+    return ir_tensor_numel(n->out) * n->in[0]->dims[1];
+}
+
+static void linear_init_range(const Node *n, int p, InitScheme init, double *lo, double *hi)
+{
+    init_fan_range(init, p, (double)n->in[0]->dims[1], (double)n->a.channels, lo, hi);
+}
+
+/* A weight of the wrong shape whose row count is right: the wording users
+ * search for, with the input count. */
+static bool linear_param_mismatch(const Node *n, const Const *want, const StTensor *t)
+{
+    if (want->rank != 2 || t->rank != 2 || t->dims[0] != want->dims[0])
+        return false;
+    char b[160];
+    diag_error(n->loc, "linear '%s' expects %lld inputs but '%s' has shape %s", n->name,
+               (long long)want->dims[1], t->name, ir_shape_str(t->rank, t->dims, b, sizeof b));
+    return true;
+}
+
+/* prune-channels: a constant input feature c adds c * W[o, j] to output o. */
+static bool linear_absorbs(const Node *n, float c)
+{
+    (void)n;
+    (void)c;
+    return true;
+}
+
+/* --emit=dot: the features only when prune-channels removed some. */
+static void linear_dot(const Node *n, FILE *f)
+{
+    if (n->channels_before_prune)
+        ir_dot_channels(n, "out", f);
+}
+
 /* ---- back end: emitter ---------------------------------------------------- */
 
 #include "emit_internal.h"
@@ -71,7 +148,16 @@ static void emit_linear(Emitter *e, const Node *n)
 
 const OpDef opdef_LINEAR = {
     /* front end */
-    .args = NULL,
+    .args = linear_args,
+    .set_attrs = linear_set_attrs,
+    .infer = linear_infer,
+    .params = linear_params,
+    .print = linear_print,
+    .macs = linear_macs,
+    .init_range = linear_init_range,
+    .param_mismatch = linear_param_mismatch,
+    .absorbs = linear_absorbs,
+    .dot = linear_dot,
     /* back end */
     .emit = emit_linear,
 };

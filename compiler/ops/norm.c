@@ -6,6 +6,69 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
+#include <math.h>
+
+#include "args.h"
+#include "shape.h"
+
+static const AttrSpec batchnorm_args[] = {
+    {"eps", A_FLOAT, false}, {"affine", A_BOOL, false}, {NULL, 0, 0}};
+
+static bool batchnorm_set_attrs(Node *n, const ArgSet *as)
+{
+    n->a.eps = get_float(as, "eps", 1e-5);
+    n->a.affine = get_bool(as, "affine", true);
+    return float_in(as, "eps", n->a.eps, 1e-30, 1.0, false, op_name(n->op));
+}
+
+static bool batchnorm_infer(Node *n)
+{
+    const Tensor *in = n->in[0];
+    if (in->rank != 2 && in->rank != 4) {
+        char buf[160];
+        diag_error(n->loc, "%s '%s' expects [N, C, H, W] or [N, F], not %s", op_name(n->op),
+                   n->name, ir_shape_str(in->rank, in->dims, buf, sizeof buf));
+        return false;
+    }
+    return set_out(n, in->rank, in->dims);
+}
+
+/* weight and bias (with affine=true), running_mean and running_var: one per channel. */
+static void batchnorm_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4])
+{
+    for (int p = 0; p < PARAM_MAX; p++) {
+        if (!n->a.affine && (p == PARAM_WEIGHT || p == PARAM_BIAS))
+            continue;
+        rank[p] = 1;
+        dims[p][0] = n->in[0]->dims[1];
+    }
+}
+
+static void batchnorm_print(const Node *n, FILE *f)
+{
+    fprintf(f, " eps=%g affine=%s", n->a.eps, n->a.affine ? "true" : "false");
+}
+
+/* --init: weight and running_var around one, bias and running_mean around zero. */
+static void batchnorm_init_range(const Node *n, int p, InitScheme init, double *lo, double *hi)
+{
+    (void)n;
+    (void)init;
+    bool around_one = p == PARAM_WEIGHT || p == PARAM_VAR;
+    *lo = around_one ? 0.5 : -0.5;
+    *hi = around_one ? 1.5 : 0.5;
+}
+
+/* prune-channels: the constant channel k becomes, with the emitter's formula. */
+static float batchnorm_channel_value(const Node *n, int64_t k, const float *x)
+{
+    const float *w = n->a.affine ? n->param[PARAM_WEIGHT]->data : NULL;
+    const float *b = n->a.affine ? n->param[PARAM_BIAS]->data : NULL;
+    float scale = (w ? w[k] : 1.0f) / sqrtf(n->param[PARAM_VAR]->data[k] + (float)n->a.eps);
+    float shift = (b ? b[k] : 0.0f) - n->param[PARAM_MEAN]->data[k] * scale;
+    return x[0] * scale + shift;
+}
+
 /* ---- back end: emitter ---------------------------------------------------- */
 
 #include "emit_internal.h"
@@ -50,7 +113,14 @@ static void emit_batchnorm(Emitter *e, const Node *n)
 
 const OpDef opdef_BATCHNORM = {
     /* front end */
-    .args = NULL,
+    .args = batchnorm_args,
+    .set_attrs = batchnorm_set_attrs,
+    .infer = batchnorm_infer,
+    .params = batchnorm_params,
+    .print = batchnorm_print,
+    .init_range = batchnorm_init_range,
+    .ignored_key = "num_batches_tracked",
+    .channel_value = batchnorm_channel_value,
     /* back end */
     .emit = emit_batchnorm,
 };

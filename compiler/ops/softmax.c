@@ -6,6 +6,41 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
+#include "args.h"
+#include "shape.h"
+
+static const AttrSpec softmax_args[] = {{"dim", A_INT, false}, {NULL, 0, 0}};
+
+/* The range of dim depends on the input's rank: checked in softmax_infer. */
+static bool softmax_set_attrs(Node *n, const ArgSet *as)
+{
+    return get_int(as, "dim", 1, -4, &n->a.dim, op_name(n->op), n->loc);
+}
+
+/* softmax over any dimension but the batch; a negative dim counts from the
+ * end, as in PyTorch. Normalises n->a.dim (so running this again is a no-op). */
+static bool softmax_infer(Node *n)
+{
+    const Tensor *in = n->in[0];
+    int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
+    if (d < 1 || d >= in->rank) {
+        char buf[160];
+        diag_error(n->loc,
+                   "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
+                   n->name, (long long)n->a.dim, in->label,
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
+                   d == 0 ? "; softmax over the batch is not supported" : "");
+        return false;
+    }
+    n->a.dim = d;
+    return set_out(n, in->rank, in->dims);
+}
+
+static void softmax_print(const Node *n, FILE *f)
+{
+    fprintf(f, " dim=%lld", (long long)n->a.dim);
+}
+
 /* ---- back end: emitter ---------------------------------------------------- */
 
 #include "emit_internal.h"
@@ -40,7 +75,10 @@ static void emit_softmax(Emitter *e, const Node *n)
 
 const OpDef opdef_SOFTMAX = {
     /* front end */
-    .args = NULL,
+    .args = softmax_args,
+    .set_attrs = softmax_set_attrs,
+    .infer = softmax_infer,
+    .print = softmax_print,
     /* back end */
     .emit = emit_softmax,
 };

@@ -243,8 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PassOptions po = {.level = (size & 16) ? 0 : 2};
     if (g && within_budget(g) && bind(g, w, wsize, mark != NULL) && prune_weights(g) &&
         run_passes(g, &po, NULL)) {
-        g->sparse_min = fl.sparse_min;
-        select_kernels(g);
+        select_kernels(g, fl.sparse_min);
         if (plan_memory(g)) {
             ir_verify(g);
             emit(g, size);

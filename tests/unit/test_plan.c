@@ -21,7 +21,7 @@ static Graph *build(const char *src)
     Graph *g = ir_build(p, &opt);
     ast_free(p);
     ck_assert_ptr_nonnull(g);
-    select_kernels(g);
+    select_kernels(g, -1);
     ck_assert(plan_memory(g));
     return g;
 }

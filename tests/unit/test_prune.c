@@ -1,5 +1,5 @@
 /* test_prune.c - Check unit tests for pruning: the prune-channels pass's
- * bookkeeping of which channels may go (compiler/prune.c), and the `prune`
+ * bookkeeping of which channels may go (compiler/prune_channels.c), and the `prune`
  * statement's choice of weights (compiler/prune_weights.c), including
  * torch.topk's order among ties.
  *

@@ -1,4 +1,4 @@
-/* prune.c - pass prune-channels: structured pruning. Output channels whose
+/* prune_channels.c - pass prune-channels: structured pruning. Output channels whose
  * weights are all zero are removed, with the matching input channels of
  * every layer that reads them.
  *
@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opdef.h"
 #include "passes.h"
 #include "util.h"
 
@@ -125,95 +126,59 @@ static void known_weighted(Prune *p, const Node *n)
     }
 }
 
-/* The value an elementwise node gives a constant x, with emit_c.c's formulas. */
-static float apply_elementwise(const Node *n, int64_t k, float x)
+/* The channel of input i that output channel k of n reads, or -1: channel k
+ * of the one input for OPT_PER_CHANNEL ops, else the op's channel_in (flatten,
+ * add, concat). */
+static int64_t channel_in(const Node *n, int i, int64_t k)
 {
-    switch (n->op) {
-    case OP_BATCHNORM: {
-        const float *w = n->a.affine ? n->param[PARAM_WEIGHT]->data : NULL;
-        const float *b = n->a.affine ? n->param[PARAM_BIAS]->data : NULL;
-        float scale = (w ? w[k] : 1.0f) / sqrtf(n->param[PARAM_VAR]->data[k] + (float)n->a.eps);
-        float shift = (b ? b[k] : 0.0f) - n->param[PARAM_MEAN]->data[k] * scale;
-        return x * scale + shift;
-    }
-    case OP_RELU:
-        return x < 0.0f ? 0.0f : x;
-    case OP_RELU6:
-        return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
-    case OP_LEAKY_RELU:
-        return x < 0.0f ? x * (float)n->a.slope : x;
-    case OP_SIGMOID:
-        return 1.0f / (1.0f + expf(-x));
-    case OP_TANH:
-        return tanhf(x);
-    case OP_HARDSWISH:
-        return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-    case OP_SILU:
-        return x / (1.0f + expf(-x));
-    case OP_AVGPOOL: /* with count_include_pad and padding, border outputs shrink */
-        if (n->a.count_include_pad && (n->a.ph > 0 || n->a.pw > 0) && x != 0.0f)
-            return NAN;
-        return x;
-    default: /* maxpool, pools to a size, upsample, dropout: a constant stays */
-        return x;
-    }
+    if (op_has(n->op, OPT_PER_CHANNEL))
+        return i == 0 ? k : -1;
+    return op_def(n->op)->channel_in(n, i, k);
 }
 
-static bool per_channel(OpKind op)
+/* Whether n maps each output channel onto channels of its inputs. */
+static bool passes_channels(const Node *n)
 {
-    switch (op) {
-    case OP_BATCHNORM:
-    case OP_RELU:
-    case OP_RELU6:
-    case OP_LEAKY_RELU:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_HARDSWISH:
-    case OP_SILU:
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-    case OP_GLOBAL_AVGPOOL:
-    case OP_ADAPTIVE_AVGPOOL:
-    case OP_UPSAMPLE:
-    case OP_DROPOUT:
-        return true;
-    default:
-        return false;
-    }
+    return op_has(n->op, OPT_PER_CHANNEL) || op_def(n->op)->channel_in;
+}
+
+/* The value n gives output channel k when the channels it reads are the
+ * constants x[], as cnnc computes it (OpDef.channel_value, or act_eval). */
+static float channel_value(const Node *n, int64_t k, const float *x)
+{
+    const OpDef *d = op_def(n->op);
+    if (d->channel_value)
+        return d->channel_value(n, k, x);
+    if (d->act_eval)
+        return d->act_eval(&n->a, x[0]);
+    return x[0]; /* maxpool, pools to a size, upsample, dropout, flatten, concat */
 }
 
 static void propagate_known(Prune *p, const Node *n)
 {
-    const Tensor *in = n->in[0], *out = n->out;
+    const Tensor *out = n->out;
     if (is_fused(n))
         return;
-    if (n->op == OP_CONV2D || n->op == OP_LINEAR) {
+    if (op_has(n->op, OPT_PRUNABLE)) {
         known_weighted(p, n);
-    } else if (per_channel(n->op)) {
-        for (int64_t k = 0; k < channels(out); k++) {
-            int64_t u = unit(p, in, k);
-            if (p->known[u])
-                set_known(p, unit(p, out, k), apply_elementwise(n, k, p->value[u]));
+        return;
+    }
+    if (!passes_channels(n))
+        return;
+    for (int64_t k = 0; k < channels(out); k++) {
+        float x[IR_MAX_INPUTS];
+        int nx = 0;
+        bool known = true;
+        for (int i = 0; known && i < n->nin; i++) {
+            int64_t c = channel_in(n, i, k);
+            if (c < 0)
+                continue;
+            int64_t u = unit(p, n->in[i], c);
+            known = p->known[u];
+            x[nx++] = p->value[u];
         }
-    } else if (n->op == OP_FLATTEN) {
-        int64_t hw = channels(out) / channels(in);
-        for (int64_t f = 0; f < channels(out); f++) {
-            int64_t u = unit(p, in, f / hw);
-            if (p->known[u])
-                set_known(p, unit(p, out, f), p->value[u]);
-        }
-    } else if (n->op == OP_ADD) {
-        for (int64_t k = 0; k < channels(out); k++) {
-            int64_t a = unit(p, n->in[0], k), b = unit(p, n->in[1], k);
-            if (p->known[a] && p->known[b])
-                set_known(p, unit(p, out, k), p->value[a] + p->value[b]);
-        }
-    } else if (n->op == OP_CONCAT) {
-        int64_t at = 0;
-        for (int i = 0; i < n->nin; i++)
-            for (int64_t k = 0; k < channels(n->in[i]); k++, at++)
-                if (p->known[unit(p, n->in[i], k)])
-                    set_known(p, unit(p, out, at), p->value[unit(p, n->in[i], k)]);
+        if (known && nx > 0)
+            set_known(p, unit(p, out, k), channel_value(n, k, x));
     }
 }
 
@@ -222,45 +187,28 @@ static void propagate_known(Prune *p, const Node *n)
 /* Join the units a node maps onto each other (it passes channels through). */
 static void join_through(Prune *p, const Node *n)
 {
-    const Tensor *out = n->out;
-    if (per_channel(n->op)) {
-        for (int64_t k = 0; k < channels(out); k++)
-            join(p, unit(p, n->in[0], k), unit(p, out, k));
-    } else if (n->op == OP_FLATTEN) {
-        int64_t hw = channels(out) / channels(n->in[0]);
-        for (int64_t f = 0; f < channels(out); f++)
-            join(p, unit(p, n->in[0], f / hw), unit(p, out, f));
-    } else if (n->op == OP_ADD) {
-        for (int64_t k = 0; k < channels(out); k++) {
-            join(p, unit(p, n->in[0], k), unit(p, out, k));
-            join(p, unit(p, n->in[1], k), unit(p, out, k));
+    if (!passes_channels(n))
+        return;
+    for (int64_t k = 0; k < channels(n->out); k++) {
+        for (int i = 0; i < n->nin; i++) {
+            int64_t c = channel_in(n, i, k);
+            if (c >= 0)
+                join(p, unit(p, n->in[i], c), unit(p, n->out, k));
         }
-    } else if (n->op == OP_CONCAT) {
-        int64_t at = 0;
-        for (int i = 0; i < n->nin; i++)
-            for (int64_t k = 0; k < channels(n->in[i]); k++, at++)
-                join(p, unit(p, n->in[i], k), unit(p, out, at));
     }
-}
-
-static bool passes_channels(const Node *n)
-{
-    return per_channel(n->op) || n->op == OP_FLATTEN || n->op == OP_ADD || n->op == OP_CONCAT;
 }
 
 /* Whether a conv2d or linear reading constant c can fold it into its bias. */
 static bool absorbs(const Node *n, float c)
 {
-    if (n->op == OP_LINEAR)
-        return true;
-    return n->a.groups == 1 && (c == 0.0f || (n->a.ph == 0 && n->a.pw == 0));
+    return op_def(n->op)->absorbs && op_def(n->op)->absorbs(n, c);
 }
 
 /* Mark the units node n needs: what it reads but cannot do without, and what
  * it writes but cannot stop writing. */
 static void block_for(Prune *p, const Node *n)
 {
-    bool weighted = n->op == OP_CONV2D || n->op == OP_LINEAR;
+    bool weighted = op_has(n->op, OPT_PRUNABLE);
     if (is_fused(n) || (!weighted && !passes_channels(n))) {
         for (int i = 0; i < n->nin; i++)
             block_tensor(p, n->in[i]);
@@ -275,8 +223,8 @@ static void block_for(Prune *p, const Node *n)
         if (!p->known[u] || !absorbs(n, p->value[u]))
             p->blocked[u] = true;
     }
-    if (n->op == OP_CONV2D && n->a.groups != 1)
-        block_tensor(p, n->out);
+    if (op_def(n->op)->fixed_channels && op_def(n->op)->fixed_channels(n))
+        block_tensor(p, n->out); /* a grouped conv2d */
 }
 
 /* A unit can go only if its whole group can: move every mark to the roots. */
@@ -387,7 +335,8 @@ static void rewrite_weighted(Prune *p, Node *n, int64_t *keep)
     n->a.channels = nout;
 }
 
-static void rewrite_batchnorm(Prune *p, Node *n, int64_t *keep)
+/* A per-channel op's parameters (batchnorm's) lose the removed channels. */
+static void rewrite_per_channel(Prune *p, Node *n, int64_t *keep)
 {
     int64_t nout = kept_channels(p, n->out, keep);
     if (nout == channels(n->out))
@@ -405,7 +354,7 @@ static void count_removed(Prune *p, PassStats *st)
         for (int64_t k = 0; k < channels(t); k++)
             gone += removed(p, t, k);
         st->bytes += gone * (ir_tensor_bytes(t) / channels(t));
-        if (t->producer && (t->producer->op == OP_CONV2D || t->producer->op == OP_LINEAR))
+        if (t->producer && op_has(t->producer->op, OPT_PRUNABLE))
             st->channels += gone;
     }
 }
@@ -419,10 +368,10 @@ static void rewrite(Prune *p, PassStats *st)
     count_removed(p, st);
     for (int i = 0; i < p->g->nnodes; i++) {
         Node *n = p->g->nodes[i];
-        if (n->op == OP_CONV2D || n->op == OP_LINEAR)
+        if (op_has(n->op, OPT_PRUNABLE))
             rewrite_weighted(p, n, keep);
-        else if (n->op == OP_BATCHNORM)
-            rewrite_batchnorm(p, n, keep);
+        else if (op_has(n->op, OPT_WEIGHTS)) /* per channel: batchnorm */
+            rewrite_per_channel(p, n, keep);
     }
     for (int i = 0; i < p->g->nnodes; i++)
         if (!ir_infer_node(p->g->nodes[i]))

@@ -1,0 +1,64 @@
+/* args.h - a layer's arguments, matched against its op's argument table.
+ *
+ * Each op lists its arguments in positional order (OpDef.args, an AttrSpec
+ * array ending in {NULL}); sema.c matches a layer's arguments to it with
+ * args_match() (names, positions, types, required ones), and the op's
+ * set_attrs() turns them into Attrs with the helpers below, which apply
+ * PyTorch's defaults and check ranges with the exact messages users see. */
+#ifndef CNNC_ARGS_H
+#define CNNC_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "expr.h"
+#include "ir.h"
+
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM } AttrKind; /* A_NUM: int or float */
+
+typedef struct AttrSpec {
+    const char *name;
+    AttrKind kind;
+    bool required;
+} AttrSpec;
+
+#define MAX_ATTRS 8
+
+/* One layer's arguments, matched to its op's attributes. */
+typedef struct ArgSet {
+    const AttrSpec *spec;
+    Value val[MAX_ATTRS];
+    bool set[MAX_ATTRS];
+    Loc loc[MAX_ATTRS];
+} ArgSet;
+
+/* The op's arguments, in positional order (OpDef.args; docs/language.md,
+ * "Ops"); an empty table for ops without. */
+const AttrSpec *op_args(OpKind op);
+/* Turn matched arguments into the node's Attrs, with PyTorch's defaults
+ * (OpDef.set_attrs). Reports errors; false on any. */
+bool op_set_attrs(Node *n, const ArgSet *as);
+
+/* Match l's arguments (evaluated in env) to spec: by name or position, each
+ * converted to its kind (an integer is a pair (i, i) or a float where one is
+ * wanted), every required one present. Reports errors; false on any. */
+bool args_match(const Env *env, const Layer *l, const AttrSpec *spec, ArgSet *as);
+/* The index of argument `name` in spec (it must be there for the getters). */
+int spec_index(const AttrSpec *spec, const char *name);
+/* Whether argument `name` was given. */
+bool arg_given(const ArgSet *as, const char *name);
+
+/* Fetch attribute `name` (or its default) checking it is at least `min` (and
+ * at most 2^31); the error points at the argument, or at the layer for a
+ * default. `op` names the op in the message. */
+bool get_int(const ArgSet *as, const char *name, int64_t def, int64_t min, int64_t *out,
+             const char *op, Loc layer_loc);
+bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, int64_t min,
+              int64_t *h, int64_t *w, const char *op, Loc layer_loc);
+bool get_bool(const ArgSet *as, const char *name, bool def);
+double get_float(const ArgSet *as, const char *name, double def);
+/* Check a float argument's value v is in [lo, hi] (or [lo, hi) if hi_open). */
+bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi, bool hi_open,
+              const char *op);
+
+#endif

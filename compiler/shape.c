@@ -1,0 +1,84 @@
+/* shape.c - helpers for the ops' shape rules (shape.h). */
+#include "shape.h"
+
+#include <string.h>
+
+#include "util.h"
+
+bool set_out(Node *n, int rank, const int64_t *dims)
+{
+    int64_t total = 1;
+    for (int i = 0; i < rank; i++) {
+        if (!ck_mul(total, dims[i], &total) || total > IR_MAX_ELEMS) {
+            char buf[160];
+            diag_error(n->loc, "%s '%s': output shape %s is too large (limit %lld elements)",
+                       op_name(n->op), n->name, ir_shape_str(rank, dims, buf, sizeof buf),
+                       (long long)IR_MAX_ELEMS);
+            return false;
+        }
+    }
+    n->out->rank = rank;
+    memcpy(n->out->dims, dims, sizeof *dims * (size_t)rank);
+    return true;
+}
+
+bool need_rank(const Node *n, int rank, const char *what)
+{
+    const Tensor *t = n->in[0];
+    if (t->rank == rank)
+        return true;
+    char buf[160];
+    diag_error(n->loc, "%s '%s' expects %s but its input '%s' is %s", op_name(n->op), n->name, what,
+               t->label, ir_shape_str(t->rank, t->dims, buf, sizeof buf));
+    if (rank == 2 && t->rank == 4)
+        diag_note(n->loc, "add 'flatten' before it");
+    return false;
+}
+
+bool infer_elementwise(Node *n)
+{
+    return set_out(n, n->in[0]->rank, n->in[0]->dims);
+}
+
+/* (in + 2*pad - dil*(k-1) - 1) / stride + 1, rounded down, or up with
+ * ceil_mode, where a last window starting in the right padding is dropped. */
+int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil, bool ceil)
+{
+    int64_t span = dil * (k - 1) + 1; /* all factors <= 2^31: no overflow */
+    int64_t padded = in + 2 * pad;
+    if (span > padded)
+        return -1;
+    int64_t out = (padded - span + (ceil ? s - 1 : 0)) / s + 1;
+    if (ceil && (out - 1) * s >= in + pad)
+        out--;
+    return out;
+}
+
+bool infer_window(Node *n, int64_t channels, bool pool)
+{
+    const Tensor *in = n->in[0];
+    const Attrs *a = &n->a;
+    if (pool && (a->ph * 2 > a->kh || a->pw * 2 > a->kw)) {
+        diag_error(n->loc, "%s '%s': pad (%lld, %lld) must be at most half the kernel (%lld, %lld)",
+                   op_name(n->op), n->name, (long long)a->ph, (long long)a->pw, (long long)a->kh,
+                   (long long)a->kw);
+        return false;
+    }
+    int64_t oh = window_out(in->dims[2], a->kh, a->sh, a->ph, a->dh, pool && a->ceil_mode);
+    int64_t ow = window_out(in->dims[3], a->kw, a->sw, a->pw, a->dw, pool && a->ceil_mode);
+    if (oh < 1 || ow < 1) {
+        char buf[160];
+        int64_t eh = a->dh * (a->kh - 1) + 1, ew = a->dw * (a->kw - 1) + 1;
+        diag_error(n->loc,
+                   "%s '%s': the %skernel %lldx%lld is larger than the padded input %lldx%lld "
+                   "(input '%s' is %s, pad (%lld, %lld))",
+                   op_name(n->op), n->name, (a->dh > 1 || a->dw > 1) ? "dilated " : "",
+                   (long long)eh, (long long)ew, (long long)(in->dims[2] + 2 * a->ph),
+                   (long long)(in->dims[3] + 2 * a->pw), in->label,
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), (long long)a->ph,
+                   (long long)a->pw);
+        return false;
+    }
+    int64_t dims[4] = {in->dims[0], channels, oh, ow};
+    return set_out(n, 4, dims);
+}

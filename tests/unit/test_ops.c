@@ -1,0 +1,112 @@
+/* test_ops.c - Check unit tests for the op table (compiler/ops.h, opdef.h):
+ * every op's front end is complete and agrees with its traits, so a new row
+ * in ops.h without its rules fails here rather than at a user's network. */
+#include "opdef.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+START_TEST(every_op_has_a_shape_rule)
+{
+    for (int op = OP_NONE + 1; op < OP_COUNT; op++) {
+        const OpDef *d = op_def((OpKind)op);
+        ck_assert_msg(d != NULL, "%s: no OpDef", op_name((OpKind)op));
+        ck_assert_msg(d->infer != NULL, "%s: no shape rule", op_name((OpKind)op));
+    }
+}
+END_TEST
+
+/* Arguments and their setter come together; ops reading several tensors
+ * take tensor names as arguments, so they have no table. */
+START_TEST(arguments_match_their_setter)
+{
+    for (int op = OP_NONE + 1; op < OP_COUNT; op++) {
+        const OpDef *d = op_def((OpKind)op);
+        const char *name = op_name((OpKind)op);
+        ck_assert_msg((d->args != NULL) == (d->set_attrs != NULL), "%s: args without set_attrs",
+                      name);
+        if (op_arity((OpKind)op) != 1)
+            ck_assert_msg(d->args == NULL, "%s: a multi-input op with arguments", name);
+        int n = 0;
+        while (d->args && d->args[n].name)
+            n++;
+        ck_assert_msg(n <= MAX_ATTRS, "%s: %d arguments, more than MAX_ATTRS", name, n);
+    }
+}
+END_TEST
+
+START_TEST(traits_have_their_rules)
+{
+    for (int op = OP_NONE + 1; op < OP_COUNT; op++) {
+        const OpDef *d = op_def((OpKind)op);
+        const char *name = op_name((OpKind)op);
+        bool weights = op_has((OpKind)op, OPT_WEIGHTS);
+        ck_assert_msg(weights == (d->params != NULL), "%s: OPT_WEIGHTS and params disagree", name);
+        ck_assert_msg(weights == (d->init_range != NULL), "%s: OPT_WEIGHTS and init_range", name);
+        if (op_has((OpKind)op, OPT_PRUNABLE))
+            ck_assert_msg(weights && d->absorbs && d->macs, "%s: prunable without its rules", name);
+        if (op_has((OpKind)op, OPT_ACTIVATION))
+            ck_assert_msg(d->act_eval != NULL, "%s: activation without act_eval", name);
+        if (op_has((OpKind)op, OPT_PER_CHANNEL))
+            ck_assert_msg(op_arity((OpKind)op) == 1 && d->channel_in == NULL,
+                          "%s: per-channel ops read one tensor, channel k from channel k", name);
+    }
+}
+END_TEST
+
+/* What prune-channels computes for a constant channel follows each op. */
+START_TEST(constant_channels)
+{
+    Attrs a = {.slope = 0.5};
+    ck_assert(op_def(OP_RELU)->act_eval(&a, -2.0f) == 0.0f);
+    ck_assert(op_def(OP_RELU6)->act_eval(&a, 7.0f) == 6.0f);
+    ck_assert(op_def(OP_LEAKY_RELU)->act_eval(&a, -2.0f) == -1.0f);
+    Node add = {.op = OP_ADD};
+    float x[2] = {1.5f, 2.0f};
+    ck_assert(op_def(OP_ADD)->channel_value(&add, 0, x) == 3.5f);
+    Node pool = {.op = OP_AVGPOOL, .a = {.count_include_pad = true, .ph = 1}};
+    ck_assert(isnan(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x)));
+    x[0] = 0.0f;
+    ck_assert(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x) == 0.0f);
+}
+END_TEST
+
+/* concat: channel k of input i is channel offset_i + k of the output. */
+START_TEST(concat_maps_channels)
+{
+    Tensor a = {.rank = 2, .dims = {1, 3}}, b = {.rank = 2, .dims = {1, 2}};
+    Node n = {.op = OP_CONCAT, .in = {&a, &b}, .nin = 2};
+    int64_t (*in)(const Node *, int, int64_t) = op_def(OP_CONCAT)->channel_in;
+    ck_assert_int_eq(in(&n, 0, 2), 2);
+    ck_assert_int_eq(in(&n, 0, 3), -1);
+    ck_assert_int_eq(in(&n, 1, 3), 0);
+    ck_assert_int_eq(in(&n, 1, 4), 1);
+    ck_assert_int_eq(in(&n, 1, 2), -1);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("table");
+    tcase_add_test(tc, every_op_has_a_shape_rule);
+    tcase_add_test(tc, arguments_match_their_setter);
+    tcase_add_test(tc, traits_have_their_rules);
+    tcase_add_test(tc, constant_channels);
+    tcase_add_test(tc, concat_maps_channels);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ops_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
