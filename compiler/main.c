@@ -5,7 +5,9 @@
  * select kernels -> plan memory -> emit. Output files are written to
  * temporary names and renamed only when everything succeeded, so an error
  * never leaves a half-written file. */
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,12 +139,64 @@ static void set_pass_flag(Options *o, const char *arg)
     o->passes.force[i] = off ? -1 : 1;
 }
 
+/* A -D value is written as in the language: an integer (fitting in 64 bits),
+ * a float (digits, then a fraction and/or an exponent), either with a leading
+ * '-', or true or false. strtod alone would also take "0x3", " 3", "inf" and
+ * "nan", and strtoll's overflow would fall through to a float. */
+static void check_define_value(const char *text, const char *v)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "false"))
+        return;
+    const char *p = v + (*v == '-');
+    bool ok = isdigit((unsigned char)*p), is_float = false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (ok && *p == '.') {
+        is_float = true;
+        for (p++; isdigit((unsigned char)*p); p++)
+            ;
+    }
+    if (ok && (*p == 'e' || *p == 'E')) {
+        is_float = true;
+        p += p[1] == '-' || p[1] == '+' ? 2 : 1;
+        ok = isdigit((unsigned char)*p);
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (!ok || *p != '\0')
+        usage_error("-D %s: the value must be an integer, a float, true or false", text);
+    errno = 0;
+    if (is_float) {
+        if (!isfinite(strtod(v, NULL)))
+            usage_error("-D %s: the number is too large", text);
+    } else {
+        strtoll(v, NULL, 10);
+        if (errno == ERANGE)
+            usage_error("-D %s: the integer is too large (the limit is 9223372036854775807)", text);
+    }
+}
+
+/* -D NAME=VALUE. Giving one NAME twice is an error unless the values are the
+ * same text: a later -D silently winning over an earlier one hides mistakes
+ * in long command lines (GCC warns; here shapes follow from the value). */
 static void add_define(Options *o, const char *text)
 {
     const char *eq = strchr(text, '=');
     if (!eq || eq == text || !eq[1])
         usage_error("-D needs NAME=VALUE, got '%s'", text);
-    Define d = {xstrndup(text, (size_t)(eq - text)), xstrdup(eq + 1), false};
+    check_define_value(text, eq + 1);
+    size_t n = (size_t)(eq - text);
+    for (int i = 0; i < o->build.ndefines; i++) {
+        const Define *old = &o->build.defines[i];
+        if (strlen(old->name) != n || strncmp(old->name, text, n) != 0)
+            continue;
+        if (strcmp(old->value, eq + 1) == 0)
+            return;
+        fprintf(stderr, "cnnc: error: -D %s is given twice, as '%s' and as '%s'\n", old->name,
+                old->value, eq + 1);
+        exit(1);
+    }
+    Define d = {xstrndup(text, n), xstrdup(eq + 1), false};
     o->build.defines = xrealloc(o->build.defines, sizeof d * (size_t)(o->build.ndefines + 1));
     o->build.defines[o->build.ndefines++] = d;
 }
