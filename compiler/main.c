@@ -393,25 +393,38 @@ static char *default_output(const char *input)
     return xasprintf("%.*s.c", (int)n, base);
 }
 
+/* Whether writing path b would write file a: the same name, or the same
+ * regular file (st_dev and st_ino, through links). Two writes into one device
+ * or FIFO (-o /dev/null --weights-file=/dev/null) harm nothing, so only
+ * regular files and names not created yet count. */
 static bool same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    if (strcmp(a, b) == 0)
-        return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
+    bool sta = stat(a, &sa) == 0, stb = stat(b, &sb) == 0;
+    if (sta && stb)
+        return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
 }
 
-/* The output files must be distinct, and none of them the input (-o net.cnn,
- * or --weights-file naming the .c, would overwrite one file with another). */
-static bool outputs_distinct(const char *input, const char *const paths[3])
+/* The output files must be distinct, and none of them an input: the .cnn or
+ * the weights file read (-o net.cnn, --weights-file=w.safetensors or
+ * --emit=ir -o w.safetensors would overwrite what was read). inputs[1] is
+ * NULL without a weights file. */
+static bool outputs_distinct(const char *const inputs[2], const char *const paths[3])
 {
+    static const char *const what[2] = {"the input file", "the weights file"};
     for (int i = 0; i < 3; i++) {
         if (!paths[i])
             continue;
-        if (same_file(paths[i], input)) {
-            fprintf(stderr, "cnnc: error: output file '%s' is the input file\n", paths[i]);
-            return false;
+        for (int k = 0; k < 2; k++) {
+            if (inputs[k] && same_file(inputs[k], paths[i])) {
+                if (k == 0 || strcmp(inputs[k], paths[i]) == 0)
+                    fprintf(stderr, "cnnc: error: output file '%s' is %s\n", paths[i], what[k]);
+                else
+                    fprintf(stderr, "cnnc: error: output file '%s' is %s '%s'\n", paths[i],
+                            what[k], inputs[k]);
+                return false;
+            }
         }
         for (int j = 0; j < i; j++) {
             if (paths[j] && same_file(paths[i], paths[j])) {
@@ -515,6 +528,7 @@ static int compile(const Options *o)
     if (ok) {
         char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
         char *h_path = header_path(c_path);
+        const char *inputs[2] = {o->input, g->weights_path};
         StrBuf out = {0}, hdr = {0}, blob = {0};
         if (o->emit != EMIT_C) {
             FILE *mem = open_memstream(&out.data, &out.len);
@@ -528,7 +542,7 @@ static int compile(const Options *o)
             const char *paths[3] = {c_path, NULL, NULL};
             const StrBuf *data[3] = {&out, NULL, NULL};
             if (o->output)
-                ok = outputs_distinct(o->input, paths) && write_outputs(paths, data);
+                ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
             else
                 fwrite(out.data, 1, out.len, stdout);
         } else if (strpbrk(base_name(h_path), "\"\\\n")) {
@@ -551,7 +565,7 @@ static int compile(const Options *o)
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};
-            ok = outputs_distinct(o->input, paths) && write_outputs(paths, data);
+            ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
         }
         free(out.data);
         sb_free(&hdr);

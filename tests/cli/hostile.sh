@@ -22,3 +22,23 @@ check "-D of one param twice: the same value is fine, a different one an error" 
     '$cnnc' hnet.cnn -D c=6 -D c=6 -O0 --emit=ir | grep -q '%conv \[1, 6, 8, 8\]' &&
     '$cnnc' hnet.cnn -D c=6 -Dc=5 -o d.c 2> d.err; test \$? -eq 1 &&
     grep -qxF \"cnnc: error: -D c is given twice, as '6' and as '5'\" d.err && test ! -e d.c"
+
+# No output may be a file cnnc reads: the .cnn, or the weights file, under
+# any name (a hard link, a symlink).
+mkdir -p win && cp "$root/tests/cli/unused_tensor.safetensors" win/w.safetensors &&
+    printf 'input x[4]\nweights "w.safetensors"\nfc: linear(2)\n' >win/w.cnn &&
+    ln win/w.safetensors win/hard.bin && ln -s w.safetensors win/soft.bin
+check "an output that is the weights file being read is an error, and the weights stay" bash -c "
+    cd win && cp w.safetensors orig && for args in '--weights-file=w.safetensors' '-o w.safetensors' \
+            '--emit=ir -o w.safetensors' '--summary -o ./w.safetensors'; do
+        '$cnnc' w.cnn \$args 2> e.err; test \$? -eq 1 || exit 1
+        grep -qxE \"cnnc: error: output file '(\\./)?w.safetensors' is the weights file( 'w.safetensors')?\" e.err || exit 1
+    done &&
+    '$cnnc' w.cnn -o hard.bin 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: output file 'hard.bin' is the weights file 'w.safetensors'\" e.err &&
+    '$cnnc' w.cnn --weights-file=soft.bin 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: output file 'soft.bin' is the weights file 'w.safetensors'\" e.err &&
+    cp w.safetensors ../w2.st && '$cnnc' w.cnn --weights ../w2.st --weights-file=../w2.st 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: output file '../w2.st' is the weights file\" e.err &&
+    cmp orig w.safetensors && cmp orig ../w2.st && test -L soft.bin && test ! -e w.c && test ! -e w.h &&
+    test -z \"\$(ls | grep tmp)\""
