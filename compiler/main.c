@@ -444,6 +444,15 @@ static bool write_outputs(const char *const paths[3], const StrBuf *const data[3
 {
     PendingFile pf[3] = {{0}};
     bool ok = true;
+    /* Every destination is checked before anything is written: a rename
+     * failing after the first succeeded would leave a mix of old and new. */
+    for (int i = 0; i < 3 && ok; i++) {
+        struct stat st;
+        if (paths[i] && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", paths[i], strerror(EISDIR));
+            ok = false;
+        }
+    }
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i])
             ok = stage_file(&pf[i], paths[i], data[i]);

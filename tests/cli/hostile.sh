@@ -42,3 +42,14 @@ check "an output that is the weights file being read is an error, and the weight
     grep -qxF \"cnnc: error: output file '../w2.st' is the weights file\" e.err &&
     cmp orig w.safetensors && cmp orig ../w2.st && test -L soft.bin && test ! -e w.c && test ! -e w.h &&
     test -z \"\$(ls | grep tmp)\""
+
+# All or nothing: when one destination cannot be written, no other is
+# replaced and no temporary file stays behind.
+check "a directory as the header or weights file leaves the .c untouched and no temporary" bash -c "
+    mkdir -p aon && cd aon && echo old > x.c && echo old > y.c && mkdir x.h wdir &&
+    '$cnnc' ../hnet.cnn -o x.c 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: cannot write 'x.h': Is a directory\" e.err && test \"\$(cat x.c)\" = old &&
+    '$cnnc' ../hnet.cnn -o y.c --weights-file=wdir 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: cannot write 'wdir': Is a directory\" e.err &&
+    test \"\$(cat y.c)\" = old && test ! -e y.h && test -z \"\$(ls -A wdir)\" &&
+    test \"\$(ls -A | sort | tr '\n' ' ')\" = 'e.err wdir x.c x.h y.c '"
