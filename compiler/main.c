@@ -7,11 +7,16 @@
  * never leaves a half-written file. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include "ast.h"
@@ -321,18 +326,118 @@ static void parse_args(int argc, char **argv, Options *o)
 
 /* ---- atomic output ------------------------------------------------------ */
 
+/* One output file. A regular file (or a new one) is written to a temporary
+ * beside it and renamed over it once every output was written; a symlink is
+ * followed, so its target is replaced and the link stays. Anything else (a
+ * character device such as /dev/null, a FIFO, the /dev/stdout and /dev/fd/N
+ * links of /proc) is opened and written directly, never replaced. */
 typedef struct PendingFile {
-    char *path, *tmp;
+    const char *path; /* as given, for messages */
+    char *target;     /* path with its symlinks followed: renamed over */
+    char *tmp;        /* the staged temporary, until renamed */
+    bool direct;      /* written through open(path), not renamed */
+    bool append;      /* direct, a regular file reached through /proc: O_APPEND */
+    int fd;           /* direct: the open file, or -1 */
 } PendingFile;
 
-/* Write data to a temporary file beside path; rename later with commit_file. */
-static bool stage_file(PendingFile *pf, const char *path, const StrBuf *data)
+static bool output_error(const char *path, int err)
 {
-    pf->path = xstrdup(path);
-    pf->tmp = xasprintf("%s.tmpXXXXXX", path);
+    fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(err));
+    return false;
+}
+
+/* The link at path, read. NULL on error (errno set). */
+static char *read_link(const char *path)
+{
+    for (size_t cap = 256;; cap *= 2) {
+        char *buf = xmalloc(cap);
+        ssize_t n = readlink(path, buf, cap);
+        if (n >= 0 && (size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+        if (n < 0)
+            return NULL;
+    }
+}
+
+/* Whether the link at path is one of /proc's (/proc/self/fd/1, also reached
+ * as /dev/stdout or /dev/fd/1): it names an open file, not a path to replace. */
+static bool in_procfs(const char *path)
+{
+#ifdef __linux__
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+    struct statfs fs;
+    bool proc = statfs(dir, &fs) == 0 && fs.f_type == 0x9fa0; /* PROC_SUPER_MAGIC */
+    free(dir);
+    return proc;
+#else
+    return strncmp(path, "/proc/", 6) == 0;
+#endif
+}
+
+/* Decide how pf->path is written: refuse a directory or a block device, and
+ * follow symlinks (through a dangling one, its target is created). */
+static bool plan_file(PendingFile *pf, const char *path)
+{
+    *pf = (PendingFile){.path = path, .fd = -1};
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return output_error(path, EISDIR);
+    if (exists && S_ISBLK(st.st_mode)) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': it is a block device\n", path);
+        return false;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        pf->direct = true;
+        return true;
+    }
+    char *p = xstrdup(path);
+    for (int hops = 0;; hops++) {
+        struct stat lst;
+        if (lstat(p, &lst) != 0 || !S_ISLNK(lst.st_mode))
+            break;
+        if (in_procfs(p)) {
+            /* /dev/stdout -> /proc/self/fd/1 -> a file the shell opened:
+             * its name may be gone or renamed; write into the file itself. */
+            free(p);
+            pf->direct = pf->append = true;
+            return true;
+        }
+        char *link = hops < 40 ? read_link(p) : NULL;
+        if (!link) {
+            int err = hops < 40 ? errno : ELOOP;
+            free(p);
+            return output_error(path, err);
+        }
+        const char *slash = strrchr(p, '/');
+        char *next = link[0] == '/' || !slash ? xstrdup(link)
+                                              : xasprintf("%.*s/%s", (int)(slash - p), p, link);
+        free(link);
+        free(p);
+        p = next;
+    }
+    pf->target = p;
+    return true;
+}
+
+/* The temporary for path: path.tmpXXXXXX. */
+static char *temp_name(const char *path)
+{
+    return xasprintf("%s.tmpXXXXXX", path);
+}
+
+/* Write data to a temporary file beside the target; rename later with
+ * commit_file. */
+static bool stage_file(PendingFile *pf, const StrBuf *data)
+{
+    pf->tmp = temp_name(pf->target);
     int fd = mkstemp(pf->tmp);
     if (fd < 0) {
-        fprintf(stderr, "cnnc: error: cannot create '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "cnnc: error: cannot create '%s': %s\n", pf->path, strerror(errno));
         free(pf->tmp);
         pf->tmp = NULL;
         return false;
@@ -345,34 +450,57 @@ static bool stage_file(PendingFile *pf, const char *path, const StrBuf *data)
     bool ok = f && fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
     ok = f && fclose(f) == 0 && ok;
     if (!ok) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        output_error(pf->path, errno);
         unlink(pf->tmp);
         free(pf->tmp);
         pf->tmp = NULL;
     }
     return ok;
+}
+
+/* Open a direct output and write all of data into it (a FIFO blocks until
+ * it has a reader, as a shell redirection does). */
+static bool write_direct(PendingFile *pf, const StrBuf *data)
+{
+    pf->fd = open(pf->path, O_WRONLY | O_NOCTTY | (pf->append ? O_APPEND : 0));
+    if (pf->fd < 0)
+        return output_error(pf->path, errno);
+    struct stat st;
+    if (fstat(pf->fd, &st) != 0)
+        return output_error(pf->path, errno);
+    if (S_ISREG(st.st_mode) != pf->append) /* it changed since plan_file */
+        return output_error(pf->path, EAGAIN);
+    for (size_t done = 0; done < data->len;) {
+        ssize_t n = write(pf->fd, data->data + done, data->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return output_error(pf->path, n < 0 ? errno : EIO);
+        done += (size_t)n;
+    }
+    int fd = pf->fd;
+    pf->fd = -1;
+    return close(fd) == 0 || output_error(pf->path, errno);
 }
 
 static void discard_file(PendingFile *pf)
 {
     if (pf->tmp)
         unlink(pf->tmp);
+    if (pf->fd >= 0)
+        close(pf->fd);
     free(pf->tmp);
-    free(pf->path);
-    *pf = (PendingFile){0};
+    free(pf->target);
+    *pf = (PendingFile){.fd = -1};
 }
 
 static bool commit_file(PendingFile *pf)
 {
-    bool ok = rename(pf->tmp, pf->path) == 0;
-    if (!ok)
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", pf->path, strerror(errno));
-    else {
-        free(pf->tmp);
-        pf->tmp = NULL;
-    }
-    discard_file(pf);
-    return ok;
+    if (rename(pf->tmp, pf->target) != 0)
+        return output_error(pf->path, errno);
+    free(pf->tmp);
+    pf->tmp = NULL;
+    return true;
 }
 
 /* out.c -> out.h; anything else gets ".h" appended. */
@@ -438,26 +566,36 @@ static bool outputs_distinct(const char *const inputs[2], const char *const path
     return true;
 }
 
-/* Write up to three files all-or-nothing: each goes to a temporary name first,
- * and the renames happen only once every file was written in full. */
+/* Write up to three files all-or-nothing, as far as the file system allows:
+ * every destination is checked first, regular files go to temporary names,
+ * the direct outputs (devices, FIFOs) are written, and the renames happen
+ * only once all of that succeeded. */
 static bool write_outputs(const char *const paths[3], const StrBuf *const data[3])
 {
-    PendingFile pf[3] = {{0}};
+    PendingFile pf[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
     bool ok = true;
-    /* Every destination is checked before anything is written: a rename
-     * failing after the first succeeded would leave a mix of old and new. */
-    for (int i = 0; i < 3 && ok; i++) {
-        struct stat st;
-        if (paths[i] && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", paths[i], strerror(EISDIR));
-            ok = false;
-        }
-    }
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i])
-            ok = stage_file(&pf[i], paths[i], data[i]);
+            ok = plan_file(&pf[i], paths[i]);
+    for (int i = 0; i < 3 && ok; i++) /* two dangling symlinks to one new file */
+        for (int j = 0; j < i && ok; j++)
+            if (pf[i].target && pf[j].target && strcmp(pf[i].target, pf[j].target) == 0) {
+                fprintf(stderr, "cnnc: error: '%s' and '%s' are the same file '%s'\n", paths[j],
+                        paths[i], pf[i].target);
+                ok = false;
+            }
     for (int i = 0; i < 3 && ok; i++)
-        if (paths[i])
+        if (paths[i] && !pf[i].direct)
+            ok = stage_file(&pf[i], data[i]);
+    /* A reader closing a FIFO early is an error to report (EPIPE), not a
+     * signal that would leave the temporaries behind. */
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < 3 && ok; i++)
+        if (paths[i] && pf[i].direct)
+            ok = write_direct(&pf[i], data[i]);
+    signal(SIGPIPE, old_pipe);
+    for (int i = 0; i < 3 && ok; i++)
+        if (paths[i] && !pf[i].direct)
             ok = commit_file(&pf[i]);
     for (int i = 0; i < 3; i++)
         discard_file(&pf[i]);

@@ -53,3 +53,37 @@ check "a directory as the header or weights file leaves the .c untouched and no 
     grep -qxF \"cnnc: error: cannot write 'wdir': Is a directory\" e.err &&
     test \"\$(cat y.c)\" = old && test ! -e y.h && test -z \"\$(ls -A wdir)\" &&
     test \"\$(ls -A | sort | tr '\n' ' ')\" = 'e.err wdir x.c x.h y.c '"
+
+# Outputs that are not regular files are written into, never replaced; a
+# symlink is followed. All made here: a FIFO, symlinks (one to /proc's
+# stdout link, as /dev/stdout is), and if mknod works, device nodes.
+"$cnnc" hnet.cnn --emit=ir >ir.want
+check "a FIFO as the output is written into and stays a FIFO" bash -c "
+    mkfifo fifo && { timeout 20 cat fifo > fifo.got & } &&
+    '$cnnc' hnet.cnn --emit=ir -o fifo && wait && test -p fifo && cmp ir.want fifo.got &&
+    { timeout 20 cat fifo > fifo.w & } &&
+    '$cnnc' hnet.cnn --weights-file=fifo -o ff.c && wait && test -p fifo && test -s fifo.w && test -s ff.c &&
+    test -z \"\$(ls | grep tmp)\""
+check "a symlinked output: its target is replaced and the link stays, through chains and dangling links" bash -c "
+    mkdir -p ln/d && cd ln && echo old > real.c && ln -s ../real.c d/l1 && ln -s d/l1 l0 &&
+    '$cnnc' ../hnet.cnn -o l0 && test -L l0 && test -L d/l1 && grep -q small_run real.c && test -s l0.h &&
+    ln -s new/ir.txt dang && mkdir new && '$cnnc' ../hnet.cnn --emit=ir -o dang && test -L dang && cmp ../ir.want new/ir.txt &&
+    ln -s loop loop && '$cnnc' ../hnet.cnn -o loop 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: cannot write 'loop': Too many levels of symbolic links\" e.err && test -L loop &&
+    test -z \"\$(ls | grep tmp)\""
+check "a link to /proc's stdout (as /dev/stdout is) writes into the pipe or the file it names" bash -c "
+    ln -s /proc/self/fd/1 so && '$cnnc' hnet.cnn --emit=ir -o so | cat > so.pipe && cmp ir.want so.pipe && test -L so &&
+    '$cnnc' hnet.cnn --emit=ir -o so > so.file && cmp ir.want so.file && test -L so &&
+    echo first > so.app && '$cnnc' hnet.cnn --emit=ir -o so >> so.app && test \"\$(head -1 so.app)\" = first &&
+    test \$(wc -l < so.app) -eq \$((\$(wc -l < ir.want) + 1))"
+mkdir -p devs
+if mknod devs/null c 1 3 2>/dev/null && mknod devs/full c 1 7 2>/dev/null; then
+    check "a character device output is written into (null), and a failing one (full) writes nothing else" bash -c "
+        cd devs && '$cnnc' ../hnet.cnn -o x.c --weights-file=null && test -c null && test -s x.c && test -s x.h &&
+        '$cnnc' ../hnet.cnn --emit=ir -o null && test -c null &&
+        '$cnnc' ../hnet.cnn -o y.c --weights-file=full 2> e.err; test \$? -eq 1 &&
+        grep -qxF \"cnnc: error: cannot write 'full': No space left on device\" e.err && test -c full &&
+        test ! -e y.c && test ! -e y.h && test -z \"\$(ls | grep tmp)\""
+else
+    echo "skip character device outputs: mknod is not permitted here"
+fi
