@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <math.h>
 #include <stdio.h>
@@ -424,10 +425,17 @@ static bool plan_file(PendingFile *pf, const char *path)
     return true;
 }
 
-/* The temporary for path: path.tmpXXXXXX. */
+/* The temporary for path: path.tmpXXXXXX, in the same directory, with the
+ * file name cut short where the suffix would make it too long for the file
+ * system (a 250-byte name is valid, 260 bytes are not). */
 static char *temp_name(const char *path)
 {
-    return xasprintf("%s.tmpXXXXXX", path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t keep = strlen(base), limit = NAME_MAX - strlen(".tmpXXXXXX");
+    if (keep > limit)
+        keep = limit;
+    return xasprintf("%.*s%.*s.tmpXXXXXX", (int)(base - path), path, (int)keep, base);
 }
 
 /* Write data to a temporary file beside the target; rename later with

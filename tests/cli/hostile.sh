@@ -87,3 +87,11 @@ if mknod devs/null c 1 3 2>/dev/null && mknod devs/full c 1 7 2>/dev/null; then
 else
     echo "skip character device outputs: mknod is not permitted here"
 fi
+
+# The temporary's suffix must not push a long (valid) name over NAME_MAX.
+name250=$(printf 'o%.0s' $(seq 248)).c
+name255=$(printf 'i%.0s' $(seq 255))
+check "250- and 255-byte output names work (the temporary name is cut short)" bash -c "
+    mkdir -p long && cd long && '$cnnc' ../hnet.cnn -o $name250 && test -s $name250 && test -s ${name250%.c}.h &&
+    grep -qF '#include \"${name250%.c}.h\"' $name250 && '$cnnc' ../hnet.cnn --emit=ir -o $name255 && cmp ../ir.want $name255 &&
+    test \$(ls | wc -l) -eq 3"
