@@ -92,6 +92,6 @@ fi
 name250=$(printf 'o%.0s' $(seq 248)).c
 name255=$(printf 'i%.0s' $(seq 255))
 check "250- and 255-byte output names work (the temporary name is cut short)" bash -c "
-    mkdir -p long && cd long && '$cnnc' ../hnet.cnn -o $name250 && test -s $name250 && test -s ${name250%.c}.h &&
+    mkdir -p longname && cd longname && '$cnnc' ../hnet.cnn -o $name250 && test -s $name250 && test -s ${name250%.c}.h &&
     grep -qF '#include \"${name250%.c}.h\"' $name250 && '$cnnc' ../hnet.cnn --emit=ir -o $name255 && cmp ../ir.want $name255 &&
     test \$(ls | wc -l) -eq 3"
