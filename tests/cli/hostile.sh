@@ -95,3 +95,30 @@ check "250- and 255-byte output names work (the temporary name is cut short)" ba
     mkdir -p longname && cd longname && '$cnnc' ../hnet.cnn -o $name250 && test -s $name250 && test -s ${name250%.c}.h &&
     grep -qF '#include \"${name250%.c}.h\"' $name250 && '$cnnc' ../hnet.cnn --emit=ir -o $name255 && cmp ../ir.want $name255 &&
     test \$(ls | wc -l) -eq 3"
+
+# Names that are macros of the headers the generated code includes, in ISO
+# or GNU mode (linux, unix), of the runtime, or of the generated code itself
+# (NET_BATCH for network net), and names reserved to the C implementation.
+macro_cnn() { # macro_cnn INPUT NAME... : the network net, every NAME a layer and an output
+    local in=$1
+    shift
+    printf 'network net\ninput %s[4]\ninit he\n' "$in"
+    for n in "$@"; do printf '%s: linear(4)\n' "$n"; done
+    printf 'output %s\n' "$(echo "$@" | sed 's/ /, /g')"
+}
+macro_cnn __LINE__ linux unix NAN INFINITY HUGE_VAL NULL FP_NAN math_errhandling NET_BATCH NET_ARENA_BYTES \
+    NET_H NET_PARTS CNNRT_VERSION EOF stdin bool >macros.cnn
+macro_cnn _IOFBF M_PI net_prof prof_t cnnrt_now_ms >macros2.cnn
+check "input and output names that are macros get a trailing _ (or a t before __) and compile" bash -c "
+    '$cnnc' macros.cnn -o macros.c && '$cnnc' macros2.cnn -o macros2.c &&
+    grep -qxF 'void net_run(const float *t__LINE__, float *linux_, float *unix_, float *NAN_, float *INFINITY_, float *HUGE_VAL_, float *NULL_, float *FP_NAN_, float *math_errhandling_, float *NET_BATCH_, float *NET_ARENA_BYTES_, float *NET_H_, float *NET_PARTS_, float *CNNRT_VERSION_, float *EOF_, float *stdin_, float *bool_);' macros.h &&
+    grep -qxF 'void net_run(const float *t_IOFBF, float *M_PI_, float *net_prof_, float *prof_t_, float *cnnrt_now_ms_);' macros2.h &&
+    grep -qxF '#define NET_NULL__SIZE 4 /* floats, whole batch */' macros.h &&
+    for m in macros macros2; do
+        $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c \$m.c \$('$cnnc' --cflags) -o \$m.o &&
+        $ccs -O2 -c \$m.c \$('$cnnc' --cflags) -o \$m.o &&
+        '$cnnc' \$m.cnn --main --profile --dump-tensors --threads 2 -o \${m}m.c &&
+        $ccs -std=c99 -Wall -Wextra -pedantic -Werror \${m}m.c \$('$cnnc' --cflags) -o \${m}m \$('$cnnc' --libs) &&
+        $ccs -O2 \${m}m.c \$('$cnnc' --cflags) -o \${m}m \$('$cnnc' --libs) || exit 1
+    done &&
+    head -c 16 /dev/zero > mz.f32 && ./macrosm mz.f32 mo.f32 && test \$(stat -c %s mo.f32) -eq 256"
