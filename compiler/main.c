@@ -707,6 +707,14 @@ static int compile(const Options *o)
                     "contains '\"', '\\' or a newline)\n",
                     base_name(h_path));
             ok = false;
+        } else if (strcmp(base_name(h_path), "cnnrt.h") == 0) {
+            /* The .c file says #include "cnnrt.h" for the runtime: a header
+             * of that name beside it would be found first. */
+            fprintf(stderr,
+                    "cnnc: error: the header '%s' would hide the runtime's cnnrt.h from the "
+                    "generated code; choose another -o name\n",
+                    h_path);
+            ok = false;
         } else {
             EmitOptions eo = {.with_main = o->with_main,
                               .source_path = base_name(o->input),

@@ -1797,7 +1797,26 @@ static bool do_stmt(Sema *s, const Stmt *st)
     die("bad statement kind %d", (int)st->kind);
 }
 
-/* The network name: --name, else `network NAME`, else the file name's stem. */
+/* Why a network name cannot prefix the generated code's names, or NULL:
+ * NAME_H is the header's include guard and NAME_ begins every symbol, so
+ * "_stdio" would take glibc's _STDIO_H (and every _X name is the C
+ * implementation's), "cnnrt" the runtime's CNNRT_H and cnnrt_ names, and
+ * "main" --main's main_x variables. */
+static const char *bad_network_name(const char *name)
+{
+    if (name[0] == '_')
+        return "cannot begin with '_' (its macros would be names reserved to the C "
+               "implementation, such as <stdio.h>'s include guard _STDIO_H)";
+    if (strncasecmp(name, "cnnrt", 5) == 0 && (name[5] == '\0' || name[5] == '_'))
+        return "is reserved: cnnrt and cnnrt_... (in any case) are the runtime's names";
+    if (strcmp(name, "main") == 0)
+        return "is reserved: --main's code has main_ names";
+    return NULL;
+}
+
+/* The network name: --name, else `network NAME`, else the file name's stem
+ * (made a C identifier, and one bad_network_name() accepts: "cnnrt.cnn" is
+ * network n_cnnrt, "_x.cnn" n_x). */
 static bool set_name(Sema *s)
 {
     const char *name = s->opt->name;
@@ -1814,6 +1833,11 @@ static bool set_name(Sema *s)
         char *raw = xstrndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
         stem = c_ident(raw);
         free(raw);
+        if (bad_network_name(stem)) {
+            char *prefixed = xasprintf("%s%s", stem[0] == '_' ? "n" : "n_", stem);
+            free(stem);
+            stem = prefixed;
+        }
         name = stem;
     }
     bool ok = isalpha((unsigned char)name[0]) || name[0] == '_';
@@ -1824,7 +1848,10 @@ static bool set_name(Sema *s)
     else if (strlen(name) > AST_MAX_NAME)
         diag_error(loc, "network name '%.40s...' is too long (%zu bytes; the limit is %d)", name,
                    strlen(name), AST_MAX_NAME);
-    else {
+    else if (bad_network_name(name)) {
+        diag_error(loc, "network name '%s' %s", name, bad_network_name(name));
+        ok = false;
+    } else {
         s->g->name = xstrdup(name);
         rename_prefixed_tensors(s->g);
     }

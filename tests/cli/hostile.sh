@@ -122,3 +122,23 @@ check "input and output names that are macros get a trailing _ (or a t before __
         $ccs -O2 \${m}m.c \$('$cnnc' --cflags) -o \${m}m \$('$cnnc' --libs) || exit 1
     done &&
     head -c 16 /dev/zero > mz.f32 && ./macrosm mz.f32 mo.f32 && test \$(stat -c %s mo.f32) -eq 256"
+
+# Network names that would take the runtime's or the C library's names.
+mkdir -p rt && printf 'input x[4]\ninit he\nfc: linear(2)\n' >rt/cnnrt.cnn && cp rt/cnnrt.cnn rt/_stdio.cnn
+check "a file cnnrt.cnn or _stdio.cnn without a network line is network n_cnnrt or n_stdio, and compiles" bash -c "
+    cd rt && '$cnnc' cnnrt.cnn -o a.c && grep -qxF 'void n_cnnrt_run(const float *x, float *fc);' a.h &&
+    '$cnnc' _stdio.cnn --main -o b.c && grep -qxF 'void n_stdio_run(const float *x, float *fc);' b.h &&
+    for f in a b; do
+        $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c \$f.c \$('$cnnc' --cflags) -o \$f.o &&
+        $ccs -O2 -c \$f.c \$('$cnnc' --cflags) -o \$f.o || exit 1
+    done"
+check "--name _stdio, _math, _string or cnnrt, or -o cnnrt.c (hiding the runtime's header) is an error" bash -c "
+    cd rt && for n in _stdio _math _string; do
+        '$cnnc' cnnrt.cnn --name \$n -o c.c 2> e.err; test \$? -eq 1 || exit 1
+        grep -qF \"cnnrt.cnn: error: network name '\$n' cannot begin with '_'\" e.err || exit 1
+    done &&
+    '$cnnc' cnnrt.cnn --name cnnrt -o c.c 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnrt.cnn: error: network name 'cnnrt' is reserved: cnnrt and cnnrt_... (in any case) are the runtime's names\" e.err &&
+    '$cnnc' cnnrt.cnn -o cnnrt.c 2> e.err; test \$? -eq 1 &&
+    grep -qxF \"cnnc: error: the header 'cnnrt.h' would hide the runtime's cnnrt.h from the generated code; choose another -o name\" e.err &&
+    test ! -e c.c && test ! -e cnnrt.c && test ! -e cnnrt.h"
