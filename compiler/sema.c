@@ -1800,8 +1800,9 @@ static bool do_stmt(Sema *s, const Stmt *st)
 /* Why a network name cannot prefix the generated code's names, or NULL:
  * NAME_H is the header's include guard and NAME_ begins every symbol, so
  * "_stdio" would take glibc's _STDIO_H (and every _X name is the C
- * implementation's), "cnnrt" the runtime's CNNRT_H and cnnrt_ names, and
- * "main" --main's main_x variables. */
+ * implementation's), "cnnrt" the runtime's CNNRT_H and cnnrt_ names,
+ * "fp_fast" <math.h>'s FP_FAST_FMA (the .c defines NET_FMA), and "main"
+ * --main's main_x variables. */
 static const char *bad_network_name(const char *name)
 {
     if (name[0] == '_')
@@ -1809,6 +1810,8 @@ static const char *bad_network_name(const char *name)
                "implementation, such as <stdio.h>'s include guard _STDIO_H)";
     if (strncasecmp(name, "cnnrt", 5) == 0 && (name[5] == '\0' || name[5] == '_'))
         return "is reserved: cnnrt and cnnrt_... (in any case) are the runtime's names";
+    if (strncasecmp(name, "fp_", 3) == 0) /* NET_FMA, for network fp_fast */
+        return "is reserved: FP_... are <math.h>'s names (FP_FAST_FMA)";
     if (strcmp(name, "main") == 0)
         return "is reserved: --main's code has main_ names";
     return NULL;
