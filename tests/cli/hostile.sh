@@ -142,3 +142,10 @@ check "--name _stdio, _math, _string or cnnrt, or -o cnnrt.c (hiding the runtime
     '$cnnc' cnnrt.cnn -o cnnrt.c 2> e.err; test \$? -eq 1 &&
     grep -qxF \"cnnc: error: the header 'cnnrt.h' would hide the runtime's cnnrt.h from the generated code; choose another -o name\" e.err &&
     test ! -e c.c && test ! -e cnnrt.c && test ! -e cnnrt.h"
+check "network names that are macros (linux, NULL, NET_BATCH, ...) give C that compiles in both modes" bash -c "
+    for n in linux unix NAN INFINITY HUGE_VAL NULL math_errhandling NET_BATCH NET_ARENA_BYTES NET_H EOF bool; do
+        printf 'network %s\ninput x[3, 4, 4]\ninit he\nconv2d(2, kernel=3)\nflatten\nlinear(2)\n' \$n > nm.cnn &&
+        '$cnnc' nm.cnn --main --profile -o nm.c &&
+        $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c nm.c \$('$cnnc' --cflags) -o nm.o &&
+        $ccs -O2 -c nm.c \$('$cnnc' --cflags) -o nm.o || { echo \"network \$n\"; exit 1; }
+    done"
