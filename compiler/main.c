@@ -380,16 +380,18 @@ static bool in_procfs(const char *path)
 }
 
 /* Decide how pf->path is written: refuse a directory or a block device, and
- * follow symlinks (through a dangling one, its target is created). */
-static bool plan_file(PendingFile *pf, const char *path)
+ * follow symlinks (through a dangling one, its target is created). Errors
+ * are printed if report. */
+static bool plan_file(PendingFile *pf, const char *path, bool report)
 {
     *pf = (PendingFile){.path = path, .fd = -1};
     struct stat st;
     bool exists = stat(path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode))
-        return output_error(path, EISDIR);
+        return report && output_error(path, EISDIR);
     if (exists && S_ISBLK(st.st_mode)) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': it is a block device\n", path);
+        if (report)
+            fprintf(stderr, "cnnc: error: cannot write '%s': it is a block device\n", path);
         return false;
     }
     if (exists && !S_ISREG(st.st_mode)) {
@@ -412,7 +414,7 @@ static bool plan_file(PendingFile *pf, const char *path)
         if (!link) {
             int err = hops < 40 ? errno : ELOOP;
             free(p);
-            return output_error(path, err);
+            return report && output_error(path, err);
         }
         const char *slash = strrchr(p, '/');
         char *next = link[0] == '/' || !slash ? xstrdup(link)
@@ -489,6 +491,17 @@ static bool write_direct(PendingFile *pf, const StrBuf *data)
     int fd = pf->fd;
     pf->fd = -1;
     return close(fd) == 0 || output_error(pf->path, errno);
+}
+
+static void discard_file(PendingFile *pf);
+
+/* Whether path is a device, FIFO or /proc link that output is written into. */
+static bool written_directly(const char *path)
+{
+    PendingFile pf;
+    bool direct = plan_file(&pf, path, false) && pf.direct;
+    discard_file(&pf);
+    return direct;
 }
 
 static void discard_file(PendingFile *pf)
@@ -584,7 +597,7 @@ static bool write_outputs(const char *const paths[3], const StrBuf *const data[3
     bool ok = true;
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i])
-            ok = plan_file(&pf[i], paths[i]);
+            ok = plan_file(&pf[i], paths[i], true);
     for (int i = 0; i < 3 && ok; i++) /* two dangling symlinks to one new file */
         for (int j = 0; j < i && ok; j++)
             if (pf[i].target && pf[j].target && strcmp(pf[i].target, pf[j].target) == 0) {
@@ -728,7 +741,17 @@ static int compile(const Options *o)
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};
+            StrBuf both = {0};
+            if (written_directly(c_path)) {
+                /* -o /dev/null, /dev/stdout, a FIFO: the header goes into it
+                 * too, first, not beside it as a new file /dev/null.h. */
+                sb_write(&both, hdr.data, hdr.len);
+                sb_write(&both, out.data, out.len);
+                paths[1] = NULL;
+                data[0] = &both;
+            }
             ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
+            sb_free(&both);
         }
         free(out.data);
         sb_free(&hdr);
