@@ -5,11 +5,19 @@
  * select kernels -> plan memory -> emit. Output files are written to
  * temporary names and renamed only when everything succeeded, so an error
  * never leaves a half-written file. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include "ast.h"
@@ -137,12 +145,64 @@ static void set_pass_flag(Options *o, const char *arg)
     o->passes.force[i] = off ? -1 : 1;
 }
 
+/* A -D value is written as in the language: an integer (fitting in 64 bits),
+ * a float (digits, then a fraction and/or an exponent), either with a leading
+ * '-', or true or false. strtod alone would also take "0x3", " 3", "inf" and
+ * "nan", and strtoll's overflow would fall through to a float. */
+static void check_define_value(const char *text, const char *v)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "false"))
+        return;
+    const char *p = v + (*v == '-');
+    bool ok = isdigit((unsigned char)*p), is_float = false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (ok && *p == '.') {
+        is_float = true;
+        for (p++; isdigit((unsigned char)*p); p++)
+            ;
+    }
+    if (ok && (*p == 'e' || *p == 'E')) {
+        is_float = true;
+        p += p[1] == '-' || p[1] == '+' ? 2 : 1;
+        ok = isdigit((unsigned char)*p);
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (!ok || *p != '\0')
+        usage_error("-D %s: the value must be an integer, a float, true or false", text);
+    errno = 0;
+    if (is_float) {
+        if (!isfinite(strtod(v, NULL)))
+            usage_error("-D %s: the number is too large", text);
+    } else {
+        strtoll(v, NULL, 10);
+        if (errno == ERANGE)
+            usage_error("-D %s: the integer is too large (the limit is 9223372036854775807)", text);
+    }
+}
+
+/* -D NAME=VALUE. Giving one NAME twice is an error unless the values are the
+ * same text: a later -D silently winning over an earlier one hides mistakes
+ * in long command lines (GCC warns; here shapes follow from the value). */
 static void add_define(Options *o, const char *text)
 {
     const char *eq = strchr(text, '=');
     if (!eq || eq == text || !eq[1])
         usage_error("-D needs NAME=VALUE, got '%s'", text);
-    Define d = {xstrndup(text, (size_t)(eq - text)), xstrdup(eq + 1), false};
+    check_define_value(text, eq + 1);
+    size_t n = (size_t)(eq - text);
+    for (int i = 0; i < o->build.ndefines; i++) {
+        const Define *old = &o->build.defines[i];
+        if (strlen(old->name) != n || strncmp(old->name, text, n) != 0)
+            continue;
+        if (strcmp(old->value, eq + 1) == 0)
+            return;
+        fprintf(stderr, "cnnc: error: -D %s is given twice, as '%s' and as '%s'\n", old->name,
+                old->value, eq + 1);
+        exit(1);
+    }
+    Define d = {xstrndup(text, n), xstrdup(eq + 1), false};
     o->build.defines = xrealloc(o->build.defines, sizeof d * (size_t)(o->build.ndefines + 1));
     o->build.defines[o->build.ndefines++] = d;
 }
@@ -267,18 +327,127 @@ static void parse_args(int argc, char **argv, Options *o)
 
 /* ---- atomic output ------------------------------------------------------ */
 
+/* One output file. A regular file (or a new one) is written to a temporary
+ * beside it and renamed over it once every output was written; a symlink is
+ * followed, so its target is replaced and the link stays. Anything else (a
+ * character device such as /dev/null, a FIFO, the /dev/stdout and /dev/fd/N
+ * links of /proc) is opened and written directly, never replaced. */
 typedef struct PendingFile {
-    char *path, *tmp;
+    const char *path; /* as given, for messages */
+    char *target;     /* path with its symlinks followed: renamed over */
+    char *tmp;        /* the staged temporary, until renamed */
+    bool direct;      /* written through open(path), not renamed */
+    bool append;      /* direct, a regular file reached through /proc: O_APPEND */
+    int fd;           /* direct: the open file, or -1 */
 } PendingFile;
 
-/* Write data to a temporary file beside path; rename later with commit_file. */
-static bool stage_file(PendingFile *pf, const char *path, const StrBuf *data)
+static bool output_error(const char *path, int err)
 {
-    pf->path = xstrdup(path);
-    pf->tmp = xasprintf("%s.tmpXXXXXX", path);
+    fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(err));
+    return false;
+}
+
+/* The link at path, read. NULL on error (errno set). */
+static char *read_link(const char *path)
+{
+    for (size_t cap = 256;; cap *= 2) {
+        char *buf = xmalloc(cap);
+        ssize_t n = readlink(path, buf, cap);
+        if (n >= 0 && (size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+        if (n < 0)
+            return NULL;
+    }
+}
+
+/* Whether the link at path is one of /proc's (/proc/self/fd/1, also reached
+ * as /dev/stdout or /dev/fd/1): it names an open file, not a path to replace. */
+static bool in_procfs(const char *path)
+{
+#ifdef __linux__
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+    struct statfs fs;
+    bool proc = statfs(dir, &fs) == 0 && fs.f_type == 0x9fa0; /* PROC_SUPER_MAGIC */
+    free(dir);
+    return proc;
+#else
+    return strncmp(path, "/proc/", 6) == 0;
+#endif
+}
+
+/* Decide how pf->path is written: refuse a directory or a block device, and
+ * follow symlinks (through a dangling one, its target is created). Errors
+ * are printed if report. */
+static bool plan_file(PendingFile *pf, const char *path, bool report)
+{
+    *pf = (PendingFile){.path = path, .fd = -1};
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return report && output_error(path, EISDIR);
+    if (exists && S_ISBLK(st.st_mode)) {
+        if (report)
+            fprintf(stderr, "cnnc: error: cannot write '%s': it is a block device\n", path);
+        return false;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        pf->direct = true;
+        return true;
+    }
+    char *p = xstrdup(path);
+    for (int hops = 0;; hops++) {
+        struct stat lst;
+        if (lstat(p, &lst) != 0 || !S_ISLNK(lst.st_mode))
+            break;
+        if (in_procfs(p)) {
+            /* /dev/stdout -> /proc/self/fd/1 -> a file the shell opened:
+             * its name may be gone or renamed; write into the file itself. */
+            free(p);
+            pf->direct = pf->append = true;
+            return true;
+        }
+        char *link = hops < 40 ? read_link(p) : NULL;
+        if (!link) {
+            int err = hops < 40 ? errno : ELOOP;
+            free(p);
+            return report && output_error(path, err);
+        }
+        const char *slash = strrchr(p, '/');
+        char *next = link[0] == '/' || !slash ? xstrdup(link)
+                                              : xasprintf("%.*s/%s", (int)(slash - p), p, link);
+        free(link);
+        free(p);
+        p = next;
+    }
+    pf->target = p;
+    return true;
+}
+
+/* The temporary for path: path.tmpXXXXXX, in the same directory, with the
+ * file name cut short where the suffix would make it too long for the file
+ * system (a 250-byte name is valid, 260 bytes are not). */
+static char *temp_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t keep = strlen(base), limit = NAME_MAX - strlen(".tmpXXXXXX");
+    if (keep > limit)
+        keep = limit;
+    return xasprintf("%.*s%.*s.tmpXXXXXX", (int)(base - path), path, (int)keep, base);
+}
+
+/* Write data to a temporary file beside the target; rename later with
+ * commit_file. */
+static bool stage_file(PendingFile *pf, const StrBuf *data)
+{
+    pf->tmp = temp_name(pf->target);
     int fd = mkstemp(pf->tmp);
     if (fd < 0) {
-        fprintf(stderr, "cnnc: error: cannot create '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "cnnc: error: cannot create '%s': %s\n", pf->path, strerror(errno));
         free(pf->tmp);
         pf->tmp = NULL;
         return false;
@@ -291,34 +460,68 @@ static bool stage_file(PendingFile *pf, const char *path, const StrBuf *data)
     bool ok = f && fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
     ok = f && fclose(f) == 0 && ok;
     if (!ok) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        output_error(pf->path, errno);
         unlink(pf->tmp);
         free(pf->tmp);
         pf->tmp = NULL;
     }
     return ok;
+}
+
+/* Open a direct output and write all of data into it (a FIFO blocks until
+ * it has a reader, as a shell redirection does). */
+static bool write_direct(PendingFile *pf, const StrBuf *data)
+{
+    pf->fd = open(pf->path, O_WRONLY | O_NOCTTY | (pf->append ? O_APPEND : 0));
+    if (pf->fd < 0)
+        return output_error(pf->path, errno);
+    struct stat st;
+    if (fstat(pf->fd, &st) != 0)
+        return output_error(pf->path, errno);
+    if (S_ISREG(st.st_mode) != pf->append) /* it changed since plan_file */
+        return output_error(pf->path, EAGAIN);
+    for (size_t done = 0; done < data->len;) {
+        ssize_t n = write(pf->fd, data->data + done, data->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return output_error(pf->path, n < 0 ? errno : EIO);
+        done += (size_t)n;
+    }
+    int fd = pf->fd;
+    pf->fd = -1;
+    return close(fd) == 0 || output_error(pf->path, errno);
+}
+
+static void discard_file(PendingFile *pf);
+
+/* Whether path is a device, FIFO or /proc link that output is written into. */
+static bool written_directly(const char *path)
+{
+    PendingFile pf;
+    bool direct = plan_file(&pf, path, false) && pf.direct;
+    discard_file(&pf);
+    return direct;
 }
 
 static void discard_file(PendingFile *pf)
 {
     if (pf->tmp)
         unlink(pf->tmp);
+    if (pf->fd >= 0)
+        close(pf->fd);
     free(pf->tmp);
-    free(pf->path);
-    *pf = (PendingFile){0};
+    free(pf->target);
+    *pf = (PendingFile){.fd = -1};
 }
 
 static bool commit_file(PendingFile *pf)
 {
-    bool ok = rename(pf->tmp, pf->path) == 0;
-    if (!ok)
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", pf->path, strerror(errno));
-    else {
-        free(pf->tmp);
-        pf->tmp = NULL;
-    }
-    discard_file(pf);
-    return ok;
+    if (rename(pf->tmp, pf->target) != 0)
+        return output_error(pf->path, errno);
+    free(pf->tmp);
+    pf->tmp = NULL;
+    return true;
 }
 
 /* out.c -> out.h; anything else gets ".h" appended. */
@@ -339,25 +542,38 @@ static char *default_output(const char *input)
     return xasprintf("%.*s.c", (int)n, base);
 }
 
+/* Whether writing path b would write file a: the same name, or the same
+ * regular file (st_dev and st_ino, through links). Two writes into one device
+ * or FIFO (-o /dev/null --weights-file=/dev/null) harm nothing, so only
+ * regular files and names not created yet count. */
 static bool same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    if (strcmp(a, b) == 0)
-        return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
+    bool sta = stat(a, &sa) == 0, stb = stat(b, &sb) == 0;
+    if (sta && stb)
+        return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
 }
 
-/* The output files must be distinct, and none of them the input (-o net.cnn,
- * or --weights-file naming the .c, would overwrite one file with another). */
-static bool outputs_distinct(const char *input, const char *const paths[3])
+/* The output files must be distinct, and none of them an input: the .cnn or
+ * the weights file read (-o net.cnn, --weights-file=w.safetensors or
+ * --emit=ir -o w.safetensors would overwrite what was read). inputs[1] is
+ * NULL without a weights file. */
+static bool outputs_distinct(const char *const inputs[2], const char *const paths[3])
 {
+    static const char *const what[2] = {"the input file", "the weights file"};
     for (int i = 0; i < 3; i++) {
         if (!paths[i])
             continue;
-        if (same_file(paths[i], input)) {
-            fprintf(stderr, "cnnc: error: output file '%s' is the input file\n", paths[i]);
-            return false;
+        for (int k = 0; k < 2; k++) {
+            if (inputs[k] && same_file(inputs[k], paths[i])) {
+                if (k == 0 || strcmp(inputs[k], paths[i]) == 0)
+                    fprintf(stderr, "cnnc: error: output file '%s' is %s\n", paths[i], what[k]);
+                else
+                    fprintf(stderr, "cnnc: error: output file '%s' is %s '%s'\n", paths[i],
+                            what[k], inputs[k]);
+                return false;
+            }
         }
         for (int j = 0; j < i; j++) {
             if (paths[j] && same_file(paths[i], paths[j])) {
@@ -371,17 +587,36 @@ static bool outputs_distinct(const char *input, const char *const paths[3])
     return true;
 }
 
-/* Write up to three files all-or-nothing: each goes to a temporary name first,
- * and the renames happen only once every file was written in full. */
+/* Write up to three files all-or-nothing, as far as the file system allows:
+ * every destination is checked first, regular files go to temporary names,
+ * the direct outputs (devices, FIFOs) are written, and the renames happen
+ * only once all of that succeeded. */
 static bool write_outputs(const char *const paths[3], const StrBuf *const data[3])
 {
-    PendingFile pf[3] = {{0}};
+    PendingFile pf[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
     bool ok = true;
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i])
-            ok = stage_file(&pf[i], paths[i], data[i]);
+            ok = plan_file(&pf[i], paths[i], true);
+    for (int i = 0; i < 3 && ok; i++) /* two dangling symlinks to one new file */
+        for (int j = 0; j < i && ok; j++)
+            if (pf[i].target && pf[j].target && strcmp(pf[i].target, pf[j].target) == 0) {
+                fprintf(stderr, "cnnc: error: '%s' and '%s' are the same file '%s'\n", paths[j],
+                        paths[i], pf[i].target);
+                ok = false;
+            }
     for (int i = 0; i < 3 && ok; i++)
-        if (paths[i])
+        if (paths[i] && !pf[i].direct)
+            ok = stage_file(&pf[i], data[i]);
+    /* A reader closing a FIFO early is an error to report (EPIPE), not a
+     * signal that would leave the temporaries behind. */
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < 3 && ok; i++)
+        if (paths[i] && pf[i].direct)
+            ok = write_direct(&pf[i], data[i]);
+    signal(SIGPIPE, old_pipe);
+    for (int i = 0; i < 3 && ok; i++)
+        if (paths[i] && !pf[i].direct)
             ok = commit_file(&pf[i]);
     for (int i = 0; i < 3; i++)
         discard_file(&pf[i]);
@@ -460,6 +695,7 @@ static int compile(const Options *o)
     if (ok) {
         char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
         char *h_path = header_path(c_path);
+        const char *inputs[2] = {o->input, g->weights_path};
         StrBuf out = {0}, hdr = {0}, blob = {0};
         if (o->emit != EMIT_C) {
             FILE *mem = open_memstream(&out.data, &out.len);
@@ -473,7 +709,7 @@ static int compile(const Options *o)
             const char *paths[3] = {c_path, NULL, NULL};
             const StrBuf *data[3] = {&out, NULL, NULL};
             if (o->output)
-                ok = outputs_distinct(o->input, paths) && write_outputs(paths, data);
+                ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
             else
                 fwrite(out.data, 1, out.len, stdout);
         } else if (strpbrk(base_name(h_path), "\"\\\n")) {
@@ -482,6 +718,14 @@ static int compile(const Options *o)
                     "cnnc: error: output name '%s' cannot be #included from C (it "
                     "contains '\"', '\\' or a newline)\n",
                     base_name(h_path));
+            ok = false;
+        } else if (strcmp(base_name(h_path), "cnnrt.h") == 0) {
+            /* The .c file says #include "cnnrt.h" for the runtime: a header
+             * of that name beside it would be found first. */
+            fprintf(stderr,
+                    "cnnc: error: the header '%s' would hide the runtime's cnnrt.h from the "
+                    "generated code; choose another -o name\n",
+                    h_path);
             ok = false;
         } else {
             EmitOptions eo = {.with_main = o->with_main,
@@ -496,7 +740,17 @@ static int compile(const Options *o)
             emit_c(g, &eo, &out, &hdr, &blob);
             const char *paths[3] = {c_path, h_path, o->weights_file};
             const StrBuf *data[3] = {&out, &hdr, &blob};
-            ok = outputs_distinct(o->input, paths) && write_outputs(paths, data);
+            StrBuf both = {0};
+            if (written_directly(c_path)) {
+                /* -o /dev/null, /dev/stdout, a FIFO: the header goes into it
+                 * too, first, not beside it as a new file /dev/null.h. */
+                sb_write(&both, hdr.data, hdr.len);
+                sb_write(&both, out.data, out.len);
+                paths[1] = NULL;
+                data[0] = &both;
+            }
+            ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
+            sb_free(&both);
         }
         free(out.data);
         sb_free(&hdr);

@@ -81,37 +81,70 @@ static bool is_c_keyword(const char *s)
     return false;
 }
 
-/* C's keywords, and memcpy, which the generated NAME_run() calls: a tensor
- * name is a parameter of that function. */
+/* Names a tensor's C name may not be: it is a parameter of NAME_run(), so it
+ * must not be an object-like macro of the headers the generated code
+ * includes (<math.h>, <string.h>, <stdio.h>, <stdlib.h>, "cnnrt.h" with
+ * <stdbool.h> and <stddef.h>), in ISO or GNU mode (-std=gnu11 predefines
+ * linux and unix), nor hide what NAME_run() uses (memcpy, its locals). The
+ * list is glibc's, plus the traditional system names other targets
+ * predefine in GNU mode; other libcs' macros mostly follow the prefixes of
+ * reserved_prefix(). Function-like macros (isnan) are only expanded before
+ * a '(', never after a parameter name. */
 static bool is_reserved(const char *s)
 {
-    static const char *const keywords[] = {
-        "auto",     "break",  "case",   "char",     "const",     "continue", "default",  "do",
-        "double",   "else",   "enum",   "extern",   "float",     "for",      "goto",     "if",
-        "inline",   "int",    "long",   "register", "restrict",  "return",   "short",    "signed",
-        "sizeof",   "static", "struct", "switch",   "typedef",   "union",    "unsigned", "void",
-        "volatile", "while",  "_Bool",  "_Complex", "_Imaginary"};
-    for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
-        if (strcmp(s, keywords[i]) == 0)
+    static const char *const names[] = {
+        /* what NAME_run() calls or declares */
+        "memcpy", "prof_t", "blas_threads_set",
+        /* <stdbool.h>, <stddef.h>, <stdio.h>, <stdlib.h>, <string.h> */
+        "bool", "true", "false", "NULL", "EOF", "BUFSIZ", "FILENAME_MAX", "FOPEN_MAX",
+        "TMP_MAX", "P_tmpdir", "stdin", "stdout", "stderr", "RAND_MAX", "MB_CUR_MAX",
+        "FD_SETSIZE", "NFDBITS", "BIG_ENDIAN", "LITTLE_ENDIAN", "PDP_ENDIAN", "BYTE_ORDER",
+        "WCONTINUED", "WEXITED", "WNOHANG", "WNOWAIT", "WSTOPPED", "WUNTRACED", "errno",
+        /* <math.h> */
+        "NAN", "INFINITY", "MAXFLOAT", "math_errhandling",
+        /* predefined in GNU mode */
+        "linux", "unix", "i386", "sun", "sparc", "mips", "vax", "m68k", "hppa", "pdp11",
+        "ns32000", "bsd", "BSD"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(s, names[i]) == 0)
             return true;
-    return strcmp(s, "memcpy") == 0;
+    return false;
 }
 
-/* A C identifier made from a label: "features.0" -> "features_0", "int" -> "int_". */
+/* Families of macros by prefix: the runtime's (cnnrt_, CNNRT_), and <math.h>'s
+ * and <stdio.h>/<stdlib.h>'s (FP_NAN, FP_INT_UPWARD, M_PI, M_2_SQRTPI,
+ * HUGE_VALF, SNANF, MATH_ERRNO, SEEK_SET, EXIT_FAILURE, L_tmpnam,
+ * RENAME_NOREPLACE). */
+static bool reserved_prefix(const char *s)
+{
+    static const char *const prefixes[] = {"cnnrt_", "CNNRT_",   "FP_",   "HUGE_VAL", "SNAN",
+                                           "MATH_ERR", "SEEK_", "EXIT_", "RENAME_",  "L_"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return s[0] == 'M' && s[1] == '_' && (isupper((unsigned char)s[2]) || isdigit((unsigned char)s[2]));
+}
+
+/* A C identifier made from a label: "features.0" -> "features_0", "int" ->
+ * "int_", "NAN" -> "NAN_" (a macro), "__LINE__" -> "t__LINE__" (names that
+ * begin with __ or _ and a capital letter are the C implementation's, any of
+ * them may be a macro, and one that ends in _ as well: a trailing _ is not
+ * enough). */
 static char *c_ident(const char *label)
 {
     size_t n = strlen(label);
-    char *s = xmalloc(n + 3);
+    char *s = xmalloc(n + 4);
     size_t j = 0;
     if (!isalpha((unsigned char)label[0]) && label[0] != '_')
         s[j++] = '_';
+    else if (label[0] == '_' && (label[1] == '_' || isupper((unsigned char)label[1])))
+        s[j++] = 't';
     for (size_t i = 0; i < n; i++)
         s[j++] = isalnum((unsigned char)label[i]) ? label[i] : '_';
-    if (is_c_keyword(s) || j == 0)
+    s[j] = '\0';
+    if (is_c_keyword(s) || j == 0 || is_reserved(s) || reserved_prefix(s))
         s[j++] = '_';
     s[j] = '\0';
-    if (is_reserved(s))
-        strcpy(s + j, "_");
     return s;
 }
 
@@ -144,6 +177,35 @@ static char *unique_tensor_name(Graph *g, const char *base)
     }
     free(id);
     return name;
+}
+
+/* Once the network has its name: the generated code's own names begin with
+ * it, NET_ in upper case for macros (NET_BATCH, NET_H, NET_X_SIZE, NET_PARTS)
+ * and net_ for the rest (net_arena, net_prof), so a tensor named so would be
+ * replaced by a macro or hide a variable in net_run(). It gets a trailing _:
+ * no generated name ends in _. */
+static void rename_prefixed_tensors(Graph *g)
+{
+    char *lower = xasprintf("%s_", g->name), *upper = xstrdup(lower);
+    size_t n = strlen(lower);
+    for (char *p = upper; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    for (int i = 0; i < g->ntensors; i++) {
+        Tensor *t = g->tensors[i];
+        if (strncmp(t->name, lower, n) != 0 && strncmp(t->name, upper, n) != 0)
+            continue;
+        char *base = xasprintf("%s_", t->name);
+        char *name = xstrdup(base);
+        for (int k = 2; find_tensor_nocase(g, name); k++) {
+            free(name);
+            name = xasprintf("%s_%d", base, k);
+        }
+        free(base);
+        free(t->name);
+        t->name = name;
+    }
+    free(lower);
+    free(upper);
 }
 
 static Tensor *new_unique_tensor(Graph *g, const char *base)
@@ -694,7 +756,29 @@ static bool do_stmt(Sema *s, const Stmt *st)
     die("bad statement kind %d", (int)st->kind);
 }
 
-/* The network name: --name, else `network NAME`, else the file name's stem. */
+/* Why a network name cannot prefix the generated code's names, or NULL:
+ * NAME_H is the header's include guard and NAME_ begins every symbol, so
+ * "_stdio" would take glibc's _STDIO_H (and every _X name is the C
+ * implementation's), "cnnrt" the runtime's CNNRT_H and cnnrt_ names,
+ * "fp_fast" <math.h>'s FP_FAST_FMA (the .c defines NET_FMA), and "main"
+ * --main's main_x variables. */
+static const char *bad_network_name(const char *name)
+{
+    if (name[0] == '_')
+        return "cannot begin with '_' (its macros would be names reserved to the C "
+               "implementation, such as <stdio.h>'s include guard _STDIO_H)";
+    if (strncasecmp(name, "cnnrt", 5) == 0 && (name[5] == '\0' || name[5] == '_'))
+        return "is reserved: cnnrt and cnnrt_... (in any case) are the runtime's names";
+    if (strncasecmp(name, "fp_", 3) == 0) /* NET_FMA, for network fp_fast */
+        return "is reserved: FP_... are <math.h>'s names (FP_FAST_FMA)";
+    if (strcmp(name, "main") == 0)
+        return "is reserved: --main's code has main_ names";
+    return NULL;
+}
+
+/* The network name: --name, else `network NAME`, else the file name's stem
+ * (made a C identifier, and one bad_network_name() accepts: "cnnrt.cnn" is
+ * network n_cnnrt, "_x.cnn" n_x). */
 static bool set_name(Sema *s)
 {
     const char *name = s->opt->name;
@@ -711,6 +795,11 @@ static bool set_name(Sema *s)
         char *raw = xstrndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
         stem = c_ident(raw);
         free(raw);
+        if (bad_network_name(stem)) {
+            char *prefixed = xasprintf("%s%s", stem[0] == '_' ? "n" : "n_", stem);
+            free(stem);
+            stem = prefixed;
+        }
         name = stem;
     }
     bool ok = isalpha((unsigned char)name[0]) || name[0] == '_';
@@ -721,8 +810,13 @@ static bool set_name(Sema *s)
     else if (strlen(name) > AST_MAX_NAME)
         diag_error(loc, "network name '%.40s...' is too long (%zu bytes; the limit is %d)", name,
                    strlen(name), AST_MAX_NAME);
-    else
+    else if (bad_network_name(name)) {
+        diag_error(loc, "network name '%s' %s", name, bad_network_name(name));
+        ok = false;
+    } else {
         s->g->name = xstrdup(name);
+        rename_prefixed_tensors(s->g);
+    }
     free(stem);
     return ok;
 }

@@ -224,4 +224,6 @@ check "--emit=test checks every output, in declaration order" bash -c "
     '$cnnc' two.cnn --emit=test -o tt.c && $ccs -std=c99 -O2 tt.c \$('$cnnc' --cflags) -o tt \$('$cnnc' --libs) &&
     ./tt x2.f32 e2.f32 > tt.out && sed -n 1p tt.out | grep -q '^a: ok: 32 values' && sed -n 2p tt.out | grep -q '^b: ok: 12 values'"
 
+. "$root/tests/cli/hostile.sh"
+
 check_done cli
