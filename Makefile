@@ -16,7 +16,8 @@
 #   make deps       install missing Debian build packages (needs root or sudo)
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
 #   make uninstall  remove them again (same PREFIX and DESTDIR as for install)
-#   make bench      time the generated code against PyTorch, -O0 against -O2 and
+#   make bench      time the generated code against PyTorch and ONNX Runtime (npm's
+#                   onnxruntime-node in build/ort, installed by deps-bench), -O0 against -O2 and
 #                   pruned against unpruned networks (bench/bench.py); BENCH_QUICK=1
 #                   for a smoke test, BENCH_NETS=lenet5,cifar_vgg to choose networks,
 #                   BENCH_SECTIONS=optimizer,pruning to choose sections (those two need

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Benchmark cnnc's generated code (`make bench`): against PyTorch, eager and
-frozen; -O0 against -O2; pruned networks against unpruned ones.
+frozen, and ONNX Runtime; -O0 against -O2; pruned networks against unpruned
+ones.
 
 Usage (from any directory; Debian's python3 and, optionally, python3-torch,
-python3-numpy and python3-torchvision; no PyPI):
+python3-numpy and python3-torchvision, and ONNX Runtime's library from npm's
+onnxruntime-node under build/ort/, which `tools/install-deps.sh bench`
+installs; no PyPI):
 
     /usr/bin/python3 bench/bench.py [--quick] [--sections pytorch,optimizer,pruning]
                                     [--nets lenet5,cifar_vgg] [--ghz 3.6]
@@ -13,8 +16,8 @@ python3-numpy and python3-torchvision; no PyPI):
 
 Three sections, all run by default; --sections picks some:
 
-- pytorch (below): cnnc against PyTorch, per batch size and thread count,
-  and per-layer profiles.
+- pytorch (below): cnnc against PyTorch and ONNX Runtime, per batch size
+  and thread count, and per-layer profiles.
 - optimizer: every network of ZOO compiled with `cnnc -O0` and `-O2`, batch 1:
   the activation arena of each (`cnnc --stats`), what -O2 did, and CPU time per
   inference of both (CpuTime, alternating in rounds), after checking that
@@ -44,13 +47,22 @@ the pytorch section does:
 2. One run on a random input checks that our output and PyTorch's agree
    (max abs difference within 1e-3 of the largest output), so a benchmark
    never times wrong code. A network that disagrees is not timed.
+   The module is exported with torch.onnx.export (opset ORT_OPSET) and run
+   once by ONNX Runtime (bench/ortcapi.py: its C API through ctypes, the CPU
+   provider, graph optimizations all, sequential execution); its output is
+   checked against PyTorch's in the same way, and ONNX Runtime is timed only
+   if it agrees. Without its library (build/ort/, or the file CNNC_ORT_LIB
+   names) or without PyTorch (which exports the models), ONNX Runtime is
+   skipped and says why.
 3. For 1 and 2 threads (never more than the cores available; ours compiled
    with `cnnc --threads T` and -fopenmp for T > 1, with OPENBLAS_NUM_THREADS
    and OMP_NUM_THREADS, PyTorch through
-   torch.set_num_threads and openblas_set_num_threads), ours (`prog --bench N`, which prints the median of
-   N runs after N/10+1 warm-up runs), PyTorch eager and PyTorch frozen
-   (torch.jit.trace + torch.jit.freeze) are timed in alternating rounds:
-   ours, eager, frozen, ours, ... Each round times N runs of one
+   torch.set_num_threads and openblas_set_num_threads, ONNX Runtime with
+   T intra-op threads), ours (`prog --bench N`, which prints the median of
+   N runs after N/10+1 warm-up runs), PyTorch eager, PyTorch frozen
+   (torch.jit.trace + torch.jit.freeze) and ONNX Runtime (inputs and
+   outputs bound once, one Run call per run) are timed in alternating
+   rounds: ours, eager, frozen, ORT, ours, ... Each round times N runs of one
    implementation after a warm-up and keeps their median; the figure reported
    is the median of the rounds.
 
@@ -90,6 +102,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import ortcapi  # ONNX Runtime's C API through ctypes (loads nothing until asked)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD") or "build")  # make exports BUILD
@@ -625,6 +639,19 @@ class CpuTime:
         return max(0.0, cpu - self.base) * 1e3 / (total - 2)
 
 
+def time_ort(session, runs, warmup):
+    """time_torch's counterpart for an ONNX Runtime session (inputs and
+    outputs bound once: each run is one OrtApi::Run call through ctypes)."""
+    for _ in range(warmup):
+        session.run()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        session.run()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
 def time_torch(fn, x, runs, warmup):
     with torch.no_grad():
         for _ in range(warmup):
@@ -681,6 +708,99 @@ def agree(ours, ref):
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
     ok = diff <= max(1e-4, 1e-3 * scale) and np.all(np.isfinite(o))
     return diff, bool(ok)
+
+
+# --------------------------------------------------------------------------
+# ONNX Runtime: the second reference. Each network's PyTorch module is
+# exported with torch.onnx.export and run by ONNX Runtime's CPU library (the
+# one npm's onnxruntime-node ships; bench/ortcapi.py calls its C API through
+# ctypes), in the same process and the same alternating rounds as PyTorch.
+
+ORT_OPSET = 17  # the newest torch 1.13 exports
+ORT_DIR = os.path.join(BUILD, "ort")  # where tools/install-deps.sh bench installs it
+ORT = None  # ortcapi.Runtime once load_ort() found the library
+ORT_MISSING = "not loaded"
+
+
+def load_ort():
+    """Load ONNX Runtime for the pytorch section; sets ORT, or ORT_MISSING to
+    why it is skipped."""
+    global ORT, ORT_MISSING
+    if torch is None:
+        ORT_MISSING = "needs PyTorch to export the networks (torch.onnx.export)"
+        return
+    lib = ortcapi.find_library(BUILD)
+    if lib is None and os.environ.get("CNNC_ORT_LIB"):
+        ORT_MISSING = "CNNC_ORT_LIB=%s does not exist" % os.environ["CNNC_ORT_LIB"]
+        return
+    if lib is None:
+        ORT_MISSING = ("libonnxruntime.so not found under %s (`tools/install-deps.sh bench` "
+                       "installs npm's onnxruntime-node there; CNNC_ORT_LIB=path names "
+                       "another)" % os.path.relpath(ORT_DIR, ROOT))
+        return
+    try:
+        ORT = ortcapi.Runtime(lib)
+        ORT_MISSING = None
+    except (OSError, AttributeError, ortcapi.OrtError) as e:
+        ORT_MISSING = "%s could not be loaded: %s" % (lib, e)
+
+
+def ort_version_text():
+    if ORT is None:
+        return "skipped: %s" % ORT_MISSING
+    lib = os.path.relpath(ORT.path, ROOT) if ORT.path.startswith(ROOT) else ORT.path
+    return ("%s, CPU provider (%s, C API through ctypes); graph optimizations all, "
+            "sequential execution, intra-op threads = threads" % (ORT.version, lib))
+
+
+def export_onnx(module, x, path):
+    """Export the module at x's shape to path (opset ORT_OPSET, input "input",
+    outputs "out0", ...); return {output name: zeroed float32 array} in the
+    order of flat_output."""
+    import contextlib
+    import io
+    import warnings
+    with torch.no_grad():
+        y = module(x)
+    ys = list(y) if isinstance(y, (tuple, list)) else list(y.values()) if isinstance(y, dict) \
+        else [y]
+    names = ["out%d" % i for i in range(len(ys))]
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), path, input_names=["input"], output_names=names,
+                          opset_version=ORT_OPSET, do_constant_folding=True)
+    return {n: np.zeros(tuple(t.shape), dtype=np.float32) for n, t in zip(names, ys)}
+
+
+class OrtModel:
+    """One network and batch size exported for ONNX Runtime, its input and
+    output arrays, and its output checked once against PyTorch eager's."""
+
+    def __init__(self, module, x, ref, workdir, batch):
+        self.path = os.path.join(workdir, "b%d.onnx" % batch)
+        self.x = np.ascontiguousarray(x.numpy(), dtype=np.float32)
+        try:
+            self.outs = export_onnx(module, x, self.path)
+        except Exception as e:  # torch.onnx raises many kinds
+            raise Skip("torch.onnx.export failed: %s" % str(e).splitlines()[0][:200])
+        s = self.session(1)
+        try:
+            s.run()
+        finally:
+            s.close()
+        got = np.concatenate([a.reshape(-1) for a in self.outs.values()])
+        self.diff, ok = agree(got, ref)
+        if not ok:
+            raise Skip("OUTPUT DISAGREES with PyTorch eager (max |ORT - eager| = %.3g), "
+                       "not timed" % self.diff)
+
+    def session(self, threads):
+        try:
+            s = ORT.session(self.path, threads)
+            s.bind({"input": self.x}, self.outs)
+        except ortcapi.OrtError as e:
+            raise Skip(str(e).splitlines()[0][:300])
+        return s
 
 
 def bench_net(net, args, thread_list, peak_core, rows, notes, profiles):
@@ -749,6 +869,16 @@ def bench_net(net, args, thread_list, peak_core, rows, notes, profiles):
             impls["eager"] = lambda n, m=module, x=x: time_torch(m, x, n, max(1, n // 10))
             impls["frozen"] = lambda n, f=frozen, x=x: time_torch(f, x, n, max(1, n // 10))
         notes.append("%s batch %d: %s" % (net.name, batch, diff_text))
+        ort_model = None
+        if module is not None and ORT is not None:
+            try:
+                ort_model = OrtModel(module, x, ref, workdir, batch)
+                log("   batch %d: max |ORT - eager| = %.3g" % (batch, ort_model.diff))
+                notes.append("%s batch %d: max |ONNX Runtime - eager| = %.3g" % (
+                    net.name, batch, ort_model.diff))
+            except Skip as e:
+                notes.append("%s batch %d: ONNX Runtime: %s" % (net.name, batch, e))
+                log("   batch %d: ONNX Runtime: %s" % (batch, e))
 
         for threads in thread_list:
             tprog = prog
@@ -759,14 +889,27 @@ def bench_net(net, args, thread_list, peak_core, rows, notes, profiles):
             impls["ours"] = lambda n, t=threads, p=tprog: time_ours(p, inp, out, n, t)
             if module is not None:
                 set_torch_threads(threads)
-            ms, runs = Timer(impls, args.quick, args.budget).measure()
+            impls.pop("ort", None)
+            session = None
+            if ort_model is not None:
+                try:
+                    session = ort_model.session(threads)
+                    impls["ort"] = lambda n, s=session: time_ort(s, n, max(1, n // 10))
+                except Skip as e:
+                    notes.append("%s batch %d, %d threads: ONNX Runtime: %s" % (
+                        net.name, batch, threads, e))
+            try:
+                ms, runs = Timer(impls, args.quick, args.budget).measure()
+            finally:
+                if session is not None:
+                    session.close()
             gflops = 2.0 * macs / (ms["ours"] * 1e6)
             row = {"net": net.name, "batch": batch, "threads": threads, "ours": ms["ours"],
-                   "eager": ms.get("eager"), "frozen": ms.get("frozen"), "gflops": gflops,
-                   "peak": 100.0 * gflops / (peak_core * threads),
+                   "eager": ms.get("eager"), "frozen": ms.get("frozen"), "ort": ms.get("ort"),
+                   "gflops": gflops, "peak": 100.0 * gflops / (peak_core * threads),
                    "mpeak": 100.0 * gflops / (args.measured_peak * threads)
                    if args.measured_peak else None, "runs": runs["ours"],
-                   "truns": runs.get("eager")}
+                   "truns": runs.get("eager"), "oruns": runs.get("ort")}
             rows.append(row)
             log("   " + format_row(row, plain=True))
 
@@ -950,16 +1093,18 @@ def table(columns, cell_rows, left=1):
     return "\n".join(lines)
 
 
-COLUMNS = ["network", "batch", "threads", "ours ms", "eager ms", "frozen ms", "ours GFLOP/s",
-           "% of peak", "% of measured peak", "ours/eager", "ours/frozen", "runs (ours/torch)"]
+COLUMNS = ["network", "batch", "threads", "ours ms", "eager ms", "frozen ms", "ORT ms",
+           "ours GFLOP/s", "% of peak", "% of measured peak", "ours/eager", "ours/frozen",
+           "ours/ORT", "runs (ours/torch/ORT)"]
 
 
 def row_cells(r):
     return [r["net"], str(r["batch"]), str(r["threads"]), fmt_ms(r["ours"]), fmt_ms(r["eager"]),
-            fmt_ms(r["frozen"]), "%.1f" % r["gflops"], "%.0f%%" % r["peak"],
-            "%.0f%%" % r["mpeak"] if r["mpeak"] is not None else "-",
+            fmt_ms(r["frozen"]), fmt_ms(r.get("ort")), "%.1f" % r["gflops"],
+            "%.0f%%" % r["peak"], "%.0f%%" % r["mpeak"] if r["mpeak"] is not None else "-",
             fmt_ratio(r["ours"], r["eager"]), fmt_ratio(r["ours"], r["frozen"]),
-            "%d/%s" % (r["runs"], r["truns"] if r["truns"] else "-")]
+            fmt_ratio(r["ours"], r.get("ort")),
+            "%d/%s/%s" % (r["runs"], r["truns"] or "-", r.get("oruns") or "-")]
 
 
 def format_row(r, plain=False):
@@ -1009,12 +1154,18 @@ def pytorch_text(run_info, rows, notes, profiles):
             "`cnnc --threads T` and `-fopenmp`, OpenBLAS with "
             "OPENBLAS_NUM_THREADS=threads); eager = the PyTorch module under torch.no_grad(); "
             "frozen = torch.jit.freeze(torch.jit.trace(module)); PyTorch with "
-            "torch.set_num_threads(threads) and its OpenBLAS set to as many. Timed in one run, alternating ours, eager, frozen "
+            "torch.set_num_threads(threads) and its OpenBLAS set to as many; ORT = ONNX Runtime's "
+            "CPU provider on the module exported by torch.onnx.export (opset %d, constant "
+            "folding), graph optimizations all, sequential execution, intra-op threads = "
+            "threads, inputs and outputs bound once (one OrtApi::Run call per run, through "
+            "ctypes: about 2 us of the figure, which matters on lenet5 only). Each "
+            "output is checked once against eager's before timing. Timed in one run, "
+            "alternating ours, eager, frozen, ORT "
             "in rounds; each figure is the median over rounds of each round's median. "
             "GFLOP/s = 2 x MACs / time. %% of peak is of `threads` cores, with the peak from "
             "/proc/cpuinfo's flags and clock; %% of measured peak uses what bench/fma_peak.c "
             "reached instead (see above). A ratio below 1 means ours is faster. "
-            "runs = timed runs in all rounds." % " ".join(CFLAGS), ""]
+            "runs = timed runs in all rounds." % (" ".join(CFLAGS), ORT_OPSET), ""]
     out.append(markdown_table(rows) if rows else "(no network was timed)")
     if notes:
         out += ["", "### Checks and notes", ""]
@@ -1179,6 +1330,11 @@ def section_pytorch(args, cores, flags, peak_core, peak_text, measured, how):
             "`tools/install-deps.sh bench` installs python3-torch." % TORCH_MISSING)
     else:
         torch.manual_seed(0)
+    load_ort()
+    if ORT is None:
+        log("bench: ONNX Runtime skipped (%s)" % ORT_MISSING)
+    else:
+        log("bench: ONNX Runtime %s (%s)" % (ORT.version, ORT.path))
     busy = LoadMeter.now()
     if busy is not None and busy > 0.05:
         log("bench: WARNING: other processes keep %.2f of %d cores busy; figures (2-thread "
@@ -1206,6 +1362,7 @@ def section_pytorch(args, cores, flags, peak_core, peak_text, measured, how):
             torch.__version__, "on" if torch.backends.mkldnn.is_available() else "off")))
     else:
         info.append(("PyTorch", "not installed (%s): skipped" % TORCH_MISSING))
+    info.append(("ONNX Runtime", ort_version_text()))
     info.append(("date", now_utc()))
     info.append(("peak (flags)", peak_text))
     info.append(("peak (measured)", "%.1f GFLOP/s per core (%s, before and after the networks, "

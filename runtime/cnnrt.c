@@ -265,6 +265,15 @@ void cnnrt_set_blas_threads(int n)
 #endif
 }
 
+int cnnrt_get_blas_threads(void)
+{
+#ifdef CNNRT_OPENBLAS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 const char *cnnrt_blas_name(void)
 {
 #ifdef CNNRT_OPENBLAS

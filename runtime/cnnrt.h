@@ -75,11 +75,22 @@ int cnnrt_dump_tensor(const char *dir, const char *file, const char *index_line,
 #define CNNRT_BENCH_MAX_RUNS 10000
 double cnnrt_bench(void (*fn)(void *ctx), void *ctx, int warmup, int runs);
 
-/* How many threads OpenBLAS may use from now on (it keeps the setting
- * process-wide); nothing without OpenBLAS. Code generated with --threads N
- * sets 1 when its own loops are parallel (OpenMP), so the two thread pools
- * never compete for the cores, and N when it was compiled without OpenMP. */
+/* How many threads OpenBLAS may use from now on (n < 1 counts as 1); nothing
+ * without OpenBLAS. OpenBLAS keeps the setting process-wide, for every caller
+ * in the process, so generated code calls this once, on the first NAME_run():
+ * with --threads N it sets 1 when its own loops are parallel (OpenMP), so the
+ * two thread pools never compete for the cores, and N when it was compiled
+ * without OpenMP. With --threads 1 it is to set 1 as well (issue 15: the
+ * emitter change is pending), so that one thread means one thread without
+ * OPENBLAS_NUM_THREADS=1 in the environment; until then such code leaves
+ * OpenBLAS at its default, one thread per core. OpenBLAS's worker threads,
+ * started when the library loads, stay asleep while the count is 1. */
 void cnnrt_set_blas_threads(int n);
+
+/* How many threads OpenBLAS uses now (openblas_get_num_threads); 1 without
+ * OpenBLAS. */
+int cnnrt_get_blas_threads(void);
+
 /* A monotonic clock in milliseconds (CLOCK_MONOTONIC where available). */
 double cnnrt_now_ms(void);
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOL 1e-5
@@ -733,6 +734,82 @@ START_TEST(test_blas_name)
 }
 END_TEST
 
+/* ---- BLAS threads --------------------------------------------------------- */
+
+/* CPU seconds of the whole process, and of the calling thread. */
+static double cpu_seconds(clockid_t clock)
+{
+    struct timespec ts;
+    ck_assert_int_eq(clock_gettime(clock, &ts), 0);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds that threads other than the caller spent during `reps`
+ * products C = A * B of n x n matrices (OpenBLAS's workers, if it uses any),
+ * and the caller's own. */
+static void gemm_cpu(int n, int reps, const float *a, const float *b, float *c, double *others,
+                     double *own)
+{
+    double p0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID), t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < reps; i++)
+        cnnrt_sgemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double t = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
+    *others = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - p0 - t;
+    *own = t;
+}
+
+/* cnnrt_set_blas_threads(1), what code generated with --threads 1 is to call
+ * (issue 15), makes OpenBLAS compute on the calling thread alone whatever
+ * OPENBLAS_NUM_THREADS says: other threads spend (next to) no CPU time in a
+ * product OpenBLAS would split, while with 2 threads they do (which shows that
+ * the measurement sees them). The count reads back; n < 1 counts as 1;
+ * without OpenBLAS it is always 1. The product is the same either way. */
+START_TEST(test_blas_threads)
+{
+    const int n = 384, reps = 4;
+    const bool openblas = strcmp(cnnrt_blas_name(), "openblas") == 0;
+    float *a = alloc_floats((size_t)n * n), *b = alloc_floats((size_t)n * n);
+    float *c1 = alloc_floats((size_t)n * n), *c2 = alloc_floats((size_t)n * n);
+    Rng r = {7};
+    for (int i = 0; i < n * n; i++) {
+        a[i] = rng_next(&r);
+        b[i] = rng_next(&r);
+    }
+    cnnrt_set_blas_threads(2);
+    ck_assert_int_eq(cnnrt_get_blas_threads(), openblas ? 2 : 1);
+    cnnrt_set_blas_threads(0);
+    ck_assert_int_eq(cnnrt_get_blas_threads(), 1);
+    cnnrt_set_blas_threads(-3);
+    ck_assert_int_eq(cnnrt_get_blas_threads(), 1);
+    cnnrt_set_blas_threads(1);
+    ck_assert_int_eq(cnnrt_get_blas_threads(), 1);
+
+    /* OpenBLAS's workers spin for a while (2^28 cycles by default) after they
+     * start or finish a job, before they sleep: let them. */
+    struct timespec nap = {0, 500 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+    double others1, own1, others2, own2;
+    gemm_cpu(n, reps, a, b, c1, &others1, &own1);
+    ck_assert_msg(others1 <= 0.002 + 0.05 * own1,
+                  "1 BLAS thread: other threads used %.4f s of CPU (the caller %.4f s)", others1,
+                  own1);
+    if (openblas) {
+        cnnrt_set_blas_threads(2);
+        gemm_cpu(n, reps, a, b, c2, &others2, &own2);
+        ck_assert_msg(others2 > 0.0,
+                      "2 BLAS threads: no CPU time in other threads (the caller %.4f s)", own2);
+        for (int i = 0; i < n * n; i++)
+            ck_assert_msg(fabsf(c1[i] - c2[i]) <= 1e-4f * (1.0f + fabsf(c1[i])),
+                          "element %d: %g with 1 thread, %g with 2", i, c1[i], c2[i]);
+        cnnrt_set_blas_threads(1);
+    }
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+END_TEST
+
 /* ---- per-layer profile --------------------------------------------------- */
 
 START_TEST(test_prof_tick_reset)
@@ -817,6 +894,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(io, test_f32_missing_file);
     tcase_add_test(io, test_f32_io_errors);
     tcase_add_test(io, test_blas_name);
+    tcase_add_test(io, test_blas_threads);
     tcase_add_test(io, test_dump_index_and_files);
     tcase_add_test(io, test_dump_missing_dir);
     suite_add_tcase(s, io);
