@@ -151,6 +151,18 @@ static void emit_dump_call(Emitter *e, const Node *n, bool profile)
     sb_free(&index);
 }
 
+/* Whether a layer of g calls the runtime's GEMM/GEMV (OpenBLAS). */
+static bool uses_blas(const Graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->kernel == KERNEL_GEMM || n->kernel == KERNEL_IM2COL ||
+            (n->op == OP_LINEAR && n->kernel != KERNEL_SPARSE))
+            return true;
+    }
+    return false;
+}
+
 void emit_run(Emitter *e, bool profile)
 {
     const Graph *g = e->g;
@@ -163,10 +175,17 @@ void emit_run(Emitter *e, bool profile)
     sb_puts(e->sb, "\n");
     emit_signature(e, e->sb, "\n{\n");
     e->indent = 1;
-    if (e->threads > 1) {
+    /* Once: OpenBLAS's thread count (process-wide). --threads 1 means one
+     * thread whatever OPENBLAS_NUM_THREADS says; with --threads N, N while
+     * our own loops are serial (no OpenMP), else 1. Only networks with a
+     * layer that calls BLAS set it. */
+    if (e->threads > 1 || uses_blas(g)) {
         out(e, "static int blas_threads_set;");
         open_block(e, "if (!blas_threads_set) {");
-        out(e, "cnnrt_set_blas_threads(%s_PARTS == 1 ? %d : 1);", e->NET, e->threads);
+        if (e->threads > 1)
+            out(e, "cnnrt_set_blas_threads(%s_PARTS == 1 ? %d : 1);", e->NET, e->threads);
+        else
+            out(e, "cnnrt_set_blas_threads(1);");
         out(e, "blas_threads_set = 1;");
         close_brace(e);
     }
