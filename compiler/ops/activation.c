@@ -1,4 +1,5 @@
-/* ops/activation.c - elementwise activations: relu, relu6, leaky_relu, sigmoid, tanh, hardswish, silu.
+/* ops/activation.c - elementwise activations: relu, relu6, leaky_relu,
+ * sigmoid, tanh, hardswish, silu, hardsigmoid.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
@@ -69,6 +70,13 @@ static float silu_eval(const Attrs *a, float x)
     return x / (1.0f + expf(-x));
 }
 
+/* PyTorch: min(max(x + 3, 0), 6) / 6 (ATen's hardsigmoid kernel). */
+static float hardsigmoid_eval(const Attrs *a, float x)
+{
+    (void)a;
+    return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+}
+
 /* ---- back end: emitter ---------------------------------------------------- */
 
 /* The C expression of each activation applied to variable x. NaN propagates
@@ -119,6 +127,13 @@ static const char *silu_c(const Attrs *a, const char *x, char *buf, size_t size)
 {
     (void)a;
     snprintf(buf, size, "%s / (1.0f + expf(-%s))", x, x);
+    return buf;
+}
+
+static const char *hardsigmoid_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    (void)a;
+    snprintf(buf, size, "fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x);
     return buf;
 }
 
@@ -204,4 +219,14 @@ const OpDef opdef_SILU = {
     /* back end */
     .emit = emit_elementwise,
     .act_c = silu_c,
+};
+
+const OpDef opdef_HARDSIGMOID = {
+    /* front end */
+    .args = NULL,
+    .infer = infer_elementwise,
+    .act_eval = hardsigmoid_eval,
+    /* back end */
+    .emit = emit_elementwise,
+    .act_c = hardsigmoid_c,
 };

@@ -904,7 +904,8 @@ case("adaptive_avgpool_nondiv", "adaptive_avgpool(size=3) on 7x8 (overlapping wi
      lambda: seq(("p1", nn.AdaptiveAvgPool2d(3)), ("p2", nn.AdaptiveAvgPool2d((5, 4)))),
      (3, 7, 8), batch=2)
 
-for nm, op, mod in [("act_hardswish", "hardswish", nn.Hardswish), ("act_silu", "silu", nn.SiLU)]:
+for nm, op, mod in [("act_hardswish", "hardswish", nn.Hardswish), ("act_silu", "silu", nn.SiLU),
+                    ("act_hardsigmoid", "hardsigmoid", nn.Hardsigmoid)]:
     case(nm, op + ", applied to the input (values spanning +-6 and beyond), batch 2",
          simple(op, ACT_SHAPE), (lambda mod=mod: seq(("a", mod()))), ACT_SHAPE, scale=3.0,
          batch=2)
@@ -920,6 +921,16 @@ case("act_hardswish_silu_layers", "hardswish and silu after conv2d and linear",
                  ("c2", nn.Conv2d(6, 4, 3, stride=2)), ("a2", nn.SiLU()), ("f", nn.Flatten()),
                  ("fc", nn.Linear(36, 8)), ("a3", nn.Hardswish()), ("a4", nn.SiLU())),
      (3, 7, 7), scale=3.0)
+
+case("act_hardsigmoid_layers", "hardsigmoid after conv2d and linear (fused at -O2)",
+     simple("""
+        c1: conv2d(6, kernel=3, pad=1) -> hardsigmoid
+        flatten
+        fc: linear(8) -> hardsigmoid
+     """, (3, 5, 5)),
+     lambda: seq(("c1", nn.Conv2d(3, 6, 3, padding=1)), ("a1", nn.Hardsigmoid()),
+                 ("f", nn.Flatten()), ("fc", nn.Linear(150, 8)), ("a2", nn.Hardsigmoid())),
+     (3, 5, 5), scale=3.0)
 
 
 def _cbr(cin, c, k=3, stride=1):
