@@ -37,8 +37,7 @@ static bool gelu_set_attrs(Node *n, const ArgSet *as)
     const char *mode = as->set[k] ? as->val[k].s : "none";
     n->a.gelu_tanh = strcmp(mode, "tanh") == 0;
     if (!n->a.gelu_tanh && strcmp(mode, "none") != 0) {
-        diag_error(as->loc[k], "gelu: approximate must be \"none\" or \"tanh\", not \"%s\"",
-                   mode);
+        diag_error(as->loc[k], "gelu: approximate must be \"none\" or \"tanh\", not \"%s\"", mode);
         return false;
     }
     return true;
@@ -179,8 +178,8 @@ static const char *gelu_c(const Attrs *a, const char *x, char *buf, size_t size)
 {
     char k[40];
     if (a->gelu_tanh)
-        snprintf(buf, size, "0.5f * %s * (1.0f + tanhf(%s * (%s + 0.044715f * (%s * %s * %s))))",
-                 x, flit((float)GELU_BETA, k, sizeof k), x, x, x, x);
+        snprintf(buf, size, "0.5f * %s * (1.0f + tanhf(%s * (%s + 0.044715f * (%s * %s * %s))))", x,
+                 flit((float)GELU_BETA, k, sizeof k), x, x, x, x);
     else
         snprintf(buf, size, "%s * 0.5f * (1.0f + erff(%s * %s))", x, x,
                  flit((float)GELU_ALPHA, k, sizeof k));

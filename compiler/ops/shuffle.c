@@ -19,8 +19,8 @@
 #include "shape.h"
 #include "util.h"
 
-static const AttrSpec pad_args[] = {{"left", A_INT, true},   {"right", A_INT, true},
-                                    {"top", A_INT, true},    {"bottom", A_INT, true},
+static const AttrSpec pad_args[] = {{"left", A_INT, true},     {"right", A_INT, true},
+                                    {"top", A_INT, true},      {"bottom", A_INT, true},
                                     {"value", A_FLOAT, false}, {NULL, 0, 0}};
 
 /* Four ints, F.pad's order over the last two dims; negative values crop. */
@@ -89,7 +89,8 @@ static bool shuffle_infer(Node *n)
     if (!need_rank(n, 4, "an image [N, C, H, W]")) /* as F.channel_shuffle: > 2 dims */
         return false;
     if (in->dims[1] % n->a.groups != 0) {
-        diag_error(n->loc, "channel_shuffle '%s': groups=%lld does not divide the %lld channels "
+        diag_error(n->loc,
+                   "channel_shuffle '%s': groups=%lld does not divide the %lld channels "
                    "of '%s'",
                    n->name, (long long)n->a.groups, (long long)in->dims[1], in->label);
         return false;
