@@ -92,6 +92,11 @@ typedef struct Attrs {
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
     int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
     bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
+    bool gelu_tanh;         /* gelu: approximate="tanh" */
+    int64_t pad_l, pad_r, pad_t, pad_b; /* pad: per side (negative crops, as F.pad) */
+    double value;           /* pad: the constant */
+    int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
+    int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };

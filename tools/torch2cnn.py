@@ -92,9 +92,12 @@ class Blocker:
 
 SUPPORTED_MODULES = (
     "Conv2d, BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
-    "Hardtanh(0, 6), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout "
+    "Hardtanh(0, 6), GELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout "
     "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
-    "align_corners=False), Identity; torchvision's FrozenBatchNorm2d and StochasticDepth (eval)"
+    "align_corners=False), ZeroPad2d, ConstantPad2d, ChannelShuffle, LayerNorm (over [N, F], "
+    "or over the channels between permute(0, 2, 3, 1) and permute(0, 3, 1, 2), with Linear and "
+    "activations there too), Identity; torchvision's FrozenBatchNorm2d, StochasticDepth (eval), "
+    "LayerNorm2d, and shufflenetv2.InvertedResidual"
 )
 SUPPORTED_FUNCTIONS = (
     "F.relu/relu6/leaky_relu/sigmoid/tanh/hardswish/silu/hardtanh(0, 6), torch.relu/sigmoid/"
@@ -102,7 +105,9 @@ SUPPORTED_FUNCTIONS = (
     "F.adaptive_avg_pool2d, torch.mean over (2, 3), torch.flatten(x, 1), view/reshape/"
     "squeeze that flatten to [N, F], F.dropout (eval), F.softmax/torch.softmax(dim=1), "
     "a+b, torch.add, +=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
-    "contiguous/clone/detach, torchvision.ops.stochastic_depth (eval)"
+    "contiguous/clone/detach, torchvision.ops.stochastic_depth (eval), F.gelu, F.layer_norm "
+    "(as LayerNorm), F.pad (constant), F.channel_shuffle, x.chunk/torch.chunk/split along dim 1 "
+    "(each result indexed), x * a parameter of shape [C, 1, 1] (a layer scale)"
 )
 SUPPORTED = "\n".join(textwrap.fill(text, 100, subsequent_indent="    ") for text in (
     "supported modules: " + SUPPORTED_MODULES, "supported functions: " + SUPPORTED_FUNCTIONS))
@@ -111,7 +116,8 @@ KEYWORDS = {"network", "input", "weights", "init", "param", "output", "block", "
             "in"}
 OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "maxpool",
        "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
-       "upsample", "adaptive_avgpool", "hardswish", "silu"}
+       "upsample", "adaptive_avgpool", "hardswish", "silu", "hardsigmoid", "gelu", "layernorm",
+       "scale", "pad", "channel_shuffle", "chunk", "narrow"}
 RESERVED = KEYWORDS | OPS
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -155,6 +161,9 @@ class Op(Value):
         self.module = module  # the nn.Module whose tensors the layer loads
         self.users = []  # (op, argument index) pairs; filled in later
         self.group = None  # (path, class name) of the block it belongs to, for comments
+        # (key, tensor) pairs written instead of the module's state_dict
+        # tensors (a Linear on channels as a 1x1 conv2d, a layer scale)
+        self.tensors = None
 
 
 class Pending:
@@ -164,6 +173,28 @@ class Pending:
     def __init__(self, source, node):
         self.source = source
         self.node = node
+
+
+class Permuted:
+    """x.permute(0, 2, 3, 1) of the cnnc tensor `source` (channels last): fine
+    for LayerNorm and Linear over the channels and elementwise activations,
+    whose results are Permuted too, until permute(0, 3, 1, 2) gives back a
+    cnnc tensor (convnext's CNBlock)."""
+
+    def __init__(self, source, node):
+        self.source = source
+        self.node = node
+
+
+class Parts:
+    """The results of x.chunk(n, dim=1) or x.split(sizes, dim=1): each
+    result, x[i], is one cnnc layer (chunk or narrow)."""
+
+    def __init__(self, source, node, ranges, chunks=None):
+        self.source = source
+        self.node = node
+        self.ranges = ranges  # (start, length) of each result
+        self.chunks = chunks  # x.chunk's n, else None (split: narrow)
 
 
 class NotTensor:
@@ -215,6 +246,7 @@ class _Tracer(fx.Tracer):
     def call_module(self, m, forward, args, kwargs):
         self.scope.append((self.path_of_module(m), type(m).__name__, type(m)))
         try:
+            forward = _traceable_forward(m) or forward
             return super().call_module(m, forward, args, kwargs)
         except Exception as e:
             # Where tracing failed, for the message: the innermost module.
@@ -231,6 +263,27 @@ class _Tracer(fx.Tracer):
         node = super().create_node(*args, **kwargs)
         node.meta["torch2cnn_scope"] = tuple(self.scope)
         return node
+
+
+def _shufflenet_unit(m, x):
+    """torchvision's shufflenetv2.InvertedResidual.forward, the same values
+    in a form fx can trace: its `x1, x2 = x.chunk(2, dim=1)` iterates over a
+    Proxy, and its channel_shuffle() unpacks x.size(). The view, transpose,
+    view of channel_shuffle(x, 2) is F.channel_shuffle(x, 2)."""
+    if m.stride == 1:
+        parts = x.chunk(2, dim=1)
+        out = torch.cat((parts[0], m.branch2(parts[1])), dim=1)
+    else:
+        out = torch.cat((m.branch1(x), m.branch2(x)), dim=1)
+    return F.channel_shuffle(out, 2)
+
+
+def _traceable_forward(m):
+    """A replacement forward() for modules fx cannot trace as written, or None."""
+    cls = _torchvision_attr("torchvision.models.shufflenetv2", "InvertedResidual")
+    if cls is not None and isinstance(m, cls) and type(m).forward is cls.forward:
+        return lambda *args, **kwargs: _shufflenet_unit(m, *args, **kwargs)
+    return None
 
 
 class _ShapeProp(fx.Interpreter):
@@ -564,6 +617,13 @@ class _Converter:
             return v
         if v is BLOCKED_RESULTS:  # already reported
             return Blocked((), arg)
+        if isinstance(v, Permuted):
+            self.fail(node, "its %s is channels-last (from %s); cnnc follows permute(0, 2, 3, 1) "
+                      "only through LayerNorm, Linear and activations over the channels, back to "
+                      "permute(0, 3, 1, 2)" % (what, v.node.name))
+        if isinstance(v, Parts):
+            self.fail(node, "its %s is the several results of %s; index them (x[0], x[1])"
+                      % (what, v.node.name))
         if isinstance(v, Pending):
             self.fail(node, "its %s has shape %s (from %s), but cnnc tensors are [N, C, H, W] "
                       "or [N, F]; only reshapes that flatten to [N, F] are supported"
@@ -626,6 +686,16 @@ class _Converter:
                           "weights (shared weights are not supported)")
         self.ops.append(o)
         return o
+
+    def elementwise(self, node, kind, arg, attrs=()):
+        """An elementwise op on `arg`; on a channels-last (Permuted) tensor it
+        is the op on its cnnc tensor, still channels-last."""
+        v = self.values.get(arg) if isinstance(arg, fx.Node) else None
+        if isinstance(v, Permuted):
+            o = self.op(node, kind, [v.source], attrs)
+            o.shape = v.source.shape
+            return Permuted(o, node)
+        return self.op(node, kind, [self.tensor(node, arg)], attrs)
 
     def need_rank(self, node, v, ranks, what):
         if len(v.shape) not in ranks:
@@ -749,7 +819,7 @@ class _Converter:
         if node.op == "call_module":
             m = self.modules[node.target]
             handler = None
-            for cls, h in MODULE_HANDLERS + _torchvision_module_handlers():
+            for cls, h in _torchvision_module_handlers() + MODULE_HANDLERS:
                 if isinstance(m, cls):
                     handler = h
                     break
@@ -848,7 +918,26 @@ def _batchnorm(c, node, m):
 
 
 def _linear(c, node, m):
-    """nn.Linear on [N, F] -> linear."""
+    """nn.Linear on [N, F] -> linear; over the channels of a channels-last
+    tensor (Permuted) -> conv2d(kernel=1), its weight [out, in] written as
+    [out, in, 1, 1]: the same products and sums."""
+    v = c.values.get(node.args[0])
+    if isinstance(v, Permuted):
+        src = v.source
+        if src.shape[1] != m.in_features:
+            c.fail(node, "expects %d features but the channels-last tensor has %d channels"
+                   % (m.in_features, src.shape[1]))
+        attrs = [(None, m.out_features), ("kernel", 1)]
+        if m.bias is None:
+            attrs.append(("bias", False))
+        o = c.op(node, "conv2d", [src], attrs, label=node.target, module=m)
+        o.shape = (src.shape[0], m.out_features) + tuple(src.shape[2:])
+        w = m.weight.detach().cpu().float().reshape(m.out_features, m.in_features, 1, 1)
+        o.tensors = [(node.target + ".weight", w.contiguous().numpy())]
+        if m.bias is not None:
+            o.tensors.append((node.target + ".bias",
+                              m.bias.detach().cpu().float().contiguous().numpy()))
+        return Permuted(o, node)
     x = c.tensor(node, node.args[0])
     c.need_rank(node, x, (2,), "an [N, F] tensor (add nn.Flatten or torch.flatten(x, 1) "
                 "before it; a linear over the last axis of [N, C, H, W] is not supported)")
@@ -861,7 +950,7 @@ def _linear(c, node, m):
 def _simple(kind):
     """Handler for a one-input op without attributes (relu, sigmoid, ...)."""
     def handler(c, node, m=None):
-        return c.op(node, kind, [c.tensor(node, node.args[0])])
+        return c.elementwise(node, kind, node.args[0])
     return handler
 
 
@@ -1063,6 +1152,214 @@ def _m_upsample(c, node, m):
                      m.align_corners)
 
 
+def _gelu(c, node, arg, approximate):
+    if approximate not in ("none", "tanh"):
+        c.fail(node, "approximate=%r is not supported (only 'none' and 'tanh')" % (approximate,))
+    attrs = [("approximate", "tanh")] if approximate == "tanh" else []
+    return c.elementwise(node, "gelu", arg, attrs)
+
+
+def _m_gelu(c, node, m):
+    return _gelu(c, node, node.args[0], getattr(m, "approximate", "none"))
+
+
+def _f_gelu(c, node):
+    a = c.bind(node, X + [("approximate", "none")])
+    return _gelu(c, node, a["input"], a["approximate"])
+
+
+def _layernorm(c, node, arg, shape, eps, affine, label, module):
+    """LayerNorm over the last dim: the features of [N, F], or the channels
+    of a channels-last tensor (Permuted) -> layernorm."""
+    v = c.values.get(arg) if isinstance(arg, fx.Node) else None
+    src = v.source if isinstance(v, Permuted) else c.tensor(node, arg)
+    if not isinstance(v, Permuted) and len(src.shape) != 2:
+        c.fail(node, "normalizes the last dim of a tensor of shape %s; cnnc's layernorm is over "
+               "the features of [N, F] or, between permute(0, 2, 3, 1) and permute(0, 3, 1, 2), "
+               "the channels of [N, C, H, W]" % list(src.shape))
+    shape = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else (shape,)
+    if shape != (src.shape[1],):
+        c.fail(node, "normalized_shape %s is not the %d channels (or features)"
+               % (list(shape), src.shape[1]))
+    attrs = []
+    if eps != 1e-5:
+        attrs.append(("eps", float(eps)))
+    if not affine:
+        attrs.append(("affine", False))
+    o = c.op(node, "layernorm", [src], attrs, label=label if affine else None,
+             module=module if affine else None)
+    o.shape = src.shape
+    return Permuted(o, node) if isinstance(v, Permuted) else o
+
+
+def _m_layernorm(c, node, m):
+    if m.elementwise_affine and m.bias is None:
+        c.fail(node, "LayerNorm without a bias is not supported")
+    return _layernorm(c, node, node.args[0], m.normalized_shape, m.eps, m.elementwise_affine,
+                      node.target, m)
+
+
+def _layernorm2d(c, node, m):
+    """torchvision's LayerNorm2d (convnext): LayerNorm over the channels of
+    [N, C, H, W] -> layernorm."""
+    x = c.tensor(node, node.args[0])
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    if tuple(m.normalized_shape) != (x.shape[1],):
+        c.fail(node, "normalized_shape %s is not the %d channels"
+               % (list(m.normalized_shape), x.shape[1]))
+    attrs = [] if m.eps == 1e-5 else [("eps", float(m.eps))]
+    if not m.elementwise_affine:
+        return c.op(node, "layernorm", [x], attrs + [("affine", False)])
+    return c.op(node, "layernorm", [x], attrs, label=node.target, module=m)
+
+
+def _f_layernorm(c, node):
+    """F.layer_norm(x, shape, self.weight, self.bias, eps): the weight and
+    bias must be a module's `weight` and `bias` (their state_dict keys)."""
+    args = list(node.args) + [None] * (5 - len(node.args))
+    spec = ["input", "normalized_shape", "weight", "bias", "eps"]
+    a = dict(zip(spec, args[:5]))
+    a.update(node.kwargs)
+    if a["eps"] is None:
+        a["eps"] = 1e-5
+    w, b = a["weight"], a["bias"]
+    shape = c.concrete(node, a["normalized_shape"])
+    eps = c.concrete(node, a["eps"])
+    if w is None and b is None:
+        return _layernorm(c, node, a["input"], shape, eps, False, None, None)
+    ok = (isinstance(w, fx.Node) and w.op == "get_attr" and isinstance(b, fx.Node)
+          and b.op == "get_attr" and w.target.endswith(".weight") and b.target.endswith(".bias")
+          and w.target[:-7] == b.target[:-5])
+    if not ok:
+        c.fail(node, "weight and bias must be the `weight` and `bias` of one module")
+    label = w.target[:-7]
+    return _layernorm(c, node, a["input"], shape, eps, True, label, c.gm.get_submodule(label))
+
+
+def _permute(c, node):
+    """permute(0, 2, 3, 1) of [N, C, H, W] makes a channels-last tensor;
+    permute(0, 3, 1, 2) of one gives back its cnnc tensor."""
+    rest = [c.concrete(node, a) for a in node.args[1:]]
+    dims = node.kwargs.get("dims")
+    if dims is not None:
+        dims = c.concrete(node, dims)
+    elif len(rest) == 1 and isinstance(rest[0], (tuple, list)):
+        dims = rest[0]
+    else:
+        dims = rest
+    dims = tuple(dims)
+    v = c.values.get(node.args[0])
+    if isinstance(v, Permuted):
+        if dims != (0, 3, 1, 2):
+            c.fail(node, "permute%s of a channels-last tensor is not supported (only (0, 3, 1, "
+                   "2) back to [N, C, H, W])" % (dims,))
+        return v.source
+    x = c.tensor(node, node.args[0])
+    if len(x.shape) != 4 or dims != (0, 2, 3, 1):
+        c.fail(node, "permute%s is not supported (only (0, 2, 3, 1) of [N, C, H, W] into "
+               "LayerNorm/Linear over the channels and back)" % (dims,))
+    return Permuted(x, node)
+
+
+def _pad(c, node, arg, pad, value):
+    x = c.tensor(node, arg)
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) == 2:
+        pad += (0, 0)
+    if len(pad) != 4:
+        c.fail(node, "padding %s is not supported (only the last two dims: (left, right, top, "
+               "bottom))" % (list(pad),))
+    attrs = [(None, p) for p in pad]
+    value = 0.0 if value is None else float(value)
+    if value != 0.0:
+        attrs.append(("value", value))
+    return c.op(node, "pad", [x], attrs)
+
+
+def _m_pad(c, node, m):
+    return _pad(c, node, node.args[0], m.padding, m.value)
+
+
+def _f_pad(c, node):
+    a = c.bind(node, X + [("pad", REQUIRED), ("mode", "constant"), ("value", None)])
+    if a["mode"] != "constant":
+        c.fail(node, "mode='%s' is not supported (only 'constant')" % a["mode"])
+    return _pad(c, node, a["input"], a["pad"], a["value"])
+
+
+def _channel_shuffle(c, node, arg, groups):
+    x = c.tensor(node, arg)
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    return c.op(node, "channel_shuffle", [x], [(None, int(groups))])
+
+
+def _m_channel_shuffle(c, node, m):
+    return _channel_shuffle(c, node, node.args[0], m.groups)
+
+
+def _f_channel_shuffle(c, node):
+    a = c.bind(node, X + [("groups", REQUIRED)])
+    return _channel_shuffle(c, node, a["input"], a["groups"])
+
+
+def _split_parts(c, node, first, size_name, chunk):
+    """x.chunk(n, dim) / x.split(sizes, dim) along dim 1: Parts, sized from
+    the example run."""
+    a = c.bind(node, [(first, REQUIRED), (size_name, REQUIRED), ("dim", 0)])
+    x = c.tensor(node, a[first])
+    dim = a["dim"] + len(x.shape) if a["dim"] < 0 else a["dim"]
+    if dim != 1:
+        c.fail(node, "splitting along dim %d is not supported (only dim=1: channels or "
+               "features)" % dim)
+    metas = node.meta["tensor_meta"]
+    ranges, start = [], 0
+    for t in metas:
+        ranges.append((start, int(t.shape[1])))
+        start += int(t.shape[1])
+    return Parts(x, node, ranges, int(a[size_name]) if chunk else None)
+
+
+def _getitem(c, node):
+    """x[i] of x.chunk(...) / x.split(...) -> chunk or narrow."""
+    v = c.values.get(node.args[0])
+    if not isinstance(v, Parts):
+        c.unsupported(node)
+    i = node.args[1]
+    if not isinstance(i, int) or not -len(v.ranges) <= i < len(v.ranges):
+        c.fail(node, "index %r of %d results is not supported (only an integer)"
+               % (i, len(v.ranges)))
+    i %= len(v.ranges)
+    start, length = v.ranges[i]
+    if v.chunks is not None:
+        return c.op(node, "chunk", [v.source], [(None, v.chunks), (None, i)])
+    return c.op(node, "narrow", [v.source], [(None, start), (None, length)])
+
+
+def _mul(c, node):
+    """parameter * x, the parameter [C, 1, 1] (or [C]) per channel of x:
+    convnext's layer scale -> scale, its weight the parameter as [C]."""
+    a, b = node.args[0], node.args[1]
+    if isinstance(b, fx.Node) and b.op == "get_attr":
+        a, b = b, a
+    if not (isinstance(a, fx.Node) and a.op == "get_attr" and isinstance(b, fx.Node)):
+        c.unsupported(node)
+    x = c.tensor(node, b)
+    try:
+        p = c.gm.get_parameter(a.target)
+    except AttributeError:
+        p = None
+    C = x.shape[1]
+    want = [(C,)] if len(x.shape) == 2 else [(C, 1, 1), (1, C, 1, 1)]
+    if p is None or tuple(p.shape) not in want:
+        c.fail(node, "multiplies by '%s' of shape %s; cnnc's scale takes one factor per channel "
+               "(shape %s)" % (a.target, list(p.shape) if p is not None else "?",
+                               " or ".join(str(list(s)) for s in want)), supported=True)
+    o = c.op(node, "scale", [x], label=a.target)
+    o.tensors = [(a.target + ".weight", p.detach().cpu().float().reshape(C).contiguous().numpy())]
+    return o
+
+
 MODULE_HANDLERS = [
     (nn.Conv2d, _conv2d),
     (nn.BatchNorm2d, _batchnorm),
@@ -1076,6 +1373,11 @@ MODULE_HANDLERS = [
     (nn.Tanh, _simple("tanh")),
     (nn.Hardswish, _simple("hardswish")),
     (nn.SiLU, _simple("silu")),
+    (nn.GELU, _m_gelu),
+    (nn.LayerNorm, _m_layernorm),
+    (nn.ZeroPad2d, _m_pad),
+    (nn.ConstantPad2d, _m_pad),
+    (nn.ChannelShuffle, _m_channel_shuffle),
     (nn.MaxPool2d, _m_maxpool),
     (nn.AvgPool2d, _m_avgpool),
     (nn.AdaptiveAvgPool2d, _m_adaptive),
@@ -1128,13 +1430,15 @@ def _torchvision_attr(module, name):
 
 
 def _torchvision_leaves():
-    cls = _torchvision_attr("torchvision.ops.misc", "FrozenBatchNorm2d")
-    return (cls,) if cls is not None else ()
+    classes = (_torchvision_attr("torchvision.ops.misc", "FrozenBatchNorm2d"),
+               _torchvision_attr("torchvision.models.convnext", "LayerNorm2d"))
+    return tuple(cls for cls in classes if cls is not None)
 
 
 def _torchvision_module_handlers():
-    cls = _torchvision_attr("torchvision.ops.misc", "FrozenBatchNorm2d")
-    return [(cls, _frozen_batchnorm)] if cls is not None else []
+    pairs = ((_torchvision_attr("torchvision.ops.misc", "FrozenBatchNorm2d"), _frozen_batchnorm),
+             (_torchvision_attr("torchvision.models.convnext", "LayerNorm2d"), _layernorm2d))
+    return [(cls, h) for cls, h in pairs if cls is not None]
 
 
 def _torchvision_function_handlers():
@@ -1150,7 +1454,7 @@ def _one(kind, spec):
     (e.g. F.relu(input, inplace=False)); `spec` is its signature."""
     def handler(c, node):
         a = c.bind(node, spec)
-        return c.op(node, kind, [c.tensor(node, a[spec[0][0]])])
+        return c.elementwise(node, kind, a[spec[0][0]])
     return handler
 
 
@@ -1328,7 +1632,20 @@ FUNCTION_HANDLERS = {
     F.upsample: _f_upsample,
     F.upsample_nearest: _f_upsample_nearest,
     torch.clone: _identity,
+    F.gelu: _f_gelu,
+    F.layer_norm: _f_layernorm,
+    torch.layer_norm: _f_layernorm,
+    torch.permute: _permute,
+    F.pad: _f_pad,
+    F.channel_shuffle: _f_channel_shuffle,
+    torch.chunk: lambda c, node: _split_parts(c, node, "input", "chunks", True),
+    torch.split: lambda c, node: _split_parts(c, node, "tensor", "split_size_or_sections", False),
+    operator.getitem: _getitem,
+    operator.mul: _mul,
+    torch.mul: _mul,
 }
+if hasattr(torch, "native_channel_shuffle"):
+    FUNCTION_HANDLERS[torch.native_channel_shuffle] = _f_channel_shuffle
 if hasattr(torch, "concat"):
     FUNCTION_HANDLERS[torch.concat] = _f_cat
 
@@ -1362,6 +1679,10 @@ METHOD_HANDLERS = {
     "contiguous": _identity,
     "clone": _identity,
     "detach": _identity,
+    "permute": _permute,
+    "chunk": lambda c, node: _split_parts(c, node, "self", "chunks", True),
+    "split": lambda c, node: _split_parts(c, node, "self", "split_size", False),
+    "mul": _mul,
 }
 
 
@@ -1686,7 +2007,9 @@ def export(module, example_input, path, keep_masks=False):
 
     tensors = []
     for o in ops:
-        if o.module is not None:
+        if o.tensors is not None:
+            tensors += o.tensors
+        elif o.module is not None:
             tensors += _layer_tensors(o, keep_masks)
     nparams = sum(int(a.size) for k, a in tensors
                   if not k.endswith(("num_batches_tracked", "_mask", "running_mean",

@@ -1,11 +1,12 @@
 /* ops/activation.c - elementwise activations: relu, relu6, leaky_relu,
- * sigmoid, tanh, hardswish, silu, hardsigmoid.
+ * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
 #include "opdef.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "emit_internal.h"
 
@@ -25,6 +26,27 @@ static bool leaky_relu_set_attrs(Node *n, const ArgSet *as)
 static void leaky_relu_print(const Node *n, FILE *f)
 {
     fprintf(f, " slope=%g", n->a.slope);
+}
+
+static const AttrSpec gelu_args[] = {{"approximate", A_STR, false}, {NULL, 0, 0}};
+
+/* nn.GELU(approximate="none" | "tanh"). */
+static bool gelu_set_attrs(Node *n, const ArgSet *as)
+{
+    int k = spec_index(as->spec, "approximate");
+    const char *mode = as->set[k] ? as->val[k].s : "none";
+    n->a.gelu_tanh = strcmp(mode, "tanh") == 0;
+    if (!n->a.gelu_tanh && strcmp(mode, "none") != 0) {
+        diag_error(as->loc[k], "gelu: approximate must be \"none\" or \"tanh\", not \"%s\"", mode);
+        return false;
+    }
+    return true;
+}
+
+static void gelu_print(const Node *n, FILE *f)
+{
+    if (n->a.gelu_tanh)
+        fprintf(f, " approximate=tanh");
 }
 
 /* Each activation on one value as cnnc computes it (prune-channels folds
@@ -75,6 +97,21 @@ static float hardsigmoid_eval(const Attrs *a, float x)
 {
     (void)a;
     return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+}
+
+/* ATen's GeluKernel: x * 0.5 * (1 + erf(x * M_SQRT1_2)), or with
+ * approximate="tanh" 0.5 * x * (1 + tanh(kBeta * (x + 0.044715 * x^3))),
+ * kBeta = sqrt(2) * (2 / sqrt(pi)) * 0.5 rounded to float. */
+#define GELU_ALPHA 0.70710678118654752440 /* M_SQRT1_2 */
+#define GELU_BETA (1.41421356237309504880 * 1.12837916709551257390 * 0.5)
+
+static float gelu_eval(const Attrs *a, float x)
+{
+    if (a->gelu_tanh) {
+        float inner = (float)GELU_BETA * (x + 0.044715f * (x * x * x));
+        return 0.5f * x * (1.0f + tanhf(inner));
+    }
+    return x * 0.5f * (1.0f + erff(x * (float)GELU_ALPHA));
 }
 
 /* ---- back end: emitter ---------------------------------------------------- */
@@ -134,6 +171,18 @@ static const char *hardsigmoid_c(const Attrs *a, const char *x, char *buf, size_
 {
     (void)a;
     snprintf(buf, size, "fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x);
+    return buf;
+}
+
+static const char *gelu_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    char k[40];
+    if (a->gelu_tanh)
+        snprintf(buf, size, "0.5f * %s * (1.0f + tanhf(%s * (%s + 0.044715f * (%s * %s * %s))))", x,
+                 flit((float)GELU_BETA, k, sizeof k), x, x, x, x);
+    else
+        snprintf(buf, size, "%s * 0.5f * (1.0f + erff(%s * %s))", x, x,
+                 flit((float)GELU_ALPHA, k, sizeof k));
     return buf;
 }
 
@@ -229,4 +278,16 @@ const OpDef opdef_HARDSIGMOID = {
     /* back end */
     .emit = emit_elementwise,
     .act_c = hardsigmoid_c,
+};
+
+const OpDef opdef_GELU = {
+    /* front end */
+    .args = gelu_args,
+    .set_attrs = gelu_set_attrs,
+    .infer = infer_elementwise,
+    .print = gelu_print,
+    .act_eval = gelu_eval,
+    /* back end */
+    .emit = emit_elementwise,
+    .act_c = gelu_c,
 };

@@ -286,14 +286,76 @@ def eval_identities():
     return EvalIdentities().eval()
 
 
+class ConvNextLike(nn.Module):
+    """Issue 12's convnext pieces: torchvision's CNBlock (Permute, nn.LayerNorm
+    over channels-last, Linear, GELU, Linear, Permute, layer_scale *) and
+    LayerNorm2d, a hand-written permute -> F.layer_norm -> F.gelu(tanh) ->
+    Linear without bias -> permute, nn.LayerNorm over [N, F]."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.convnext import CNBlock, LayerNorm2d
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 2, stride=2), LayerNorm2d(16, eps=1e-6))
+        self.block = CNBlock(16, layer_scale=0.5, stochastic_depth_prob=0.1)
+        self.norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 24, bias=False)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(24 * 5 * 4, 10), nn.LayerNorm(10))
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, nn.LayerNorm):
+                    m.weight.copy_(torch.rand(m.weight.shape) + 0.5)
+                    m.bias.copy_(torch.randn(m.bias.shape) * 0.5)
+            self.block.layer_scale.copy_(torch.rand(self.block.layer_scale.shape) + 0.5)
+
+    def forward(self, x):
+        x = self.block(self.stem(x))
+        y = x.permute(0, 2, 3, 1)
+        y = F.layer_norm(y, (16,), self.norm.weight, self.norm.bias, 1e-5)
+        y = self.fc(F.gelu(y, approximate="tanh")).permute(0, 3, 1, 2)
+        return self.head(y)
+
+
+def convnext_like():
+    return ConvNextLike().eval()
+
+
+class ShuffleLike(nn.Module):
+    """Issue 12's shufflenet pieces: torchvision's InvertedResidual (stride 2
+    and 1: chunk, channel_shuffle), x.chunk and torch.split indexed,
+    nn.ChannelShuffle, nn.ZeroPad2d, nn.ConstantPad2d, F.pad, nn.GELU."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.shufflenetv2 import InvertedResidual
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.units = nn.Sequential(InvertedResidual(8, 16, 2), InvertedResidual(16, 16, 1))
+        self.shuffle = nn.ChannelShuffle(4)
+        self.pad = nn.ZeroPad2d((1, 0, 2, 1))
+        self.cpad = nn.ConstantPad2d(1, -0.5)
+        self.act = nn.GELU()
+        self.head = nn.Conv2d(20, 4, 3)
+
+    def forward(self, x):
+        x = self.shuffle(self.units(self.conv(x)))
+        a = x.chunk(3, dim=1)
+        b = torch.split(x, [4, 12], dim=1)
+        y = torch.cat((a[2], b[0], a[0], a[1]), dim=1)  # 4 + 4 + 6 + 6 channels
+        y = self.act(self.cpad(self.pad(y)))
+        return self.head(F.pad(y, (0, 1, -1, 0)))
+
+
+def shuffle_like():
+    return _ready(ShuffleLike())
+
+
 # Models the error tests expect to fail, with what the message must say.
 
 
-class WithGELU(nn.Module):
+class WithMish(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3),
-                                      nn.GELU())
+                                      nn.Mish())
 
     def forward(self, x):
         return self.features(x)
@@ -325,7 +387,7 @@ def tiny():
 
 
 class ManyBlockers(nn.Module):
-    """Three kinds of blockers, in several places: nn.GELU (twice), x * y
+    """Three kinds of blockers, in several places: nn.Mish (twice), x * y
     (twice, in two blocks) and a concatenation of 17 tensors."""
 
     class Gate(nn.Module):
@@ -338,9 +400,9 @@ class ManyBlockers(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU())
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Mish())
         self.gates = nn.Sequential(self.Gate(), self.Gate())
-        self.act = nn.GELU()
+        self.act = nn.Mish()
 
     def forward(self, x):
         x = self.act(self.gates(self.stem(x)))

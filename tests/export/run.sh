@@ -67,6 +67,8 @@ pruned_struct_masks | pruned_structured   | 3,16,16   | 1 | --keep-masks
 functional          | Functional          | 3,14,13   | 2
 resample            | Resample            | 3,10,7    | 1
 eval_identities     | eval_identities     | 3,12,10   | 2
+convnext_like       | convnext_like       | 3,10,8    | 2
+shuffle_like        | shuffle_like        | 3,12,10   | 2
 "
 # Tighter tolerances for some cases: FrozenBatchNorm2d as cnnc's batchnorm is exact
 # to 1e-5.
@@ -95,7 +97,7 @@ while IFS='|' read -r name model shape batch opts; do
     if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then
         continue
     fi
-    if [ "$have_torchvision" = 0 ] && case $model in resnet18 | mobilenet_v2 | eval_identities) true ;; *) false ;; esac; then
+    if [ "$have_torchvision" = 0 ] && case $model in resnet18 | mobilenet_v2 | eval_identities | convnext_like | shuffle_like) true ;; *) false ;; esac; then
         echo "SKIP $name (needs python3-torchvision)"
         continue
     fi

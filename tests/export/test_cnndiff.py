@@ -111,12 +111,12 @@ class CnndiffTest(unittest.TestCase):
         self.assertIn(" at [0, 3]: ", out)
 
     def test_module_the_exporter_rejects_is_matched_by_submodule_paths(self):
-        """nn.GELU compiled as relu (a hand-written .cnn): the exporter cannot
+        """nn.Mish compiled as relu (a hand-written .cnn): the exporter cannot
         name the layers, forward hooks still find conv and fc."""
         with open(self.path("gelu.py"), "w") as f:
             f.write("import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
                     "    def __init__(self):\n        super().__init__()\n"
-                    "        self.conv = nn.Conv2d(1, 4, 3)\n        self.act = nn.GELU()\n"
+                    "        self.conv = nn.Conv2d(1, 4, 3)\n        self.act = nn.Mish()\n"
                     "        self.fc = nn.Linear(4 * 6 * 6, 3)\n\n"
                     "    def forward(self, x):\n"
                     "        return self.fc(self.act(self.conv(x)).flatten(1))\n")
@@ -133,7 +133,7 @@ class CnndiffTest(unittest.TestCase):
                                self.path("gelu.cnn"), "--state-dict",
                                self.path("gelu.safetensors"), "--cnnc-arg=-O0"])
         self.assertEqual(rc, 1, out.getvalue())
-        self.assertIn("only submodule paths are matched:\n  act (nn.GELU) is not supported",
+        self.assertIn("only submodule paths are matched:\n  act (nn.Mish) is not supported",
                       err.getvalue())
         self.assertRegex(out.getvalue(), r"\nconv +conv2d +\[1, 4, 6, 6\] +[0-9.e-]+ +[0-9.e-]+\n")
         self.assertRegex(out.getvalue(), r"\nrelu_1 +relu +\[1, 4, 6, 6\] +no PyTorch tensor")

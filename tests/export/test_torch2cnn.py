@@ -253,7 +253,7 @@ class ExportTest(unittest.TestCase):
     # -- what it refuses ---------------------------------------------------------
 
     def test_unsupported_module(self):
-        msg = self.assertFails(models.WithGELU(), (1, 3, 8, 8), "features.3 (nn.GELU)",
+        msg = self.assertFails(models.WithMish(), (1, 3, 8, 8), "features.3 (nn.Mish)",
                                "is not supported by cnnc", "supported modules: Conv2d")
         self.assertIn("models.py", msg)
 
@@ -352,12 +352,18 @@ class ExportTest(unittest.TestCase):
                                "models.py:", "in forward: a, b = x.chunk(2, dim=1)")
         self.assertNotIn("See the torch.fx docs", msg)
 
-    def test_untraceable_torchvision(self):
+    def test_shufflenet_traced(self):
+        """torchvision's InvertedResidual unpacks x.chunk(2) and x.size(),
+        which fx cannot trace: the exporter traces an equivalent forward
+        (chunk results indexed, F.channel_shuffle)."""
         import torchvision
-        self.assertFails(torchvision.models.shufflenet_v2_x0_5().eval(), (1, 3, 32, 32),
-                         "torch.fx could not trace ShuffleNetV2",
-                         "in stage2.0 (torchvision.models.shufflenetv2.InvertedResidual)",
-                         "at torchvision/models/shufflenetv2.py:")
+        from torch2cnn import layer_names
+        names, _ = layer_names(torchvision.models.shufflenet_v2_x0_5().eval(),
+                               torch.randn(1, 3, 32, 32))
+        kinds = [k for _, k, _ in names]
+        self.assertEqual(kinds.count("channel_shuffle"), 16)
+        self.assertEqual(kinds.count("chunk"), 2 * 13)
+        self.assertIn(("stage2.1.branch2.0", "conv2d"), [(n, k) for n, k, _ in names])
 
     def test_torchvision_source_line(self):
         """torchvision's files are not torch's (.../torchvision/ starts with
@@ -380,7 +386,7 @@ class ExportTest(unittest.TestCase):
         msg = str(cm.exception)
         self.assertTrue(msg.startswith("ManyBlockers cannot be exported: 5 blockers of 3 kinds\n"),
                         msg)
-        self.assertIn("1. nn.GELU is not supported by cnnc (2 places)\n", msg)
+        self.assertIn("1. nn.Mish is not supported by cnnc (2 places)\n", msg)
         self.assertIn("   stem.1, act\n     at tests/export/models.py:", msg)
         self.assertIn("in forward: x = self.act(self.gates(self.stem(x)))", msg)
         self.assertIn("2. function operator.mul (*) is not supported by cnnc (2 places)\n"
@@ -390,18 +396,49 @@ class ExportTest(unittest.TestCase):
                       "most 16 (1 place)\n   in the top level\n", msg)
         self.assertIn("supported modules:", msg)
         b = cm.exception.blockers
-        self.assertEqual([x.short for x in b], ["GELU", "mul", "mul", "GELU", "cat"])
+        self.assertEqual([x.short for x in b], ["Mish", "mul", "mul", "Mish", "cat"])
         self.assertEqual([x.place for x in b], ["stem.1", "gates.0", "gates.1", "act", ""])
         self.assertFalse(os.path.exists(self.path("net.cnn")))
 
-    def test_convnext_blockers(self):
-        """convnext_tiny: every kind, stochastic depth not among them."""
+    def test_convnext_layers(self):
+        """convnext_tiny: LayerNorm2d and the CNBlock's permute -> LayerNorm ->
+        Linear -> GELU -> Linear -> permute, then layer_scale *, become
+        layernorm, 1x1 conv2d, gelu and scale; stochastic depth is dropped."""
         import torchvision
-        with self.assertRaises(ExportError) as cm:
-            self.export(torchvision.models.convnext_tiny().eval(), (1, 3, 32, 32))
-        kinds = sorted(set(b.short for b in cm.exception.blockers))
-        self.assertEqual(kinds, ["GELU", "LayerNorm", "Linear", "layer_norm", "mul", "permute"])
-        self.assertIn("of 7 kinds", str(cm.exception))
+        from torch2cnn import layer_names
+        names, _ = layer_names(torchvision.models.convnext_tiny().eval(),
+                               torch.randn(1, 3, 32, 32))
+        got = dict((n, k) for n, k, _ in names)
+        self.assertEqual(got["features.0.1"], "layernorm")
+        self.assertEqual(got["features.1.0.block.2"], "layernorm")
+        self.assertEqual(got["features.1.0.block.3"], "conv2d")
+        self.assertEqual(got["features.1.0.layer_scale"], "scale")
+        kinds = [k for _, k, _ in names]
+        self.assertEqual(kinds.count("gelu"), 18)
+        self.assertEqual(kinds.count("layernorm"), 18 + 5)
+
+    def test_permute_elsewhere(self):
+        """A permute that is not around a LayerNorm/Linear over the channels."""
+        class P(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 1)
+
+            def forward(self, x):
+                return self.conv(x.permute(0, 2, 3, 1).permute(0, 3, 1, 2).permute(0, 1, 3, 2))
+
+        self.assertFails(P(), (1, 3, 4, 4), "permute(0, 1, 3, 2) is not supported")
+
+    def test_channels_last_left_unpermuted(self):
+        class P(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm = nn.LayerNorm(3)
+
+            def forward(self, x):
+                return torch.flatten(self.norm(x.permute(0, 2, 3, 1)), 1)
+
+        self.assertFails(P(), (1, 3, 4, 4), "is channels-last")
 
 
 class CommandLineTest(unittest.TestCase):
@@ -442,11 +479,11 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(st["fc.weight"].tobytes(), m.fc.weight.detach().numpy().tobytes())
 
     def test_error_status(self):
-        status, _, err = self.run_main(os.path.join(HERE, "models.py") + ":WithGELU",
+        status, _, err = self.run_main(os.path.join(HERE, "models.py") + ":WithMish",
                                        "--input", "3,8,8", "-o",
                                        os.path.join(self.dir, "g.cnn"))
         self.assertEqual(status, 1)
-        self.assertTrue(err.startswith("torch2cnn: error: features.3 (nn.GELU) is not supported by cnnc\n"), err)
+        self.assertTrue(err.startswith("torch2cnn: error: features.3 (nn.Mish) is not supported by cnnc\n"), err)
 
     def test_bad_model_spec(self):
         status, _, err = self.run_main("models.py", "--input", "3,8,8")

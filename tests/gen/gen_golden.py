@@ -1754,6 +1754,176 @@ case("sparse_kernels", "the sparse conv2d and linear kernels forced on every lay
      (3, 15, 13), batch=2, flags="--sparse-min=0", prune=lambda m: _prune_all(m, "l1", amount=0.5))
 
 # --------------------------------------------------------------------------
+# issue 12 (convnext_tiny, shufflenet_v2): gelu, layernorm over channels,
+# scale, pad, channel_shuffle, chunk and narrow.
+
+for nm, op, mod in [("act_gelu", "gelu", lambda: nn.GELU()),
+                    ("act_gelu_tanh", 'gelu(approximate="tanh")',
+                     lambda: nn.GELU(approximate="tanh"))]:
+    case(nm, op + ", applied to the input (values spanning +-6 and beyond), batch 2",
+         simple(op, ACT_SHAPE), (lambda mod=mod: seq(("a", mod()))), ACT_SHAPE, scale=3.0,
+         batch=2)
+
+case("act_gelu_layers", "gelu and gelu(approximate=\"tanh\") after conv2d and linear (fused at "
+     "-O2)",
+     simple("""
+        c1: conv2d(6, kernel=3, pad=1) -> gelu
+        flatten
+        fc: linear(8) -> gelu(approximate="tanh")
+     """, (3, 5, 5)),
+     lambda: seq(("c1", nn.Conv2d(3, 6, 3, padding=1)), ("a1", nn.GELU()),
+                 ("f", nn.Flatten()), ("fc", nn.Linear(150, 8)),
+                 ("a2", nn.GELU(approximate="tanh"))),
+     (3, 5, 5), scale=3.0)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d: nn.LayerNorm over the channels of NCHW."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Scale(nn.Module):
+    """x * weight per channel (convnext's layer_scale, as cnnc's scale loads it)."""
+
+    def __init__(self, c, bias=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(c) + 0.5)
+        self.bias = nn.Parameter(torch.randn(c)) if bias else None
+
+    def forward(self, x):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        y = x * self.weight.view(shape)
+        return y + self.bias.view(shape) if self.bias is not None else y
+
+
+def _randomize_ln(m):
+    for mod in m.modules():
+        if isinstance(mod, nn.LayerNorm) and mod.elementwise_affine:
+            mod.weight.copy_(torch.rand(mod.weight.shape) + 0.5)
+            mod.bias.copy_(torch.randn(mod.bias.shape) * 0.5)
+
+
+case("layernorm_channels", "layernorm over the channels of [N, C, H, W] (LayerNorm2d, eps=1e-6) "
+     "with a fused gelu, scale(bias=true), layernorm without affine and on [N, F] after linear; "
+     "inputs shifted off zero; batch 2",
+     simple("""
+        c1: conv2d(12, kernel=3, pad=1)
+        ln1: layernorm(eps=1e-6) -> gelu
+        s1: scale(bias=true)
+        layernorm(affine=false, eps=0.001)
+        flatten
+        fc: linear(10)
+        ln2: layernorm
+     """, (3, 5, 6)),
+     lambda: seq(("c1", nn.Conv2d(3, 12, 3, padding=1)), ("ln1", LayerNorm2d(12, eps=1e-6)),
+                 ("a1", nn.GELU()), ("s1", Scale(12, bias=True)),
+                 ("ln_na", LayerNorm2d(12, eps=0.001, elementwise_affine=False)),
+                 ("f", nn.Flatten()), ("fc", nn.Linear(360, 10)), ("ln2", nn.LayerNorm(10))),
+     (3, 5, 6), batch=2, scale=2.0, shift=3.0, post=_randomize_ln)
+
+
+class CNBlockLike(nn.Module):
+    """torchvision's CNBlock with its two nn.Linear as 1x1 convolutions (the
+    same products; tools/torch2cnn.py reshapes the Linear weights so)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+        self.pw1 = nn.Conv2d(c, 4 * c, 1)
+        self.pw2 = nn.Conv2d(4 * c, c, 1)
+        self.ls = Scale(c)
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.norm(y).permute(0, 3, 1, 2)
+        y = self.pw2(nn.functional.gelu(self.pw1(y)))
+        return x + self.ls(y)
+
+
+case("convnext_block", "a convnext block: depthwise 7x7, layernorm(eps=1e-6) over channels, 1x1 "
+     "conv to 4C, gelu, 1x1 conv back, scale (layer scale), residual add; batch 2",
+     simple("""
+        block cnblock(c) {
+            y = dw: conv2d(c, kernel=7, pad=3, groups=c) -> norm: layernorm(eps=1e-6)
+                -> pw1: conv2d(4 * c, kernel=1) -> gelu -> pw2: conv2d(c, kernel=1) -> ls: scale
+            add(in, y)
+        }
+        stem: conv2d(8, kernel=2, stride=2)
+        b: cnblock(8)
+     """, (3, 10, 12)),
+     lambda: seq(("stem", nn.Conv2d(3, 8, 2, stride=2)), ("b", CNBlockLike(8))),
+     (3, 10, 12), batch=2, post=_randomize_ln)
+
+case("pad_zero", "pad(1, 2, 3, 0): zeros per side as F.pad (left, right, top, bottom), then a "
+     "conv2d; pad(0, 0, 0, 0); batch 2",
+     simple("""
+        pad(1, 2, 3, 0)
+        c1: conv2d(4, kernel=3)
+        pad(0, 0, 0, 0)
+     """, (2, 5, 6)),
+     lambda: seq(("p", nn.ZeroPad2d((1, 2, 3, 0))), ("c1", nn.Conv2d(2, 4, 3)),
+                 ("p2", nn.ZeroPad2d(0))),
+     (2, 5, 6), batch=2)
+
+case("pad_value_crop", "pad with value=-1.5 (nn.ConstantPad2d), negative sides cropping as F.pad "
+     "does, padding wider than the input, after relu",
+     simple("""
+        relu -> pad(2, 0, 1, 1, value=-1.5)
+        pad(-1, 2, -2, 0, value=0.25)
+        pad(0, 0, 9, 0)
+        pad(8, -3, 0, 0, value=2)
+     """, (3, 4, 5)),
+     lambda: seq(("r", nn.ReLU()), ("p1", nn.ConstantPad2d((2, 0, 1, 1), -1.5)),
+                 ("p2", nn.ConstantPad2d((-1, 2, -2, 0), 0.25)), ("p3", nn.ZeroPad2d((0, 0, 9, 0))),
+                 ("p4", nn.ConstantPad2d((8, -3, 0, 0), 2.0))),
+     (3, 4, 5))
+
+
+def _shuffle_unit(L, x):
+    a, b = x.chunk(2, dim=1)
+    b = relu(L("b2")(L("b1")(b)))
+    y = nn.functional.channel_shuffle(torch.cat((a, b), dim=1), 2)
+    p, q, r = y.chunk(3, dim=1)  # 8 channels: 3, 3, 2
+    s = torch.narrow(y, 1, 2, 5)
+    return torch.cat((r, p, s), dim=1), q.chunk(4, dim=1)[1]
+
+
+case("shuffle_chunk_narrow", "a shufflenet unit: chunk(2) into two halves, one through convs, "
+     "concat, channel_shuffle(2); then uneven chunks (8 channels in 3: 3, 3, 2), narrow, and "
+     "chunk(4) of 3 channels (3 chunks of 1); two outputs, batch 2",
+     simple("""
+        a = x -> chunk(2, 0)
+        b = x -> chunk(2, 1) -> b1: conv2d(4, kernel=1) -> b2: conv2d(4, kernel=3, pad=1, groups=4) -> relu
+        y = concat(a, b) -> channel_shuffle(2)
+        p = y -> chunk(3, 0)
+        q = y -> chunk(3, 1)
+        r = y -> chunk(3, 2)
+        s = y -> narrow(2, 5)
+        out1 = concat(r, p, s)
+        out2 = q -> chunk(4, 1)
+        output out1, out2
+     """, (8, 4, 5)),
+     lambda: Net([("b1", nn.Conv2d(4, 4, 1)), ("b2", nn.Conv2d(4, 4, 3, padding=1, groups=4))],
+                 _shuffle_unit), (8, 4, 5), batch=2)
+
+case("channel_shuffle_groups", "channel_shuffle(3) then channel_shuffle(2) (nn.ChannelShuffle), "
+     "channel_shuffle(1) (the identity), batch 2",
+     simple("""
+        channel_shuffle(3)
+        channel_shuffle(2)
+        channel_shuffle(1)
+     """, (6, 2, 3)),
+     lambda: seq(("s", nn.ChannelShuffle(3)), ("s2", nn.ChannelShuffle(2)),
+                 ("s3", nn.ChannelShuffle(1))),
+     (6, 2, 3), batch=2)
+
+
+# --------------------------------------------------------------------------
 # Generation
 
 

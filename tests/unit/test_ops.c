@@ -89,6 +89,29 @@ START_TEST(concat_maps_channels)
 }
 END_TEST
 
+/* Issue 12's ops: gelu's two forms, scale and pad on constant channels. */
+START_TEST(issue12_constant_channels)
+{
+    Attrs exact = {0}, approx = {.gelu_tanh = true};
+    float (*gelu)(const Attrs *, float) = op_def(OP_GELU)->act_eval;
+    ck_assert(gelu(&exact, 0.0f) == 0.0f);
+    ck_assert(fabsf(gelu(&exact, 1.0f) - 0.8413447f) < 1e-6f);
+    ck_assert(fabsf(gelu(&approx, 1.0f) - 0.8411920f) < 1e-6f);
+    ck_assert(fabsf(gelu(&exact, -3.0f) + 0.0040499f) < 1e-6f);
+    float w[2] = {2.0f, -1.0f}, b[2] = {0.5f, 0.25f};
+    Const cw = {.data = w}, cb = {.data = b};
+    Node sc = {.op = OP_SCALE, .a = {.bias = true}, .param = {&cw, &cb}};
+    float x[1] = {1.5f};
+    ck_assert(op_def(OP_SCALE)->channel_value(&sc, 1, x) == -1.25f);
+    Node pad = {.op = OP_PAD, .a = {.pad_l = 1, .value = 1.5}};
+    ck_assert(op_def(OP_PAD)->channel_value(&pad, 0, x) == 1.5f);
+    pad.a.value = 0.0;
+    ck_assert(isnan(op_def(OP_PAD)->channel_value(&pad, 0, x)));
+    pad.a.pad_l = -1; /* crops only: still the constant */
+    ck_assert(op_def(OP_PAD)->channel_value(&pad, 0, x) == 1.5f);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -98,6 +121,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, traits_have_their_rules);
     tcase_add_test(tc, constant_channels);
     tcase_add_test(tc, concat_maps_channels);
+    tcase_add_test(tc, issue12_constant_channels);
     suite_add_tcase(s, tc);
     return s;
 }
