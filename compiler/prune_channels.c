@@ -166,7 +166,7 @@ static void propagate_known(Prune *p, const Node *n)
     if (!passes_channels(n))
         return;
     for (int64_t k = 0; k < channels(out); k++) {
-        float x[IR_MAX_INPUTS];
+        float x[IR_MAX_NODE_INPUTS];
         int nx = 0;
         bool known = true;
         for (int i = 0; known && i < n->nin; i++) {

@@ -101,7 +101,7 @@ static bool concat_infer(Node *n)
                        t->label, ir_shape_str(t->rank, t->dims, y, sizeof y));
             return false;
         }
-        dims[1] += t->dims[1]; /* each <= IR_MAX_ELEMS, at most IR_MAX_INPUTS of them */
+        dims[1] += t->dims[1]; /* each <= IR_MAX_ELEMS, at most IR_MAX_NODE_INPUTS of them */
     }
     return set_out(n, first->rank, dims);
 }

@@ -932,6 +932,34 @@ case("act_hardsigmoid_layers", "hardsigmoid after conv2d and linear (fused at -O
                  ("f", nn.Flatten()), ("fc", nn.Linear(150, 8)), ("a2", nn.Hardsigmoid())),
      (3, 5, 5), scale=3.0)
 
+# --------------------------------------------------------------------------
+# Issue 12 ("Real models"): concat of many tensors, mul, sub, broadcast add,
+# mean, squeeze-and-excitation blocks
+
+_MANY = ["x", "a", "b"] * 7  # 21 tensors, more than the old limit of 16
+
+
+def _concat_many(L, x):
+    a = relu(L("c1")(x))
+    b = L("c2")(x)
+    t = {"x": x, "a": a, "b": b}
+    return L("c3")(torch.cat([t[k] for k in _MANY], dim=1))
+
+
+case("concat_many", "concat of 21 tensors (a tensor repeated), then a 1x1 conv, batch 2",
+     simple("""
+        a = c1: conv2d(3, kernel=1) -> relu
+        b = x -> c2: conv2d(1, kernel=3, pad=1)
+        concat(%s)
+            -> c3: conv2d(4, kernel=1)
+     """ % ", ".join(_MANY), (2, 4, 4)),
+     lambda: Net([("c1", nn.Conv2d(2, 3, 1)), ("c2", nn.Conv2d(2, 1, 3, padding=1)),
+                  ("c3", nn.Conv2d(7 * 6, 4, 1))], _concat_many), (2, 4, 4), batch=2)
+
+case("concat_max", "concat of 125 tensors, the most one layer takes (the input 125 times)",
+     simple("concat(%s)" % ", ".join(["x"] * 125), (3,)),
+     lambda: Net([], lambda L, x: torch.cat([x] * 125, dim=1)), (3,), batch=2)
+
 
 def _cbr(cin, c, k=3, stride=1):
     return [("conv", nn.Conv2d(cin, c, k, stride=stride, padding=k // 2)),

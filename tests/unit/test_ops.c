@@ -79,7 +79,8 @@ END_TEST
 START_TEST(concat_maps_channels)
 {
     Tensor a = {.rank = 2, .dims = {1, 3}}, b = {.rank = 2, .dims = {1, 2}};
-    Node n = {.op = OP_CONCAT, .in = {&a, &b}, .nin = 2};
+    Tensor *ins[] = {&a, &b};
+    Node n = {.op = OP_CONCAT, .in = ins, .nin = 2};
     int64_t (*in)(const Node *, int, int64_t) = op_def(OP_CONCAT)->channel_in;
     ck_assert_int_eq(in(&n, 0, 2), 2);
     ck_assert_int_eq(in(&n, 0, 3), -1);
