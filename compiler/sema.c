@@ -408,7 +408,7 @@ static bool unknown_op(Sema *s, const Layer *l)
     return false;
 }
 
-/* Inputs of add/concat: the incoming tensor (after '->'), then the arguments,
+/* Inputs of add/mul/sub/concat: the incoming tensor (after '->'), then the arguments,
  * which must be tensor names. */
 static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin)
 {

@@ -68,6 +68,8 @@ START_TEST(constant_channels)
     Node add = {.op = OP_ADD};
     float x[2] = {1.5f, 2.0f};
     ck_assert(op_def(OP_ADD)->channel_value(&add, 0, x) == 3.5f);
+    ck_assert(op_def(OP_MUL)->channel_value(&add, 0, x) == 3.0f);
+    ck_assert(op_def(OP_SUB)->channel_value(&add, 0, x) == -0.5f); /* x[0] - x[1], in order */
     Node pool = {.op = OP_AVGPOOL, .a = {.count_include_pad = true, .ph = 1}};
     ck_assert(isnan(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x)));
     x[0] = 0.0f;
