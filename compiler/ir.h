@@ -98,6 +98,7 @@ typedef struct Attrs {
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
     int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
     bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
+    bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };

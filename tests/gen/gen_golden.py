@@ -1108,6 +1108,26 @@ case("se_prune", "an SE block whose gate and gated tensor have the same all-zero
      post=_se_prune_zero)
 
 
+def _mean_dims(L, x):
+    y = relu(L("c1")(x))
+    g = torch.sigmoid(L("fc")(y.mean((2, 3), keepdim=True)))
+    f = torch.mean(y * g, (-1, -2))
+    return f, L("fc2")(f)
+
+
+case("mean_dims", "mean over (2, 3) with keepdim=true ([N, C, 1, 1], gating as in an SE "
+     "block) and over (-1, -2) without ([N, C], into a linear; also an output), batch 2",
+     simple("""
+        y = c1: conv2d(4, kernel=3, pad=1) -> relu
+        g = y -> mean((2, 3), keepdim=true) -> fc: conv2d(4, kernel=1) -> sigmoid
+        f = mul(y, g) -> mean(dim=(-1, -2))
+        o = f -> fc2: linear(3)
+        output f, o
+     """, (3, 5, 7)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("fc", nn.Conv2d(4, 4, 1)),
+                  ("fc2", nn.Linear(4, 3))], _mean_dims), (3, 5, 7), batch=2)
+
+
 def _cbr(cin, c, k=3, stride=1):
     return [("conv", nn.Conv2d(cin, c, k, stride=stride, padding=k // 2)),
             ("bn", nn.BatchNorm2d(c))]

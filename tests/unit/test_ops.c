@@ -74,6 +74,17 @@ START_TEST(constant_channels)
     ck_assert(isnan(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x)));
     x[0] = 0.0f;
     ck_assert(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x) == 0.0f);
+    /* mean: the emitter's in-order sum of H*W copies, divided; too large: not a constant */
+    Tensor img = {.rank = 4, .dims = {1, 1, 7, 7}};
+    Tensor *img_in[] = {&img};
+    Node mean = {.op = OP_MEAN, .in = img_in, .nin = 1};
+    x[0] = 0.1f;
+    float sum = 0.0f;
+    for (int i = 0; i < 49; i++)
+        sum += x[0];
+    ck_assert(op_def(OP_MEAN)->channel_value(&mean, 0, x) == sum / 49.0f);
+    img.dims[2] = img.dims[3] = 100;
+    ck_assert(isnan(op_def(OP_MEAN)->channel_value(&mean, 0, x)));
 }
 END_TEST
 
