@@ -92,16 +92,18 @@ class Blocker:
 
 SUPPORTED_MODULES = (
     "Conv2d, BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
+    "Hardsigmoid, "
     "Hardtanh(0, 6), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout "
     "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
     "align_corners=False), Identity; torchvision's FrozenBatchNorm2d and StochasticDepth (eval)"
 )
 SUPPORTED_FUNCTIONS = (
-    "F.relu/relu6/leaky_relu/sigmoid/tanh/hardswish/silu/hardtanh(0, 6), torch.relu/sigmoid/"
-    "tanh, their in-place forms, torch.clamp(min=0[, max=6]), F.max_pool2d, F.avg_pool2d, "
-    "F.adaptive_avg_pool2d, torch.mean over (2, 3), torch.flatten(x, 1), view/reshape/"
-    "squeeze that flatten to [N, F], F.dropout (eval), F.softmax/torch.softmax(dim=1), "
-    "a+b, torch.add, +=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
+    "F.relu/relu6/leaky_relu/sigmoid/tanh/hardswish/silu/hardsigmoid/hardtanh(0, 6), "
+    "torch.relu/sigmoid/tanh, their in-place forms, torch.clamp(min=0[, max=6]), F.max_pool2d, "
+    "F.avg_pool2d, F.adaptive_avg_pool2d, torch.mean over (2, 3), torch.flatten(x, 1), view/"
+    "reshape/squeeze that flatten to [N, F], F.dropout (eval), F.softmax/torch.softmax(dim=1), "
+    "a+b, a*b, a-b of tensors (equal shapes, or [N, C, 1, 1] with [N, C, H, W]), torch.add/mul/"
+    "sub, +=, *=, -=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
     "contiguous/clone/detach, torchvision.ops.stochastic_depth (eval)"
 )
 SUPPORTED = "\n".join(textwrap.fill(text, 100, subsequent_indent="    ") for text in (
@@ -111,7 +113,7 @@ KEYWORDS = {"network", "input", "weights", "init", "param", "output", "block", "
             "in"}
 OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "maxpool",
        "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
-       "upsample", "adaptive_avgpool", "hardswish", "silu"}
+       "upsample", "adaptive_avgpool", "hardswish", "silu", "hardsigmoid", "mul", "sub", "mean"}
 RESERVED = KEYWORDS | OPS
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -120,8 +122,13 @@ SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
 # The tensors of a layer cnnc reads, in state_dict order.
 PARAM_NAMES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
-# cnnc's limit on the inputs of one layer and on outputs (IR_MAX_INPUTS).
-MAX_INPUTS = 16
+# cnnc's limits on the outputs of a network (IR_MAX_INPUTS) and on the inputs
+# of one layer (IR_MAX_NODE_INPUTS): longer concatenations are nested.
+MAX_OUTPUTS = 16
+MAX_CONCAT = 125
+
+# The ops that take several tensors, as arguments.
+MULTI_INPUT = ("add", "mul", "sub", "concat")
 
 REQUIRED = object()  # marks a function parameter without a default in bind()
 
@@ -741,9 +748,9 @@ class _Converter:
                 raise ExportError("forward() returns the tensor of %s twice; cnnc outputs are "
                                   "distinct tensors" % self.describe(o))
             self.outputs.append(v)
-        if len(self.outputs) > MAX_INPUTS:
+        if len(self.outputs) > MAX_OUTPUTS:
             raise ExportError("forward() returns %d tensors; cnnc networks have at most %d "
-                              "outputs" % (len(self.outputs), MAX_INPUTS))
+                              "outputs" % (len(self.outputs), MAX_OUTPUTS))
 
     def call(self, node):
         if node.op == "call_module":
@@ -772,7 +779,7 @@ class _Converter:
                 self.unsupported(node)
             v = handler(self, node)
             inplace = node.target.endswith("_") and not node.target.startswith("__")
-            inplace = inplace or node.target == "__iadd__"
+            inplace = inplace or node.target in ("__iadd__", "__imul__", "__isub__")
         self.values[node] = v
         if inplace and node.args and isinstance(node.args[0], fx.Node):
             # Later uses of the mutated tensor (and of its aliases) see the result.
@@ -974,15 +981,33 @@ def _upsample(c, node, x, size, scale, mode, align_corners):
     return c.op(node, "upsample", [x], attrs)
 
 
-def _add(c, node, a, b):
-    """tensor + tensor of equal shapes -> add."""
+BINARY_VERBS = {"add": ("adding", "adds", "+"), "mul": ("multiplying by", "multiplies", "*"),
+                "sub": ("subtracting", "subtracts", "-")}
+
+
+def _binary(c, node, kind, a, b):
+    """tensor (+, *, -) tensor -> add, mul, sub (in that order): equal shapes,
+    or one [N, C, 1, 1] and the other [N, C, H, W], as cnnc broadcasts."""
+    gerund, verb, sym = BINARY_VERBS[kind]
     if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
-        c.fail(node, "adding a constant is not supported (only tensor + tensor)")
+        c.fail(node, "%s a constant is not supported (only tensor %s tensor)" % (gerund, sym))
     va, vb = c.tensor(node, a), c.tensor(node, b)
-    if va.shape != vb.shape:
-        c.fail(node, "adds tensors of shapes %s and %s; cnnc's add needs equal shapes (no "
-               "broadcasting)" % (list(va.shape), list(vb.shape)))
-    return c.op(node, "add", [va, vb])
+    if va.shape != vb.shape and not _channel_broadcast(va.shape, vb.shape):
+        c.fail(node, "%s tensors of shapes %s and %s; cnnc's %s needs equal shapes, or one "
+               "[N, C, 1, 1] and the other [N, C, H, W]"
+               % (verb, list(va.shape), list(vb.shape), kind))
+    return c.op(node, kind, [va, vb])
+
+
+def _channel_broadcast(sa, sb):
+    """One shape [N, C, 1, 1] and the other [N, C, H, W]."""
+    if len(sa) != 4 or len(sb) != 4 or sa[:2] != sb[:2]:
+        return False
+    return sa[2:] == (1, 1) or sb[2:] == (1, 1)
+
+
+def _add(c, node, a, b):
+    return _binary(c, node, "add", a, b)
 
 
 def _cat(c, node, tensors, dim):
@@ -998,9 +1023,13 @@ def _cat(c, node, tensors, dim):
                "features)" % dim)
     if len(vs) == 1:
         return vs[0]
-    if len(vs) > MAX_INPUTS:
-        c.fail(node, "concatenates %d tensors; cnnc's concat takes at most %d"
-               % (len(vs), MAX_INPUTS))
+    # More than one concat takes: concatenate the first ones, then that with
+    # the rest (torch.cat is associative, exactly).
+    while len(vs) > MAX_CONCAT:
+        head = c.op(node, "concat", vs[:MAX_CONCAT])
+        head.shape = vs[0].shape[:1] + (sum(v.shape[1] for v in vs[:MAX_CONCAT]),) + \
+            vs[0].shape[2:]
+        vs = [head] + vs[MAX_CONCAT:]
     return c.op(node, "concat", vs)
 
 
@@ -1076,6 +1105,7 @@ MODULE_HANDLERS = [
     (nn.Tanh, _simple("tanh")),
     (nn.Hardswish, _simple("hardswish")),
     (nn.SiLU, _simple("silu")),
+    (nn.Hardsigmoid, _simple("hardsigmoid")),
     (nn.MaxPool2d, _m_maxpool),
     (nn.AvgPool2d, _m_avgpool),
     (nn.AdaptiveAvgPool2d, _m_adaptive),
@@ -1202,7 +1232,8 @@ def _f_adaptive(c, node):
 
 
 def _mean(c, node, first):
-    """x.mean((2, 3)) is global average pooling (then flatten without keepdim)."""
+    """x.mean((2, 3)) is global average pooling: mean, [N, C] or, with keepdim,
+    [N, C, 1, 1]."""
     a = c.bind(node, [(first, REQUIRED), ("dim", None), ("keepdim", False), ("dtype", None)])
     x = c.tensor(node, a[first])
     dims = a["dim"]
@@ -1210,12 +1241,12 @@ def _mean(c, node, first):
     if len(x.shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
         c.fail(node, "mean over dims %r is not supported (only over (2, 3) of [N, C, H, W]: "
                "global average pooling)" % (a["dim"],))
+    if a["dtype"] is not None:
+        c.fail(node, "dtype= is not supported")
+    attrs = [(None, (2, 3))]
     if a["keepdim"]:
-        return c.op(node, "global_avgpool", [x])
-    # [N, C, H, W] -> [N, C, 1, 1] -> [N, C]: the pool's shape is not an fx node's.
-    pooled = c.op(node, "global_avgpool", [x])
-    pooled.shape = x.shape[:2] + (1, 1)
-    return c.op(node, "flatten", [pooled])
+        attrs.append(("keepdim", True))
+    return c.op(node, "mean", [x], attrs)
 
 
 def _f_dropout(c, node):
@@ -1255,6 +1286,26 @@ def _add_fn(first, second):
 
 def _op_add(c, node):
     return _add(c, node, node.args[0], node.args[1])
+
+
+def _binary_fn(kind, first, second):
+    """torch.mul(input, other), x.sub(other, alpha=1), ...: alpha must be 1."""
+    def handler(c, node):
+        spec = [(first, REQUIRED), (second, REQUIRED)]
+        if kind == "sub":
+            spec.append(("alpha", 1))
+        a = c.bind(node, spec, tensors=2)
+        if a.get("alpha", 1) != 1:
+            c.fail(node, "alpha=%r is not supported" % (a["alpha"],))
+        return _binary(c, node, kind, a[first], a[second])
+    return handler
+
+
+def _op_binary(kind):
+    """operator.mul (a * b), operator.isub (a -= b), ..."""
+    def handler(c, node):
+        return _binary(c, node, kind, node.args[0], node.args[1])
+    return handler
 
 
 def _f_cat(c, node):
@@ -1303,6 +1354,7 @@ FUNCTION_HANDLERS = {
     F.tanh: _one("tanh", X),
     F.hardswish: _one("hardswish", X + INPLACE),
     F.silu: _one("silu", X + INPLACE),
+    F.hardsigmoid: _one("hardsigmoid", X + INPLACE),
     torch.clamp: lambda c, node: _clamp(c, node, "input"),
     torch.clamp_: lambda c, node: _clamp(c, node, "input"),
     F.max_pool2d: _f_maxpool,
@@ -1323,6 +1375,14 @@ FUNCTION_HANDLERS = {
     operator.add: _op_add,
     operator.iadd: _op_add,
     torch.add: _add_fn("input", "other"),
+    operator.mul: _op_binary("mul"),
+    operator.imul: _op_binary("mul"),
+    torch.mul: _binary_fn("mul", "input", "other"),
+    torch.multiply: _binary_fn("mul", "input", "other"),
+    operator.sub: _op_binary("sub"),
+    operator.isub: _op_binary("sub"),
+    torch.sub: _binary_fn("sub", "input", "other"),
+    torch.subtract: _binary_fn("sub", "input", "other"),
     torch.cat: _f_cat,
     F.interpolate: _f_interpolate,
     F.upsample: _f_upsample,
@@ -1335,8 +1395,9 @@ if hasattr(torch, "concat"):
 # Functions that modify their first argument: always, or if their `inplace`
 # argument (keyword, or positional at this index) is True.
 INPLACE_FUNCTIONS = {F.relu_, torch.relu_, F.hardtanh_, F.leaky_relu_, torch.sigmoid_,
-                     torch.tanh_, torch.clamp_, operator.iadd}
-INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.silu: 1, F.leaky_relu: 2,
+                     torch.tanh_, torch.clamp_, operator.iadd, operator.imul, operator.isub}
+INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.silu: 1, F.hardsigmoid: 1,
+               F.leaky_relu: 2,
                F.hardtanh: 3, F.dropout: 3, F.dropout2d: 3, F.alpha_dropout: 3}
 
 METHOD_HANDLERS = {
@@ -1354,6 +1415,14 @@ METHOD_HANDLERS = {
     "add": _add_fn("self", "other"),
     "add_": _add_fn("self", "other"),
     "__iadd__": _op_add,
+    "mul": _binary_fn("mul", "self", "other"),
+    "mul_": _binary_fn("mul", "self", "other"),
+    "multiply": _binary_fn("mul", "self", "other"),
+    "__imul__": _op_binary("mul"),
+    "sub": _binary_fn("sub", "self", "other"),
+    "sub_": _binary_fn("sub", "self", "other"),
+    "subtract": _binary_fn("sub", "self", "other"),
+    "__isub__": _op_binary("sub"),
     "view": _reshape,
     "reshape": _reshape,
     "flatten": _reshape,
@@ -1388,12 +1457,13 @@ def _remove_dead(ops, outputs):
 
 def _chain_input(op, prev):
     """Can `op` follow `prev` after '->'? Only if it takes prev as its first
-    input; add also as its second (a + b == b + a exactly)."""
+    input; add and mul also as their second (a + b == b + a and a * b == b * a
+    exactly), sub never (a - b)."""
     if not op.inputs:
         return False
     if op.inputs[0] is prev:
         return True
-    return op.kind == "add" and op.inputs[1] is prev and op.inputs[0] is not prev
+    return (op.kind in ("add", "mul") and op.inputs[1] is prev and op.inputs[0] is not prev)
 
 
 def _schedule(ops):
@@ -1470,7 +1540,7 @@ def _render_op(op, chained_from):
     """`label: op(args)`; in a chain the incoming tensor is left out of a
     multi-input op's arguments."""
     args = []
-    if op.kind in ("add", "concat"):
+    if op.kind in MULTI_INPUT:
         rest = list(op.inputs)
         if chained_from is not None:
             rest.remove(chained_from)
@@ -1513,7 +1583,7 @@ def _render(ops, inp, outputs):
     for k, o in enumerate(order):
         prev = order[k - 1] if k else None
         chained = prev is not None and prev.name is None and _chain_input(o, prev)
-        if chained and (o.kind in ("add", "concat") or (
+        if chained and (o.kind in MULTI_INPUT or (
                 o.group == prev.group and not _breaks_before(o, prev))):
             statements[-1].append(o)
         else:
@@ -1533,7 +1603,7 @@ def _render(ops, inp, outputs):
         # Where the chain starts: a multi-input op's arguments, implicitly the
         # previous statement's result if that has no name (or is the input,
         # for the first statement), or else a named source.
-        if first.kind in ("add", "concat"):
+        if first.kind in MULTI_INPUT:
             parts = []
             chained_from = None
         elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):
