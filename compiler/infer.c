@@ -25,7 +25,8 @@ bool ir_infer_node(Node *n)
         memcmp(conv_out.dims, n->fuse.conv_dims, sizeof conv_out.dims) != 0)
         return false;
     pool.a = n->fuse.pool_a;
-    pool.in[0] = &conv_out;
+    Tensor *pool_in[1] = {&conv_out};
+    pool.in = pool_in;
     pool.nin = 1;
     pool.out = &pooled;
     if (!infer_shape(&pool))

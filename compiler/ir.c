@@ -38,9 +38,21 @@ Node *ir_node_new(Graph *g, OpKind op, const char *name, Loc loc)
     n->op = op;
     n->name = xstrdup(name);
     n->loc = loc;
+    n->in = xcalloc(2, sizeof *n->in);
     g->nodes = xrealloc(g->nodes, sizeof *g->nodes * (size_t)(g->nnodes + 1));
     g->nodes[g->nnodes++] = n;
     return n;
+}
+
+void ir_node_set_inputs(Node *n, Tensor *const *in, int nin)
+{
+    if (nin < 0 || nin > IR_MAX_NODE_INPUTS)
+        die("node %s: %d inputs", n->name, nin);
+    Tensor **copy = xcalloc((size_t)(nin > 2 ? nin : 2), sizeof *copy);
+    memcpy(copy, in, sizeof *in * (size_t)nin);
+    free(n->in);
+    n->in = copy;
+    n->nin = nin;
 }
 
 Const *ir_const_new(const char *key, int rank, const int64_t *dims)
@@ -92,6 +104,7 @@ void ir_node_free(Node *n)
 {
     for (int p = 0; p < PARAM_MAX; p++)
         ir_const_free(n->param[p]);
+    free(n->in);
     free(n->name);
     free(n->fuse.names);
     free(n->fuse.last);

@@ -31,7 +31,13 @@ int op_arity(OpKind op); /* number of tensor inputs; -1: two or more (concat) */
 bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 
 #define IR_MAX_RANK 4
+/* The most network inputs, and outputs. */
 #define IR_MAX_INPUTS 16
+/* The most tensors one layer reads (concat's inputs). Node.in is allocated to
+ * size; the bound keeps each layer's C function, which takes every input, its
+ * output and a scratch pointer, within the 127 parameters C99 promises
+ * (5.2.4.1). */
+#define IR_MAX_NODE_INPUTS 125
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
 #define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
 #define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
@@ -97,6 +103,7 @@ typedef struct Attrs {
     double value;           /* pad: the constant */
     int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
     int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
+    bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };
@@ -134,7 +141,7 @@ typedef struct Node {
     OpKind op;
     char *name; /* the label: also the weight key prefix */
     Loc loc;    /* where the layer was written */
-    Tensor *in[IR_MAX_INPUTS];
+    Tensor **in; /* nin inputs; owned (room for 2 from ir_node_new, ir_node_set_inputs for more) */
     int nin;
     Tensor *out;
     Attrs a;
@@ -230,6 +237,9 @@ void ir_dot_channels(const Node *n, const char *unit, FILE *f);
 Graph *ir_graph_new(void);
 Tensor *ir_tensor_new(Graph *g, const char *name);
 Node *ir_node_new(Graph *g, OpKind op, const char *name, Loc loc);
+/* Set n's inputs to in[0..nin) (nin <= IR_MAX_NODE_INPUTS); consumer counts
+ * are the caller's. */
+void ir_node_set_inputs(Node *n, Tensor *const *in, int nin);
 Const *ir_const_new(const char *key, int rank, const int64_t *dims);
 int64_t ir_numel(int rank, const int64_t *dims); /* caller guarantees no overflow */
 int64_t ir_tensor_numel(const Tensor *t);

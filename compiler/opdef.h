@@ -21,7 +21,8 @@ enum {
     OPT_EPILOGUE = 1 << 2,    /* an activation may be fused into its output loop */
     OPT_ACTIVATION = 1 << 3,  /* elementwise activation that fuse-activation may fuse */
     OPT_PER_CHANNEL = 1 << 4, /* output channel c depends on input channel c only */
-    OPT_IN_PLACE = 1 << 5,    /* reads each input element once, where it writes: may run in place */
+    OPT_IN_PLACE = 1 << 5,    /* reads each element of an input of the output's size once,
+                               * where it writes: may run in place on that input */
     OPT_VIEW = 1 << 6,        /* output is its input's memory (no code) */
     OPT_POOL = 1 << 7,        /* a window pool fuse-pool may merge into a conv2d */
 };

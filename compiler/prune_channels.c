@@ -20,8 +20,9 @@
  *     goes from its input and its output together, and only if the output
  *     channel can go too; batchnorm loses that channel's parameters;
  *   - concat: channel k of input i is channel offset_i + k of the output;
- *   - add: channel k goes from both operands and the sum together, so both
- *     operands' channel must be constant and removable;
+ *   - add, mul, sub: channel k goes from both operands and the result
+ *     together, so both operands' channel must be constant and removable
+ *     (a broadcast [N, C, 1, 1] operand too: one value per channel);
  *   - anything else (softmax, a grouped conv, a graph input or output)
  *     keeps all its channels.
  *
@@ -128,7 +129,7 @@ static void known_weighted(Prune *p, const Node *n)
 
 /* The channel of input i that output channel k of n reads, or -1: channel k
  * of the one input for OPT_PER_CHANNEL ops, else the op's channel_in (flatten,
- * add, concat). */
+ * add, mul, sub, concat). */
 static int64_t channel_in(const Node *n, int i, int64_t k)
 {
     if (op_has(n->op, OPT_PER_CHANNEL))
@@ -166,7 +167,7 @@ static void propagate_known(Prune *p, const Node *n)
     if (!passes_channels(n))
         return;
     for (int64_t k = 0; k < channels(out); k++) {
-        float x[IR_MAX_INPUTS];
+        float x[IR_MAX_NODE_INPUTS];
         int nx = 0;
         bool known = true;
         for (int i = 0; known && i < n->nin; i++) {

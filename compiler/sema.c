@@ -408,7 +408,7 @@ static bool unknown_op(Sema *s, const Layer *l)
     return false;
 }
 
-/* Inputs of add/concat: the incoming tensor (after '->'), then the arguments,
+/* Inputs of add/mul/sub/concat: the incoming tensor (after '->'), then the arguments,
  * which must be tensor names. */
 static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin)
 {
@@ -427,8 +427,9 @@ static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Ten
             unknown_tensor(s, a->value->str, a->value->loc);
             return false;
         }
-        if (*nin == IR_MAX_INPUTS) {
-            diag_error(a->value->loc, "%s takes at most %d tensors", l->op, IR_MAX_INPUTS);
+        if (*nin == IR_MAX_NODE_INPUTS) {
+            diag_error(a->value->loc, "%s takes at most %d tensors%s", l->op, IR_MAX_NODE_INPUTS,
+                       op == OP_CONCAT ? "; concatenate the rest in a second concat" : "");
             return false;
         }
         ins[(*nin)++] = t;
@@ -450,7 +451,7 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
                    "too many layers (the limit is %d per network)", IR_MAX_NODES);
         return false;
     }
-    Tensor *ins[IR_MAX_INPUTS] = {s->scope->current};
+    Tensor *ins[IR_MAX_NODE_INPUTS] = {s->scope->current};
     int nin = 1;
     ArgSet as;
     Env env = env_of(s);
@@ -472,11 +473,9 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     }
     Node *n = ir_node_new(s->g, op, name, l->label ? l->label_loc : l->op_loc);
     free(name);
-    for (int i = 0; i < nin; i++) {
-        n->in[i] = ins[i];
+    ir_node_set_inputs(n, ins, nin);
+    for (int i = 0; i < nin; i++)
         ins[i]->nconsumers++;
-    }
-    n->nin = nin;
     n->out = new_unique_tensor(s->g, n->name);
     free(n->out->label);
     n->out->label = xstrdup(n->name);

@@ -92,7 +92,8 @@ class Blocker:
 
 SUPPORTED_MODULES = (
     "Conv2d, BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
-    "Hardtanh(0, 6), GELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout "
+    "Hardsigmoid, Hardtanh(0, 6), GELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, "
+    "Dropout "
     "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
     "align_corners=False), ZeroPad2d, ConstantPad2d, ChannelShuffle, LayerNorm (over [N, F], "
     "or over the channels between permute(0, 2, 3, 1) and permute(0, 3, 1, 2), with Linear and "
@@ -107,7 +108,9 @@ SUPPORTED_FUNCTIONS = (
     "a+b, torch.add, +=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
     "contiguous/clone/detach, torchvision.ops.stochastic_depth (eval), F.gelu, F.layer_norm "
     "(as LayerNorm), F.pad (constant), F.channel_shuffle, x.chunk/torch.chunk/split along dim 1 "
-    "(each result indexed), x * a parameter of shape [C, 1, 1] (a layer scale)"
+    "(each result indexed), x * a parameter of shape [C, 1, 1] (a layer scale), "
+    "a*b, a-b of tensors (equal shapes, or [N, C, 1, 1] with [N, C, H, W]), torch.add/mul/sub, *=, "
+    "-=, F.hardsigmoid"
 )
 SUPPORTED = "\n".join(textwrap.fill(text, 100, subsequent_indent="    ") for text in (
     "supported modules: " + SUPPORTED_MODULES, "supported functions: " + SUPPORTED_FUNCTIONS))
@@ -116,8 +119,8 @@ KEYWORDS = {"network", "input", "weights", "init", "param", "output", "block", "
             "in"}
 OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "maxpool",
        "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
-       "upsample", "adaptive_avgpool", "hardswish", "silu", "hardsigmoid", "gelu", "layernorm",
-       "scale", "pad", "channel_shuffle", "chunk", "narrow"}
+       "upsample", "adaptive_avgpool", "hardswish", "silu", "hardsigmoid", "mul", "sub", "mean",
+       "gelu", "layernorm", "scale", "pad", "channel_shuffle", "chunk", "narrow"}
 RESERVED = KEYWORDS | OPS
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -126,8 +129,13 @@ SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
 # The tensors of a layer cnnc reads, in state_dict order.
 PARAM_NAMES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
-# cnnc's limit on the inputs of one layer and on outputs (IR_MAX_INPUTS).
-MAX_INPUTS = 16
+# cnnc's limits on the outputs of a network (IR_MAX_INPUTS) and on the inputs
+# of one layer (IR_MAX_NODE_INPUTS): longer concatenations are nested.
+MAX_OUTPUTS = 16
+MAX_CONCAT = 125
+
+# The ops that take several tensors, as arguments.
+MULTI_INPUT = ("add", "mul", "sub", "concat")
 
 REQUIRED = object()  # marks a function parameter without a default in bind()
 
@@ -811,9 +819,9 @@ class _Converter:
                 raise ExportError("forward() returns the tensor of %s twice; cnnc outputs are "
                                   "distinct tensors" % self.describe(o))
             self.outputs.append(v)
-        if len(self.outputs) > MAX_INPUTS:
+        if len(self.outputs) > MAX_OUTPUTS:
             raise ExportError("forward() returns %d tensors; cnnc networks have at most %d "
-                              "outputs" % (len(self.outputs), MAX_INPUTS))
+                              "outputs" % (len(self.outputs), MAX_OUTPUTS))
 
     def call(self, node):
         if node.op == "call_module":
@@ -842,7 +850,7 @@ class _Converter:
                 self.unsupported(node)
             v = handler(self, node)
             inplace = node.target.endswith("_") and not node.target.startswith("__")
-            inplace = inplace or node.target == "__iadd__"
+            inplace = inplace or node.target in ("__iadd__", "__imul__", "__isub__")
         self.values[node] = v
         if inplace and node.args and isinstance(node.args[0], fx.Node):
             # Later uses of the mutated tensor (and of its aliases) see the result.
@@ -1063,15 +1071,33 @@ def _upsample(c, node, x, size, scale, mode, align_corners):
     return c.op(node, "upsample", [x], attrs)
 
 
-def _add(c, node, a, b):
-    """tensor + tensor of equal shapes -> add."""
+BINARY_VERBS = {"add": ("adding", "adds", "+"), "mul": ("multiplying by", "multiplies", "*"),
+                "sub": ("subtracting", "subtracts", "-")}
+
+
+def _binary(c, node, kind, a, b):
+    """tensor (+, *, -) tensor -> add, mul, sub (in that order): equal shapes,
+    or one [N, C, 1, 1] and the other [N, C, H, W], as cnnc broadcasts."""
+    gerund, verb, sym = BINARY_VERBS[kind]
     if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
-        c.fail(node, "adding a constant is not supported (only tensor + tensor)")
+        c.fail(node, "%s a constant is not supported (only tensor %s tensor)" % (gerund, sym))
     va, vb = c.tensor(node, a), c.tensor(node, b)
-    if va.shape != vb.shape:
-        c.fail(node, "adds tensors of shapes %s and %s; cnnc's add needs equal shapes (no "
-               "broadcasting)" % (list(va.shape), list(vb.shape)))
-    return c.op(node, "add", [va, vb])
+    if va.shape != vb.shape and not _channel_broadcast(va.shape, vb.shape):
+        c.fail(node, "%s tensors of shapes %s and %s; cnnc's %s needs equal shapes, or one "
+               "[N, C, 1, 1] and the other [N, C, H, W]"
+               % (verb, list(va.shape), list(vb.shape), kind))
+    return c.op(node, kind, [va, vb])
+
+
+def _channel_broadcast(sa, sb):
+    """One shape [N, C, 1, 1] and the other [N, C, H, W]."""
+    if len(sa) != 4 or len(sb) != 4 or sa[:2] != sb[:2]:
+        return False
+    return sa[2:] == (1, 1) or sb[2:] == (1, 1)
+
+
+def _add(c, node, a, b):
+    return _binary(c, node, "add", a, b)
 
 
 def _cat(c, node, tensors, dim):
@@ -1087,9 +1113,13 @@ def _cat(c, node, tensors, dim):
                "features)" % dim)
     if len(vs) == 1:
         return vs[0]
-    if len(vs) > MAX_INPUTS:
-        c.fail(node, "concatenates %d tensors; cnnc's concat takes at most %d"
-               % (len(vs), MAX_INPUTS))
+    # More than one concat takes: concatenate the first ones, then that with
+    # the rest (torch.cat is associative, exactly).
+    while len(vs) > MAX_CONCAT:
+        head = c.op(node, "concat", vs[:MAX_CONCAT])
+        head.shape = vs[0].shape[:1] + (sum(v.shape[1] for v in vs[:MAX_CONCAT]),) + \
+            vs[0].shape[2:]
+        vs = [head] + vs[MAX_CONCAT:]
     return c.op(node, "concat", vs)
 
 
@@ -1336,6 +1366,17 @@ def _getitem(c, node):
     return c.op(node, "narrow", [v.source], [(None, start), (None, length)])
 
 
+def _scale_or(binary):
+    """A product: parameter * x (convnext's layer scale) is a scale; a
+    product of two tensors goes to `binary` (mul)."""
+    def handler(c, node):
+        args = list(node.args) + list(node.kwargs.values())
+        if any(isinstance(v, fx.Node) and v.op == "get_attr" for v in args[:2]):
+            return _mul(c, node)
+        return binary(c, node)
+    return handler
+
+
 def _mul(c, node):
     """parameter * x, the parameter [C, 1, 1] (or [C]) per channel of x:
     convnext's layer scale -> scale, its weight the parameter as [C]."""
@@ -1378,6 +1419,7 @@ MODULE_HANDLERS = [
     (nn.ZeroPad2d, _m_pad),
     (nn.ConstantPad2d, _m_pad),
     (nn.ChannelShuffle, _m_channel_shuffle),
+    (nn.Hardsigmoid, _simple("hardsigmoid")),
     (nn.MaxPool2d, _m_maxpool),
     (nn.AvgPool2d, _m_avgpool),
     (nn.AdaptiveAvgPool2d, _m_adaptive),
@@ -1506,7 +1548,8 @@ def _f_adaptive(c, node):
 
 
 def _mean(c, node, first):
-    """x.mean((2, 3)) is global average pooling (then flatten without keepdim)."""
+    """x.mean((2, 3)) is global average pooling: mean, [N, C] or, with keepdim,
+    [N, C, 1, 1]."""
     a = c.bind(node, [(first, REQUIRED), ("dim", None), ("keepdim", False), ("dtype", None)])
     x = c.tensor(node, a[first])
     dims = a["dim"]
@@ -1514,12 +1557,12 @@ def _mean(c, node, first):
     if len(x.shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
         c.fail(node, "mean over dims %r is not supported (only over (2, 3) of [N, C, H, W]: "
                "global average pooling)" % (a["dim"],))
+    if a["dtype"] is not None:
+        c.fail(node, "dtype= is not supported")
+    attrs = [(None, (2, 3))]
     if a["keepdim"]:
-        return c.op(node, "global_avgpool", [x])
-    # [N, C, H, W] -> [N, C, 1, 1] -> [N, C]: the pool's shape is not an fx node's.
-    pooled = c.op(node, "global_avgpool", [x])
-    pooled.shape = x.shape[:2] + (1, 1)
-    return c.op(node, "flatten", [pooled])
+        attrs.append(("keepdim", True))
+    return c.op(node, "mean", [x], attrs)
 
 
 def _f_dropout(c, node):
@@ -1559,6 +1602,26 @@ def _add_fn(first, second):
 
 def _op_add(c, node):
     return _add(c, node, node.args[0], node.args[1])
+
+
+def _binary_fn(kind, first, second):
+    """torch.mul(input, other), x.sub(other, alpha=1), ...: alpha must be 1."""
+    def handler(c, node):
+        spec = [(first, REQUIRED), (second, REQUIRED)]
+        if kind == "sub":
+            spec.append(("alpha", 1))
+        a = c.bind(node, spec, tensors=2)
+        if a.get("alpha", 1) != 1:
+            c.fail(node, "alpha=%r is not supported" % (a["alpha"],))
+        return _binary(c, node, kind, a[first], a[second])
+    return handler
+
+
+def _op_binary(kind):
+    """operator.mul (a * b), operator.isub (a -= b), ..."""
+    def handler(c, node):
+        return _binary(c, node, kind, node.args[0], node.args[1])
+    return handler
 
 
 def _f_cat(c, node):
@@ -1607,6 +1670,7 @@ FUNCTION_HANDLERS = {
     F.tanh: _one("tanh", X),
     F.hardswish: _one("hardswish", X + INPLACE),
     F.silu: _one("silu", X + INPLACE),
+    F.hardsigmoid: _one("hardsigmoid", X + INPLACE),
     torch.clamp: lambda c, node: _clamp(c, node, "input"),
     torch.clamp_: lambda c, node: _clamp(c, node, "input"),
     F.max_pool2d: _f_maxpool,
@@ -1627,6 +1691,14 @@ FUNCTION_HANDLERS = {
     operator.add: _op_add,
     operator.iadd: _op_add,
     torch.add: _add_fn("input", "other"),
+    operator.mul: _scale_or(_op_binary("mul")),
+    operator.imul: _op_binary("mul"),
+    torch.mul: _scale_or(_binary_fn("mul", "input", "other")),
+    torch.multiply: _binary_fn("mul", "input", "other"),
+    operator.sub: _op_binary("sub"),
+    operator.isub: _op_binary("sub"),
+    torch.sub: _binary_fn("sub", "input", "other"),
+    torch.subtract: _binary_fn("sub", "input", "other"),
     torch.cat: _f_cat,
     F.interpolate: _f_interpolate,
     F.upsample: _f_upsample,
@@ -1641,8 +1713,6 @@ FUNCTION_HANDLERS = {
     torch.chunk: lambda c, node: _split_parts(c, node, "input", "chunks", True),
     torch.split: lambda c, node: _split_parts(c, node, "tensor", "split_size_or_sections", False),
     operator.getitem: _getitem,
-    operator.mul: _mul,
-    torch.mul: _mul,
 }
 if hasattr(torch, "native_channel_shuffle"):
     FUNCTION_HANDLERS[torch.native_channel_shuffle] = _f_channel_shuffle
@@ -1652,8 +1722,9 @@ if hasattr(torch, "concat"):
 # Functions that modify their first argument: always, or if their `inplace`
 # argument (keyword, or positional at this index) is True.
 INPLACE_FUNCTIONS = {F.relu_, torch.relu_, F.hardtanh_, F.leaky_relu_, torch.sigmoid_,
-                     torch.tanh_, torch.clamp_, operator.iadd}
-INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.silu: 1, F.leaky_relu: 2,
+                     torch.tanh_, torch.clamp_, operator.iadd, operator.imul, operator.isub}
+INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.silu: 1, F.hardsigmoid: 1,
+               F.leaky_relu: 2,
                F.hardtanh: 3, F.dropout: 3, F.dropout2d: 3, F.alpha_dropout: 3}
 
 METHOD_HANDLERS = {
@@ -1671,6 +1742,14 @@ METHOD_HANDLERS = {
     "add": _add_fn("self", "other"),
     "add_": _add_fn("self", "other"),
     "__iadd__": _op_add,
+    "mul": _scale_or(_binary_fn("mul", "self", "other")),
+    "mul_": _binary_fn("mul", "self", "other"),
+    "multiply": _binary_fn("mul", "self", "other"),
+    "__imul__": _op_binary("mul"),
+    "sub": _binary_fn("sub", "self", "other"),
+    "sub_": _binary_fn("sub", "self", "other"),
+    "subtract": _binary_fn("sub", "self", "other"),
+    "__isub__": _op_binary("sub"),
     "view": _reshape,
     "reshape": _reshape,
     "flatten": _reshape,
@@ -1682,7 +1761,6 @@ METHOD_HANDLERS = {
     "permute": _permute,
     "chunk": lambda c, node: _split_parts(c, node, "self", "chunks", True),
     "split": lambda c, node: _split_parts(c, node, "self", "split_size", False),
-    "mul": _mul,
 }
 
 
@@ -1709,12 +1787,13 @@ def _remove_dead(ops, outputs):
 
 def _chain_input(op, prev):
     """Can `op` follow `prev` after '->'? Only if it takes prev as its first
-    input; add also as its second (a + b == b + a exactly)."""
+    input; add and mul also as their second (a + b == b + a and a * b == b * a
+    exactly), sub never (a - b)."""
     if not op.inputs:
         return False
     if op.inputs[0] is prev:
         return True
-    return op.kind == "add" and op.inputs[1] is prev and op.inputs[0] is not prev
+    return (op.kind in ("add", "mul") and op.inputs[1] is prev and op.inputs[0] is not prev)
 
 
 def _schedule(ops):
@@ -1791,7 +1870,7 @@ def _render_op(op, chained_from):
     """`label: op(args)`; in a chain the incoming tensor is left out of a
     multi-input op's arguments."""
     args = []
-    if op.kind in ("add", "concat"):
+    if op.kind in MULTI_INPUT:
         rest = list(op.inputs)
         if chained_from is not None:
             rest.remove(chained_from)
@@ -1834,7 +1913,7 @@ def _render(ops, inp, outputs):
     for k, o in enumerate(order):
         prev = order[k - 1] if k else None
         chained = prev is not None and prev.name is None and _chain_input(o, prev)
-        if chained and (o.kind in ("add", "concat") or (
+        if chained and (o.kind in MULTI_INPUT or (
                 o.group == prev.group and not _breaks_before(o, prev))):
             statements[-1].append(o)
         else:
@@ -1854,7 +1933,7 @@ def _render(ops, inp, outputs):
         # Where the chain starts: a multi-input op's arguments, implicitly the
         # previous statement's result if that has no name (or is the input,
         # for the first statement), or else a named source.
-        if first.kind in ("add", "concat"):
+        if first.kind in MULTI_INPUT:
             parts = []
             chained_from = None
         elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):

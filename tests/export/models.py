@@ -348,6 +348,55 @@ def shuffle_like():
     return _ready(ShuffleLike())
 
 
+class Arith(nn.Module):
+    """Issue 12's arithmetic: a * b, torch.mul, x.mul, *=, a - b, torch.sub,
+    x.sub, -=, add with a [N, C, 1, 1] operand in both orders, x.mean((2, 3))
+    with and without keepdim, torch.mean, F.hardsigmoid and nn.Hardsigmoid, a
+    gate computed inline (y * sigmoid(y)), and torch.cat of 30 tensors and of
+    130 (more than one concat takes: nested)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc1 = nn.Conv2d(6, 3, 1)
+        self.fc2 = nn.Conv2d(3, 6, 1)
+        self.gate = nn.Hardsigmoid()
+        self.shift = nn.Conv2d(6, 6, 1)
+        self.bias = nn.Conv2d(6, 6, 1)
+        self.head = nn.Linear(6, 4)
+
+    def forward(self, x):
+        y = self.conv(x)
+        y = y * torch.sigmoid(y)
+        s = y.mean((2, 3), keepdim=True)
+        g = self.gate(self.fc2(torch.relu(self.fc1(s))))
+        z = g * y                          # operator.mul, gate first
+        z = torch.mul(z, F.hardsigmoid(self.shift(s)))
+        w = z.mul(y) - torch.sub(y, s)     # equal shapes; [N, C, H, W] - [N, C, 1, 1]
+        w = w.sub(s - y)                   # [N, C, 1, 1] - [N, C, H, W]
+        w += self.bias(s)                  # broadcast add, in place
+        w *= z
+        w -= y
+        t = torch.mean(w, (-1, -2))
+        cat = torch.cat([w, z, y] * 10, dim=1)   # 30 tensors
+        flat = torch.cat([t] * 130, 1)           # 130: two concats
+        return cat, flat, self.head(t.mul(t))
+
+
+def se_blocks():
+    """torchvision's SqueezeExcitation as MobileNetV3 (ReLU, Hardsigmoid),
+    EfficientNet (SiLU, Sigmoid) and RegNet (ReLU, Sigmoid) use it."""
+    from torchvision.ops import SqueezeExcitation
+    return _ready(nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.Hardswish(),
+        SqueezeExcitation(16, 4, scale_activation=nn.Hardsigmoid),
+        nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.SiLU(),
+        SqueezeExcitation(16, 4, activation=nn.SiLU),
+        nn.Conv2d(16, 8, 1), nn.ReLU(),
+        SqueezeExcitation(8, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5)))
+
+
 # Models the error tests expect to fail, with what the message must say.
 
 
@@ -361,14 +410,14 @@ class WithMish(nn.Module):
         return self.features(x)
 
 
-class WithMul(nn.Module):
+class WithDiv(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
 
     def forward(self, x):
         y = self.conv(x)
-        return y * torch.sigmoid(y)
+        return y / torch.sigmoid(y)
 
 
 def with_divisor():
@@ -387,8 +436,8 @@ def tiny():
 
 
 class ManyBlockers(nn.Module):
-    """Three kinds of blockers, in several places: nn.Mish (twice), x * y
-    (twice, in two blocks) and a concatenation of 17 tensors."""
+    """Three kinds of blockers, in several places: nn.Mish (twice), x / y
+    (twice, in two blocks) and a concatenation along the height."""
 
     class Gate(nn.Module):
         def __init__(self):
@@ -396,7 +445,7 @@ class ManyBlockers(nn.Module):
             self.conv = nn.Conv2d(4, 4, 1)
 
         def forward(self, x):
-            return x * torch.sigmoid(self.conv(x))
+            return x / torch.sigmoid(self.conv(x))
 
     def __init__(self):
         super().__init__()
@@ -406,7 +455,7 @@ class ManyBlockers(nn.Module):
 
     def forward(self, x):
         x = self.act(self.gates(self.stem(x)))
-        return torch.cat([x] * 17, 1)
+        return torch.cat([x] * 3, 2)
 
 
 class Unpacks(nn.Module):

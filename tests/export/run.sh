@@ -13,7 +13,7 @@
 # (tests/export/test_cnndiff.py: a perturbed weight is the first divergence).
 #
 # Needs Debian's python3-torch (and python3-torchvision for resnet18 and
-# mobilenet_v2 and eval_identities); without torch it says it is skipped and exits 0.
+# mobilenet_v2, eval_identities and se_blocks); without torch it says it is skipped and exits 0.
 # Environment: PYTHON (default /usr/bin/python3 if present, else python3), CC.
 #
 # Prints "PASS <case>  max abs err E" or "FAIL <case>: <stage>: <message>" per
@@ -69,6 +69,8 @@ resample            | Resample            | 3,10,7    | 1
 eval_identities     | eval_identities     | 3,12,10   | 2
 convnext_like       | convnext_like       | 3,10,8    | 2
 shuffle_like        | shuffle_like        | 3,12,10   | 2
+arith               | Arith               | 3,7,5     | 2
+se_blocks           | se_blocks           | 3,12,10   | 2
 "
 # Tighter tolerances for some cases: FrozenBatchNorm2d as cnnc's batchnorm is exact
 # to 1e-5.
@@ -97,7 +99,7 @@ while IFS='|' read -r name model shape batch opts; do
     if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then
         continue
     fi
-    if [ "$have_torchvision" = 0 ] && case $model in resnet18 | mobilenet_v2 | eval_identities | convnext_like | shuffle_like) true ;; *) false ;; esac; then
+    if [ "$have_torchvision" = 0 ] && case $model in resnet18 | mobilenet_v2 | eval_identities | convnext_like | shuffle_like | se_blocks) true ;; *) false ;; esac; then
         echo "SKIP $name (needs python3-torchvision)"
         continue
     fi

@@ -258,9 +258,9 @@ class ExportTest(unittest.TestCase):
         self.assertIn("models.py", msg)
 
     def test_unsupported_function(self):
-        msg = self.assertFails(models.WithMul(), (1, 3, 8, 8), "function operator.mul",
+        msg = self.assertFails(models.WithDiv(), (1, 3, 8, 8), "function operator.truediv (/)",
                                "supported functions:")
-        self.assertIn("return y * torch.sigmoid(y)", msg)
+        self.assertIn("return y / torch.sigmoid(y)", msg)
 
     def test_divisor_override(self):
         self.assertFails(models.with_divisor(), (1, 3, 8, 8), "1 (nn.AvgPool2d)",
@@ -313,6 +313,61 @@ class ExportTest(unittest.TestCase):
     def test_align_corners(self):
         self.assertFails(nn.Sequential(nn.UpsamplingBilinear2d(scale_factor=2)), (1, 3, 4, 4),
                          "align_corners=True")
+
+    def test_arith_text(self):
+        """mul, sub, broadcast add, mean and hardsigmoid as written; a
+        concat of 130 tensors is a concat of 125 concatenated with the rest."""
+        text = self.export(models.Arith(), (1, 3, 7, 5))
+        self.assertIn("mean((2, 3), keepdim=true)", text)
+        self.assertIn("mean((2, 3))", text.replace("mean((2, 3), keepdim=true)", ""))
+        self.assertIn("fc2: conv2d(6, kernel=1) -> hardsigmoid", text)
+        self.assertIn("shift: conv2d(6, kernel=1) -> hardsigmoid", text)
+        self.assertIn("mul(", text)
+        self.assertIn("sub(", text)
+        self.assertNotIn("global_avgpool", text)
+        concats = [l for l in text.split("\n") if "concat(" in l]
+        self.assertEqual(len(concats), 3, text)
+        for line in concats:
+            self.assertLessEqual(line.split("concat(")[1].count(",") + 1, 125, line)
+
+    def test_sub_keeps_its_order(self):
+        """a - b chains only from a; a * b and a + b from either operand."""
+        class Sub(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(3, 3, 1)
+                self.b = nn.Conv2d(3, 3, 1)
+
+            def forward(self, x):
+                return x - self.a(x), self.b(x) * x
+
+        text = self.export(Sub(), (1, 3, 4, 4))
+        self.assertIn("a: conv2d(3, kernel=1)", text)
+        self.assertRegex(text, r"\n(\w+) = a: conv2d\(3, kernel=1\)\n\w+ = sub\(x, \1\)\n")
+        self.assertIn("b: conv2d(3, kernel=1) -> mul(x)", text)
+
+    def test_broadcast_beyond_channels(self):
+        """[N, C, H, W] * [N, C]: PyTorch broadcasts over the trailing dims
+        (here C == W), cnnc's mul does not."""
+        class Odd(nn.Module):
+            def forward(self, x):
+                return x * x.mean((2, 3))
+
+        self.assertFails(Odd(), (1, 3, 4, 3), "function operator.mul (*)",
+                         "multiplies tensors of shapes [1, 3, 4, 3] and [1, 3]; cnnc's mul needs "
+                         "equal shapes, or one [N, C, 1, 1] and the other [N, C, H, W]")
+
+    def test_constant_mul_sub(self):
+        class Scale(nn.Module):
+            def forward(self, x):
+                return x * 2
+
+        class Minus(nn.Module):
+            def forward(self, x):
+                return torch.sub(x, x, alpha=2)
+
+        self.assertFails(Scale(), (1, 3, 4, 4), "multiplying by a constant is not supported")
+        self.assertFails(Minus(), (1, 3, 4, 4), "alpha=2 is not supported")
 
     def test_constant_add(self):
         class AddOne(nn.Module):
@@ -369,9 +424,9 @@ class ExportTest(unittest.TestCase):
         """torchvision's files are not torch's (.../torchvision/ starts with
         .../torch): the line is torchvision's, not the export() call's."""
         import torchvision
-        msg = self.assertFails(torchvision.ops.SqueezeExcitation(8, 2).eval(), (1, 8, 4, 4),
-                               "function operator.mul (*) is not supported",
-                               "at torchvision/ops/misc.py:", "return scale * input")
+        se = torchvision.ops.SqueezeExcitation(8, 2, scale_activation=torch.nn.Mish)
+        msg = self.assertFails(se.eval(), (1, 8, 4, 4), "(nn.Mish) is not supported by cnnc",
+                               "at torchvision/ops/misc.py:", "return self.scale_activation(scale)")
         self.assertNotIn("test_torch2cnn.py", msg)
         import torch2cnn
         torch_dir = os.path.dirname(torch.__file__)
@@ -389,14 +444,14 @@ class ExportTest(unittest.TestCase):
         self.assertIn("1. nn.Mish is not supported by cnnc (2 places)\n", msg)
         self.assertIn("   stem.1, act\n     at tests/export/models.py:", msg)
         self.assertIn("in forward: x = self.act(self.gates(self.stem(x)))", msg)
-        self.assertIn("2. function operator.mul (*) is not supported by cnnc (2 places)\n"
+        self.assertIn("2. function operator.truediv (/) is not supported by cnnc (2 places)\n"
                       "   in gates.0, gates.1 (models.Gate)\n     at tests/export/models.py:", msg)
-        self.assertIn("return x * torch.sigmoid(self.conv(x))", msg)
-        self.assertIn("3. function torch.cat: concatenates 17 tensors; cnnc's concat takes at "
-                      "most 16 (1 place)\n   in the top level\n", msg)
+        self.assertIn("return x / torch.sigmoid(self.conv(x))", msg)
+        self.assertIn("3. function torch.cat: concatenation along dim 2 is not supported (only "
+                      "dim=1: channels or features) (1 place)\n   in the top level\n", msg)
         self.assertIn("supported modules:", msg)
         b = cm.exception.blockers
-        self.assertEqual([x.short for x in b], ["Mish", "mul", "mul", "Mish", "cat"])
+        self.assertEqual([x.short for x in b], ["Mish", "truediv", "truediv", "Mish", "cat"])
         self.assertEqual([x.place for x in b], ["stem.1", "gates.0", "gates.1", "act", ""])
         self.assertFalse(os.path.exists(self.path("net.cnn")))
 

@@ -932,6 +932,201 @@ case("act_hardsigmoid_layers", "hardsigmoid after conv2d and linear (fused at -O
                  ("f", nn.Flatten()), ("fc", nn.Linear(150, 8)), ("a2", nn.Hardsigmoid())),
      (3, 5, 5), scale=3.0)
 
+# --------------------------------------------------------------------------
+# Issue 12 ("Real models"): concat of many tensors, mul, sub, broadcast add,
+# mean, squeeze-and-excitation blocks
+
+_MANY = ["x", "a", "b"] * 7  # 21 tensors, more than the old limit of 16
+
+
+def _concat_many(L, x):
+    a = relu(L("c1")(x))
+    b = L("c2")(x)
+    t = {"x": x, "a": a, "b": b}
+    return L("c3")(torch.cat([t[k] for k in _MANY], dim=1))
+
+
+case("concat_many", "concat of 21 tensors (a tensor repeated), then a 1x1 conv, batch 2",
+     simple("""
+        a = c1: conv2d(3, kernel=1) -> relu
+        b = x -> c2: conv2d(1, kernel=3, pad=1)
+        concat(%s)
+            -> c3: conv2d(4, kernel=1)
+     """ % ", ".join(_MANY), (2, 4, 4)),
+     lambda: Net([("c1", nn.Conv2d(2, 3, 1)), ("c2", nn.Conv2d(2, 1, 3, padding=1)),
+                  ("c3", nn.Conv2d(7 * 6, 4, 1))], _concat_many), (2, 4, 4), batch=2)
+
+case("concat_max", "concat of 125 tensors, the most one layer takes (the input 125 times)",
+     simple("concat(%s)" % ", ".join(["x"] * 125), (3,)),
+     lambda: Net([], lambda L, x: torch.cat([x] * 125, dim=1)), (3,), batch=2)
+
+
+def _binary_equal(L, x):
+    a = L("c1")(x)
+    b = torch.tanh(L("c2")(x))
+    p = a * b
+    q = a - b
+    r = q * q
+    f = L("fc1")(torch.flatten(r - p, 1))
+    g = torch.sigmoid(L("fc2")(f))
+    h = g * f
+    return f - h
+
+
+case("binary_equal", "mul and sub of equal shapes: NCHW and flat, the chain form 'a -> sub(b)' "
+     "(a - b), a tensor times itself, operands that stay live (no in-place), batch 2",
+     simple("""
+        a = c1: conv2d(4, kernel=3, pad=1)
+        b = x -> c2: conv2d(4, kernel=3, pad=1) -> tanh
+        p = mul(a, b)
+        q = a -> sub(b)              # sub(a, b): a - b
+        r = mul(q, q)
+        f = sub(r, p) -> flatten -> fc1: linear(6)
+        g = f -> fc2: linear(6) -> sigmoid
+        h = mul(g, f)
+        sub(f, h)
+     """, (3, 4, 5)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("c2", nn.Conv2d(3, 4, 3, padding=1)),
+                  ("fc1", nn.Linear(80, 6)), ("fc2", nn.Linear(6, 6))], _binary_equal),
+     (3, 4, 5), batch=2)
+
+
+def _binary_broadcast(L, x):
+    y = L("c1")(x)
+    pooled = nn.functional.adaptive_avg_pool2d(y, 1)
+    g = L("s")(pooled)
+    t = L("t")(pooled)
+    return torch.cat([g * y, y * g, g - y, y - g, g + y, y * g + t], dim=1)
+
+
+case("binary_broadcast", "add, mul and sub of [N, C, 1, 1] with [N, C, H, W] in both orders "
+     "(PyTorch's broadcasting: g - y and y - g), and x * scale + shift, batch 2",
+     simple("""
+        y = c1: conv2d(4, kernel=3, pad=1)
+        pooled = y -> global_avgpool
+        g = pooled -> s: conv2d(4, kernel=1)
+        t = pooled -> t: conv2d(4, kernel=1)
+        m1 = mul(g, y)
+        m2 = y -> mul(g)
+        s1 = sub(g, y)
+        s2 = y -> sub(g)
+        a1 = add(g, y)
+        a2 = m2 -> add(t)            # y * scale + shift
+        concat(m1, m2, s1, s2, a1, a2)
+     """, (3, 5, 6)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("s", nn.Conv2d(4, 4, 1)),
+                  ("t", nn.Conv2d(4, 4, 1))], _binary_broadcast), (3, 5, 6), batch=2)
+
+
+class _SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation, its forward copied (so that this
+    script needs torch only): scale = sigma(fc2(delta(fc1(avgpool(x))))),
+    returns scale * x."""
+
+    def __init__(self, c, s, activation=nn.ReLU, scale_activation=nn.Sigmoid):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, s, 1)
+        self.fc2 = nn.Conv2d(s, c, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x):
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+SE_BLOCKS = """
+    block se(c, s) {             # ReLU and Sigmoid (RegNet)
+        g = global_avgpool -> fc1: conv2d(s, kernel=1) -> relu -> fc2: conv2d(c, kernel=1)
+            -> sigmoid
+        mul(g, in)
+    }
+    block se_hard(c, s) {        # ReLU and Hardsigmoid (MobileNetV3)
+        g = global_avgpool -> fc1: conv2d(s, kernel=1) -> relu -> fc2: conv2d(c, kernel=1)
+            -> hardsigmoid
+        mul(g, in)
+    }
+    block se_silu(c, s) {        # SiLU and Sigmoid (EfficientNet)
+        g = global_avgpool -> fc1: conv2d(s, kernel=1) -> silu -> fc2: conv2d(c, kernel=1)
+            -> sigmoid
+        mul(g, in)
+    }
+"""
+
+case("se_blocks", "squeeze-and-excitation blocks as torchvision's SqueezeExcitation: "
+     "ReLU/Sigmoid, ReLU/Hardsigmoid, SiLU/Sigmoid (the gate fused into fc2 at -O2, the "
+     "mul in place), the last one inside a residual add, batch 2",
+     simple(dedent(SE_BLOCKS) + dedent("""
+        c1: conv2d(8, kernel=3, pad=1) -> b1: batchnorm -> relu
+        se1: se(8, 2)
+        c2: conv2d(8, kernel=3, pad=1, bias=false) -> b2: batchnorm -> hardswish
+        y = se2: se_hard(8, 4)
+        z = y -> c3: conv2d(8, kernel=1) -> silu -> se3: se_silu(8, 2)
+        add(z, y) -> global_avgpool -> flatten -> fc: linear(5)
+     """), (3, 7, 6)),
+     lambda: Net([("c1", nn.Conv2d(3, 8, 3, padding=1)), ("b1", nn.BatchNorm2d(8)),
+                  ("se1", _SqueezeExcitation(8, 2)),
+                  ("c2", nn.Conv2d(8, 8, 3, padding=1, bias=False)), ("b2", nn.BatchNorm2d(8)),
+                  ("se2", _SqueezeExcitation(8, 4, scale_activation=nn.Hardsigmoid)),
+                  ("c3", nn.Conv2d(8, 8, 1)),
+                  ("se3", _SqueezeExcitation(8, 2, activation=nn.SiLU)),
+                  ("fc", nn.Linear(8, 5))], _se_blocks), (3, 7, 6), batch=2, scale=2.0)
+
+
+def _se_blocks(L, x):
+    y = L("se2")(nn.functional.hardswish(L("b2")(L("c2")(
+        L("se1")(relu(L("b1")(L("c1")(x))))))))
+    z = L("se3")(nn.functional.silu(L("c3")(y)))
+    return L("fc")(torch.flatten(nn.functional.adaptive_avg_pool2d(z + y, 1), 1))
+
+
+def _se_prune_zero(m):
+    """Channels 1 and 5 of c1 and of the gate's fc2: constants through the
+    relu, the pool and the mul (gate and gated alike)."""
+    for k in (1, 5):
+        m.c1.weight[k].zero_()
+        m.se.fc2.weight[k].zero_()
+
+
+case("se_prune", "an SE block whose gate and gated tensor have the same all-zero channels: "
+     "at -O2 prune-channels removes them through global_avgpool and mul, folding the "
+     "constants into fc1's and c2's biases",
+     simple("""
+        block se(c, s) {
+            g = global_avgpool -> fc1: conv2d(s, kernel=1) -> relu -> fc2: conv2d(c, kernel=1)
+                -> sigmoid
+            mul(g, in)
+        }
+        c1: conv2d(8, kernel=3, pad=1) -> relu
+        se: se(8, 3)
+        c2: conv2d(4, kernel=1)
+     """, (3, 6, 6)),
+     lambda: Net([("c1", nn.Conv2d(3, 8, 3, padding=1)), ("se", _SqueezeExcitation(8, 3)),
+                  ("c2", nn.Conv2d(8, 4, 1))],
+                 lambda L, x: L("c2")(L("se")(relu(L("c1")(x))))), (3, 6, 6), batch=2,
+     post=_se_prune_zero)
+
+
+def _mean_dims(L, x):
+    y = relu(L("c1")(x))
+    g = torch.sigmoid(L("fc")(y.mean((2, 3), keepdim=True)))
+    f = torch.mean(y * g, (-1, -2))
+    return f, L("fc2")(f)
+
+
+case("mean_dims", "mean over (2, 3) with keepdim=true ([N, C, 1, 1], gating as in an SE "
+     "block) and over (-1, -2) without ([N, C], into a linear; also an output), batch 2",
+     simple("""
+        y = c1: conv2d(4, kernel=3, pad=1) -> relu
+        g = y -> mean((2, 3), keepdim=true) -> fc: conv2d(4, kernel=1) -> sigmoid
+        f = mul(y, g) -> mean(dim=(-1, -2))
+        o = f -> fc2: linear(3)
+        output f, o
+     """, (3, 5, 7)),
+     lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("fc", nn.Conv2d(4, 4, 1)),
+                  ("fc2", nn.Linear(4, 3))], _mean_dims), (3, 5, 7), batch=2)
+
 
 def _cbr(cin, c, k=3, stride=1):
     return [("conv", nn.Conv2d(cin, c, k, stride=stride, padding=k // 2)),

@@ -68,10 +68,23 @@ START_TEST(constant_channels)
     Node add = {.op = OP_ADD};
     float x[2] = {1.5f, 2.0f};
     ck_assert(op_def(OP_ADD)->channel_value(&add, 0, x) == 3.5f);
+    ck_assert(op_def(OP_MUL)->channel_value(&add, 0, x) == 3.0f);
+    ck_assert(op_def(OP_SUB)->channel_value(&add, 0, x) == -0.5f); /* x[0] - x[1], in order */
     Node pool = {.op = OP_AVGPOOL, .a = {.count_include_pad = true, .ph = 1}};
     ck_assert(isnan(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x)));
     x[0] = 0.0f;
     ck_assert(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x) == 0.0f);
+    /* mean: the emitter's in-order sum of H*W copies, divided; too large: not a constant */
+    Tensor img = {.rank = 4, .dims = {1, 1, 7, 7}};
+    Tensor *img_in[] = {&img};
+    Node mean = {.op = OP_MEAN, .in = img_in, .nin = 1};
+    x[0] = 0.1f;
+    float sum = 0.0f;
+    for (int i = 0; i < 49; i++)
+        sum += x[0];
+    ck_assert(op_def(OP_MEAN)->channel_value(&mean, 0, x) == sum / 49.0f);
+    img.dims[2] = img.dims[3] = 100;
+    ck_assert(isnan(op_def(OP_MEAN)->channel_value(&mean, 0, x)));
 }
 END_TEST
 
@@ -79,7 +92,8 @@ END_TEST
 START_TEST(concat_maps_channels)
 {
     Tensor a = {.rank = 2, .dims = {1, 3}}, b = {.rank = 2, .dims = {1, 2}};
-    Node n = {.op = OP_CONCAT, .in = {&a, &b}, .nin = 2};
+    Tensor *ins[] = {&a, &b};
+    Node n = {.op = OP_CONCAT, .in = ins, .nin = 2};
     int64_t (*in)(const Node *, int, int64_t) = op_def(OP_CONCAT)->channel_in;
     ck_assert_int_eq(in(&n, 0, 2), 2);
     ck_assert_int_eq(in(&n, 0, 3), -1);
