@@ -244,8 +244,8 @@ static void emit_tap_loops_open(Emitter *e, const Node *n)
     const Attrs *a = &n->a;
     long long W = n->in[0]->dims[3], OW = n->out->dims[3];
     open_block(e, "for (int kh = 0; kh < %lld; kh++) {", (long long)a->kh);
-    open_block(e, "for (int kw = 0; kw < %lld; kw++) {", (long long)a->kw);
     open_block(e, "for (int r = 0; r < h_n[kh]; r++) {");
+    open_block(e, "for (int kw = 0; kw < %lld; kw++) {", (long long)a->kw);
     out(e, "const int src = (h_i0[kh] + r) * %lld + w_i0[kw];", W);
     out(e, "float *yr = y + (h_o0[kh] + r * %lld) * %lld + w_o0[kw];", (long long)a->sh, OW);
 }
