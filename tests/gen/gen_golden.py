@@ -138,6 +138,9 @@ def self_check_init(verbose=False):
 
 
 def fans(mod):
+    if isinstance(mod, nn.ConvTranspose2d):  # weight [in, out/groups, kh, kw]
+        kh, kw = mod.kernel_size
+        return mod.out_channels // mod.groups * kh * kw, mod.in_channels * kh * kw
     if isinstance(mod, nn.Conv2d):
         kh, kw = mod.kernel_size
         return mod.in_channels // mod.groups * kh * kw, mod.out_channels * kh * kw
@@ -152,7 +155,7 @@ def apply_init(module, scheme, seed):
     rng = SplitMix64(seed)
     with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 fan_in, fan_out = fans(m)
                 if scheme == "he":
                     b = math.sqrt(6.0 / fan_in)
@@ -1023,6 +1026,17 @@ case("convt_gaps_crop", "conv_transpose2d with stride larger than the kernel (ou
      """, (5, 6, 6)),
      lambda: seq(("u1", CT(5, 4, 2, stride=3, padding=1)),
                  ("u2", CT(4, 3, 3, stride=2, padding=4))), (5, 6, 6))
+
+for scheme in ("he", "xavier"):
+    case("convt_init_" + scheme, "conv_transpose2d with init %s(seed=4): PyTorch's fans of the "
+         "weight [in, out/groups, kh, kw] (groups 2)" % scheme,
+         simple("""
+            u1: conv_transpose2d(6, kernel=3, stride=2, groups=2)
+            u2: conv_transpose2d(3, kernel=2, stride=2, bias=false)
+         """, (4, 5, 5)),
+         lambda: seq(("u1", CT(4, 6, 3, stride=2, groups=2)), ("u2", CT(6, 3, 2, stride=2,
+                                                                        bias=False))),
+         (4, 5, 5), init=(scheme, 4))
 
 
 def _convt_unet(L, x):
