@@ -10,6 +10,9 @@
  * is the same layer with rescaled rows and a new bias. The folded layer gains
  * a bias if it had none (the new Const keeps the "<layer>.bias" key). Grouped
  * and depthwise convolutions fold the same way: output channel co owns row co.
+ * A conv_transpose2d folds too, its weight [C_in, C_out/groups, kh, kw]
+ * scaled along C_out instead of by rows (OpDef.weight_channel names the
+ * output channel of each weight element).
  *
  * Precision: each folded value is computed in double from the float32
  * parameters and rounded once to float32. The result is not bit-identical to
@@ -33,7 +36,8 @@
 static bool foldable_producer(const Graph *g, const Node *bn)
 {
     const Node *p = bn->in[0]->producer;
-    if (!p || !op_has(p->op, OPT_PRUNABLE)) /* conv2d, linear: a weight row per channel */
+    /* conv2d, linear: a weight row per channel; conv_transpose2d: weight_channel */
+    if (!p || !(op_has(p->op, OPT_PRUNABLE) || op_def(p->op)->weight_channel))
         return false;
     if (p->fuse.act != OP_NONE || p->fuse.pool)
         return false;
@@ -50,20 +54,23 @@ static void bn_affine(const Node *bn, int64_t c, double *s, double *t)
     *t = beta - mean * *s;
 }
 
-/* W[co][*] *= s[co]; b[co] = b[co] * s[co] + t[co]. */
+/* W[co][*] *= s[co] (each weight element of output channel co, by rows or
+ * by weight_channel); b[co] = b[co] * s[co] + t[co]. */
 static void fold_into(Node *p, const Node *bn)
 {
     Const *w = p->param[PARAM_WEIGHT];
     Const *b = pass_ensure_bias(p);
-    int64_t rows = w->dims[0], cols = ir_numel(w->rank - 1, w->dims + 1);
-    for (int64_t co = 0; co < rows; co++) {
-        double s, t;
-        bn_affine(bn, co, &s, &t);
-        float *row = w->data + co * cols;
-        for (int64_t k = 0; k < cols; k++)
-            row[k] = (float)((double)row[k] * s);
-        b->data[co] = (float)((double)b->data[co] * s + t);
+    int64_t (*channel_of)(const Node *, int64_t) = op_def(p->op)->weight_channel;
+    int64_t channels = b->dims[0], total = ir_numel(w->rank, w->dims), cols = total / channels;
+    double *scale = xmalloc(sizeof *scale * (size_t)channels);
+    for (int64_t co = 0; co < channels; co++) {
+        double t;
+        bn_affine(bn, co, &scale[co], &t);
+        b->data[co] = (float)((double)b->data[co] * scale[co] + t);
     }
+    for (int64_t k = 0; k < total; k++)
+        w->data[k] = (float)((double)w->data[k] * scale[channel_of ? channel_of(p, k) : k / cols]);
+    free(scale);
 }
 
 bool fold_batchnorm(Graph *g, PassStats *st)

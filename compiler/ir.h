@@ -87,6 +87,7 @@ typedef struct Attrs {
     int64_t channels; /* conv2d: output channels; linear: output features */
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
     int64_t groups;
+    int64_t oph, opw;       /* conv_transpose2d: output_padding */
     bool bias;              /* conv2d, linear */
     bool affine;            /* batchnorm */
     bool ceil_mode;         /* pools */

@@ -67,6 +67,14 @@ typedef struct OpDef {
      * stay (a grouped conv2d); NULL: never */
     bool (*absorbs)(const Node *n, float c);
     bool (*fixed_channels)(const Node *n);
+    /* fold-batchnorm: the output channel element i of the weight (row-major)
+     * contributes to, for a weighted op whose weight is not one row per
+     * output channel (conv_transpose2d: [C_in, C_out/groups, kh, kw]); a
+     * batchnorm after it folds in. NULL: OPT_PRUNABLE ops fold by rows */
+    int64_t (*weight_channel)(const Node *n, int64_t i);
+    /* select_kernels: the node's kernel and scratch_bytes, for ops other
+     * than conv2d and linear; NULL: KERNEL_DIRECT without scratch */
+    void (*select)(Node *n);
     /* --emit=dot: what follows the op in the node's box (conv2d: " 3x3/1, 16 ch") */
     void (*dot)(const Node *n, FILE *f);
     /* ---- back end: C emitter ---- */

@@ -7,6 +7,7 @@
  * number of tensor inputs (-1: two or more), traits (OPT_* in opdef.h, or 0).
  * Including files define OP(id, name, family, ninputs, traits) first. */
 OP(CONV2D, "conv2d", conv, 1, OPT_WEIGHTS | OPT_PRUNABLE | OPT_EPILOGUE)
+OP(CONV_TRANSPOSE2D, "conv_transpose2d", conv_transpose, 1, OPT_WEIGHTS | OPT_EPILOGUE)
 OP(BATCHNORM, "batchnorm", norm, 1, OPT_WEIGHTS | OPT_PER_CHANNEL | OPT_IN_PLACE | OPT_EPILOGUE)
 OP(RELU, "relu", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
 OP(RELU6, "relu6", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)

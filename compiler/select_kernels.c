@@ -34,6 +34,8 @@
 
 #include <string.h>
 
+#include "opdef.h"
+
 /* Below this many multiply-adds a layer is plain loops: any kernel's set-up
  * (a GEMM call, a row of accumulators) would cost more than it saves. */
 #define DIRECT_MAX_MACS 4096
@@ -329,6 +331,8 @@ void select_kernels(Graph *g, double sparse_min)
             select_conv(n);
         else if (n->op == OP_LINEAR)
             n->kernel = KERNEL_GEMM;
+        else if (op_def(n->op)->select)
+            op_def(n->op)->select(n); /* conv_transpose2d */
         else
             n->kernel = KERNEL_DIRECT;
         select_sparse(n, sparse_min);

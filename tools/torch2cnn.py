@@ -91,7 +91,8 @@ class Blocker:
 # What cnnc supports (for messages), and names the .cnn must avoid
 
 SUPPORTED_MODULES = (
-    "Conv2d, BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
+    "Conv2d, ConvTranspose2d (without output_size=), "
+    "BatchNorm1d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Hardswish, SiLU, "
     "Hardsigmoid, Hardtanh(0, 6), GELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, "
     "Dropout "
     "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
@@ -117,8 +118,8 @@ SUPPORTED = "\n".join(textwrap.fill(text, 100, subsequent_indent="    ") for tex
 
 KEYWORDS = {"network", "input", "weights", "init", "param", "output", "block", "true", "false",
             "in"}
-OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "maxpool",
-       "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
+OPS = {"conv2d", "conv_transpose2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid",
+       "tanh", "maxpool", "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
        "upsample", "adaptive_avgpool", "hardswish", "silu", "hardsigmoid", "mul", "sub", "mean",
        "gelu", "layernorm", "scale", "pad", "channel_shuffle", "chunk", "narrow"}
 RESERVED = KEYWORDS | OPS
@@ -237,8 +238,8 @@ class _Tracer(fx.Tracer):
     module calls it sits in (torch 1.13's fx does not). Subclasses of the
     supported torch.nn modules that do not override forward stay leaves."""
 
-    LEAF_TYPES = (nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d,
-                  nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Upsample, nn.Softmax)
+    LEAF_TYPES = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Linear,
+                  nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Upsample, nn.Softmax)
 
     def __init__(self):
         super().__init__()
@@ -907,6 +908,39 @@ def _conv2d(c, node, m):
     return c.op(node, "conv2d", [x], attrs, label=node.target, module=m)
 
 
+def _conv_transpose2d(c, node, m):
+    """nn.ConvTranspose2d -> conv_transpose2d, every attribute that differs from
+    cnnc's default. output_size= at call time picks output_padding per call,
+    which a fixed-shape layer cannot."""
+    if m.padding_mode != "zeros":
+        c.fail(node, "padding_mode='%s' is not supported (only 'zeros')" % m.padding_mode)
+    extra = list(node.args[1:]) + [v for k, v in node.kwargs.items()]
+    if any(v is not None for v in extra):
+        c.fail(node, "output_size= at call time is not supported: cnnc's conv_transpose2d has "
+               "a fixed output size; give the module output_padding= instead")
+    kernel = _pair(m.kernel_size, "kernel_size")
+    stride = _pair(m.stride, "stride")
+    pad = _pair(m.padding, "padding")
+    output_padding = _pair(m.output_padding, "output_padding")
+    dilation = _pair(m.dilation, "dilation")
+    x = c.tensor(node, node.args[0])
+    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
+    attrs = [(None, m.out_channels), ("kernel", kernel)]
+    if stride != (1, 1):
+        attrs.append(("stride", stride))
+    if pad != (0, 0):
+        attrs.append(("pad", pad))
+    if output_padding != (0, 0):
+        attrs.append(("output_padding", output_padding))
+    if dilation != (1, 1):
+        attrs.append(("dilation", dilation))
+    if m.groups != 1:
+        attrs.append(("groups", m.groups))
+    if m.bias is None:
+        attrs.append(("bias", False))
+    return c.op(node, "conv_transpose2d", [x], attrs, label=node.target, module=m)
+
+
 def _batchnorm(c, node, m):
     """nn.BatchNorm2d / nn.BatchNorm1d (running statistics) -> batchnorm."""
     if not m.track_running_stats or m.running_mean is None:
@@ -1403,6 +1437,7 @@ def _mul(c, node):
 
 MODULE_HANDLERS = [
     (nn.Conv2d, _conv2d),
+    (nn.ConvTranspose2d, _conv_transpose2d),
     (nn.BatchNorm2d, _batchnorm),
     (nn.BatchNorm1d, _batchnorm),
     (nn.Linear, _linear),

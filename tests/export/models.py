@@ -146,6 +146,31 @@ class TinyFPN(nn.Module):
         return p3, p4, p5, torch.sigmoid(self.fuse(fused))
 
 
+class ConvTDecoder(nn.Module):
+    """A decoder of nn.ConvTranspose2d layers (issue 12): U-Net up-sampling
+    (kernel 2, stride 2) joined to an encoder map by torch.cat, then
+    kernel 3 stride 2 with output_padding, grouped without bias before a
+    BatchNorm2d, dilated, and non-square."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.ReLU())
+        self.down = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(2 * c, c, 2, stride=2)
+        self.up2 = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c, c, 3, padding=1, groups=2, bias=False), nn.BatchNorm2d(c),
+            nn.ConvTranspose2d(c, 4, 3, dilation=2, padding=2),
+            nn.ConvTranspose2d(4, 2, (2, 3), stride=(1, 2), padding=(0, 1), output_padding=(0, 1)))
+        randomize_bn(self)
+
+    def forward(self, x):
+        e = self.enc(x)
+        d = torch.cat([self.up(torch.relu(self.down(e))), e], dim=1)
+        return self.up2(d)
+
+
 class _Pruned(nn.Module):
     def __init__(self):
         super().__init__()

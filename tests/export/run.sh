@@ -60,6 +60,7 @@ cifar_vgg           | cifar_vgg           | 3,32,32   | 2
 resnet18            | resnet18            | 3,224,224 | 1
 mobilenet_v2        | mobilenet_v2        | 3,224,224 | 1
 tiny_fpn            | TinyFPN             | 3,32,32   | 2
+convt_decoder       | ConvTDecoder        | 3,12,10   | 2
 pruned_unstructured | pruned_unstructured | 3,16,16   | 1
 pruned_structured   | pruned_structured   | 3,16,16   | 1
 pruned_masks        | pruned_unstructured | 3,16,16   | 1 | --keep-masks

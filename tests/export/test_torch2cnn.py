@@ -114,6 +114,30 @@ class ExportTest(unittest.TestCase):
                       "count_include_pad=false)", text)
         self.assertIn('upsample(scale=2, mode="bilinear")', text)
 
+    def test_conv_transpose2d(self):
+        m = nn.Sequential(
+            nn.ConvTranspose2d(4, 6, 2, stride=2),
+            nn.ConvTranspose2d(6, 4, (3, 5), stride=(2, 1), padding=(1, 2),
+                               output_padding=(1, 0), dilation=(1, 2), groups=2, bias=False))
+        text = self.export(m, (1, 4, 5, 6))
+        self.assertIn('"0": conv_transpose2d(6, kernel=2, stride=2)', text)
+        self.assertIn('"1": conv_transpose2d(4, kernel=(3, 5), stride=(2, 1), pad=(1, 2), '
+                      'output_padding=(1, 0), dilation=(1, 2), groups=2, bias=false)', text)
+        sd = read_safetensors(self.path("net.safetensors"))
+        self.assertEqual(list(sd["1.weight"].shape), [6, 2, 3, 5])
+
+    def test_conv_transpose2d_output_size(self):
+        class Sized(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.up = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+
+            def forward(self, x):
+                return self.up(x, output_size=[10, 10])
+
+        self.assertFails(Sized(), (1, 3, 5, 5), "up (nn.ConvTranspose2d)",
+                         "output_size= at call time is not supported")
+
     def test_residual_names_follow_modules(self):
         import torchvision
         text = self.export(torchvision.models.resnet18().eval(), (1, 3, 64, 64))

@@ -138,6 +138,9 @@ def self_check_init(verbose=False):
 
 
 def fans(mod):
+    if isinstance(mod, nn.ConvTranspose2d):  # weight [in, out/groups, kh, kw]
+        kh, kw = mod.kernel_size
+        return mod.out_channels // mod.groups * kh * kw, mod.in_channels * kh * kw
     if isinstance(mod, nn.Conv2d):
         kh, kw = mod.kernel_size
         return mod.in_channels // mod.groups * kh * kw, mod.out_channels * kh * kw
@@ -152,7 +155,7 @@ def apply_init(module, scheme, seed):
     rng = SplitMix64(seed)
     with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 fan_in, fan_out = fans(m)
                 if scheme == "he":
                     b = math.sqrt(6.0 / fan_in)
@@ -1126,6 +1129,137 @@ case("mean_dims", "mean over (2, 3) with keepdim=true ([N, C, 1, 1], gating as i
      """, (3, 5, 7)),
      lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("fc", nn.Conv2d(4, 4, 1)),
                   ("fc2", nn.Linear(4, 3))], _mean_dims), (3, 5, 7), batch=2)
+
+
+# --------------------------------------------------------------------------
+# conv_transpose2d (nn.ConvTranspose2d). Most cases have at least 4096
+# multiply-adds (cnnc's GEMM + col2im kernel); convt_direct and
+# convt_nonsquare are smaller (its direct loops).
+
+CT = nn.ConvTranspose2d
+
+case("convt_k2s2", "conv_transpose2d kernel=2 stride=2 (the U-Net up-sampling layer), "
+     "8 -> 6 channels on 6x7",
+     simple("up: conv_transpose2d(6, kernel=2, stride=2)", (8, 6, 7)),
+     lambda: seq(("up", CT(8, 6, 2, stride=2))), (8, 6, 7))
+
+case("convt_k3s2_outpad", "conv_transpose2d kernel=3 stride=2 pad=1 output_padding=1 "
+     "(exactly doubles 5x7 to 10x14)",
+     simple("up: conv_transpose2d(4, 3, stride=2, pad=1, output_padding=1)", (6, 5, 7)),
+     lambda: seq(("up", CT(6, 4, 3, stride=2, padding=1, output_padding=1))), (6, 5, 7))
+
+case("convt_dilation2", "conv_transpose2d with dilation=2 and pad=1; then stride 1, "
+     "dilation 2 and output_padding=1 (allowed: smaller than the dilation)",
+     simple("""
+        u1: conv_transpose2d(5, kernel=3, dilation=2, pad=1)
+        u2: conv_transpose2d(3, kernel=3, dilation=2, output_padding=1)
+     """, (4, 6, 6)),
+     lambda: seq(("u1", CT(4, 5, 3, dilation=2, padding=1)),
+                 ("u2", CT(5, 3, 3, dilation=2, output_padding=1))), (4, 6, 6))
+
+case("convt_groups2", "grouped conv_transpose2d, groups=2 (6 -> 8 channels), kernel 3 stride 2 "
+     "pad 1",
+     simple("up: conv_transpose2d(8, kernel=3, stride=2, pad=1, groups=2)", (6, 5, 5)),
+     lambda: seq(("up", CT(6, 8, 3, stride=2, padding=1, groups=2))), (6, 5, 5))
+
+case("convt_nobias", "conv_transpose2d with bias=false (no .bias in the weights file), "
+     "kernel 4 stride 2 pad 1 (DCGAN's generator layer)",
+     simple("up: conv_transpose2d(3, kernel=4, stride=2, pad=1, bias=false)", (5, 6, 6)),
+     lambda: seq(("up", CT(5, 3, 4, stride=2, padding=1, bias=False))), (5, 6, 6))
+
+case("convt_nonsquare", "conv_transpose2d on a non-square input with kernel=(2,3), "
+     "stride=(2,1), pad=(0,1), output_padding=(1,0) (direct loops)",
+     simple("up: conv_transpose2d(4, kernel=(2, 3), stride=(2, 1), pad=(0, 1), "
+            "output_padding=(1, 0))", (3, 5, 8)),
+     lambda: seq(("up", CT(3, 4, (2, 3), stride=(2, 1), padding=(0, 1),
+                           output_padding=(1, 0)))), (3, 5, 8))
+
+case("convt_batch2", "conv_transpose2d kernel 3 stride 2 then kernel 2 stride 2, batch 2",
+     simple("""
+        u1: conv_transpose2d(6, kernel=3, stride=2)
+        u2: conv_transpose2d(3, kernel=2, stride=2)
+     """, (4, 5, 6)),
+     lambda: seq(("u1", CT(4, 6, 3, stride=2)), ("u2", CT(6, 3, 2, stride=2))), (4, 5, 6),
+     batch=2)
+
+case("convt_relu", "conv_transpose2d followed by relu and by leaky_relu (fused into its "
+     "epilogue at -O2)",
+     simple("""
+        u1: conv_transpose2d(6, kernel=2, stride=2) -> relu
+        u2: conv_transpose2d(4, kernel=3, stride=2, pad=1, output_padding=1) -> leaky_relu(0.1)
+     """, (5, 5, 6)),
+     lambda: seq(("u1", CT(5, 6, 2, stride=2)), ("r1", nn.ReLU()),
+                 ("u2", CT(6, 4, 3, stride=2, padding=1, output_padding=1)),
+                 ("r2", nn.LeakyReLU(0.1))), (5, 5, 6))
+
+case("convt_bn", "conv_transpose2d followed by batchnorm (folded along C_out at -O2): "
+     "without bias and groups 2, then with bias and relu, batch 2",
+     simple("""
+        u1: conv_transpose2d(8, kernel=2, stride=2, groups=2, bias=false) -> bn1: batchnorm
+        u2: conv_transpose2d(4, kernel=3, pad=1) -> bn2: batchnorm -> relu
+     """, (4, 5, 5)),
+     lambda: seq(("u1", CT(4, 8, 2, stride=2, groups=2, bias=False)), ("bn1", nn.BatchNorm2d(8)),
+                 ("u2", CT(8, 4, 3, padding=1)), ("bn2", nn.BatchNorm2d(4)), ("r", nn.ReLU())),
+     (4, 5, 5), batch=2)
+
+case("convt_direct", "small conv_transpose2d layers (direct loops): groups 2, stride (2,3), "
+     "pad (1,0), output_padding (1,2), dilation (1,2), kernel (3,2); then relu fused",
+     simple("""
+        u1: conv_transpose2d(4, kernel=(3, 2), stride=(2, 3), pad=(1, 0),
+                             output_padding=(1, 2), dilation=(1, 2), groups=2) -> relu
+        u2: conv_transpose2d(2, kernel=1, bias=false)
+     """, (2, 3, 4)),
+     lambda: seq(("u1", CT(2, 4, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2),
+                           dilation=(1, 2), groups=2)), ("r", nn.ReLU()),
+                 ("u2", CT(4, 2, 1, bias=False))), (2, 3, 4))
+
+case("convt_gaps_crop", "conv_transpose2d with stride larger than the kernel (outputs no tap "
+     "reaches are the bias) and with padding beyond the kernel (taps cropped away)",
+     simple("""
+        u1: conv_transpose2d(4, kernel=2, stride=3, pad=1)
+        u2: conv_transpose2d(3, kernel=3, stride=2, pad=4)
+     """, (5, 6, 6)),
+     lambda: seq(("u1", CT(5, 4, 2, stride=3, padding=1)),
+                 ("u2", CT(4, 3, 3, stride=2, padding=4))), (5, 6, 6))
+
+for scheme in ("he", "xavier"):
+    case("convt_init_" + scheme, "conv_transpose2d with init %s(seed=4): PyTorch's fans of the "
+         "weight [in, out/groups, kh, kw] (groups 2)" % scheme,
+         simple("""
+            u1: conv_transpose2d(6, kernel=3, stride=2, groups=2)
+            u2: conv_transpose2d(3, kernel=2, stride=2, bias=false)
+         """, (4, 5, 5)),
+         lambda: seq(("u1", CT(4, 6, 3, stride=2, groups=2)), ("u2", CT(6, 3, 2, stride=2,
+                                                                        bias=False))),
+         (4, 5, 5), init=(scheme, 4))
+
+
+def _convt_unet(L, x):
+    e1 = relu(L("e1")(x))
+    e2 = relu(L("e2")(torch.max_pool2d(e1, 2)))
+    b = relu(L("b")(torch.max_pool2d(e2, 2)))
+    d2 = relu(L("bn2")(L("dec2")(cat(L("up2")(b), e2))))
+    d1 = relu(L("dec1")(cat(relu(L("up1")(d2)), e1)))
+    return L("head")(d1)
+
+
+case("convt_unet", "a small U-Net: two encoder levels, decoders up-sampling with "
+     "conv_transpose2d(kernel=2, stride=2) and joining the encoder's maps by concat, batch 2",
+     simple("""
+        e1 = e1: conv2d(4, kernel=3, pad=1) -> relu
+        e2 = e1 -> maxpool(2) -> e2: conv2d(8, kernel=3, pad=1) -> relu
+        b = e2 -> maxpool(2) -> b: conv2d(16, kernel=3, pad=1) -> relu
+        d2 = b -> up2: conv_transpose2d(8, kernel=2, stride=2) -> concat(e2)
+            -> dec2: conv2d(8, kernel=3, pad=1) -> bn2: batchnorm -> relu
+        d1 = d2 -> up1: conv_transpose2d(4, kernel=2, stride=2) -> relu -> concat(e1)
+            -> dec1: conv2d(4, kernel=3, pad=1) -> relu
+        d1 -> head: conv2d(2, kernel=1)
+     """, (3, 8, 12)),
+     lambda: Net([("e1", nn.Conv2d(3, 4, 3, padding=1)), ("e2", nn.Conv2d(4, 8, 3, padding=1)),
+                  ("b", nn.Conv2d(8, 16, 3, padding=1)), ("up2", CT(16, 8, 2, stride=2)),
+                  ("dec2", nn.Conv2d(16, 8, 3, padding=1)), ("bn2", nn.BatchNorm2d(8)),
+                  ("up1", CT(8, 4, 2, stride=2)), ("dec1", nn.Conv2d(8, 4, 3, padding=1)),
+                  ("head", nn.Conv2d(4, 2, 1))], _convt_unet), (3, 8, 12), batch=2)
 
 
 def _cbr(cin, c, k=3, stride=1):
