@@ -10,3 +10,25 @@ check "a pruned conv with stride 2^31 runs, and -O2 gives -O0's output" bash -c 
     $ccs -std=c99 -O1 s0.c \$('$cnnc' --cflags) -o s0 \$('$cnnc' --libs) &&
     $ccs -std=c99 -O1 s2.c \$('$cnnc' --cflags) -o s2 \$('$cnnc' --libs) &&
     printf '\\x00\\x00\\x80\\x3f\\x00\\x00\\x00\\x40' > s.in && ./s0 s.in s0.out && ./s2 s.in s2.out && cmp s0.out s2.out"
+
+# The generated programs parse --bench and --tol strictly: a message naming
+# the value, the usage, exit status 2, and nothing run.
+printf 'network g\ninput x[2]\ninit he\nfc: linear(2)\n' >h2main.cnn
+check "--main's --bench takes 0 to 10000 only; --emit=test's --tol a finite number >= 0" bash -c "
+    '$cnnc' h2main.cnn --main -o gm.c && $ccs -std=c99 -Wall -Wextra -pedantic -Werror gm.c \$('$cnnc' --cflags) -o gm \$('$cnnc' --libs) &&
+    '$cnnc' h2main.cnn --emit=test -o gt.c && $ccs -std=c99 -Wall -Wextra -pedantic -Werror gt.c \$('$cnnc' --cflags) -o gt \$('$cnnc' --libs) &&
+    head -c 8 /dev/zero > gi.f32 && ./gm gi.f32 ge.f32 &&
+    for v in x 99999999999 -1 ' 5' 5x '' 10001; do
+        timeout 10 ./gm --bench \"\$v\" gi.f32 go.f32 > gm.out 2> gm.err; test \$? -eq 2 || exit 1
+        test ! -s gm.out && test ! -e go.f32 || exit 1
+        head -1 gm.err | grep -qxF \"./gm: --bench N must be an integer from 0 to 10000, not '\$v'\" || exit 1
+        grep -qxF 'usage: ./gm [--bench N] x.f32 OUT.f32' gm.err || exit 1
+    done &&
+    ./gm --bench x --bench 3 gi.f32 go.f32 2>/dev/null; test \$? -eq 2 && test ! -e go.f32 &&
+    ./gm --bench 0 gi.f32 go.f32 && ./gm --bench 2 gi.f32 go.f32 | grep -q '^median_ms=' &&
+    for v in x -1 inf nan 1e999 '' 0.5x; do
+        ./gt --tol \"\$v\" gi.f32 ge.f32 > gt.out 2> gt.err; test \$? -eq 2 || exit 1
+        test ! -s gt.out || exit 1
+        head -1 gt.err | grep -qxF \"./gt: --tol T must be a finite number of at least 0, not '\$v'\" || exit 1
+    done &&
+    ./gt --tol 0 gi.f32 ge.f32 > /dev/null && ./gt --tol 1e-3 gi.f32 ge.f32 > /dev/null"
