@@ -32,3 +32,14 @@ check "--main's --bench takes 0 to 10000 only; --emit=test's --tol a finite numb
         head -1 gt.err | grep -qxF \"./gt: --tol T must be a finite number of at least 0, not '\$v'\" || exit 1
     done &&
     ./gt --tol 0 gi.f32 ge.f32 > /dev/null && ./gt --tol 1e-3 gi.f32 ge.f32 > /dev/null"
+
+# Labels composed in blocks may be far longer than one 255-byte label; the
+# output's name was cut at 573 bytes in NAME_run's body, not its signature.
+long250=$(printf 'a%.0s' $(seq 250))
+printf 'input x[4]\ninit he\nblock b() {\n    %s: linear(2)\n}\nblock c() {\n    %s: b()\n}\n%s: c()\n' \
+    "$long250" "$long250" "$long250" >h2long.cnn
+check "a 752-byte composed label as the output gives C that compiles and runs" bash -c "
+    '$cnnc' h2long.cnn --main --dump-tensors -o h2l.c &&
+    grep -qF '(x, ${long250}_${long250}_${long250});' h2l.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror h2l.c \$('$cnnc' --cflags) -o h2l \$('$cnnc' --libs) &&
+    head -c 16 /dev/zero > h2l.in && ./h2l h2l.in h2l.out && test \$(stat -c %s h2l.out) -eq 8"
