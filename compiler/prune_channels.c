@@ -406,8 +406,35 @@ static void prune_free(Prune *p)
     free(p->blocked);
 }
 
+/* The most (tensor, channel) units the pass tracks: 14 bytes and a few
+ * union-find steps each. A flat tensor has one unit per feature, so a
+ * network of 2^30-feature tensors would need 15 GB; past this bound (a
+ * quarter of a second, 60 MB) the pass does nothing. */
+#define PRUNE_MAX_UNITS ((int64_t)1 << 22)
+
+/* Whether the pass could remove anything: only a conv2d or linear output
+ * channel with all-zero weights ever goes. */
+static bool has_zero_row(const Graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (!op_has(n->op, OPT_PRUNABLE) || is_fused(n) || !n->param[PARAM_WEIGHT] ||
+            !n->param[PARAM_WEIGHT]->data)
+            continue;
+        for (int64_t co = 0; co < n->param[PARAM_WEIGHT]->dims[0]; co++)
+            if (row_is_zero(n->param[PARAM_WEIGHT], co))
+                return true;
+    }
+    return false;
+}
+
 bool prune_channels(Graph *g, PassStats *st)
 {
+    int64_t units = 0;
+    for (int i = 0; i < g->ntensors; i++)
+        units += channels(g->tensors[i]);
+    if (units > PRUNE_MAX_UNITS || !has_zero_row(g))
+        return true;
     Prune p;
     prune_init(&p, g);
     for (int i = 0; i < g->nnodes; i++)

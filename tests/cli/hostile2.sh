@@ -43,3 +43,13 @@ check "a 752-byte composed label as the output gives C that compiles and runs" b
     grep -qF '(x, ${long250}_${long250}_${long250});' h2l.c &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror h2l.c \$('$cnnc' --cflags) -o h2l \$('$cnnc' --libs) &&
     head -c 16 /dev/zero > h2l.in && ./h2l h2l.in h2l.out && test \$(stat -c %s h2l.out) -eq 8"
+
+# prune-channels tracks one unit per channel, and a flat tensor's channels
+# are its features: it skips networks with nothing to prune or too many units.
+printf 'input x[1073741824]\nrelu\n' >h2flat.cnn
+printf 'input x[4194304]\ninit he\nrelu\nfc: linear(1)\nprune(amount=1.0) fc\n' >h2flat2.cnn
+check "prune-channels on 2^30-feature flat tensors: fast, small, same IR as -fno-prune-channels" bash -c "
+    ( ulimit -v 1000000; timeout 10 '$cnnc' h2flat.cnn --emit=ir > f1.ir ) &&
+    '$cnnc' h2flat.cnn -fno-prune-channels --emit=ir | cmp - f1.ir &&
+    ( ulimit -v 1000000; timeout 10 '$cnnc' h2flat2.cnn --emit=ir > f2.ir ) &&
+    '$cnnc' h2flat2.cnn -fno-prune-channels --emit=ir | cmp - f2.ir"
