@@ -53,3 +53,16 @@ check "prune-channels on 2^30-feature flat tensors: fast, small, same IR as -fno
     '$cnnc' h2flat.cnn -fno-prune-channels --emit=ir | cmp - f1.ir &&
     ( ulimit -v 1000000; timeout 10 '$cnnc' h2flat2.cnn --emit=ir > f2.ir ) &&
     '$cnnc' h2flat2.cnn -fno-prune-channels --emit=ir | cmp - f2.ir"
+
+# A channel whose weights are zero (constant 0 after relu) read by a +inf
+# weight: the dense network gives NaN (0 * inf), so prune-channels keeps it
+# and -O2 gives -O0's NaNs, not finite values.
+cp "$root/tests/cli/inf_weight.safetensors" .
+printf 'input x[1,2,2]\nweights "inf_weight.safetensors"\nc1: conv2d(2, kernel=1) -> relu\nc2: conv2d(1, kernel=1)\n' >h2inf.cnn
+check "prune-channels keeps a zeroed channel that a +inf weight reads: -O2 equals -O0" bash -c "
+    '$cnnc' h2inf.cnn -O0 --main -o i0.c && '$cnnc' h2inf.cnn --main -o i2.c &&
+    '$cnnc' h2inf.cnn --emit=ir | grep -q '%relu_1 \[1, 2, 2, 2\]' &&
+    $ccs -std=c99 i0.c \$('$cnnc' --cflags) -o i0 \$('$cnnc' --libs) &&
+    $ccs -std=c99 i2.c \$('$cnnc' --cflags) -o i2 \$('$cnnc' --libs) &&
+    printf '\\x00\\x00\\x80\\x3f\\x00\\x00\\x00\\x40\\x00\\x00\\x40\\x40\\x00\\x00\\x80\\x40' > i.in &&
+    ./i0 i.in i0.out && ./i2 i.in i2.out && cmp i0.out i2.out"
