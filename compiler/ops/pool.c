@@ -102,10 +102,38 @@ static void adaptive_print(const Node *n, FILE *f)
 
 #include "emit_internal.h"
 
+/* Whether every window position and tap index fits an int: a window starts
+ * before H + pad (ceil_mode included) and spans (kernel - 1) * dilation + 1.
+ * Past that (kernel, pad or dilation near 2^31) the window is computed in
+ * long long and its loops visit only the taps inside the plane. */
+static bool window_fits_int(const Attrs *p, long long H, long long W)
+{
+    return H + 2 * p->ph + p->kh * p->dh < INT32_MAX && W + 2 * p->pw + p->kw * p->dw < INT32_MAX;
+}
+
+/* The long-long window loop over taps i of one axis: from the first tap at
+ * or after 0 to the last before `size`, positions pos = start + i * d. */
+static void emit_wide_window_axis(Emitter *e, const char *i, const char *pos, const char *o,
+                                  long long k, long long s, long long pad, long long d,
+                                  long long size)
+{
+    out(e, "const long long %s0 = (long long)%s * %lld - %lld;", pos, o, s, pad);
+    open_block(e,
+               "for (long long %s = %s0 >= 0 ? 0 : (%lld - %s0) / %lld; "
+               "%s < %lld && %s0 + %s * %lld < %lld; %s++) {",
+               i, pos, d - 1, pos, d, i, k, pos, i, d, size, i);
+    out(e, "const long long %s = %s0 + %s * %lld;", pos, pos, i, d);
+}
+
 /* The pool window (emit_internal.h), shared with the pools fused into a
  * conv2d (emit_epilogue.c): the same rules, in the caller's variable names. */
 void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
+    if (!window_fits_int(p, H, W)) {
+        emit_wide_window_axis(e, v->i, v->y, v->oy, p->kh, p->sh, p->ph, p->dh, H);
+        emit_wide_window_axis(e, v->j, v->x, v->ox, p->kw, p->sw, p->pw, p->dw, W);
+        return;
+    }
     open_block(e, "for (int %s = 0; %s < %lld; %s++) {", v->i, v->i, (long long)p->kh, v->i);
     out(e, "const int %s = %s * %lld - %lld + %s * %lld;", v->y, v->oy, (long long)p->sh,
         (long long)p->ph, v->i, (long long)p->dh);
@@ -122,20 +150,24 @@ void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, 
  * plane (count_include_pad) or to the plane itself. */
 void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
-    out(e, "int h0 = %s * %lld - %lld, w0 = %s * %lld - %lld;", v->oy, (long long)p->sh,
-        (long long)p->ph, v->ox, (long long)p->sw, (long long)p->pw);
-    out(e, "int h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", (long long)p->kh, H + p->ph,
+    /* wide: int would overflow (window_fits_int); h0..w1 end within [0, H]
+     * and [0, W] either way, so the caller's int loops over them are safe */
+    bool wide = !window_fits_int(p, H, W);
+    const char *t = wide ? "long long" : "int", *cast = wide ? "(long long)" : "";
+    out(e, "%s h0 = %s%s * %lld - %lld, w0 = %s%s * %lld - %lld;", t, cast, v->oy,
+        (long long)p->sh, (long long)p->ph, cast, v->ox, (long long)p->sw, (long long)p->pw);
+    out(e, "%s h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", t, (long long)p->kh, H + p->ph,
         (long long)p->kh, H + p->ph);
-    out(e, "int w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", (long long)p->kw, W + p->pw,
+    out(e, "%s w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", t, (long long)p->kw, W + p->pw,
         (long long)p->kw, W + p->pw);
     if (p->count_include_pad)
-        out(e, "const int count = (h1 - h0) * (w1 - w0);");
+        out(e, "const %s count = (h1 - h0) * (w1 - w0);", t);
     out(e, "h0 = h0 < 0 ? 0 : h0;");
     out(e, "w0 = w0 < 0 ? 0 : w0;");
     out(e, "h1 = h1 > %lld ? %lld : h1;", H, H);
     out(e, "w1 = w1 > %lld ? %lld : w1;", W, W);
     if (!p->count_include_pad)
-        out(e, "const int count = (h1 - h0) * (w1 - w0);");
+        out(e, "const %s count = (h1 - h0) * (w1 - w0);", t);
 }
 
 /* The standalone pools' names: output (oh, ow) reads input (ih, iw). */

@@ -66,3 +66,26 @@ check "prune-channels keeps a zeroed channel that a +inf weight reads: -O2 equal
     $ccs -std=c99 i2.c \$('$cnnc' --cflags) -o i2 \$('$cnnc' --libs) &&
     printf '\\x00\\x00\\x80\\x3f\\x00\\x00\\x00\\x40\\x00\\x00\\x40\\x40\\x00\\x00\\x80\\x40' > i.in &&
     ./i0 i.in i0.out && ./i2 i.in i2.out && cmp i0.out i2.out"
+
+# Pools with a kernel of 2^31: the window is computed in long long and visits
+# only the taps inside the plane (int overflowed: UBSan); such a pool is not
+# fused into the conv before it (its fused loops ran 2^62 taps, or unrolled
+# a million taps into hundreds of MB of C). All ones: the avgpool's divisor
+# is 2^31 * 2^31 (count_include_pad), 16 / 2^62 = 2^-58 (bits 22800000).
+ubsan="-fsanitize=undefined -fno-sanitize-recover=all"
+printf 'input x[1,4,4]\navgpool(2147483648, pad=1073741824, ceil_mode=true)\n' >h2avg.cnn
+printf 'input x[1,4,4]\nmaxpool(2147483648, pad=1073741824, ceil_mode=true)\n' >h2max.cnn
+printf 'input x[1,4,4]\ninit he\nc: conv2d(2, kernel=1) -> maxpool(2147483648, pad=1073741824, ceil_mode=true)\n' >h2cmax.cnn
+check "avgpool and maxpool with kernel 2^31: no int overflow, PyTorch's values" bash -c "
+    printf '\\x00\\x00\\x80\\x3f%.0s' \$(seq 16) > ones.in &&
+    printf '\\x00\\x00\\x80\\x3f\\x00\\x00\\x00\\x40\\x00\\x00\\x40\\x40\\x00\\x00\\x80\\x40%.0s' 1 2 3 4 > seq.in &&
+    '$cnnc' h2avg.cnn --main -o pa.c && $ccs $ubsan -std=c99 pa.c \$('$cnnc' --cflags) -o pa \$('$cnnc' --libs) &&
+    timeout 10 ./pa ones.in pa.out && test \"\$(od -An -tx4 pa.out | tr -d ' ')\" = 22800000 &&
+    '$cnnc' h2max.cnn --main -o pm.c && $ccs $ubsan -std=c99 pm.c \$('$cnnc' --cflags) -o pm \$('$cnnc' --libs) &&
+    timeout 10 ./pm seq.in pm.out && test \"\$(od -An -tx4 pm.out | tr -d ' ')\" = 40800000"
+check "conv -> maxpool(2^31) stays unfused, runs, and -O2 equals -O0" bash -c "
+    '$cnnc' h2cmax.cnn --emit=ir > cm.ir && ! grep -q 'pool=' cm.ir &&
+    '$cnnc' h2cmax.cnn -O0 --main -o cm0.c && '$cnnc' h2cmax.cnn --main -o cm2.c &&
+    $ccs $ubsan -std=c99 cm0.c \$('$cnnc' --cflags) -o cm0 \$('$cnnc' --libs) &&
+    $ccs $ubsan -std=c99 cm2.c \$('$cnnc' --cflags) -o cm2 \$('$cnnc' --libs) &&
+    timeout 10 ./cm0 seq.in cm0.out && timeout 10 ./cm2 seq.in cm2.out && cmp cm0.out cm2.out"
