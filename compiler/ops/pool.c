@@ -229,36 +229,61 @@ static void emit_global_avgpool(Emitter *e, const Node *n)
     close_brace(e);
 }
 
+/* Window tables longer than this are not emitted: the loop computes that
+ * axis's window (integer arithmetic, the same values). A build knob, as
+ * UPSAMPLE_TABLE_MAX. */
+#ifndef ADAPTIVE_TABLE_MAX
+#define ADAPTIVE_TABLE_MAX 4096
+#endif
+
 /* AdaptiveAvgPool2d: window [floor(i*in/out), ceil((i+1)*in/out)), mean = sum / kh / kw. */
 static void emit_adaptive_avgpool(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0], *o = n->out;
     int64_t H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
-    int64_t *hs = xcalloc((size_t)OH, sizeof *hs), *he = xcalloc((size_t)OH, sizeof *he);
-    int64_t *ws = xcalloc((size_t)OW, sizeof *ws), *we = xcalloc((size_t)OW, sizeof *we);
-    for (int64_t i = 0; i < OH; i++) {
+    bool th = OH <= ADAPTIVE_TABLE_MAX, tw = OW <= ADAPTIVE_TABLE_MAX;
+    int64_t TH = th ? OH : 1, TW = tw ? OW : 1;
+    int64_t *hs = xcalloc((size_t)TH, sizeof *hs), *he = xcalloc((size_t)TH, sizeof *he);
+    int64_t *ws = xcalloc((size_t)TW, sizeof *ws), *we = xcalloc((size_t)TW, sizeof *we);
+    for (int64_t i = 0; th && i < OH; i++) {
         hs[i] = i * H / OH;
         he[i] = ((i + 1) * H + OH - 1) / OH;
     }
-    for (int64_t i = 0; i < OW; i++) {
+    for (int64_t i = 0; tw && i < OW; i++) {
         ws[i] = i * W / OW;
         we[i] = ((i + 1) * W + OW - 1) / OW;
     }
-    emit_int_table(e, "hs", hs, OH);
-    emit_int_table(e, "he", he, OH);
-    emit_int_table(e, "ws", ws, OW);
-    emit_int_table(e, "we", we, OW);
+    if (th) {
+        emit_int_table(e, "hs", hs, OH);
+        emit_int_table(e, "he", he, OH);
+    }
+    if (tw) {
+        emit_int_table(e, "ws", ws, OW);
+        emit_int_table(e, "we", we, OW);
+    }
     open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
     out(e, "const float *x = in + p * %lld;", (long long)(H * W));
     out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
     open_block(e, "for (int oh = 0; oh < %lld; oh++) {", (long long)OH);
+    if (!th) {
+        out(e, "const int hs0 = (int)((long long)oh * %lld / %lld);", (long long)H, (long long)OH);
+        out(e, "const int he0 = (int)(((long long)oh * %lld + %lld) / %lld);", (long long)H,
+            (long long)(H + OH - 1), (long long)OH);
+    }
     open_block(e, "for (int ow = 0; ow < %lld; ow++) {", (long long)OW);
+    if (!tw) {
+        out(e, "const int ws0 = (int)((long long)ow * %lld / %lld);", (long long)W, (long long)OW);
+        out(e, "const int we0 = (int)(((long long)ow * %lld + %lld) / %lld);", (long long)W,
+            (long long)(W + OW - 1), (long long)OW);
+    }
+    const char *HS = th ? "hs[oh]" : "hs0", *HE = th ? "he[oh]" : "he0";
+    const char *WS = tw ? "ws[ow]" : "ws0", *WE = tw ? "we[ow]" : "we0";
     out(e, "float sum = 0.0f;");
-    out(e, "for (int ih = hs[oh]; ih < he[oh]; ih++)");
-    out(e, "    for (int iw = ws[ow]; iw < we[ow]; iw++)");
+    out(e, "for (int ih = %s; ih < %s; ih++)", HS, HE);
+    out(e, "    for (int iw = %s; iw < %s; iw++)", WS, WE);
     out(e, "        sum += x[ih * %lld + iw];", (long long)W);
-    out(e, "y[oh * %lld + ow] = sum / (float)(he[oh] - hs[oh]) / (float)(we[ow] - ws[ow]);",
-        (long long)OW);
+    out(e, "y[oh * %lld + ow] = sum / (float)(%s - %s) / (float)(%s - %s);", (long long)OW, HE, HS,
+        WE, WS);
     for (int i = 0; i < 3; i++)
         close_brace(e);
     free(hs), free(he), free(ws), free(we);

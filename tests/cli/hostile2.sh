@@ -89,3 +89,33 @@ check "conv -> maxpool(2^31) stays unfused, runs, and -O2 equals -O0" bash -c "
     $ccs $ubsan -std=c99 cm0.c \$('$cnnc' --cflags) -o cm0 \$('$cnnc' --libs) &&
     $ccs $ubsan -std=c99 cm2.c \$('$cnnc' --cflags) -o cm2 \$('$cnnc' --libs) &&
     timeout 10 ./cm0 seq.in cm0.out && timeout 10 ./cm2 seq.in cm2.out && cmp cm0.out cm2.out"
+
+# docs/language.md, Limits: cnnc's time, memory and output do not grow with
+# attribute values. Small tensors, attributes up to 2^31: each compile at
+# -O0 and -O2 takes under 5 s and writes under 1 MB of C (the outputs were
+# 141 MB for the upsample, 323 MB for the maxpool; 2^30 timed out).
+cat >h2huge.txt <<'CNN'
+input x[1,1,2]|upsample(size=(1, 4194304), mode="bilinear")
+input x[1,1,2]|upsample(size=(1, 1073741824), mode="bilinear")
+input x[1,1,2]|upsample(size=(1073741824, 1))
+input x[1,2,1]|upsample(scale=(536870912, 1), mode="bilinear")
+input x[1,1,2]|adaptive_avgpool(size=(1, 1073741824))
+input x[1,1,2]|adaptive_avgpool((1073741824, 1))
+input x[64,3,3]|conv2d(64, kernel=3, pad=1) -> maxpool(1000001, pad=500000)
+input x[4,3,3]|conv2d(4, kernel=3, pad=1) -> avgpool(1000001, pad=500000, ceil_mode=true)
+input x[1,4,4]|conv2d(2, kernel=1) -> maxpool(2147483648, pad=1073741824, ceil_mode=true)
+input x[1,1,2147483]|conv2d(2, kernel=1) -> maxpool((1, 3), stride=2147483648, pad=(0, 1), dilation=(1, 1073741), ceil_mode=true)
+input x[1,4,4]|avgpool(2147483648, pad=1073741824, ceil_mode=true, count_include_pad=false)
+input x[2,4,4]|conv2d(2, kernel=3, stride=2147483648, pad=1073741824, dilation=1073741824)
+input x[2,4,4]|c: conv2d(2, kernel=1, stride=2147483648, pad=1)|prune(amount=0.5) c
+input x[2,4,4]|conv2d(4, kernel=3, stride=(1, 2147483648), pad=(1, 2147483648), groups=2) -> relu
+CNN
+check "small tensors, huge attributes: each compile < 5 s and < 1 MB of C" bash -c "
+    while IFS= read -r spec; do
+        printf '%s\ninit he(seed=1)\n' \"\${spec%%|*}\" > hh.cnn && printf '%s\n' \"\${spec#*|}\" | tr '|' '\n' >> hh.cnn
+        for O in -O0 -O2; do
+            rm -f hh.c; ( ulimit -f 1024; timeout 5 '$cnnc' \$O hh.cnn -o hh.c ) 2> hh.err ||
+                { echo \"\$O \$spec: failed: \$(head -1 hh.err)\"; exit 1; }
+            test \$(stat -c %s hh.c) -lt 1000000 || { echo \"\$O \$spec: \$(stat -c %s hh.c) bytes\"; exit 1; }
+        done
+    done < h2huge.txt"
