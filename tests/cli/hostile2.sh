@@ -119,3 +119,13 @@ check "small tensors, huge attributes: each compile < 5 s and < 1 MB of C" bash 
             test \$(stat -c %s hh.c) -lt 1000000 || { echo \"\$O \$spec: \$(stat -c %s hh.c) bytes\"; exit 1; }
         done
     done < h2huge.txt"
+
+# A maxpool fused into a pointwise conv pools band rows with two stack
+# arrays of the pooled width: a 2^17-column row overflowed a 1 MiB stack.
+printf 'input x[1,1,262144]\ninit he\nconv2d(8, kernel=1) -> relu -> maxpool((1,2))\n' >h2wide.cnn
+check "a fused maxpool over very wide rows runs in a 1 MiB stack, -O2 equal to -O0" bash -c "
+    '$cnnc' h2wide.cnn --emit=ir | grep -q 'pool=maxpool' &&
+    '$cnnc' h2wide.cnn -O0 --main -o w0.c && '$cnnc' h2wide.cnn --main -o w2.c &&
+    $ccs -std=c99 -O1 w0.c \$('$cnnc' --cflags) -o w0 \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O1 w2.c \$('$cnnc' --cflags) -o w2 \$('$cnnc' --libs) &&
+    \"$build\"/tools/f32gen 3 262144 w.in && ./w0 w.in w0.out && ( ulimit -s 1024; ./w2 w.in w2.out ) && cmp w0.out w2.out"
