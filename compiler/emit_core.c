@@ -146,14 +146,16 @@ const char *hiding_suffix(const Emitter *e, const Tensor *t)
     return hides ? "_" : "";
 }
 
-const char *tensor_ptr(const Emitter *e, const Tensor *t, char *buf, size_t size)
+const char *tensor_ptr(const Emitter *e, const Tensor *t, StrBuf *buf)
 {
     t = tensor_root(t);
+    buf->len = 0;
+    sb_write(buf, "", 0); /* NUL-terminated */
     if (t->storage == STORE_ARENA)
-        snprintf(buf, size, "%s_arena + %lld", e->net, (long long)(t->offset / 4));
+        sb_printf(buf, "%s_arena + %lld", e->net, (long long)(t->offset / 4));
     else
-        snprintf(buf, size, "%s%s", t->name, hiding_suffix(e, t));
-    return buf;
+        sb_printf(buf, "%s%s", t->name, hiding_suffix(e, t));
+    return buf->data;
 }
 
 /* A label is any string, so "*\/" is broken up and control characters

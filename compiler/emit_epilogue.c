@@ -109,6 +109,11 @@ static void emit_band_value(Emitter *e, const Node *n, bool raw)
     out(e, "const float v = %s;", act_expr(n, "a", v, sizeof v));
 }
 
+/* The widest pooled row emit_band_maxpool_rows takes: its m[] and nan[] are
+ * on the stack (32 KiB at this width); wider rows (a 2^21-column row made
+ * 16 MiB arrays and overflowed the stack) pool per output. */
+#define BAND_MAXPOOL_MAX_COLS 4096
+
 /* Pooled rows r0..r1 of channel co from its band cv, for a max pool the
  * bias and activation commute with (max_commutes): per window row, one
  * loop over the pooled columns whose window is inside the conv row, the
@@ -204,7 +209,8 @@ void emit_conv_band_pool(Emitter *e, const Node *n, long long col, BandRowsFn ro
     if (n->param[PARAM_BIAS])
         out(e, "const float bco = bias[g * %lld + co];", cout_g);
     out(e, "float *y = out + (b * %lld + g * %lld + co) * %lld;", OC, cout_g, PH * PW);
-    if (n->fuse.pool_op == OP_MAXPOOL && max_commutes(n)) {
+    /* emit_band_maxpool_rows keeps two floats per pooled column on the stack */
+    if (n->fuse.pool_op == OP_MAXPOOL && max_commutes(n) && PW <= BAND_MAXPOOL_MAX_COLS) {
         emit_band_maxpool_rows(e, n, n->param[PARAM_BIAS] ? " + bco" : "");
         for (int i = 0; i < 4; i++)
             close_brace(e);

@@ -32,8 +32,9 @@
 
 /* ---- emit_core.c ------------------------------------------------------------- */
 
-/* Room for a reference such as "<network>_weights.f + <offset>" or a tensor
- * name, with the longest names the language allows. */
+/* Room for a reference such as "<network>_weights.f + <offset>", with the
+ * longest network name the language allows. Not for tensor names: a label
+ * composed in blocks may be far longer (tensor_ptr takes a StrBuf). */
 #define REF_SIZE (2 * AST_MAX_NAME + 64)
 /* Bytes per string literal of a static table: C99's minimum guaranteed limit. */
 #define BLOB_CHUNK 4095
@@ -79,8 +80,9 @@ void emit_float_table(Emitter *e, const char *name, const float *v, int64_t n);
 const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size);
 /* The tensor whose memory t is (t itself unless a view). */
 Tensor *tensor_root(const Tensor *t);
-/* C expression for the memory of tensor t, in NAME_run(). */
-const char *tensor_ptr(const Emitter *e, const Tensor *t, char *buf, size_t size);
+/* C expression for the memory of tensor t, in NAME_run(), written into buf
+ * (emptied first; any length). */
+const char *tensor_ptr(const Emitter *e, const Tensor *t, StrBuf *buf);
 /* "_" if the parameter of NAME_run() for graph input or output t would hide
  * a name the body uses, else "". */
 const char *hiding_suffix(const Emitter *e, const Tensor *t);

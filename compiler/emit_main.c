@@ -13,6 +13,7 @@
  * the reading of weights and inputs (emit_main); a MainKind holds what
  * differs. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "emit_internal.h"
 
@@ -27,18 +28,25 @@ static char *main_call_args(const Graph *g)
     return call.data;
 }
 
+#define OPT_LINES 12
+
 /* The option loop opening a generated main(): "--NAME VALUE" pairs before
- * the files; option names[i] runs the statement stmts[i], which reads argv[2]. */
+ * the files; option names[i] runs the lines stmts[i] (NULL-ended),
+ * which read argv[2] and may `break` out of the loop on a bad value. */
 static void emit_main_options(Emitter *e, int n, const char *const names[],
-                              const char *const stmts[])
+                              const char *const stmts[][OPT_LINES])
 {
     open_block(e, "while (argc > 2) {");
     for (int i = 0; i < n; i++) {
-        out(e, "%sif (strcmp(argv[1], \"%s\") == 0)", i ? "else " : "", names[i]);
-        out(e, "    %s", stmts[i]);
+        out(e, "%sif (strcmp(argv[1], \"%s\") == 0) {", i ? "} else " : "", names[i]);
+        e->indent++;
+        for (int j = 0; j < OPT_LINES && stmts[i][j]; j++)
+            out(e, "%s", stmts[i][j]);
+        e->indent--;
     }
-    out(e, "else");
+    out(e, "} else {");
     out(e, "    break;");
+    out(e, "}");
     out(e, "argc -= 2;");
     out(e, "argv += 2;");
     close_brace(e);
@@ -63,7 +71,8 @@ static void emit_dump_start(Emitter *e)
 typedef struct MainKind {
     const char *synopsis;      /* the comment before the buffers */
     const char *option, *arg;  /* its option, "--bench" "N" */
-    const char *decl, *parse;  /* the option's variable with its default; set from argv[2] */
+    const char *decl;          /* the option's variable with its default */
+    const char *parse[OPT_LINES]; /* lines setting it from argv[2] (NULL-ended) */
     const char *bad;           /* when the option's value is refused */
     const char *last;          /* the file after the inputs, in the usage line */
     const char *runs;          /* the usage message's "Runs network NAME" goes on */
@@ -168,7 +177,13 @@ static const MainKind prog_main = {
     .option = "--bench",
     .arg = "N",
     .decl = "int bench = 0;",
-    .parse = "bench = atoi(argv[2]);",
+    /* Strict: digits only, 0 to CNNRT_BENCH_MAX_RUNS (what cnnrt_bench runs at
+     * most); anything else is an error (bench -1) with the usage message. */
+    .parse = {"char *end;", "long v = strtol(argv[2], &end, 10);",
+              "if (argv[2][0] < '0' || argv[2][0] > '9' || *end != '\\0' || v > CNNRT_BENCH_MAX_RUNS) {",
+              "    fprintf(stderr, \"%s: --bench N must be an integer from 0 to %d, not '%s'\\n\",",
+              "            prog, CNNRT_BENCH_MAX_RUNS, argv[2]);",
+              "    bench = -1;", "    break;", "}", "bench = (int)v;"},
     .bad = "bench < 0",
     .last = "OUT.f32",
     .runs = " on raw little-endian float32 input and writes its output.\\n",
@@ -183,7 +198,13 @@ static const MainKind test_main = {
     .option = "--tol",
     .arg = "T",
     .decl = "double tol = 1e-4;",
-    .parse = "tol = atof(argv[2]);",
+    /* Strict: a whole finite number, at least 0; anything else is an error
+     * (tol -1) with the usage message. */
+    .parse = {"char *end;", "double v = strtod(argv[2], &end);",
+              "if (end == argv[2] || *end != '\\0' || !(v >= 0) || !isfinite(v)) {",
+              "    fprintf(stderr, \"%s: --tol T must be a finite number of at least 0, not '%s'\\n\",",
+              "            prog, argv[2]);",
+              "    tol = -1;", "    break;", "}", "tol = v;"},
     .bad = "!(tol >= 0)",
     .last = "EXPECTED.f32",
     .runs = " and compares its output with EXPECTED.f32 (raw float32,\\n",
@@ -217,7 +238,8 @@ void emit_main(Emitter *e, const EmitOptions *opt)
     if (e->dump)
         out(e, "const char *dump = NULL;");
     const char *names[] = {k->option, "--dump"};
-    const char *stmts[] = {k->parse, "dump = argv[2];"};
+    const char *stmts[2][OPT_LINES] = {{NULL}, {"dump = argv[2];"}};
+    memcpy(stmts[0], k->parse, sizeof stmts[0]);
     emit_main_options(e, e->dump ? 2 : 1, names, stmts);
     open_block(e, "if (argc != %d || %s) {", g->ninputs + 2, k->bad);
     StrBuf usage = {0};

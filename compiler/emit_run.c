@@ -128,8 +128,7 @@ static void emit_dump_functions(Emitter *e)
 /* In NAME_run(), after node n: write its output if dumping. */
 static void emit_dump_call(Emitter *e, const Node *n, bool profile)
 {
-    char a[REF_SIZE];
-    StrBuf file = {0}, line = {0}, index = {0};
+    StrBuf a = {0}, file = {0}, line = {0}, index = {0};
     dump_file_name(n, &file);
     dump_index_line(n, &index);
     put_c_string(&line, index.data);
@@ -138,7 +137,7 @@ static void emit_dump_call(Emitter *e, const Node *n, bool profile)
     else
         open_block(e, "if (%s_dump_dir)", e->net);
     out(e, "%s_dump_dir = %s_dump(%s_dump_dir, \"%s\", \"%s\", %s, %lld);", e->net, e->net, e->net,
-        file.data, line.data, tensor_ptr(e, n->out, a, sizeof a),
+        file.data, line.data, tensor_ptr(e, n->out, &a),
         (long long)ir_tensor_numel(n->out));
     if (profile) {
         out(e, "prof_t = cnnrt_now_ms(); /* the time to write is no layer's */");
@@ -146,6 +145,7 @@ static void emit_dump_call(Emitter *e, const Node *n, bool profile)
     } else {
         e->indent--;
     }
+    sb_free(&a);
     sb_free(&file);
     sb_free(&line);
     sb_free(&index);
@@ -166,7 +166,8 @@ static bool uses_blas(const Graph *g)
 void emit_run(Emitter *e, bool profile)
 {
     const Graph *g = e->g;
-    char a[REF_SIZE], b[REF_SIZE], s[REF_SIZE];
+    char s[REF_SIZE];
+    StrBuf a = {0}, b = {0};
     int timed = 0;
     if (profile)
         emit_profile_table(e);
@@ -202,7 +203,7 @@ void emit_run(Emitter *e, bool profile)
         if (op_has(n->op, OPT_VIEW)) {
             if (n->out->storage == STORE_OUTPUT)
                 out(e, "memcpy(%s, %s, %lld); /* %s */", n->out->name,
-                    tensor_ptr(e, n->in[0], a, sizeof a), (long long)ir_tensor_bytes(n->out),
+                    tensor_ptr(e, n->in[0], &a), (long long)ir_tensor_bytes(n->out),
                     comment_safe(e, n->name));
             else
                 out(e, "/* %s: %s is a view of %s */", comment_safe(e, n->name), n->out->name,
@@ -218,8 +219,8 @@ void emit_run(Emitter *e, bool profile)
             s[0] = '\0';
         StrBuf args = {0};
         for (int j = 0; j < n->nin; j++)
-            sb_printf(&args, "%s, ", tensor_ptr(e, n->in[j], a, sizeof a));
-        out(e, "%s(%s%s%s);", fn, args.data, tensor_ptr(e, n->out, b, sizeof b), s);
+            sb_printf(&args, "%s, ", tensor_ptr(e, n->in[j], &a));
+        out(e, "%s(%s%s%s);", fn, args.data, tensor_ptr(e, n->out, &b), s);
         sb_free(&args);
         if (profile)
             out(e, "prof_t = cnnrt_prof_tick(&%s_prof[%d], prof_t);", e->net, timed++);
@@ -227,6 +228,8 @@ void emit_run(Emitter *e, bool profile)
             emit_dump_call(e, n, profile);
         free(fn);
     }
+    sb_free(&a);
+    sb_free(&b);
     e->indent = 0;
     out(e, "}");
 }

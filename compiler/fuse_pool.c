@@ -37,11 +37,31 @@
  * be a graph output. Any pool attributes are allowed (padding, dilation,
  * ceil_mode, count_include_pad): the fused loops use the same window and
  * divisor rules as the standalone pools. Only conv2d producers are fused;
- * batchnorm that stays, or pools after other layers, run as before. */
+ * batchnorm that stays, or pools after other layers, run as before.
+ *
+ * Bounds: the fused loops recompute or unroll per window tap and use int
+ * positions, so a pool with a window over FUSE_POOL_MAX_WINDOW taps, or a
+ * stride, padding or dilation over FUSE_POOL_MAX_STEP, stays standalone
+ * (whose loops do not depend on those magnitudes): no real network has one,
+ * and a hostile one (maxpool(1000001, pad=500000), kernel 2^31) made
+ * hundreds of MB of C or int overflows. */
 #include <string.h>
 
 #include "opdef.h"
 #include "passes.h"
+
+#define FUSE_POOL_MAX_WINDOW 4096
+#define FUSE_POOL_MAX_STEP 65536
+
+static bool small_pool(const Attrs *a)
+{
+    const int64_t steps[] = {a->sh, a->sw, a->ph, a->pw, a->dh, a->dw};
+    for (int i = 0; i < 6; i++)
+        if (steps[i] > FUSE_POOL_MAX_STEP)
+            return false;
+    return a->kh <= FUSE_POOL_MAX_WINDOW && a->kw <= FUSE_POOL_MAX_WINDOW &&
+           a->kh * a->kw <= FUSE_POOL_MAX_WINDOW;
+}
 
 bool fuse_pool(Graph *g, PassStats *st)
 {
@@ -49,7 +69,7 @@ bool fuse_pool(Graph *g, PassStats *st)
         Node *pool = g->nodes[i];
         Node *c = pool->in[0]->producer;
         bool is_pool = op_has(pool->op, OPT_POOL);
-        if (!is_pool || !c || c->op != OP_CONV2D || c->fuse.pool ||
+        if (!is_pool || !small_pool(&pool->a) || !c || c->op != OP_CONV2D || c->fuse.pool ||
             pass_sole_consumer(g, c->out) != pool) {
             i++;
             continue;

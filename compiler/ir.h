@@ -40,7 +40,9 @@ bool op_lookup(const char *name, OpKind *op); /* false if no such op */
 #define IR_MAX_NODE_INPUTS 125
 /* The largest tensor (elements) and arena (bytes) cnnc accepts. */
 #define IR_MAX_ELEMS ((int64_t)1 << 30) /* so every index fits a C int */
-#define IR_MAX_ARENA_BYTES ((int64_t)1 << 34)
+/* The arena is one static array, and x86-64's default (small) code model
+ * reaches 2 GiB of code and static data: 2 GiB less 64 MiB for the rest. */
+#define IR_MAX_ARENA_BYTES (((int64_t)1 << 31) - ((int64_t)1 << 26))
 /* The most layers, and params, one network may have (name lookups are linear,
  * so this also bounds the compile time of a hostile 10 MB file). */
 #define IR_MAX_NODES 10000

@@ -238,13 +238,21 @@ bool plan_memory(Graph *g)
     for (int i = 0; i < g->ntensors; i++)
         if (block_of[i] >= 0)
             g->tensors[i]->offset = blocks[block_of[i]].offset;
+    /* Too large: the error points at the layer whose output (or scratch)
+     * lies at the arena's top. */
+    Loc top = {0};
+    for (int i = 0; i < nb && !top.line; i++)
+        if (blocks[i].offset + blocks[i].size > arena - ARENA_ALIGN)
+            top = g->nodes[blocks[i].first]->loc;
     free(blocks);
     free(block_of);
     free(last);
     g->arena_bytes = arena;
     if (arena > IR_MAX_ARENA_BYTES) {
-        diag_error((Loc){0}, "the activations need a %lld-byte arena, more than the %lld-byte limit",
+        diag_error(top, "the activations need a %lld-byte arena, more than the %lld-byte limit",
                    (long long)arena, (long long)IR_MAX_ARENA_BYTES);
+        diag_note(top, "the arena is one static array: with the rest of a program's static data "
+                       "it must stay within the 2 GiB that the default code model reaches");
         return false;
     }
     return true;

@@ -39,6 +39,7 @@
  * batchnorm parameters. Outputs equal the unpruned network's up to that
  * rounding (the golden tests compare both with PyTorch), for finite inputs:
  * 0 * inf is NaN in the dense network but a removed channel reads nothing.
+ * A channel read by an inf or NaN weight stays (reads_nonfinite).
  *
  * It runs after fold-batchnorm (a folded layer's zero rows carry the folded
  * bias, and a batchnorm with gamma 0 has zeroed its rows) and before fusion,
@@ -205,6 +206,20 @@ static bool absorbs(const Node *n, float c)
     return op_def(n->op)->absorbs && op_def(n->op)->absorbs(n, c);
 }
 
+/* Whether a weight of conv2d or linear n that reads input channel k is an
+ * inf or a NaN: the dense layer gives NaN (0 * inf) or inf where the channel
+ * is constant, so removing the channel would not be exact. */
+static bool reads_nonfinite(const Node *n, int64_t k)
+{
+    const Const *w = n->param[PARAM_WEIGHT];
+    int64_t rows = w->dims[0], cin = w->dims[1], taps = ir_numel(w->rank - 2, w->dims + 2);
+    for (int64_t o = 0; o < rows; o++)
+        for (int64_t t = 0; t < taps; t++)
+            if (!isfinite(w->data[(o * cin + k) * taps + t]))
+                return true;
+    return false;
+}
+
 /* Mark the units node n needs: what it reads but cannot do without, and what
  * it writes but cannot stop writing. */
 static void block_for(Prune *p, const Node *n)
@@ -221,7 +236,7 @@ static void block_for(Prune *p, const Node *n)
     const Tensor *in = n->in[0];
     for (int64_t k = 0; k < channels(in); k++) {
         int64_t u = unit(p, in, k);
-        if (!p->known[u] || !absorbs(n, p->value[u]))
+        if (!p->known[u] || !absorbs(n, p->value[u]) || reads_nonfinite(n, k))
             p->blocked[u] = true;
     }
     if (op_def(n->op)->fixed_channels && op_def(n->op)->fixed_channels(n))
@@ -407,8 +422,35 @@ static void prune_free(Prune *p)
     free(p->blocked);
 }
 
+/* The most (tensor, channel) units the pass tracks: 14 bytes and a few
+ * union-find steps each. A flat tensor has one unit per feature, so a
+ * network of 2^30-feature tensors would need 15 GB; past this bound (a
+ * quarter of a second, 60 MB) the pass does nothing. */
+#define PRUNE_MAX_UNITS ((int64_t)1 << 22)
+
+/* Whether the pass could remove anything: only a conv2d or linear output
+ * channel with all-zero weights ever goes. */
+static bool has_zero_row(const Graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (!op_has(n->op, OPT_PRUNABLE) || is_fused(n) || !n->param[PARAM_WEIGHT] ||
+            !n->param[PARAM_WEIGHT]->data)
+            continue;
+        for (int64_t co = 0; co < n->param[PARAM_WEIGHT]->dims[0]; co++)
+            if (row_is_zero(n->param[PARAM_WEIGHT], co))
+                return true;
+    }
+    return false;
+}
+
 bool prune_channels(Graph *g, PassStats *st)
 {
+    int64_t units = 0;
+    for (int i = 0; i < g->ntensors; i++)
+        units += channels(g->tensors[i]);
+    if (units > PRUNE_MAX_UNITS || !has_zero_row(g))
+        return true;
     Prune p;
     prune_init(&p, g);
     for (int i = 0; i < g->nnodes; i++)

@@ -306,6 +306,15 @@ static bool sparse_fits(const Node *n)
         return false;
     if (n->op == OP_LINEAR)
         return true;
+    /* The phases (stride_h * stride_w of them) must fit before the layout is
+     * computed: with strides near 2^31 their product times the input would
+     * overflow 64 bits. A product of integers below 2^53 is exact in a double. */
+    const Attrs *a = &n->a;
+    const Tensor *in = n->in[0];
+    double hq = (double)((in->dims[2] + 2 * a->ph + a->sh - 1) / a->sh);
+    double wq = (double)((in->dims[3] + 2 * a->pw + a->sw - 1) / a->sw);
+    if ((double)a->sh * (double)a->sw * (double)in->dims[1] * hq * wq >= (double)limit)
+        return false;
     SparseConv sc;
     sparse_conv_layout(n, &sc);
     return sc.xp + sc.plane < limit;

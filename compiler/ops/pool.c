@@ -152,10 +152,38 @@ static void adaptive_print(const Node *n, FILE *f)
 
 #include "emit_internal.h"
 
+/* Whether every window position and tap index fits an int: a window starts
+ * before H + pad (ceil_mode included) and spans (kernel - 1) * dilation + 1.
+ * Past that (kernel, pad or dilation near 2^31) the window is computed in
+ * long long and its loops visit only the taps inside the plane. */
+static bool window_fits_int(const Attrs *p, long long H, long long W)
+{
+    return H + 2 * p->ph + p->kh * p->dh < INT32_MAX && W + 2 * p->pw + p->kw * p->dw < INT32_MAX;
+}
+
+/* The long-long window loop over taps i of one axis: from the first tap at
+ * or after 0 to the last before `size`, positions pos = start + i * d. */
+static void emit_wide_window_axis(Emitter *e, const char *i, const char *pos, const char *o,
+                                  long long k, long long s, long long pad, long long d,
+                                  long long size)
+{
+    out(e, "const long long %s0 = (long long)%s * %lld - %lld;", pos, o, s, pad);
+    open_block(e,
+               "for (long long %s = %s0 >= 0 ? 0 : (%lld - %s0) / %lld; "
+               "%s < %lld && %s0 + %s * %lld < %lld; %s++) {",
+               i, pos, d - 1, pos, d, i, k, pos, i, d, size, i);
+    out(e, "const long long %s = %s0 + %s * %lld;", pos, pos, i, d);
+}
+
 /* The pool window (emit_internal.h), shared with the pools fused into a
  * conv2d (emit_epilogue.c): the same rules, in the caller's variable names. */
 void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
+    if (!window_fits_int(p, H, W)) {
+        emit_wide_window_axis(e, v->i, v->y, v->oy, p->kh, p->sh, p->ph, p->dh, H);
+        emit_wide_window_axis(e, v->j, v->x, v->ox, p->kw, p->sw, p->pw, p->dw, W);
+        return;
+    }
     open_block(e, "for (int %s = 0; %s < %lld; %s++) {", v->i, v->i, (long long)p->kh, v->i);
     out(e, "const int %s = %s * %lld - %lld + %s * %lld;", v->y, v->oy, (long long)p->sh,
         (long long)p->ph, v->i, (long long)p->dh);
@@ -172,20 +200,24 @@ void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, 
  * plane (count_include_pad) or to the plane itself. */
 void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
-    out(e, "int h0 = %s * %lld - %lld, w0 = %s * %lld - %lld;", v->oy, (long long)p->sh,
-        (long long)p->ph, v->ox, (long long)p->sw, (long long)p->pw);
-    out(e, "int h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", (long long)p->kh, H + p->ph,
+    /* wide: int would overflow (window_fits_int); h0..w1 end within [0, H]
+     * and [0, W] either way, so the caller's int loops over them are safe */
+    bool wide = !window_fits_int(p, H, W);
+    const char *t = wide ? "long long" : "int", *cast = wide ? "(long long)" : "";
+    out(e, "%s h0 = %s%s * %lld - %lld, w0 = %s%s * %lld - %lld;", t, cast, v->oy,
+        (long long)p->sh, (long long)p->ph, cast, v->ox, (long long)p->sw, (long long)p->pw);
+    out(e, "%s h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", t, (long long)p->kh, H + p->ph,
         (long long)p->kh, H + p->ph);
-    out(e, "int w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", (long long)p->kw, W + p->pw,
+    out(e, "%s w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", t, (long long)p->kw, W + p->pw,
         (long long)p->kw, W + p->pw);
     if (p->count_include_pad)
-        out(e, "const int count = (h1 - h0) * (w1 - w0);");
+        out(e, "const %s count = (h1 - h0) * (w1 - w0);", t);
     out(e, "h0 = h0 < 0 ? 0 : h0;");
     out(e, "w0 = w0 < 0 ? 0 : w0;");
     out(e, "h1 = h1 > %lld ? %lld : h1;", H, H);
     out(e, "w1 = w1 > %lld ? %lld : w1;", W, W);
     if (!p->count_include_pad)
-        out(e, "const int count = (h1 - h0) * (w1 - w0);");
+        out(e, "const %s count = (h1 - h0) * (w1 - w0);", t);
 }
 
 /* The standalone pools' names: output (oh, ow) reads input (ih, iw). */
@@ -247,36 +279,61 @@ static void emit_global_avgpool(Emitter *e, const Node *n)
     close_brace(e);
 }
 
+/* Window tables longer than this are not emitted: the loop computes that
+ * axis's window (integer arithmetic, the same values). A build knob, as
+ * UPSAMPLE_TABLE_MAX. */
+#ifndef ADAPTIVE_TABLE_MAX
+#define ADAPTIVE_TABLE_MAX 4096
+#endif
+
 /* AdaptiveAvgPool2d: window [floor(i*in/out), ceil((i+1)*in/out)), mean = sum / kh / kw. */
 static void emit_adaptive_avgpool(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0], *o = n->out;
     int64_t H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
-    int64_t *hs = xcalloc((size_t)OH, sizeof *hs), *he = xcalloc((size_t)OH, sizeof *he);
-    int64_t *ws = xcalloc((size_t)OW, sizeof *ws), *we = xcalloc((size_t)OW, sizeof *we);
-    for (int64_t i = 0; i < OH; i++) {
+    bool th = OH <= ADAPTIVE_TABLE_MAX, tw = OW <= ADAPTIVE_TABLE_MAX;
+    int64_t TH = th ? OH : 1, TW = tw ? OW : 1;
+    int64_t *hs = xcalloc((size_t)TH, sizeof *hs), *he = xcalloc((size_t)TH, sizeof *he);
+    int64_t *ws = xcalloc((size_t)TW, sizeof *ws), *we = xcalloc((size_t)TW, sizeof *we);
+    for (int64_t i = 0; th && i < OH; i++) {
         hs[i] = i * H / OH;
         he[i] = ((i + 1) * H + OH - 1) / OH;
     }
-    for (int64_t i = 0; i < OW; i++) {
+    for (int64_t i = 0; tw && i < OW; i++) {
         ws[i] = i * W / OW;
         we[i] = ((i + 1) * W + OW - 1) / OW;
     }
-    emit_int_table(e, "hs", hs, OH);
-    emit_int_table(e, "he", he, OH);
-    emit_int_table(e, "ws", ws, OW);
-    emit_int_table(e, "we", we, OW);
+    if (th) {
+        emit_int_table(e, "hs", hs, OH);
+        emit_int_table(e, "he", he, OH);
+    }
+    if (tw) {
+        emit_int_table(e, "ws", ws, OW);
+        emit_int_table(e, "we", we, OW);
+    }
     open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
     out(e, "const float *x = in + p * %lld;", (long long)(H * W));
     out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
     open_block(e, "for (int oh = 0; oh < %lld; oh++) {", (long long)OH);
+    if (!th) {
+        out(e, "const int hs0 = (int)((long long)oh * %lld / %lld);", (long long)H, (long long)OH);
+        out(e, "const int he0 = (int)(((long long)oh * %lld + %lld) / %lld);", (long long)H,
+            (long long)(H + OH - 1), (long long)OH);
+    }
     open_block(e, "for (int ow = 0; ow < %lld; ow++) {", (long long)OW);
+    if (!tw) {
+        out(e, "const int ws0 = (int)((long long)ow * %lld / %lld);", (long long)W, (long long)OW);
+        out(e, "const int we0 = (int)(((long long)ow * %lld + %lld) / %lld);", (long long)W,
+            (long long)(W + OW - 1), (long long)OW);
+    }
+    const char *HS = th ? "hs[oh]" : "hs0", *HE = th ? "he[oh]" : "he0";
+    const char *WS = tw ? "ws[ow]" : "ws0", *WE = tw ? "we[ow]" : "we0";
     out(e, "float sum = 0.0f;");
-    out(e, "for (int ih = hs[oh]; ih < he[oh]; ih++)");
-    out(e, "    for (int iw = ws[ow]; iw < we[ow]; iw++)");
+    out(e, "for (int ih = %s; ih < %s; ih++)", HS, HE);
+    out(e, "    for (int iw = %s; iw < %s; iw++)", WS, WE);
     out(e, "        sum += x[ih * %lld + iw];", (long long)W);
-    out(e, "y[oh * %lld + ow] = sum / (float)(he[oh] - hs[oh]) / (float)(we[ow] - ws[ow]);",
-        (long long)OW);
+    out(e, "y[oh * %lld + ow] = sum / (float)(%s - %s) / (float)(%s - %s);", (long long)OW, HE, HS,
+        WE, WS);
     for (int i = 0; i < 3; i++)
         close_brace(e);
     free(hs), free(he), free(ws), free(we);

@@ -299,54 +299,114 @@ static void linear_taps(int64_t in, int64_t out, int64_t scale_factor, int64_t *
     }
 }
 
+/* Index tables longer than this are not emitted: the generated loop
+ * computes that axis's taps itself, with the same float formulas (nearest_src,
+ * linear_taps), so the values are identical and the C stays small. A build
+ * knob: -DUPSAMPLE_TABLE_MAX=0 computes every axis (to test that path). */
+#ifndef UPSAMPLE_TABLE_MAX
+#define UPSAMPLE_TABLE_MAX 4096
+#endif
+
+/* One axis computed in the loop: variable names v0, v1, l0, l1 ("h0v", ...)
+ * for destination index d, as linear_taps / nearest_src compute them. */
+static void emit_upsample_axis(Emitter *e, const Node *n, char axis, const char *d, int64_t in,
+                               int64_t out_, int64_t scale_factor)
+{
+    float scale = upsample_scale(in, out_, scale_factor);
+    if (n->a.bilinear) {
+        out(e, "float %csrc = (float)((double)%af * ((double)%s + 0.5) - 0.5);", axis,
+            (double)scale, d);
+        out(e, "%csrc = %csrc < 0 ? 0 : %csrc;", axis, axis, axis);
+        out(e, "const int %c0v = (int)%csrc;", axis, axis);
+        out(e, "const int %c1v = %c0v + (%c0v < %lld ? 1 : 0);", axis, axis, axis,
+            (long long)(in - 1));
+        out(e, "float l%c1v = %csrc - (float)%c0v;", axis, axis, axis);
+        out(e, "l%c1v = l%c1v < 0 ? 0 : l%c1v > 1 ? 1 : l%c1v;", axis, axis, axis, axis);
+        out(e, "const float l%c0v = 1.0f - l%c1v;", axis, axis);
+    } else if (out_ == in) {
+        out(e, "const int %c0v = %s;", axis, d);
+    } else if (out_ == 2 * in) {
+        out(e, "const int %c0v = %s >> 1;", axis, d);
+    } else {
+        out(e, "int %c0v = (int)floorf((float)%s * %af);", axis, d, (double)scale);
+        out(e, "%c0v = %c0v < %lld ? %c0v : %lld;", axis, axis, (long long)(in - 1), axis,
+            (long long)(in - 1));
+    }
+}
+
 static void emit_upsample(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0], *o = n->out;
     int64_t H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
-    int64_t *h0 = xcalloc((size_t)OH, sizeof *h0), *h1 = xcalloc((size_t)OH, sizeof *h1);
-    int64_t *w0 = xcalloc((size_t)OW, sizeof *w0), *w1 = xcalloc((size_t)OW, sizeof *w1);
-    float *lh0 = xcalloc((size_t)OH, sizeof *lh0), *lh1 = xcalloc((size_t)OH, sizeof *lh1);
-    float *lw0 = xcalloc((size_t)OW, sizeof *lw0), *lw1 = xcalloc((size_t)OW, sizeof *lw1);
+    bool th = OH <= UPSAMPLE_TABLE_MAX, tw = OW <= UPSAMPLE_TABLE_MAX;
+    int64_t TH = th ? OH : 1, TW = tw ? OW : 1;
+    int64_t *h0 = xcalloc((size_t)TH, sizeof *h0), *h1 = xcalloc((size_t)TH, sizeof *h1);
+    int64_t *w0 = xcalloc((size_t)TW, sizeof *w0), *w1 = xcalloc((size_t)TW, sizeof *w1);
+    float *lh0 = xcalloc((size_t)TH, sizeof *lh0), *lh1 = xcalloc((size_t)TH, sizeof *lh1);
+    float *lw0 = xcalloc((size_t)TW, sizeof *lw0), *lw1 = xcalloc((size_t)TW, sizeof *lw1);
     if (n->a.bilinear) {
-        linear_taps(H, OH, n->a.scale_h, h0, h1, lh0, lh1);
-        linear_taps(W, OW, n->a.scale_w, w0, w1, lw0, lw1);
-        emit_int_table(e, "h0", h0, OH);
-        emit_int_table(e, "h1", h1, OH);
-        emit_float_table(e, "lh0", lh0, OH);
-        emit_float_table(e, "lh1", lh1, OH);
-        emit_int_table(e, "w0", w0, OW);
-        emit_int_table(e, "w1", w1, OW);
-        emit_float_table(e, "lw0", lw0, OW);
-        emit_float_table(e, "lw1", lw1, OW);
+        if (th) {
+            linear_taps(H, OH, n->a.scale_h, h0, h1, lh0, lh1);
+            emit_int_table(e, "h0", h0, OH);
+            emit_int_table(e, "h1", h1, OH);
+            emit_float_table(e, "lh0", lh0, OH);
+            emit_float_table(e, "lh1", lh1, OH);
+        }
+        if (tw) {
+            linear_taps(W, OW, n->a.scale_w, w0, w1, lw0, lw1);
+            emit_int_table(e, "w0", w0, OW);
+            emit_int_table(e, "w1", w1, OW);
+            emit_float_table(e, "lw0", lw0, OW);
+            emit_float_table(e, "lw1", lw1, OW);
+        }
     } else {
-        for (int64_t d = 0; d < OH; d++)
+        for (int64_t d = 0; th && d < OH; d++)
             h0[d] = nearest_src(d, H, OH, n->a.scale_h);
-        for (int64_t d = 0; d < OW; d++)
+        for (int64_t d = 0; tw && d < OW; d++)
             w0[d] = nearest_src(d, W, OW, n->a.scale_w);
-        emit_int_table(e, "h0", h0, OH);
-        emit_int_table(e, "w0", w0, OW);
+        if (th)
+            emit_int_table(e, "h0", h0, OH);
+        if (tw)
+            emit_int_table(e, "w0", w0, OW);
     }
+    const char *H0 = th ? "h0[oh]" : "h0v", *H1 = th ? "h1[oh]" : "h1v";
+    const char *LH0 = th ? "lh0[oh]" : "lh0v", *LH1 = th ? "lh1[oh]" : "lh1v";
+    const char *W0 = tw ? "w0[ow]" : "w0v", *W1 = tw ? "w1[ow]" : "w1v";
+    const char *LW0 = tw ? "lw0[ow]" : "lw0v", *LW1 = tw ? "lw1[ow]" : "lw1v";
     open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
     out(e, "const float *x = in + p * %lld;", (long long)(H * W));
     out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
-    out(e, "for (int oh = 0; oh < %lld; oh++)", (long long)OH);
-    out(e, "    for (int ow = 0; ow < %lld; ow++)", (long long)OW);
-    if (n->a.bilinear) {
-        out(e, "        y[oh * %lld + ow] =", (long long)OW);
-        out(e,
-            "            (x[h0[oh] * %lld + w0[ow]] * lw0[ow] + x[h0[oh] * %lld + w1[ow]] * "
-            "lw1[ow]) * "
-            "lh0[oh] +",
-            (long long)W, (long long)W);
-        out(e,
-            "            (x[h1[oh] * %lld + w0[ow]] * lw0[ow] + x[h1[oh] * %lld + w1[ow]] * "
-            "lw1[ow]) * "
-            "lh1[oh];",
-            (long long)W, (long long)W);
+    if (th) {
+        out(e, "for (int oh = 0; oh < %lld; oh++)", (long long)OH);
+        e->indent++;
     } else {
-        out(e, "        y[oh * %lld + ow] = x[h0[oh] * %lld + w0[ow]];", (long long)OW,
-            (long long)W);
+        open_block(e, "for (int oh = 0; oh < %lld; oh++) {", (long long)OH);
+        emit_upsample_axis(e, n, 'h', "oh", H, OH, n->a.scale_h);
     }
+    if (tw) {
+        out(e, "for (int ow = 0; ow < %lld; ow++)", (long long)OW);
+        e->indent++;
+    } else {
+        open_block(e, "for (int ow = 0; ow < %lld; ow++) {", (long long)OW);
+        emit_upsample_axis(e, n, 'w', "ow", W, OW, n->a.scale_w);
+    }
+    if (n->a.bilinear) {
+        out(e, "y[oh * %lld + ow] =", (long long)OW);
+        out(e, "    (x[%s * %lld + %s] * %s + x[%s * %lld + %s] * %s) * %s +", H0, (long long)W,
+            W0, LW0, H0, (long long)W, W1, LW1, LH0);
+        out(e, "    (x[%s * %lld + %s] * %s + x[%s * %lld + %s] * %s) * %s;", H1, (long long)W,
+            W0, LW0, H1, (long long)W, W1, LW1, LH1);
+    } else {
+        out(e, "y[oh * %lld + ow] = x[%s * %lld + %s];", (long long)OW, H0, (long long)W, W0);
+    }
+    if (tw)
+        e->indent--;
+    else
+        close_brace(e);
+    if (th)
+        e->indent--;
+    else
+        close_brace(e);
     close_brace(e);
     free(h0), free(h1), free(w0), free(w1), free(lh0), free(lh1), free(lw0), free(lw1);
 }

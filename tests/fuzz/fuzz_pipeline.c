@@ -226,6 +226,56 @@ static const uint8_t *find_mark(const uint8_t *data, size_t size)
     return NULL;
 }
 
+/* ---- structure-aware mutation: integers near the limits ------------------ */
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* Values where cnnc's bounds and C's int change behaviour: attribute maxima
+ * (2^31), the tensor limit (2^30), table and fused-pool bounds (4096, 65536),
+ * prune-channels' (2^22), and small ones. */
+static const long long near_limits[] = {0,          1,          2,          3,
+                                        4095,       4096,       4097,       65535,
+                                        65536,      65537,      1000001,    4194304,
+                                        1073741823, 1073741824, 1073741825, 2147483647,
+                                        2147483648, 2147483649, 4294967296};
+
+/* Half the time libFuzzer's own mutation; else one decimal integer of the
+ * source part (before any weights marker) becomes a value near a limit, so
+ * attributes such as stride=2147483648 are reached without the fuzzer
+ * guessing ten digits. */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    srand(seed);
+    if (rand() % 2)
+        return LLVMFuzzerMutate(data, size, max_size);
+    const uint8_t *mark = find_mark(data, size);
+    size_t src_len = mark ? (size_t)(mark - data) : size, runs = 0;
+    for (size_t i = 0; i < src_len; i++)
+        runs += data[i] >= '0' && data[i] <= '9' && (i == 0 || data[i - 1] < '0' || data[i - 1] > '9');
+    if (runs == 0)
+        return LLVMFuzzerMutate(data, size, max_size);
+    size_t pick = (size_t)rand() % runs, start = 0, end = 0;
+    for (size_t i = 0, k = 0; i < src_len; i++) {
+        if (data[i] >= '0' && data[i] <= '9' && (i == 0 || data[i - 1] < '0' || data[i - 1] > '9')) {
+            if (k++ == pick) {
+                start = end = i;
+                while (end < src_len && data[end] >= '0' && data[end] <= '9')
+                    end++;
+                break;
+            }
+        }
+    }
+    char num[32];
+    long long v = near_limits[(size_t)rand() % (sizeof near_limits / sizeof *near_limits)];
+    int n = snprintf(num, sizeof num, "%lld", v);
+    size_t old = end - start;
+    if (size - old + (size_t)n > max_size)
+        return LLVMFuzzerMutate(data, size, max_size);
+    memmove(data + start + n, data + end, size - end);
+    memcpy(data + start, num, (size_t)n);
+    return size - old + (size_t)n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
