@@ -88,7 +88,9 @@ SUPPORTED_OPS = (
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity",
     # evaluated at import time when their inputs are constants (shape arithmetic)
-    "Constant", "Shape", "Gather", "Cast", "Transpose",
+    "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
+    # in patterns only: Pad before Conv/AveragePool, x * Sigmoid(x), x * HardSigmoid(x)
+    "Pad", "Mul", "HardSigmoid",
 )
 
 NEAREST = {
@@ -187,6 +189,26 @@ def sanitize_ident(name):
     if s in RESERVED:
         s += "_"
     return s
+
+
+def scope_path(name):
+    """The module path in a name PyTorch's exporter gives: node
+    '/layer1/layer1.0/conv1/Conv' and its output
+    '/layer1/layer1.0/conv1/Conv_output_0' are in module 'layer1.0.conv1'.
+    None for other names."""
+    if not name.startswith("/"):
+        return None
+    comps = [x for x in name.split("/") if x]
+    if len(comps) < 2:
+        return None
+    path, prev = "", None
+    for comp in comps[:-1]:
+        if prev and comp.startswith(prev + "."):  # 'layer1' then 'layer1.0': a child of it
+            path += comp[len(prev):]
+        else:
+            path = path + "." + comp if path else comp
+        prev = comp
+    return path
 
 
 def fmt_label(path):
@@ -415,7 +437,11 @@ class Converter:
         self.const = {}  # ONNX name -> numpy array
         self.unsupported = []
         self.used_labels = set()
-        self.skip = set()  # nodes fused into an earlier one
+        self.skip = set()  # nodes fused into another
+        self.fused = {}  # id(Mul node) -> "hardswish" or "silu"
+        self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads
+        self.softmax_swap = {}  # id(Softmax node) -> the axis it runs over (see find_patterns)
+        self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
         self.counts = {}
         self.opset = 1
         for imp in model.opset_import:
@@ -439,6 +465,11 @@ class Converter:
             self.fail("%s '%s' is a constant; cnnc computes this op on the network's tensors "
                       "only" % (what or "input", name))
         return self.env[name]
+
+    def resolve_aliases(self):
+        for a, b in self.alias.items():
+            if b in self.env and a not in self.env:
+                self.env[a] = self.env[b]
 
     def cst(self, node, k, what, optional=False):
         """Input k of node as a constant numpy array (None if omitted and optional)."""
@@ -530,7 +561,7 @@ class Converter:
         if len(prefixes) == 1 and None not in prefixes:
             cands.append(prefixes.pop())
         if node.name:
-            cands.append(node.name)
+            cands.append(scope_path(node.name) or node.name)
         for c in cands:
             lab = sanitize_label(c)
             if lab:
@@ -620,7 +651,7 @@ class Converter:
                                           % (vi.name, k, d.dim_param))
         self.inference_error = None
         try:
-            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
         except Exception as e:
             # Either the model is inconsistent, or ONNX's inference fails on an op
             # (1.12 does on some valid models). Carry on with what the lenient
@@ -676,6 +707,7 @@ class Converter:
                 if name:
                     self.consumers.setdefault(name, []).append(n)
         self.graph = g2
+        self.find_patterns(order)
         for n in order:
             if id(n) in self.skip:
                 continue
@@ -684,6 +716,7 @@ class Converter:
             raise UnsupportedModel(self.unsupported)
         if self.inference_error:
             raise OnnxError("shape inference failed: %s" % self.inference_error)
+        self.resolve_aliases()
         outs = []
         for name in self.graph_outputs:
             if name in self.const:
@@ -710,7 +743,57 @@ class Converter:
         self.outputs = outs
         self.output_oshapes = [self.env[n].oshape for n in self.graph_outputs]
 
+    def find_patterns(self, order):
+        """x * HardSigmoid(x) (alpha 1/6, beta 0.5) is hardswish and
+        x * Sigmoid(x) silu, as PyTorch exports them before opset 14."""
+        producer = {o: n for n in order for o in n.output if o}
+        # Transpose (swap axes d and last) -> Softmax (last axis) -> the same
+        # Transpose: softmax over axis d, as PyTorch exports it before opset 13.
+        for n in order:
+            if n.op_type != "Softmax" or len(n.input) < 1:
+                continue
+            t1 = producer.get(n.input[0])
+            users = self.consumers.get(n.output[0], [])
+            if t1 is None or t1.op_type != "Transpose" or len(users) != 1 \
+                    or users[0].op_type != "Transpose" or n.output[0] in self.graph_outputs \
+                    or len(self.consumers.get(t1.output[0], [])) != 1:
+                continue
+            t2 = users[0]
+            p1, p2 = _attrs(t1).get("perm"), _attrs(t2).get("perm")
+            r = len(p1 or [])
+            if not p1 or p1 != p2 or r < 2:
+                continue
+            moved = [k for k in range(r) if p1[k] != k]
+            axis = _attrs(n).get("axis", -1 if self.opset >= 13 else 1)
+            if len(moved) != 2 or moved[1] != r - 1 or axis not in (-1, r - 1):
+                continue
+            self.softmax_swap[id(n)] = moved[0]
+            self.skip.add(id(t1))
+            self.skip.add(id(t2))
+            self.alias[n.input[0]] = t1.input[0]
+            self.alias[t2.output[0]] = n.output[0]
+        for n in order:
+            if n.op_type != "Mul" or len(n.input) != 2:
+                continue
+            for k in range(2):
+                act = producer.get(n.input[k])
+                other = n.input[1 - k]
+                if act is None or act.op_type not in ("HardSigmoid", "Sigmoid"):
+                    continue
+                if act.input[0] != other or len(self.consumers.get(n.input[k], [])) != 1 \
+                        or n.input[k] in self.graph_outputs:
+                    continue
+                if act.op_type == "HardSigmoid":
+                    a = _attrs(act)
+                    if not (np.isclose(a.get("alpha", 0.2), 1 / 6, rtol=1e-6)
+                            and a.get("beta", 0.5) == 0.5):
+                        continue
+                self.fused[id(n)] = ("hardswish" if act.op_type == "HardSigmoid" else "silu", k)
+                self.skip.add(id(act))
+                break
+
     def convert_node(self, node):
+        self.resolve_aliases()
         h = HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         poisoned = any(isinstance(self.env.get(i), Poison) for i in node.input if i)
         try:
@@ -843,6 +926,88 @@ def _identity(c, node):
         c.poison(node)
         return
     c.define(node, t.val, t.oshape)
+
+
+@handler("Slice")
+def _slice(c, node):
+    if node.input[0] not in c.const:
+        c.fail("Slice of a computed tensor; cnnc has no slicing (only of constants, at import "
+               "time)", "separate conv2d layers")
+    x = c.const[node.input[0]]
+    if c.opset < 10:
+        a = _attrs(node)
+        starts, ends = list(a["starts"]), list(a["ends"])
+        axes = list(a.get("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts = [int(v) for v in c.cst(node, 1, "starts").reshape(-1)]
+        ends = [int(v) for v in c.cst(node, 2, "ends").reshape(-1)]
+        ax = c.cst(node, 3, "axes", optional=True)
+        st = c.cst(node, 4, "steps", optional=True)
+        axes = [int(v) for v in ax.reshape(-1)] if ax is not None else list(range(len(starts)))
+        steps = [int(v) for v in st.reshape(-1)] if st is not None else [1] * len(starts)
+    idx = [slice(None)] * x.ndim
+    for a_, b, e, st in zip(axes, starts, ends, steps):
+        idx[a_ + x.ndim if a_ < 0 else a_] = slice(b, e, st)
+    _fold(c, node, x[tuple(idx)])
+
+
+@handler("Pad")
+def _pad(c, node):
+    a = _attrs(node)
+    mode = a.get("mode", "constant")
+    if c.opset < 11:
+        pads = list(a.get("pads", []))
+        value = a.get("value", 0.0)
+    else:
+        pads = [int(v) for v in c.cst(node, 1, "pads").reshape(-1)]
+        v = c.cst(node, 2, "constant_value", optional=True)
+        value = float(np.asarray(v).reshape(-1)[0]) if v is not None and v.size else 0.0
+        if len(node.input) > 3 and node.input[3]:
+            c.fail("Pad with axes", "the pad= of conv2d/avgpool")
+    t = c.get(node, 0)
+    r = len(pads) // 2
+    if t.oshape is not None and len(pads) != 2 * len(t.oshape):
+        raise OnnxError("node %s (Pad): %d pads for a rank-%d tensor"
+                        % (_node_desc(node), len(pads), len(t.oshape)))
+    if not any(pads):
+        if isinstance(t, Poison):
+            return c.poison(node)
+        return c.define(node, t.val, t.oshape)
+    users = c.consumers.get(node.output[0], [])
+    begin, end = pads[:r], pads[r:]
+    why = None
+    if mode != "constant" or value != 0.0:
+        why = "mode %s, value %s: cnnc pads with zeros only" % (mode, value)
+    elif any(begin[:2]) or any(end[:2]) or begin != end:
+        why = "pads %s: cnnc pads the spatial axes only, symmetrically" % pads
+    elif len(users) != 1 or node.output[0] in c.graph_outputs or \
+            users[0].op_type not in ("Conv", "AveragePool") or users[0].input[0] != node.output[0]:
+        why = "pads %s not followed by a Conv or AveragePool alone" % pads
+    if why:
+        c.fail("a separate Pad (%s); cnnc pads only inside conv2d and avgpool" % why,
+               "the pad= of conv2d/avgpool")
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.folded_pad[node.output[0]] = begin[2:]
+    c.env[node.output[0]] = T(t.val, t.oshape)
+
+
+@handler("Mul")
+def _mul(c, node):
+    fused = c.fused.get(id(node))
+    if fused is None:
+        if _all_const(c, node):
+            return _fold(c, node, c.const[node.input[0]] * c.const[node.input[1]])
+        c.fail("op Mul is not supported by cnnc (only as x * Sigmoid(x), silu, and "
+               "x * HardSigmoid(x), hardswish)", _nearest("Mul"))
+    kind, act_k = fused
+    k = 1 - act_k
+    t = c.get(node, k)
+    c.need_float(node, node.input[k])
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.define(node, c.op(node, kind, [t], cshape=t.val.cshape), t.oshape)
 
 
 # -- reshapes
@@ -1001,7 +1166,8 @@ def _concat(c, node):
             c.need_natural(t)
     cs = ins[0].val.cshape
     cshape = (cs[0], sum(t.val.cshape[1] for t in ins)) + tuple(cs[2:])
-    c.define(node, c.op(node, "concat", ins, cshape=cshape))
+    oshape = ins[0].oshape[:1] + (sum(t.oshape[1] for t in ins),) + ins[0].oshape[2:]
+    c.define(node, c.op(node, "concat", ins, cshape=cshape), oshape)
 
 
 @handler("Add")
@@ -1110,11 +1276,13 @@ def _softmax(c, node):
         return c.poison(node)
     r = len(t.oshape)
     axis = _attrs(node).get("axis", -1 if c.opset >= 13 else 1)
+    if id(node) in c.softmax_swap:  # between two Transposes (find_patterns)
+        axis = c.softmax_swap[id(node)]
     if axis < 0:
         axis += r
     if not 0 <= axis < max(r, 1):
         raise OnnxError("node %s (Softmax): axis out of range" % _node_desc(node))
-    axes = [axis] if c.opset >= 13 else list(range(axis, r))
+    axes = [axis] if c.opset >= 13 or id(node) in c.softmax_swap else list(range(axis, r))
     c.need_natural(t)
     # ONNX axis -> cnnc dim of the natural view
     if r in (2, 4):
@@ -1183,6 +1351,14 @@ def _spatial_params(c, node, x, kernel, with_dilation=True):
     else:
         raise OnnxError("node %s (%s): unknown auto_pad '%s'" % (_node_desc(node), node.op_type,
                                                                  auto))
+    extra = c.folded_pad.get(node.input[0])
+    if extra:
+        if node.op_type == "AveragePool" and any(pads):
+            c.fail("a Pad before an AveragePool that pads itself too", "avgpool(pad=)")
+        if len(extra) != sr:
+            raise OnnxError("node %s (%s): the Pad before it has %d spatial axes, not %d"
+                            % (_node_desc(node), node.op_type, len(extra), sr))
+        pads = [p + e for p, e in zip(pads, extra)]
     if sr == 1:
         return (1, kernel[0]), (1, strides[0]), (0, pads[0]), (1, dil[0])
     return tuple(kernel), tuple(strides), tuple(pads), tuple(dil)
@@ -1209,8 +1385,9 @@ def _out_size(i, k, s, p, d, ceil):
     return o
 
 
-def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap=False):
-    """The cnnc output shape of a window op, checked against ONNX's."""
+def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap, cout):
+    """The cnnc output shape of a window op, checked against ONNX's, and the
+    ONNX output shape (computed here where ONNX's inference left it unknown)."""
     cs = x.val.cshape
     exp = c.out_shape(node)
     got = [_out_size(i, k, s, p, d, ceil) for i, k, s, p, d in
@@ -1218,8 +1395,11 @@ def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap=False):
     if None in got:
         raise OnnxError("node %s (%s): the window is larger than the padded input"
                         % (_node_desc(node), node.op_type))
+    cs_out = (cs[0], cout) + tuple(got)
     if exp is None:
-        return None
+        if len(x.oshape) == 3:
+            return cs_out, (x.oshape[0], cout, got[1])
+        return cs_out, (x.oshape[0], cout) + (tuple(got[::-1]) if swap else tuple(got))
     want = natural(exp)[2:]
     if swap:
         want = want[::-1]
@@ -1227,7 +1407,7 @@ def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap=False):
         c.fail("%s: ONNX's output is %s but cnnc's rule gives %s (with ceil_mode cnnc, like "
                "PyTorch, drops a last window that starts in the padding)"
                % (what, list(exp[2:]), got[-len(exp[2:]):]))
-    return (exp[0], exp[1]) + tuple(got)
+    return cs_out, tuple(exp)
 
 
 def _swap(pairs):
@@ -1267,7 +1447,8 @@ def _conv(c, node):
     k2, s2, p2, d2 = _spatial_params(c, node, x, kernel)
     if swap:
         k2, s2, p2, d2 = _swap((k2, s2, p2, d2))
-    cshape = _check_out(c, node, x, k2, s2, p2, d2, False, "output size", swap)
+    cshape, oshape = _check_out(c, node, x, k2, s2, p2, d2, False, "output size", swap,
+                                w.shape[0])
     label = c.label(node, [node.input[1], node.input[2] if b is not None else None],
                     ["weight", "bias"])
     w4 = w.reshape(w.shape[0], w.shape[1], 1, w.shape[2]) if r == 3 else w
@@ -1283,7 +1464,7 @@ def _conv(c, node):
     if b is None:
         attrs.append(("bias", "false"))
     c.define(node, c.op(node, "conv2d", [x], attrs, label=label, tensors=tensors,
-                        cshape=cshape))
+                        cshape=cshape), oshape)
 
 
 def _pool(c, node, kind):
@@ -1310,14 +1491,15 @@ def _pool(c, node, kind):
             c.fail("pads %s larger than half the kernel %s; cnnc's %s (like PyTorch's) allows "
                    "at most half" % (list(p2), list(k2), kind))
     ceil = bool(a.get("ceil_mode", 0))
-    cshape = _check_out(c, node, x, k2, s2, p2, d2, ceil, "ceil_mode output size" if ceil
-                        else "output size", swap)
+    cshape, oshape = _check_out(c, node, x, k2, s2, p2, d2, ceil, "ceil_mode output size"
+                                if ceil else "output size", swap, x.oshape[1])
     attrs = _window_attrs(k2, s2, p2, d2 if kind == "maxpool" else None, k2)
     if ceil:
         attrs.append(("ceil_mode", "true"))
-    if kind == "avgpool" and not a.get("count_include_pad", 0) and any(p2):
+    if kind == "avgpool" and not a.get("count_include_pad", 0) and any(p2) \
+            and node.input[0] not in c.folded_pad:
         attrs.append(("count_include_pad", "false"))
-    c.define(node, c.op(node, kind, [x], attrs, cshape=cshape))
+    c.define(node, c.op(node, kind, [x], attrs, cshape=cshape), oshape)
 
 
 HANDLERS["MaxPool"] = lambda c, node: _pool(c, node, "maxpool")
@@ -1333,10 +1515,12 @@ def _global(c, node, kind):
     if r < 3:
         c.fail("global pooling of a rank-%d tensor; cnnc pools [N, C, H, W]" % r)
     c.channels_view(x)
+    cs = x.val.cshape
+    oshape = tuple(x.oshape[:2]) + (1,) * (r - 2)
     if kind == "global_avgpool":
-        return c.define(node, c.op(node, "global_avgpool", [x]))
-    hw = x.val.cshape[2:]
-    c.define(node, c.op(node, "maxpool", [x], [(None, fmt_value(tuple(hw)))]))
+        return c.define(node, c.op(node, "global_avgpool", [x], cshape=cs[:2] + (1, 1)), oshape)
+    c.define(node, c.op(node, "maxpool", [x], [(None, fmt_value(tuple(cs[2:])))],
+                        cshape=cs[:2] + (1, 1)), oshape)
 
 
 HANDLERS["GlobalAveragePool"] = lambda c, node: _global(c, node, "global_avgpool")
@@ -1685,7 +1869,10 @@ def _schedule(ops):
 
 
 def _tensor_name(op, used):
-    name = sanitize_ident(op.onnx_name or op.label or op.kind)
+    base = op.onnx_name or op.label or op.kind
+    if base.startswith("/"):  # PyTorch's /scope/Op_output_0
+        base = re.sub(r"_output_\d+$", "", base)
+    name = sanitize_ident(scope_path(base) or base)
     base, k = name, 2
     while name in used:
         name = "%s_%d" % (base, k)

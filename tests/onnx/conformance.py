@@ -131,44 +131,22 @@ def run_test(job):
                 except Exception as e:
                     res["reason"] = "onnx2cnn internal error: %s: %s" % (type(e).__name__, e)
                     return res
-                csrc = os.path.join(sub, "net.c")
-                prog = os.path.join(sub, "net")
-                _sh([G["cnnc"], cnn, "--main", "--batch", str(info["batch"]), "-o", csrc],
-                    "cnnc")
-                _sh([G["cc"]] + CFLAGS + [csrc, "-o", prog] + G["cflags"] + G["libs"], "cc")
-                built[key] = prog
-            prog = built[key]
-            x = _read_pb(os.path.join(dd, ins[0])).astype(np.float32)
-            exp = [_read_pb(os.path.join(dd, f)) for f in outs]
-            fin = os.path.join(work, ds + ".in.f32")
-            fout = os.path.join(work, ds + ".out.f32")
-            np.ascontiguousarray(x).tofile(fin)
-            _sh([prog, fin, fout], "the compiled network", timeout=120)
-            got = np.fromfile(fout, dtype=np.float32)
-            total = sum(e.size for e in exp)
-            if got.size != total:
-                res["reason"] = "%s: %d output values, expected %d" % (ds, got.size, total)
-                return res
-            off = 0
-            for k, e in enumerate(exp):
-                g = got[off:off + e.size].astype(np.float64)
-                off += e.size
-                e = e.astype(np.float64).reshape(-1)
-                atol = ATOL
-                if SUM_OPS & set(res["ops"]) and e.size and G.get("sum_atol"):
-                    atol = max(ATOL, G["sum_atol"] * float(np.max(np.abs(e[np.isfinite(e)]),
-                                                                  initial=0)))
-                err = np.abs(g - e)
-                bad = ~((err <= atol + RTOL * np.abs(e)) | (np.isnan(g) & np.isnan(e)) |
-                        (g == e))
-                if e.size:
-                    worst = max(worst, float(np.nanmax(err / (atol + RTOL * np.abs(e)))))
-                if bad.any():
-                    i = int(np.argmax(bad))
-                    res["reason"] = ("%s output %d: %d of %d values differ; at %d got %.9g "
-                                     "expected %.9g (atol %.3g, rtol %.3g)"
-                                     % (ds, k, int(bad.sum()), e.size, i, g[i], e[i], atol, RTOL))
+                progs = []
+                for opt in ("-O2", "-O0"):
+                    csrc = os.path.join(sub, "net%s.c" % opt)
+                    prog = os.path.join(sub, "net%s" % opt)
+                    _sh([G["cnnc"], cnn, opt, "--main", "--batch", str(info["batch"]), "-o",
+                         csrc], "cnnc %s" % opt)
+                    _sh([G["cc"]] + CFLAGS + [csrc, "-o", prog] + G["cflags"] + G["libs"],
+                        "cc (cnnc %s)" % opt)
+                    progs.append(prog)
+                built[key] = progs
+            for prog in built[key]:
+                bad = _compare(res, prog, dd, ds, ins, outs, work)
+                if bad:
+                    res["reason"] = "cnnc %s: %s" % (prog[-3:], bad)
                     return res
+            worst = max(worst, res.pop("worst", 0.0))
         res.update(status="pass", reason="worst error %.3g of the tolerance" % worst)
         return res
     except subprocess.TimeoutExpired as e:
@@ -180,6 +158,42 @@ def run_test(job):
     finally:
         if not G.get("keep"):
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _compare(res, prog, dd, ds, ins, outs, work):
+    """Run prog on data set ds; None if every output is within tolerance, else why not."""
+    x = _read_pb(os.path.join(dd, ins[0])).astype(np.float32)
+    exp = [_read_pb(os.path.join(dd, f)) for f in outs]
+    fin = os.path.join(work, ds + ".in.f32")
+    fout = os.path.join(work, ds + ".out.f32")
+    np.ascontiguousarray(x).tofile(fin)
+    _sh([prog, fin, fout], "the compiled network", timeout=120)
+    got = np.fromfile(fout, dtype=np.float32)
+    total = sum(e.size for e in exp)
+    if got.size != total:
+        return "%s: %d output values, expected %d" % (ds, got.size, total)
+    worst = res.get("worst", 0.0)
+    off = 0
+    for k, e in enumerate(exp):
+        g = got[off:off + e.size].astype(np.float64)
+        off += e.size
+        e = e.astype(np.float64).reshape(-1)
+        atol = ATOL
+        if SUM_OPS & set(res["ops"]) and e.size and G.get("sum_atol"):
+            atol = max(ATOL, G["sum_atol"] * float(np.max(np.abs(e[np.isfinite(e)]),
+                                                          initial=0)))
+        err = np.abs(g - e)
+        bad = ~((err <= atol + RTOL * np.abs(e)) | (np.isnan(g) & np.isnan(e)) |
+                (g == e))
+        if e.size:
+            worst = max(worst, float(np.nanmax(err / (atol + RTOL * np.abs(e)))))
+        if bad.any():
+            i = int(np.argmax(bad))
+            return ("%s output %d: %d of %d values differ; at %d got %.9g expected %.9g "
+                    "(atol %.3g, rtol %.3g)"
+                    % (ds, k, int(bad.sum()), e.size, i, g[i], e[i], atol, RTOL))
+    res["worst"] = worst
+    return None
 
 
 def main():

@@ -1,5 +1,6 @@
 #!/bin/bash
-# make check-onnx: the ONNX importer's error tests, then ONNX conformance
+# make check-onnx: the ONNX importer's error tests, whole torchvision networks
+# exported by PyTorch (skipped without python3-torch), then ONNX conformance
 # (libonnx-testdata's node, pytorch-converted and pytorch-operator tests
 # through tools/onnx2cnn.py, build/cnnc and cc). Skips, with status 0, when
 # Debian's python3-onnx or libonnx-testdata is missing. Runs at nice 10 on
@@ -18,5 +19,6 @@ if ! [ -d "$DATA/node" ]; then
 fi
 status=0
 nice -n 10 "$PY" tests/onnx/errors.py || status=1
+nice -n 10 "$PY" tests/onnx/torch_models.py 2>/dev/null || status=1
 nice -n 10 "$PY" tests/onnx/conformance.py -j "${ONNX_JOBS:-2}" --data "$DATA" "$@" || status=1
 exit $status
