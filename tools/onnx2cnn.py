@@ -1608,6 +1608,8 @@ def _gemm(c, node):
     if a.get("transA", 0):
         c.fail("transA=1 (the input transposed); cnnc's linear takes [N, F]", "linear")
     alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
+    if C is not None and beta == 0.0 and np.all(np.isfinite(C)):
+        C = None  # beta = 0: no bias (0 * C is 0 for finite C)
     if alpha != 1.0 or (C is not None and beta != 1.0):
         c.fail("alpha=%s, beta=%s; cnnc's linear computes x W^T + b (alpha = beta = 1)"
                % (fmt_value(alpha), fmt_value(beta)), "linear")
