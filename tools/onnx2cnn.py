@@ -86,7 +86,7 @@ SUPPORTED_OPS = (
     "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish",
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
-    "Softmax", "Dropout", "Identity",
+    "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     # in patterns only: Pad before Conv/AveragePool, x * Sigmoid(x), x * HardSigmoid(x)
@@ -105,8 +105,6 @@ NEAREST = {
     "Softplus": "relu", "Softsign": "tanh", "HardSigmoid": "sigmoid",
     "Gelu": "silu", "Mish": "silu", "ThresholdedRelu": "relu",
     "LogSoftmax": "softmax", "Softmin": "softmax", "Hardmax": "softmax",
-    "ReduceMean": "global_avgpool (mean over H and W)",
-    "ReduceMax": "maxpool with the whole plane as kernel",
     "ReduceSum": "global_avgpool (a mean)",
     "GlobalLpPool": "global_avgpool", "LpPool": "avgpool", "MaxUnpool": "upsample",
     "InstanceNormalization": "batchnorm", "LayerNormalization": "batchnorm",
@@ -308,6 +306,7 @@ def load_model(path):
         raise OnnxError("%s is not an ONNX model (protobuf: %s)" % (path, _one_line(e)))
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
         raise OnnxError("%s is not an ONNX model (no graph)" % path)
+    _check_names(model, path)
     # external data (weights in other files), if any, relative to the model
     try:
         from onnx.external_data_helper import load_external_data_for_model
@@ -315,6 +314,27 @@ def load_model(path):
     except Exception as e:
         raise OnnxError("cannot load the external data of %s: %s" % (path, _one_line(e)))
     return model
+
+
+def _check_names(model, path):
+    """Every name the importer reads must be text (protobuf hands invalid
+    UTF-8 back as bytes)."""
+    g = model.graph
+    names = [g.name]
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        names.append(vi.name)
+    for t in g.initializer:
+        names.append(t.name)
+    for n in g.node:
+        names += [n.name, n.op_type, n.domain] + list(n.input) + list(n.output)
+        names += [a.name for a in n.attribute]
+    for imp in model.opset_import:
+        names.append(imp.domain)
+    names += [model.producer_name, model.producer_version]
+    for x in names:
+        if not isinstance(x, str):
+            raise OnnxError("%s is not a valid ONNX model (a name is not UTF-8 text: %r)"
+                            % (path, bytes(x)[:40]))
 
 
 def load_tensor_file(path):
@@ -390,10 +410,20 @@ def _topo_order(graph, known):
     return order
 
 
+def _dtype_name(elem_type):
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return "element type %d" % elem_type
+
+
 def _np_dtype(elem_type):
-    if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
-        return onnx.helper.tensor_dtype_to_np_dtype(elem_type)
-    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type]
+    try:
+        if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
+            return onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+        return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type]
+    except (KeyError, ValueError):
+        raise OnnxError("unknown element type %d" % elem_type)
 
 
 def _attrs(node):
@@ -506,7 +536,7 @@ class Converter:
         et = self.elem_types.get(name)
         if et is not None and et != ONNX_FLOAT:
             self.fail("tensor '%s' is %s; cnnc computes in float32 only"
-                      % (name, onnx.TensorProto.DataType.Name(et).lower()))
+                      % (name, _dtype_name(et).lower()))
 
     def need_natural(self, t, what="its input"):
         if isinstance(t, Poison):
@@ -692,7 +722,7 @@ class Converter:
         et = self.elem_types.get(iname)
         if et != ONNX_FLOAT:
             raise Unsupported("input '%s' is %s; cnnc networks take float32"
-                              % (iname, onnx.TensorProto.DataType.Name(et).lower() if et else
+                              % (iname, _dtype_name(et).lower() if et else
                                  "not a tensor"))
         self.input = Input(natural(ishape))
         self.input.name = sanitize_ident(iname)
@@ -727,7 +757,7 @@ class Converter:
             if et is not None and et != ONNX_FLOAT:
                 raise UnsupportedModel([Unsupported(
                     "graph output '%s' is %s; cnnc computes float32"
-                    % (name, onnx.TensorProto.DataType.Name(et).lower()))])
+                    % (name, _dtype_name(et).lower()))])
             outs.append(self.env[name].val)
         if not outs:
             raise OnnxError("the graph has no outputs")
@@ -895,7 +925,7 @@ def _cast(c, node):
     t = c.get(node, 0)
     if to != ONNX_FLOAT:
         c.fail("Cast to %s; cnnc computes in float32 only"
-               % onnx.TensorProto.DataType.Name(to).lower())
+               % _dtype_name(to).lower())
     c.define(node, t.val, t.oshape)  # float to float: nothing to do
 
 
@@ -1074,6 +1104,11 @@ def _resolve_shape(node, src, shape, a):
 
 @handler("Flatten")
 def _flatten(c, node):
+    if node.input[0] in c.const:
+        x = c.const[node.input[0]]
+        axis = _attrs(node).get("axis", 1)
+        axis = axis + x.ndim if axis < 0 else axis
+        return _fold(c, node, x.reshape(_prod(x.shape[:axis]), _prod(x.shape[axis:])))
     t = c.get(node, 0)
     if isinstance(t, Poison) or t.oshape is None:
         return c.poison(node)
@@ -1523,6 +1558,32 @@ def _global(c, node, kind):
                         cshape=cs[:2] + (1, 1)), oshape)
 
 
+def _reduce(c, node, kind):
+    """ReduceMean / ReduceMax over every spatial axis: a global pool."""
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    r = len(x.oshape)
+    axes = _axes(c, node, 1, r)
+    a = _attrs(node)
+    if axes is None:
+        if a.get("noop_with_empty_axes", 0):
+            return c.define(node, x.val, x.oshape)
+        axes = list(range(r))
+    if r < 3 or sorted(axes) != list(range(2, r)):
+        c.fail("%s over axes %s of a rank-%d tensor; cnnc reduces all spatial axes (2 to %d) "
+               "only, as a global pool" % (node.op_type, axes, r, r - 1),
+               "global_avgpool" if kind == "global_avgpool" else "maxpool")
+    _global(c, node, kind)
+    if not a.get("keepdims", 1):
+        t = c.env[node.output[0]]
+        o = c.op(node, "flatten", [t], cshape=t.val.cshape[:2])
+        c.env[node.output[0]] = T(o, x.oshape[:2])
+
+
+HANDLERS["ReduceMean"] = lambda c, node: _reduce(c, node, "global_avgpool")
+HANDLERS["ReduceMax"] = lambda c, node: _reduce(c, node, "global_maxpool")
 HANDLERS["GlobalAveragePool"] = lambda c, node: _global(c, node, "global_avgpool")
 HANDLERS["GlobalMaxPool"] = lambda c, node: _global(c, node, "global_maxpool")
 

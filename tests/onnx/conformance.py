@@ -27,6 +27,7 @@ import argparse
 import collections
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -283,6 +284,28 @@ def report(results, secs, summary_path):
         for r in fails:
             lines.append("  %s/%s: %s" % (r["set"], r["name"], r["reason"]))
         lines.append("")
+    # Why nodes of each op were not supported (every node of every model reported,
+    # names, lists and numbers blanked so that equal reasons group).
+    why = collections.OrderedDict()
+    for r in results:
+        for line in r.get("all_reasons") or ([r["reason"]] if r["status"] == "unsupported"
+                                             else []):
+            m = re.match(r"^node .*? \((\w+)\): (.*)$", line)
+            op, reason = (m.group(1), m.group(2)) if m else ("(graph)", line)
+            reason = reason.split("; nearest supported:")[0]
+            reason = re.sub(r"(?<![A-Za-z])'[^']*'", "'..'", reason)
+            reason = re.sub(r"\[[^\]]*\]", "[..]", reason)
+            reason = re.sub(r"\b\d+(\.\d+)?(e-?\d+)?\b", "#", reason)
+            why.setdefault(op, collections.Counter())[reason] += 1
+    lines.append("reasons for not supported, by op (nodes):")
+    for op in sorted(why):
+        c = why[op]
+        lines.append("  %s (%d):" % (op, sum(c.values())))
+        for reason, k in c.most_common(6):
+            lines.append("    %4d  %s" % (k, reason[:150]))
+        if len(c) > 6:
+            lines.append("          ... and %d other reasons" % (len(c) - 6))
+    lines.append("")
     uns = [r for r in results if r["status"] == "unsupported" and
            any(op in onnx2cnn.SUPPORTED_OPS for op in r["ops"])]
     if uns:

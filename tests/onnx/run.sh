@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
-DATA=/usr/share/libonnx-testdata/data
+DATA=${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
 if ! [ -x "$PY" ] || ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
     echo "check-onnx: skipped: /usr/bin/python3 with python3-onnx and python3-numpy is needed (apt-get install python3-onnx)"
     exit 0

@@ -111,6 +111,21 @@ class Seq1d(nn.Module):
         return self.fc(torch.flatten(self.a(self.p(F.relu(self.bn(self.c1(x))))), 1))
 
 
+class Reduce(nn.Module):
+    """Means and maxima over the whole plane: ReduceMean / ReduceMax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        a = y.mean((2, 3))                                         # [N, 8]
+        b = torch.amax(y, dim=(2, 3), keepdim=True).flatten(1)     # [N, 8]
+        return self.fc(torch.cat([a, b], 1))
+
+
 def randomize(m):
     g = torch.Generator().manual_seed(1)
     for mod in m.modules():
@@ -129,7 +144,9 @@ def cases():
     for opset in (11, 13):
         yield "small_opset%d" % opset, Small, (3, 15, 15), opset, False, None
     yield "seq1d", Seq1d, (4, 32), 13, False, None
-    yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape", "Expand", "Tile"]
+    yield "reduce", Reduce, (3, 9, 9), 13, False, None
+    yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape",
+                                                 "Expand", "Tile"]
 
 
 def run(cmd):
