@@ -625,13 +625,6 @@ class Converter:
     def run(self):
         m = self.model
         g = m.graph
-        if self.opset > 17:
-            pass  # newer opsets: the handlers check the attributes they know
-        for imp in m.opset_import:
-            if imp.domain not in ("", "ai.onnx"):
-                used = [n for n in g.node if n.domain == imp.domain]
-                if used:
-                    pass  # reported per node below
         inits = {}
         for t in g.initializer:
             inits[t.name] = t
@@ -1225,8 +1218,6 @@ def _add(c, node):
     if a.val.cshape != b.val.cshape:
         c.need_natural(a)
         c.need_natural(b)
-    if a.val is b.val:
-        pass  # x + x: cnnc adds a tensor to itself fine
     c.define(node, c.op(node, "add", [a, b], cshape=a.val.cshape), a.oshape)
 
 
@@ -1285,8 +1276,6 @@ def _clip(c, node):
 @handler("Dropout")
 def _dropout(c, node):
     a = _attrs(node)
-    if c.opset < 7 and a.get("is_test", 0) == 0 and c.opset < 6:
-        pass
     ratio = a.get("ratio", 0.5)
     if c.opset >= 12:
         r = c.cst(node, 1, "ratio", optional=True)
@@ -1601,8 +1590,6 @@ def _batchnorm(c, node):
         c.fail("training_mode=1 (batch statistics); cnnc compiles inference", "batchnorm")
     if c.opset < 9 and a.get("spatial", 1) == 0:
         c.fail("spatial=0 (per-element statistics); cnnc normalizes per channel", "batchnorm")
-    if c.opset < 7 and "is_test" in a and not a["is_test"]:
-        pass  # is_test=0 only matters with the extra training outputs
     c.only_first_output(node)
     r = len(x.oshape)
     if r < 2:
