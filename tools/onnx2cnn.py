@@ -1195,7 +1195,20 @@ def _concat(c, node):
     cs = ins[0].val.cshape
     cshape = (cs[0], sum(t.val.cshape[1] for t in ins)) + tuple(cs[2:])
     oshape = ins[0].oshape[:1] + (sum(t.oshape[1] for t in ins),) + ins[0].oshape[2:]
+    # cnnc's concat takes at most 16 tensors (IR_MAX_INPUTS): chain them
+    # (DenseNet concatenates more); joining in steps gives the same bytes.
+    k = 0
+    while len(ins) > MAX_CONCAT:
+        part = ins[:MAX_CONCAT]
+        ch = sum(t.val.cshape[1] for t in part)
+        o = c.op(node, "concat", part, cshape=(cs[0], ch) + tuple(cs[2:]))
+        k += 1
+        o.onnx_name = "%s_part%d" % (node.output[0], k)
+        ins = [T(o, (cs[0], ch))] + ins[MAX_CONCAT:]
     c.define(node, c.op(node, "concat", ins, cshape=cshape), oshape)
+
+
+MAX_CONCAT = 16
 
 
 @handler("Add")

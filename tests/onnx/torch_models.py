@@ -126,6 +126,18 @@ class Reduce(nn.Module):
         return self.fc(torch.cat([a, b], 1))
 
 
+class Dense(nn.Module):
+    """A concatenation of 20 tensors (DenseNet-style): more than cnnc's
+    concat takes at once (16)."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(3, 2, 1) for _ in range(20))
+
+    def forward(self, x):
+        return torch.cat([F.relu(c(x)) for c in self.convs], 1)
+
+
 def randomize(m):
     g = torch.Generator().manual_seed(1)
     for mod in m.modules():
@@ -145,6 +157,7 @@ def cases():
         yield "small_opset%d" % opset, Small, (3, 15, 15), opset, False, None
     yield "seq1d", Seq1d, (4, 32), 13, False, None
     yield "reduce", Reduce, (3, 9, 9), 13, False, None
+    yield "dense", Dense, (3, 5, 5), 13, False, None
     yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape",
                                                  "Expand", "Tile"]
 
