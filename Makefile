@@ -254,6 +254,12 @@ install-test: all
 check-export: all
 	@bash tests/export/run.sh
 
+# ONNX import (tools/onnx2cnn.py): its error tests and libonnx-testdata's conformance tests;
+# skips when python3-onnx or libonnx-testdata is missing. Not part of check.
+.PHONY: check-onnx
+check-onnx: all
+	@bash tests/onnx/run.sh
+
 determinism: all
 	@bash tests/run-determinism.sh
 

@@ -1,0 +1,2125 @@
+#!/usr/bin/python3
+"""onnx2cnn: import an ONNX model as a cnnc network (.cnn + .safetensors).
+
+    tools/onnx2cnn.py model.onnx -o net.cnn
+    tools/onnx2cnn.py conv.onnx -o net.cnn --input-as-weights W=test_data_set_0/input_1.pb
+
+writes net.cnn and, beside it, net.safetensors: the initializers the layers
+use, under keys derived from their ONNX names (docs/onnx.md, "Keys"). Every
+node is mapped to cnnc ops with exactly ONNX's semantics, or reported: all
+nodes cnnc cannot express are listed in one run, each with its name, op type,
+the reason and the nearest supported alternative. Shapes come from the
+model's input shape (ONNX shape inference); a symbolic batch dimension is
+--batch.
+
+Needs only Debian's python3-onnx and python3-numpy (run with /usr/bin/python3).
+docs/onnx.md lists what maps to what and what cnnc cannot express yet.
+"""
+
+import argparse
+import difflib
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
+
+try:
+    import onnx
+    from onnx import numpy_helper
+    HAVE_ONNX = True
+except ImportError:  # reported by main()
+    HAVE_ONNX = False
+
+__all__ = ["convert", "OnnxError", "Unsupported", "UnsupportedModel", "SUPPORTED_OPS"]
+
+
+class OnnxError(Exception):
+    """The file is not a usable ONNX model (malformed, inconsistent)."""
+
+
+class Unsupported(Exception):
+    """One node (or the graph itself) uses something cnnc cannot express."""
+
+    def __init__(self, reason, alternative=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.alternative = alternative
+        self.node = None  # filled in by the converter
+
+    def line(self):
+        if self.node is None:
+            text = self.reason
+        else:
+            text = "node %s (%s): %s" % (_node_desc(self.node), self.node.op_type, self.reason)
+        if self.alternative:
+            text += "; nearest supported: " + self.alternative
+        return text
+
+
+class UnsupportedModel(Exception):
+    """Every Unsupported found in a model, in graph order."""
+
+    def __init__(self, items):
+        super().__init__("%d unsupported" % len(items))
+        self.items = items
+
+
+_INDEX = {}  # id(node) -> its position in the graph, for nodes without a name
+
+
+def _node_desc(node):
+    if node.name:
+        return "'%s'" % node.name
+    k = _INDEX.get(id(node))
+    return "#%d" % k if k is not None else "(unnamed)"
+
+
+# ---------------------------------------------------------------------------
+# What is supported, and what to suggest instead
+
+SUPPORTED_OPS = (
+    "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
+    "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
+    "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax",
+    # evaluated at import time when their inputs are constants (shape arithmetic)
+    "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
+    # in patterns only: Pad before Conv/AveragePool, x * Sigmoid(x), x * HardSigmoid(x)
+    "Pad", "Mul", "HardSigmoid",
+)
+
+NEAREST = {
+    "ConvTranspose": "upsample followed by conv2d (not equivalent)",
+    "Conv3d": "conv2d", "MaxPool3d": "maxpool",
+    "Mul": "fold a constant scale into the preceding conv2d/linear/batchnorm",
+    "Sub": "fold a constant shift into the preceding layer's bias",
+    "Div": "fold a constant divisor into the preceding conv2d/linear/batchnorm",
+    "Pad": "the pad= of conv2d/maxpool/avgpool (symmetric zero padding)",
+    "PRelu": "leaky_relu (one slope for all channels)",
+    "Elu": "leaky_relu", "Selu": "leaky_relu", "Celu": "leaky_relu",
+    "Softplus": "relu", "Softsign": "tanh", "HardSigmoid": "sigmoid",
+    "Gelu": "silu", "Mish": "silu", "ThresholdedRelu": "relu",
+    "LogSoftmax": "softmax", "Softmin": "softmax", "Hardmax": "softmax",
+    "ReduceSum": "global_avgpool (a mean)",
+    "GlobalLpPool": "global_avgpool", "LpPool": "avgpool", "MaxUnpool": "upsample",
+    "InstanceNormalization": "batchnorm", "LayerNormalization": "batchnorm",
+    "GroupNormalization": "batchnorm", "LRN": "batchnorm",
+    "Split": "separate conv2d layers", "Slice": "none", "Transpose": "none",
+    "Sum": "add (two tensors of equal shape)", "Max": "relu (max with 0)",
+    "Min": "relu6 (min with 6 after relu)",
+    "Expand": "none", "Tile": "upsample (nearest, integer scales)",
+    "DepthToSpace": "none", "SpaceToDepth": "none",
+}
+
+
+def _nearest(op_type):
+    if op_type in NEAREST:
+        return NEAREST[op_type]
+    close = difflib.get_close_matches(op_type, SUPPORTED_OPS, n=1, cutoff=0.6)
+    return close[0] if close else "none"
+
+
+# ---------------------------------------------------------------------------
+# .cnn text
+
+KEYWORDS = {"network", "input", "weights", "init", "param", "output", "block", "true", "false",
+            "in", "prune"}
+OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "maxpool",
+       "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
+       "upsample", "adaptive_avgpool", "hardswish", "silu"}
+RESERVED = KEYWORDS | OPS
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
+MAX_NAME = 200
+
+
+def fmt_value(v):
+    """A Python value as .cnn text: ints, floats, booleans, strings, pairs."""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            raise Unsupported("the value %r has no .cnn form" % f)
+        text = str(np.float32(f)) if np.float32(f) == f else repr(f)
+        if re.match(r"^-?\d+$", text):
+            text += ".0"
+        return text
+    if isinstance(v, str):
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+    if isinstance(v, tuple):
+        if len(v) == 2 and v[0] == v[1]:
+            return fmt_value(v[0])
+        return "(%s)" % ", ".join(fmt_value(x) for x in v)
+    raise TypeError("no .cnn form for %r" % (v,))
+
+
+def sanitize_label(name):
+    """An ONNX name as a cnnc layer label (a dotted path): runs of characters
+    other than letters, digits, '_' and '.' become '_', empty segments go,
+    a leading digit gets 'n' in front, a reserved word a trailing '_'."""
+    s = re.sub(r"[^A-Za-z0-9_.]+", "_", name)
+    segs = [g.strip("_") or "_" for g in s.split(".") if g]
+    segs = [g for g in segs if g != "_"]
+    if not segs:
+        return ""
+    if not IDENT.match(segs[0]):
+        segs[0] = "n" + segs[0]
+    if segs[0] in RESERVED and len(segs) == 1:
+        segs[0] += "_"
+    return ".".join(segs)[:MAX_NAME]
+
+
+def sanitize_ident(name):
+    """An ONNX tensor name as a .cnn tensor name (an identifier)."""
+    s = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")[:MAX_NAME]
+    if not s:
+        s = "t"
+    if not IDENT.match(s):
+        s = "t_" + s
+    if s in RESERVED:
+        s += "_"
+    return s
+
+
+def scope_path(name):
+    """The module path in a name PyTorch's exporter gives: node
+    '/layer1/layer1.0/conv1/Conv' and its output
+    '/layer1/layer1.0/conv1/Conv_output_0' are in module 'layer1.0.conv1'.
+    None for other names."""
+    if not name.startswith("/"):
+        return None
+    comps = [x for x in name.split("/") if x]
+    if len(comps) < 2:
+        return None
+    path, prev = "", None
+    for comp in comps[:-1]:
+        if prev and comp.startswith(prev + "."):  # 'layer1' then 'layer1.0': a child of it
+            path += comp[len(prev):]
+        else:
+            path = path + "." + comp if path else comp
+        prev = comp
+    return path
+
+
+def fmt_label(path):
+    segs = path.split(".")
+    if all(SEGMENT.match(s) for s in segs) and IDENT.match(segs[0]) and segs[0] not in KEYWORDS:
+        return path
+    return fmt_value(path)
+
+
+# ---------------------------------------------------------------------------
+# The network being built
+
+class Value:
+    """A cnnc tensor: the input or one layer's result. cshape is its cnnc
+    shape, [N, C, H, W] or [N, F], batch first."""
+
+    def __init__(self, cshape):
+        self.cshape = tuple(int(d) for d in cshape)
+        self.name = None
+        self.users = []
+
+
+class Input(Value):
+    pass
+
+
+class Op(Value):
+    def __init__(self, kind, inputs, attrs, cshape, label=None, tensors=(), onnx_name=None):
+        super().__init__(cshape)
+        self.kind = kind
+        self.inputs = list(inputs)
+        self.attrs = list(attrs)  # (name or None, text)
+        self.label = label
+        self.tensors = list(tensors)  # (key, float32 array)
+        self.onnx_name = onnx_name  # the ONNX tensor it computes (for naming)
+
+
+class T:
+    """An ONNX runtime tensor: the cnnc Value holding its bytes, and its ONNX shape."""
+
+    def __init__(self, val, oshape, why=None):
+        self.val = val
+        self.oshape = None if oshape is None else tuple(int(d) for d in oshape)
+        self.why = why  # the reshape that left it in a cnnc shape other than natural()
+
+
+class Poison:
+    """The result of an unsupported node: only its ONNX shape (if known) is known."""
+
+    def __init__(self, oshape):
+        self.oshape = None if oshape is None else tuple(int(d) for d in oshape)
+
+
+def natural(oshape):
+    """The cnnc shape an ONNX tensor of this shape is held in: rank 4 and 2
+    as they are, [N, C, L] as [N, C, 1, L] (1-d convolutions and pools are
+    2-d ones with a height of 1), [F] as [1, F], a scalar as [1, 1], rank 5
+    and more as [N, C, D1*...*Dk-1, Dk]."""
+    r = len(oshape)
+    if r in (2, 4):
+        return tuple(oshape)
+    if r == 3:
+        return (oshape[0], oshape[1], 1, oshape[2])
+    if r == 1:
+        return (1, oshape[0])
+    if r == 0:
+        return (1, 1)
+    return (oshape[0], oshape[1], int(np.prod(oshape[2:-1])), oshape[-1])
+
+
+def _prod(s):
+    return int(np.prod(s, dtype=np.int64)) if len(s) else 1
+
+
+# ---------------------------------------------------------------------------
+# Loading and checking the model
+
+ONNX_FLOAT = 1
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def load_model(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise OnnxError("cannot read %s: %s" % (path, e.strerror or e))
+    if not data:
+        raise OnnxError("%s is empty" % path)
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # google.protobuf.message.DecodeError and friends
+        raise OnnxError("%s is not an ONNX model (protobuf: %s)" % (path, _one_line(e)))
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise OnnxError("%s is not an ONNX model (no graph)" % path)
+    _check_names(model, path)
+    # external data (weights in other files), if any, relative to the model
+    try:
+        from onnx.external_data_helper import load_external_data_for_model
+        load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+    except Exception as e:
+        raise OnnxError("cannot load the external data of %s: %s" % (path, _one_line(e)))
+    return model
+
+
+def _check_names(model, path):
+    """Every name the importer reads must be text (protobuf hands invalid
+    UTF-8 back as bytes)."""
+    g = model.graph
+    names = [g.name]
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        names.append(vi.name)
+    for t in g.initializer:
+        names.append(t.name)
+    for n in g.node:
+        names += [n.name, n.op_type, n.domain] + list(n.input) + list(n.output)
+        names += [a.name for a in n.attribute]
+    for imp in model.opset_import:
+        names.append(imp.domain)
+    names += [model.producer_name, model.producer_version]
+    for x in names:
+        if not isinstance(x, str):
+            raise OnnxError("%s is not a valid ONNX model (a name is not UTF-8 text: %r)"
+                            % (path, bytes(x)[:40]))
+
+
+def load_tensor_file(path):
+    """A tensor from a serialized TensorProto (.pb, as in ONNX test data) or a .npy file."""
+    try:
+        if path.endswith(".npy"):
+            return np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            data = f.read()
+        t = onnx.TensorProto()
+        t.ParseFromString(data)
+        return numpy_helper.to_array(t)
+    except OnnxError:
+        raise
+    except Exception as e:
+        raise OnnxError("cannot read the tensor %s: %s" % (path, _one_line(e)))
+
+
+def _to_array(t, what):
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:
+        raise OnnxError("%s '%s' cannot be read: %s" % (what, t.name, _one_line(e)))
+
+
+def _topo_order(graph, known):
+    """The graph's nodes in an order where each node follows the producers of
+    its inputs; OnnxError on a missing input or a cycle."""
+    producer = {}
+    for i, n in enumerate(graph.node):
+        _INDEX[id(n)] = i
+        for o in n.output:
+            if o:
+                if o in producer or o in known:
+                    raise OnnxError("tensor '%s' is defined twice (node %s)" % (o, _node_desc(n)))
+                producer[o] = i
+    deps = []
+    for i, n in enumerate(graph.node):
+        d = set()
+        for name in n.input:
+            if not name:
+                continue  # an omitted optional input
+            if name in producer:
+                d.add(producer[name])
+            elif name not in known:
+                raise OnnxError("node %s (%s) reads '%s', which no node, graph input or "
+                                "initializer defines" % (_node_desc(n), n.op_type, name))
+        # subgraphs (If, Loop) may read outer names: not followed
+        deps.append(d)
+    order, state = [], [0] * len(graph.node)  # 0 new, 1 on stack, 2 done
+    for start in range(len(graph.node)):
+        if state[start]:
+            continue
+        stack = [(start, iter(sorted(deps[start])))]
+        state[start] = 1
+        while stack:
+            i, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                state[i] = 2
+                order.append(graph.node[i])
+            elif state[nxt] == 1:
+                cyc = [graph.node[j] for j, _ in stack[[j for j, _ in stack].index(nxt):]]
+                raise OnnxError("the graph has a cycle through nodes %s"
+                                % ", ".join("%s (%s)" % (_node_desc(c), c.op_type) for c in cyc))
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(sorted(deps[nxt]))))
+    for name in [o.name for o in graph.output]:
+        if name not in producer and name not in known:
+            raise OnnxError("graph output '%s' is not computed by any node" % name)
+    return order
+
+
+def _dtype_name(elem_type):
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return "element type %d" % elem_type
+
+
+def _np_dtype(elem_type):
+    try:
+        if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
+            return onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+        return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type]
+    except (KeyError, ValueError):
+        raise OnnxError("unknown element type %d" % elem_type)
+
+
+def _attrs(node):
+    out = {}
+    for a in node.attribute:
+        try:
+            out[a.name] = onnx.helper.get_attribute_value(a)
+        except Exception as e:
+            raise OnnxError("node %s (%s): attribute '%s' cannot be read: %s"
+                            % (_node_desc(node), node.op_type, a.name, _one_line(e)))
+        if isinstance(out[a.name], bytes):
+            out[a.name] = out[a.name].decode("utf-8", "replace")
+    return out
+
+
+def _dims(tp):
+    """The dims of a value's tensor type: ints, or strings for symbolic dims,
+    or None when the rank is unknown."""
+    if not tp.HasField("tensor_type") or not tp.tensor_type.HasField("shape"):
+        return None
+    out = []
+    for d in tp.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            out.append(int(d.dim_value))
+        else:
+            out.append(d.dim_param or "?")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The converter
+
+class Converter:
+    def __init__(self, model, batch=1, input_weights=None, name_hint="net"):
+        self.model = model
+        self.batch = batch
+        self.input_weights = dict(input_weights or {})
+        self.name_hint = name_hint
+        self.ops = []
+        self.env = {}  # ONNX name -> T or Poison
+        self.const = {}  # ONNX name -> numpy array
+        self.unsupported = []
+        self.used_labels = set()
+        self.skip = set()  # nodes fused into another
+        self.fused = {}  # id(Mul node) -> "hardswish" or "silu"
+        self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads
+        self.softmax_swap = {}  # id(Softmax node) -> the axis it runs over (see find_patterns)
+        self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
+        self.counts = {}
+        self.opset = 1
+        for imp in model.opset_import:
+            if imp.domain in ("", "ai.onnx"):
+                self.opset = imp.version
+
+    # -- errors and helpers
+
+    def fail(self, reason, alternative=None):
+        raise Unsupported(reason, alternative)
+
+    def shape_of(self, name):
+        return self.oshapes.get(name)
+
+    def get(self, node, k, what=None):
+        """Input k of node as a runtime tensor (T or Poison)."""
+        name = node.input[k] if k < len(node.input) else ""
+        if not name:
+            raise OnnxError("node %s (%s) lacks its input %d" % (_node_desc(node), node.op_type, k))
+        if name in self.const:
+            self.fail("%s '%s' is a constant; cnnc computes this op on the network's tensors "
+                      "only" % (what or "input", name))
+        return self.env[name]
+
+    def resolve_aliases(self):
+        for a, b in self.alias.items():
+            if b in self.env and a not in self.env:
+                self.env[a] = self.env[b]
+
+    def cst(self, node, k, what, optional=False):
+        """Input k of node as a constant numpy array (None if omitted and optional)."""
+        name = node.input[k] if k < len(node.input) else ""
+        if not name:
+            if optional:
+                return None
+            raise OnnxError("node %s (%s) lacks its %s (input %d)"
+                            % (_node_desc(node), node.op_type, what, k))
+        if name not in self.const:
+            self.fail("its %s '%s' is computed at run time; cnnc needs it to be an initializer "
+                      "(or a graph input given with --input-as-weights)" % (what, name))
+        return self.const[name]
+
+    def out_shape(self, node, k=0):
+        return self.oshapes.get(node.output[k])
+
+    def define(self, node, val, oshape=None, k=0):
+        if oshape is None:
+            oshape = self.out_shape(node, k)
+        if oshape is None:
+            oshape = val.cshape
+        self.env[node.output[k]] = T(val, oshape)
+
+    def used(self, name):
+        return bool(name) and (name in self.consumers or name in self.graph_outputs)
+
+    def only_first_output(self, node):
+        for k, o in enumerate(node.output):
+            if k and self.used(o):
+                self.fail("its output %d ('%s') is used; cnnc computes only the first" % (k, o))
+
+    def need_float(self, node, name):
+        et = self.elem_types.get(name)
+        if et is not None and et != ONNX_FLOAT:
+            self.fail("tensor '%s' is %s; cnnc computes in float32 only"
+                      % (name, _dtype_name(et).lower()))
+
+    def need_natural(self, t, what="its input"):
+        if isinstance(t, Poison):
+            return
+        if t.val.cshape != natural(t.oshape):
+            self.fail("%s %s is held by cnnc as %s (after %s), which this op cannot read; "
+                      "cnnc reshapes only [N, C, H, W] to [N, C*H*W]"
+                      % (what, list(t.oshape), list(t.val.cshape), t.why or "a flatten"),
+                      "flatten")
+
+    def channels_view(self, t):
+        """Ops per channel (batchnorm, global pools, concat) read any cnnc
+        shape that keeps N and C first: [N, C, D, H, W] as [N, C, D*H, W]."""
+        if isinstance(t, Poison):
+            return
+        cs, o = t.val.cshape, t.oshape
+        if len(o) == 2 and cs == o:
+            return
+        if len(o) >= 3 and len(cs) == 4 and cs[:2] == o[:2]:
+            return
+        self.need_natural(t)
+
+    def swapped(self, t):
+        """Is a rank-4 tensor [N, C, L, 1] held as [N, C, 1, L] (the natural
+        form of [N, C, L], before an Unsqueeze)? Window ops then run with
+        height and width exchanged."""
+        if isinstance(t, Poison) or t.val.cshape == natural(t.oshape):
+            return False
+        o = t.oshape
+        if len(o) == 4 and t.val.cshape == (o[0], o[1], o[3], o[2]) and 1 in (o[2], o[3]):
+            return True
+        self.need_natural(t)
+
+    def need_rank(self, t, ranks, what):
+        if t.oshape is not None and len(t.oshape) not in ranks:
+            self.fail("%s on a rank-%d tensor %s; cnnc has it for %s"
+                      % (what, len(t.oshape), list(t.oshape), what_ranks(ranks)))
+
+    def label(self, node, params, suffixes):
+        """A layer label: the common prefix of the initializer names if they
+        are PREFIX.weight, PREFIX.bias, ... (PyTorch's names), else the node
+        name, else '<op>_<n>'; sanitized and made unique."""
+        cands = []
+        prefixes = set()
+        for name, suf in zip(params, suffixes):
+            if name is None:
+                continue
+            if not name.endswith("." + suf):
+                prefixes.add(None)
+            else:
+                prefixes.add(name[: -len(suf) - 1])
+        if len(prefixes) == 1 and None not in prefixes:
+            cands.append(prefixes.pop())
+        if node.name:
+            cands.append(scope_path(node.name) or node.name)
+        for c in cands:
+            lab = sanitize_label(c)
+            if lab:
+                break
+        else:
+            k = self.counts.get(node.op_type, 0) + 1
+            self.counts[node.op_type] = k
+            lab = "%s_%d" % (re.sub(r"(?<!^)(?=[A-Z])", "_", node.op_type).lower(), k)
+        base, k = lab, 2
+        while lab in self.used_labels:
+            lab = "%s_%d" % (base, k)
+            k += 1
+        self.used_labels.add(lab)
+        return lab
+
+    def op(self, node, kind, inputs, attrs=(), cshape=None, label=None, tensors=(), k=0):
+        vals = []
+        for t in inputs:
+            vals.append(t.val if isinstance(t, T) else None)
+        if cshape is None:
+            cshape = natural(self.out_shape(node, k)) if self.out_shape(node, k) is not None \
+                else (vals[0].cshape if vals and vals[0] is not None else (1, 1))
+        o = Op(kind, vals, attrs, cshape, label=label, tensors=tensors,
+               onnx_name=node.output[k] if k < len(node.output) else None)
+        if all(v is not None for v in vals):
+            self.ops.append(o)
+        return o
+
+    # -- the run
+
+    def run(self):
+        m = self.model
+        g = m.graph
+        inits = {}
+        for t in g.initializer:
+            inits[t.name] = t
+        # The inputs: real ones and those made weights.
+        real = []
+        for vi in g.input:
+            if vi.name in inits:
+                continue
+            if vi.name in self.input_weights:
+                continue
+            real.append(vi)
+        for name in self.input_weights:
+            if name not in [vi.name for vi in g.input]:
+                raise OnnxError("--input-as-weights: the graph has no input '%s' (inputs: %s)"
+                                % (name, ", ".join(vi.name for vi in g.input) or "none"))
+        # Fix the batch dimension and turn constant inputs into initializers
+        # so that shape inference sees their values.
+        model = onnx.ModelProto()
+        model.CopyFrom(m)
+        g2 = model.graph
+        keep = []
+        for vi in g2.input:
+            if vi.name in self.input_weights:
+                arr = self.input_weights[vi.name]
+                if arr is None:
+                    if vi.name in inits:
+                        continue
+                    raise OnnxError("--input-as-weights %s: no value given (NAME=FILE)" % vi.name)
+                g2.initializer.append(numpy_helper.from_array(np.asarray(arr), vi.name))
+                continue
+            keep.append(vi)
+        del g2.input[:]
+        g2.input.extend(keep)
+        self.symbolic_batch = False
+        for vi in g2.input:
+            if vi.name in inits:
+                continue
+            dims = vi.type.tensor_type.shape.dim
+            for k, d in enumerate(dims):
+                if not d.HasField("dim_value"):
+                    if k == 0:
+                        d.dim_value = self.batch
+                        self.symbolic_batch = True
+                    else:
+                        raise Unsupported("input '%s' has a symbolic dimension %d ('%s'); cnnc "
+                                          "needs every dimension but the batch fixed"
+                                          % (vi.name, k, d.dim_param))
+        self.inference_error = None
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        except Exception as e:
+            # Either the model is inconsistent, or ONNX's inference fails on an op
+            # (1.12 does on some valid models). Carry on with what the lenient
+            # mode infers; if every node converts, the model is reported as bad.
+            self.inference_error = _one_line(e)[:400]
+            try:
+                inferred = onnx.shape_inference.infer_shapes(model)
+            except Exception:
+                inferred = model
+        g2 = inferred.graph
+        self.oshapes = {}
+        self.elem_types = {}
+        for vi in list(g2.input) + list(g2.value_info) + list(g2.output):
+            d = _dims(vi.type)
+            if vi.type.HasField("tensor_type"):
+                self.elem_types[vi.name] = vi.type.tensor_type.elem_type
+            if d is not None and all(isinstance(x, int) for x in d):
+                self.oshapes[vi.name] = tuple(d)
+        for t in g2.initializer:
+            self.const[t.name] = _to_array(t, "initializer")
+            self.oshapes[t.name] = tuple(self.const[t.name].shape)
+            self.elem_types[t.name] = t.data_type
+        self.graph_outputs = [o.name for o in g2.output]
+
+        real_names = [vi.name for vi in g2.input if vi.name not in self.const]
+        if len(real_names) != 1:
+            raise Unsupported(
+                "the graph has %d inputs (%s); a cnnc network has exactly one (give constant "
+                "inputs with --input-as-weights NAME=FILE)"
+                % (len(real_names), ", ".join(real_names) or "none"))
+        iname = real_names[0]
+        ishape = self.oshapes.get(iname)
+        if ishape is None:
+            raise Unsupported("input '%s' has no fixed shape" % iname)
+        if 0 in ishape:
+            raise Unsupported("input '%s' %s has no elements; cnnc tensors are never empty"
+                              % (iname, list(ishape)))
+        et = self.elem_types.get(iname)
+        if et != ONNX_FLOAT:
+            raise Unsupported("input '%s' is %s; cnnc networks take float32"
+                              % (iname, _dtype_name(et).lower() if et else
+                                 "not a tensor"))
+        self.input = Input(natural(ishape))
+        self.input.name = sanitize_ident(iname)
+        self.input_oshape = ishape
+        self.input_onnx_name = iname
+        self.env[iname] = T(self.input, ishape)
+
+        order = _topo_order(g2, set(self.const) | {iname})
+        self.consumers = {}
+        for n in order:
+            for name in n.input:
+                if name:
+                    self.consumers.setdefault(name, []).append(n)
+        self.graph = g2
+        self.find_patterns(order)
+        for n in order:
+            if id(n) in self.skip:
+                continue
+            self.convert_node(n)
+        if self.unsupported:
+            raise UnsupportedModel(self.unsupported)
+        if self.inference_error:
+            raise OnnxError("shape inference failed: %s" % self.inference_error)
+        self.resolve_aliases()
+        outs = []
+        for name in self.graph_outputs:
+            if name in self.const:
+                u = Unsupported("graph output '%s' is a constant; cnnc outputs are computed "
+                                "tensors" % name)
+                raise UnsupportedModel([u])
+            et = self.elem_types.get(name)
+            if et is not None and et != ONNX_FLOAT:
+                raise UnsupportedModel([Unsupported(
+                    "graph output '%s' is %s; cnnc computes float32"
+                    % (name, _dtype_name(et).lower()))])
+            outs.append(self.env[name].val)
+        if not outs:
+            raise OnnxError("the graph has no outputs")
+        # an output that is the input, or the same tensor twice: a dropout copy
+        seen = set()
+        for k, v in enumerate(outs):
+            if isinstance(v, Input) or id(v) in seen:
+                o = Op("dropout", [v], [], v.cshape)
+                o.onnx_name = self.graph_outputs[k]
+                self.ops.append(o)
+                outs[k] = o
+            seen.add(id(outs[k]))
+        self.outputs = outs
+        self.output_oshapes = [self.env[n].oshape for n in self.graph_outputs]
+
+    def find_patterns(self, order):
+        """x * HardSigmoid(x) (alpha 1/6, beta 0.5) is hardswish and
+        x * Sigmoid(x) silu, as PyTorch exports them before opset 14."""
+        producer = {o: n for n in order for o in n.output if o}
+        # Transpose (swap axes d and last) -> Softmax (last axis) -> the same
+        # Transpose: softmax over axis d, as PyTorch exports it before opset 13.
+        for n in order:
+            if n.op_type != "Softmax" or len(n.input) < 1:
+                continue
+            t1 = producer.get(n.input[0])
+            users = self.consumers.get(n.output[0], [])
+            if t1 is None or t1.op_type != "Transpose" or len(users) != 1 \
+                    or users[0].op_type != "Transpose" or n.output[0] in self.graph_outputs \
+                    or len(self.consumers.get(t1.output[0], [])) != 1:
+                continue
+            t2 = users[0]
+            p1, p2 = _attrs(t1).get("perm"), _attrs(t2).get("perm")
+            r = len(p1 or [])
+            if not p1 or p1 != p2 or r < 2:
+                continue
+            moved = [k for k in range(r) if p1[k] != k]
+            axis = _attrs(n).get("axis", -1 if self.opset >= 13 else 1)
+            if len(moved) != 2 or moved[1] != r - 1 or axis not in (-1, r - 1):
+                continue
+            self.softmax_swap[id(n)] = moved[0]
+            self.skip.add(id(t1))
+            self.skip.add(id(t2))
+            self.alias[n.input[0]] = t1.input[0]
+            self.alias[t2.output[0]] = n.output[0]
+        for n in order:
+            if n.op_type != "Mul" or len(n.input) != 2:
+                continue
+            for k in range(2):
+                act = producer.get(n.input[k])
+                other = n.input[1 - k]
+                if act is None or act.op_type not in ("HardSigmoid", "Sigmoid"):
+                    continue
+                if act.input[0] != other or len(self.consumers.get(n.input[k], [])) != 1 \
+                        or n.input[k] in self.graph_outputs:
+                    continue
+                if act.op_type == "HardSigmoid":
+                    a = _attrs(act)
+                    if not (np.isclose(a.get("alpha", 0.2), 1 / 6, rtol=1e-6)
+                            and a.get("beta", 0.5) == 0.5):
+                        continue
+                self.fused[id(n)] = ("hardswish" if act.op_type == "HardSigmoid" else "silu", k)
+                self.skip.add(id(act))
+                break
+
+    def convert_node(self, node):
+        self.resolve_aliases()
+        h = HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        poisoned = any(isinstance(self.env.get(i), Poison) for i in node.input if i)
+        try:
+            if h is None:
+                dom = "" if node.domain in ("", "ai.onnx") else " of domain '%s'" % node.domain
+                raise Unsupported("op %s%s is not supported by cnnc" % (node.op_type, dom),
+                                  _nearest(node.op_type))
+            h(self, node)
+        except Unsupported as u:
+            u.node = node
+            if u.alternative is None:
+                u.alternative = _nearest(node.op_type) if node.op_type not in SUPPORTED_OPS \
+                    else None
+            self.unsupported.append(u)
+            self.poison(node)
+        except OnnxError:
+            raise
+        except Exception:
+            if not poisoned:
+                raise
+            self.poison(node)  # cannot judge a node fed by an unsupported one any further
+
+    def poison(self, node):
+        for o in node.output:
+            if o and o not in self.env and o not in self.const:
+                self.env[o] = Poison(self.oshapes.get(o))
+
+
+def what_ranks(ranks):
+    names = {2: "[N, F]", 3: "[N, C, L]", 4: "[N, C, H, W]"}
+    return " and ".join(names.get(r, "rank %d" % r) for r in sorted(ranks))
+
+
+# ---------------------------------------------------------------------------
+# Handlers, one per ONNX op
+
+HANDLERS = {}
+
+
+def handler(*names):
+    def deco(f):
+        for n in names:
+            HANDLERS[n] = f
+        return f
+    return deco
+
+
+def _all_const(c, node):
+    return all((not i) or i in c.const for i in node.input)
+
+
+def _fold(c, node, value):
+    c.const[node.output[0]] = np.asarray(value)
+
+
+@handler("Constant")
+def _constant(c, node):
+    a = _attrs(node)
+    if "value" in a:
+        _fold(c, node, numpy_helper.to_array(a["value"]))
+    elif "value_float" in a:
+        _fold(c, node, np.float32(a["value_float"]))
+    elif "value_floats" in a:
+        _fold(c, node, np.array(a["value_floats"], dtype=np.float32))
+    elif "value_int" in a:
+        _fold(c, node, np.int64(a["value_int"]))
+    elif "value_ints" in a:
+        _fold(c, node, np.array(a["value_ints"], dtype=np.int64))
+    else:
+        c.fail("a Constant of this kind (%s) is not supported" % ", ".join(a) or "no value")
+
+
+@handler("Shape")
+def _shape(c, node):
+    name = node.input[0]
+    s = c.const[name].shape if name in c.const else c.shape_of(name)
+    if s is None:
+        c.fail("the shape of '%s' is not known at import time" % name)
+    a = _attrs(node)
+    s = list(s)[a.get("start", 0): a.get("end", len(s))] if a else list(s)
+    _fold(c, node, np.array(s, dtype=np.int64))
+
+
+@handler("Gather")
+def _gather(c, node):
+    if not _all_const(c, node):
+        c.fail("Gather of a computed tensor is not supported (only of constants)")
+    axis = _attrs(node).get("axis", 0)
+    _fold(c, node, np.take(c.const[node.input[0]], c.const[node.input[1]], axis=axis))
+
+
+@handler("Cast")
+def _cast(c, node):
+    to = _attrs(node).get("to")
+    if node.input[0] in c.const:
+        dt = _np_dtype(to)
+        _fold(c, node, c.const[node.input[0]].astype(dt))
+        return
+    t = c.get(node, 0)
+    if to != ONNX_FLOAT:
+        c.fail("Cast to %s; cnnc computes in float32 only"
+               % _dtype_name(to).lower())
+    c.define(node, t.val, t.oshape)  # float to float: nothing to do
+
+
+@handler("Transpose")
+def _transpose(c, node):
+    if not _all_const(c, node):
+        t = c.get(node, 0)
+        perm = _attrs(node).get("perm")
+        if t.oshape is not None:
+            if perm is None:
+                perm = list(range(len(t.oshape)))[::-1]
+            moved = [p for k, p in enumerate(perm) if p != k and t.oshape[p] != 1]
+            if not moved:  # only dims of size 1 move: the bytes stay
+                return _reshape_to(c, node, t, tuple(t.oshape[p] for p in perm))
+        c.fail("Transpose of a computed tensor is not supported (only of constants)", "none")
+    x = c.const[node.input[0]]
+    perm = _attrs(node).get("perm")
+    _fold(c, node, np.transpose(x, perm))
+
+
+@handler("Identity")
+def _identity(c, node):
+    if node.input[0] in c.const:
+        _fold(c, node, c.const[node.input[0]])
+        return
+    t = c.get(node, 0)
+    if isinstance(t, Poison):
+        c.poison(node)
+        return
+    c.define(node, t.val, t.oshape)
+
+
+@handler("Slice")
+def _slice(c, node):
+    if node.input[0] not in c.const:
+        c.fail("Slice of a computed tensor; cnnc has no slicing (only of constants, at import "
+               "time)", "separate conv2d layers")
+    x = c.const[node.input[0]]
+    if c.opset < 10:
+        a = _attrs(node)
+        starts, ends = list(a["starts"]), list(a["ends"])
+        axes = list(a.get("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts = [int(v) for v in c.cst(node, 1, "starts").reshape(-1)]
+        ends = [int(v) for v in c.cst(node, 2, "ends").reshape(-1)]
+        ax = c.cst(node, 3, "axes", optional=True)
+        st = c.cst(node, 4, "steps", optional=True)
+        axes = [int(v) for v in ax.reshape(-1)] if ax is not None else list(range(len(starts)))
+        steps = [int(v) for v in st.reshape(-1)] if st is not None else [1] * len(starts)
+    idx = [slice(None)] * x.ndim
+    for a_, b, e, st in zip(axes, starts, ends, steps):
+        idx[a_ + x.ndim if a_ < 0 else a_] = slice(b, e, st)
+    _fold(c, node, x[tuple(idx)])
+
+
+@handler("Pad")
+def _pad(c, node):
+    a = _attrs(node)
+    mode = a.get("mode", "constant")
+    if c.opset < 11:
+        pads = list(a.get("pads", []))
+        value = a.get("value", 0.0)
+    else:
+        pads = [int(v) for v in c.cst(node, 1, "pads").reshape(-1)]
+        v = c.cst(node, 2, "constant_value", optional=True)
+        value = float(np.asarray(v).reshape(-1)[0]) if v is not None and v.size else 0.0
+        if len(node.input) > 3 and node.input[3]:
+            c.fail("Pad with axes", "the pad= of conv2d/avgpool")
+    t = c.get(node, 0)
+    r = len(pads) // 2
+    if t.oshape is not None and len(pads) != 2 * len(t.oshape):
+        raise OnnxError("node %s (Pad): %d pads for a rank-%d tensor"
+                        % (_node_desc(node), len(pads), len(t.oshape)))
+    if not any(pads):
+        if isinstance(t, Poison):
+            return c.poison(node)
+        return c.define(node, t.val, t.oshape)
+    users = c.consumers.get(node.output[0], [])
+    begin, end = pads[:r], pads[r:]
+    why = None
+    if mode != "constant" or value != 0.0:
+        why = "mode %s, value %s: cnnc pads with zeros only" % (mode, value)
+    elif any(begin[:2]) or any(end[:2]) or begin != end:
+        why = "pads %s: cnnc pads the spatial axes only, symmetrically" % pads
+    elif len(users) != 1 or node.output[0] in c.graph_outputs or \
+            users[0].op_type not in ("Conv", "AveragePool") or users[0].input[0] != node.output[0]:
+        why = "pads %s not followed by a Conv or AveragePool alone" % pads
+    if why:
+        c.fail("a separate Pad (%s); cnnc pads only inside conv2d and avgpool" % why,
+               "the pad= of conv2d/avgpool")
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.folded_pad[node.output[0]] = begin[2:]
+    c.env[node.output[0]] = T(t.val, t.oshape)
+
+
+@handler("Mul")
+def _mul(c, node):
+    fused = c.fused.get(id(node))
+    if fused is None:
+        if _all_const(c, node):
+            return _fold(c, node, c.const[node.input[0]] * c.const[node.input[1]])
+        c.fail("op Mul is not supported by cnnc (only as x * Sigmoid(x), silu, and "
+               "x * HardSigmoid(x), hardswish)", _nearest("Mul"))
+    kind, act_k = fused
+    k = 1 - act_k
+    t = c.get(node, k)
+    c.need_float(node, node.input[k])
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.define(node, c.op(node, kind, [t], cshape=t.val.cshape), t.oshape)
+
+
+# -- reshapes
+
+def _reshape_to(c, node, t, target):
+    target = tuple(int(d) for d in target)
+    if isinstance(t, Poison) or t.oshape is None:
+        c.poison(node)
+        return
+    if _prod(target) != _prod(t.oshape):
+        raise OnnxError("node %s (%s): cannot reshape %s (%d elements) to %s"
+                        % (_node_desc(node), node.op_type, list(t.oshape), _prod(t.oshape),
+                           list(target)))
+    cs = t.val.cshape
+    nat = natural(target)
+    if nat == cs:
+        c.define(node, t.val, target)
+        return
+    if len(cs) == 4 and nat == (cs[0], _prod(cs[1:])):
+        o = c.op(node, "flatten", [t], cshape=nat)
+        c.define(node, o, target)
+        return
+    # Any other reshape keeps the bytes where they are: fine for elementwise
+    # ops and outputs; an op that needs the layout reports it.
+    c.env[node.output[0]] = T(t.val, target, why="%s %s from %s to %s" % (
+        node.op_type, _node_desc(node), list(t.oshape), list(target)))
+
+
+@handler("Reshape")
+def _reshape(c, node):
+    shape = c.cst(node, 1, "shape").astype(np.int64).reshape(-1)
+    if node.input[0] in c.const:
+        x = c.const[node.input[0]]
+        _fold(c, node, x.reshape(_resolve_shape(node, x.shape, shape, _attrs(node))))
+        return
+    t = c.get(node, 0)
+    if isinstance(t, Poison) or t.oshape is None:
+        c.poison(node)
+        return
+    _reshape_to(c, node, t, _resolve_shape(node, t.oshape, shape, _attrs(node)))
+
+
+def _resolve_shape(node, src, shape, a):
+    out = []
+    allowzero = a.get("allowzero", 0)
+    for k, d in enumerate(shape):
+        if d == 0 and not allowzero:
+            if k >= len(src):
+                raise OnnxError("node %s (Reshape): 0 at dimension %d of a rank-%d tensor"
+                                % (_node_desc(node), k, len(src)))
+            out.append(src[k])
+        else:
+            out.append(int(d))
+    if out.count(-1) > 1:
+        raise OnnxError("node %s (Reshape): more than one -1 in the shape" % _node_desc(node))
+    if -1 in out:
+        rest = _prod([d for d in out if d != -1])
+        if rest == 0 or _prod(src) % rest:
+            raise OnnxError("node %s (Reshape): cannot reshape %s to %s"
+                            % (_node_desc(node), list(src), list(shape)))
+        out[out.index(-1)] = _prod(src) // rest
+    return tuple(out)
+
+
+@handler("Flatten")
+def _flatten(c, node):
+    if node.input[0] in c.const:
+        x = c.const[node.input[0]]
+        axis = _attrs(node).get("axis", 1)
+        axis = axis + x.ndim if axis < 0 else axis
+        return _fold(c, node, x.reshape(_prod(x.shape[:axis]), _prod(x.shape[axis:])))
+    t = c.get(node, 0)
+    if isinstance(t, Poison) or t.oshape is None:
+        return c.poison(node)
+    r = len(t.oshape)
+    axis = _attrs(node).get("axis", 1)
+    if axis < 0:
+        axis += r
+    if not 0 <= axis <= r:
+        raise OnnxError("node %s (Flatten): axis %d out of range for rank %d"
+                        % (_node_desc(node), axis, r))
+    _reshape_to(c, node, t, (_prod(t.oshape[:axis]), _prod(t.oshape[axis:])))
+
+
+def _axes(c, node, k_input, r):
+    a = _attrs(node)
+    if "axes" in a:
+        axes = list(a["axes"])
+    elif len(node.input) > k_input and node.input[k_input]:
+        axes = [int(x) for x in c.cst(node, k_input, "axes").reshape(-1)]
+    else:
+        axes = None
+    if axes is not None:
+        axes = [x + r if x < 0 else x for x in axes]
+    return axes
+
+
+@handler("Squeeze")
+def _squeeze(c, node):
+    src = c.const.get(node.input[0])
+    s = src.shape if src is not None else c.get(node, 0).oshape
+    if s is None:
+        return c.poison(node)
+    axes = _axes(c, node, 1, len(s))
+    if axes is None:
+        axes = [k for k, d in enumerate(s) if d == 1]
+    target = tuple(d for k, d in enumerate(s) if k not in axes)
+    if src is not None:
+        return _fold(c, node, src.reshape(target))
+    _reshape_to(c, node, c.get(node, 0), target)
+
+
+@handler("Unsqueeze")
+def _unsqueeze(c, node):
+    src = c.const.get(node.input[0])
+    s = src.shape if src is not None else c.get(node, 0).oshape
+    if s is None:
+        return c.poison(node)
+    r = len(s)
+    a = _attrs(node)
+    axes = list(a["axes"]) if "axes" in a else [int(x) for x in
+                                                  c.cst(node, 1, "axes").reshape(-1)]
+    n = r + len(axes)
+    axes = sorted(x + n if x < 0 else x for x in axes)
+    target = list(s)
+    for x in axes:
+        target.insert(x, 1)
+    if src is not None:
+        return _fold(c, node, src.reshape(target))
+    _reshape_to(c, node, c.get(node, 0), tuple(target))
+
+
+@handler("Concat")
+def _concat(c, node):
+    if _all_const(c, node):
+        axis = _attrs(node).get("axis", 0)
+        return _fold(c, node, np.concatenate([c.const[i] for i in node.input if i], axis=axis))
+    ins = [c.get(node, k, "input %d" % k) for k in range(len(node.input)) if node.input[k]]
+    for i in node.input:
+        c.need_float(node, i)
+    known = [t for t in ins if not isinstance(t, Poison) and t.oshape is not None]
+    if not known:
+        return c.poison(node)
+    r = len(known[0].oshape)
+    axis = _attrs(node).get("axis", 1 if r else 0)
+    if axis < 0:
+        axis += r
+    if len(ins) == 1:
+        c.define(node, ins[0].val, ins[0].oshape)
+        return
+    if axis != 1 or r < 2:
+        c.fail("Concat over axis %d of rank-%d tensors; cnnc's concat joins channels (axis 1) "
+               "of [N, C, H, W] or [N, F]" % (axis, r), "concat (axis 1)")
+    for t in ins:
+        c.channels_view(t)
+    if isinstance(ins[0], Poison) or any(isinstance(t, Poison) for t in ins):
+        return c.poison(node)
+    rest = set(t.val.cshape[2:] for t in ins)
+    if len(rest) != 1:
+        for t in ins:
+            c.need_natural(t)
+    cs = ins[0].val.cshape
+    cshape = (cs[0], sum(t.val.cshape[1] for t in ins)) + tuple(cs[2:])
+    oshape = ins[0].oshape[:1] + (sum(t.oshape[1] for t in ins),) + ins[0].oshape[2:]
+    # cnnc's concat takes at most 16 tensors (IR_MAX_INPUTS): chain them
+    # (DenseNet concatenates more); joining in steps gives the same bytes.
+    k = 0
+    while len(ins) > MAX_CONCAT:
+        part = ins[:MAX_CONCAT]
+        ch = sum(t.val.cshape[1] for t in part)
+        o = c.op(node, "concat", part, cshape=(cs[0], ch) + tuple(cs[2:]))
+        k += 1
+        o.onnx_name = "%s_part%d" % (node.output[0], k)
+        ins = [T(o, (cs[0], ch))] + ins[MAX_CONCAT:]
+    c.define(node, c.op(node, "concat", ins, cshape=cshape), oshape)
+
+
+MAX_CONCAT = 16
+
+
+@handler("Add")
+def _add(c, node):
+    if _all_const(c, node):
+        return _fold(c, node, c.const[node.input[0]] + c.const[node.input[1]])
+    for k in range(2):
+        if node.input[k] in c.const:
+            c.fail("adds the constant '%s' %s; cnnc's add takes two computed tensors of equal "
+                   "shape" % (node.input[k], list(c.const[node.input[k]].shape)),
+                   "the bias of the preceding conv2d/linear")
+    a, b = c.get(node, 0), c.get(node, 1)
+    for i in node.input:
+        c.need_float(node, i)
+    if isinstance(a, Poison) or isinstance(b, Poison):
+        return c.poison(node)
+    if a.oshape != b.oshape:
+        c.fail("adds %s and %s (broadcasting); cnnc's add needs equal shapes"
+               % (list(a.oshape), list(b.oshape)), "add of equal shapes")
+    if a.val.cshape != b.val.cshape:
+        c.need_natural(a)
+        c.need_natural(b)
+    c.define(node, c.op(node, "add", [a, b], cshape=a.val.cshape), a.oshape)
+
+
+# -- elementwise activations
+
+def _unary(kind, attrs=()):
+    def h(c, node):
+        t = c.get(node, 0)
+        c.need_float(node, node.input[0])
+        if isinstance(t, Poison):
+            return c.poison(node)
+        c.define(node, c.op(node, kind, [t], list(attrs), cshape=t.val.cshape), t.oshape)
+    return h
+
+
+for _onnx, _kind in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"),
+                     ("HardSwish", "hardswish")):
+    HANDLERS[_onnx] = _unary(_kind)
+
+
+@handler("LeakyRelu")
+def _leaky(c, node):
+    alpha = _attrs(node).get("alpha", 0.01)
+    attrs = [] if np.float32(alpha) == np.float32(0.01) else [("slope", fmt_value(alpha))]
+    _unary("leaky_relu", [(k, v) for k, v in attrs])(c, node)
+
+
+@handler("Clip")
+def _clip(c, node):
+    if c.opset < 11:
+        a = _attrs(node)
+        lo = a.get("min", None)
+        hi = a.get("max", None)
+    else:
+        lo = c.cst(node, 1, "min", optional=True)
+        hi = c.cst(node, 2, "max", optional=True)
+        lo = None if lo is None else float(np.asarray(lo).reshape(-1)[0]) \
+            if np.asarray(lo).size == 1 else c.fail("its min is not a scalar")
+        hi = None if hi is None else float(np.asarray(hi).reshape(-1)[0]) \
+            if np.asarray(hi).size == 1 else c.fail("its max is not a scalar")
+    big = float(np.finfo(np.float32).max)
+    if hi is not None and (hi >= big or hi == math.inf):
+        hi = None
+    if lo is not None and (lo <= -big or lo == -math.inf):
+        lo = None
+    if lo == 0 and hi == 6:
+        return _unary("relu6")(c, node)
+    if lo == 0 and hi is None:
+        return _unary("relu")(c, node)
+    if lo is None and hi is None:
+        return _identity(c, node)
+    c.fail("Clip(min=%s, max=%s); cnnc has Clip(0, 6) (relu6) and Clip(0, inf) (relu) only"
+           % (lo, hi), "relu6 or relu")
+
+
+@handler("Dropout")
+def _dropout(c, node):
+    a = _attrs(node)
+    ratio = a.get("ratio", 0.5)
+    if c.opset >= 12:
+        r = c.cst(node, 1, "ratio", optional=True)
+        if r is not None:
+            ratio = float(np.asarray(r).reshape(-1)[0])
+        tm = c.cst(node, 2, "training_mode", optional=True)
+        if tm is not None and bool(np.asarray(tm).reshape(-1)[0]):
+            c.fail("training_mode is true (random masking); cnnc compiles inference",
+                   "dropout (inference)")
+    c.only_first_output(node)
+    attrs = []
+    if 0 <= ratio < 1 and ratio != 0.5:
+        attrs = [("p", fmt_value(ratio))]
+    _unary("dropout", attrs)(c, node)
+
+
+@handler("Softmax")
+def _softmax(c, node):
+    t = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    if isinstance(t, Poison) or t.oshape is None:
+        return c.poison(node)
+    r = len(t.oshape)
+    axis = _attrs(node).get("axis", -1 if c.opset >= 13 else 1)
+    if id(node) in c.softmax_swap:  # between two Transposes (find_patterns)
+        axis = c.softmax_swap[id(node)]
+    if axis < 0:
+        axis += r
+    if not 0 <= axis < max(r, 1):
+        raise OnnxError("node %s (Softmax): axis out of range" % _node_desc(node))
+    axes = [axis] if c.opset >= 13 or id(node) in c.softmax_swap else list(range(axis, r))
+    c.need_natural(t)
+    # ONNX axis -> cnnc dim of the natural view
+    if r in (2, 4):
+        dim_of = list(range(r))
+    elif r == 3:
+        dim_of = [0, 1, 3]
+    elif r == 1:
+        dim_of = [1]
+    else:
+        dim_of = None
+    big = [x for x in axes if t.oshape[x] != 1]
+    cs = t.val.cshape
+    if dim_of is not None and len(big) <= 1:
+        d = dim_of[big[0]] if big else dim_of[axes[-1]] if axes else 1
+        if d == 0:
+            c.fail("softmax over the batch dimension (axis 0); cnnc's softmax runs over one "
+                   "dimension of each sample", "softmax (dim 1 or later)")
+        o = c.op(node, "softmax", [t], [] if d == 1 else [("dim", str(d))], cshape=cs)
+        return c.define(node, o, t.oshape)
+    if axes and axes[0] == 1 and axes == list(range(1, r)) and len(cs) == 4:
+        # over everything but the batch: flatten, softmax; held as [N, F]
+        f = c.op(node, "flatten", [t], cshape=(cs[0], _prod(cs[1:])))
+        f.onnx_name = None
+        o = c.op(node, "softmax", [T(f, None)], cshape=f.cshape)
+        return c.define(node, o, t.oshape)
+    c.fail("softmax over axes %s of %s together; cnnc's softmax runs over one dimension"
+           % (axes, list(t.oshape)), "softmax (one dimension)")
+
+
+# -- convolution and pooling
+
+def _spatial_params(c, node, x, kernel, with_dilation=True):
+    """(kernel, stride, pad, dilation) pairs for cnnc, from ONNX attributes,
+    for 2-d ([N,C,H,W]) or 1-d ([N,C,L] as H = 1) windows."""
+    a = _attrs(node)
+    sr = len(kernel)
+    strides = list(a.get("strides", [1] * sr))
+    dil = list(a.get("dilations", [1] * sr))
+    if not with_dilation and any(d != 1 for d in dil):
+        c.fail("dilations %s; cnnc's avgpool has none" % dil)
+    if len(strides) != sr or len(dil) != sr:
+        raise OnnxError("node %s (%s): strides/dilations do not match the kernel rank"
+                        % (_node_desc(node), node.op_type))
+    ins = x.oshape[2:]
+    auto = a.get("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for i, k, s, d in zip(ins, kernel, strides, dil):
+            total = max((-(-i // s) - 1) * s + (k - 1) * d + 1 - i, 0)
+            if total % 2:
+                c.fail("auto_pad=%s needs %d rows/columns of padding on an axis of size %d, "
+                       "which cannot be split evenly; cnnc pads symmetrically" % (auto, total, i),
+                       "pad= (symmetric)")
+            pads.append(total // 2)
+    elif auto == "VALID":
+        pads = [0] * sr
+    elif auto == "NOTSET":
+        p = list(a.get("pads", [0] * 2 * sr))
+        if len(p) != 2 * sr:
+            raise OnnxError("node %s (%s): pads has %d values, not %d"
+                            % (_node_desc(node), node.op_type, len(p), 2 * sr))
+        if p[:sr] != p[sr:]:
+            c.fail("asymmetric pads %s (begin %s, end %s); cnnc pads symmetrically"
+                   % (p, p[:sr], p[sr:]), "pad= (symmetric)")
+        pads = p[:sr]
+    else:
+        raise OnnxError("node %s (%s): unknown auto_pad '%s'" % (_node_desc(node), node.op_type,
+                                                                 auto))
+    extra = c.folded_pad.get(node.input[0])
+    if extra:
+        if node.op_type == "AveragePool" and any(pads):
+            c.fail("a Pad before an AveragePool that pads itself too", "avgpool(pad=)")
+        if len(extra) != sr:
+            raise OnnxError("node %s (%s): the Pad before it has %d spatial axes, not %d"
+                            % (_node_desc(node), node.op_type, len(extra), sr))
+        pads = [p + e for p, e in zip(pads, extra)]
+    if sr == 1:
+        return (1, kernel[0]), (1, strides[0]), (0, pads[0]), (1, dil[0])
+    return tuple(kernel), tuple(strides), tuple(pads), tuple(dil)
+
+
+def _window_attrs(kernel, stride, pad, dil, stride_default):
+    attrs = [(None, fmt_value(tuple(kernel)))]
+    if tuple(stride) != tuple(stride_default):
+        attrs.append(("stride", fmt_value(tuple(stride))))
+    if tuple(pad) != (0, 0):
+        attrs.append(("pad", fmt_value(tuple(pad))))
+    if dil is not None and tuple(dil) != (1, 1):
+        attrs.append(("dilation", fmt_value(tuple(dil))))
+    return attrs
+
+
+def _out_size(i, k, s, p, d, ceil):
+    span = i + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return None
+    o = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (o - 1) * s >= i + p:
+        o -= 1
+    return o
+
+
+def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap, cout):
+    """The cnnc output shape of a window op, checked against ONNX's, and the
+    ONNX output shape (computed here where ONNX's inference left it unknown)."""
+    cs = x.val.cshape
+    exp = c.out_shape(node)
+    got = [_out_size(i, k, s, p, d, ceil) for i, k, s, p, d in
+           zip(cs[2:], kernel, stride, pad, dil)]
+    if None in got:
+        raise OnnxError("node %s (%s): the window is larger than the padded input"
+                        % (_node_desc(node), node.op_type))
+    cs_out = (cs[0], cout) + tuple(got)
+    if exp is None:
+        if len(x.oshape) == 3:
+            return cs_out, (x.oshape[0], cout, got[1])
+        return cs_out, (x.oshape[0], cout) + (tuple(got[::-1]) if swap else tuple(got))
+    want = natural(exp)[2:]
+    if swap:
+        want = want[::-1]
+    if want != tuple(got):
+        c.fail("%s: ONNX's output is %s but cnnc's rule gives %s (with ceil_mode cnnc, like "
+               "PyTorch, drops a last window that starts in the padding)"
+               % (what, list(exp[2:]), got[-len(exp[2:]):]))
+    return cs_out, tuple(exp)
+
+
+def _swap(pairs):
+    return [tuple(p[::-1]) for p in pairs]
+
+
+@handler("Conv")
+def _conv(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    w = c.cst(node, 1, "weight")
+    b = c.cst(node, 2, "bias", optional=True)
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    r = len(x.oshape)
+    if r not in (3, 4):
+        c.fail("a %d-d convolution; cnnc has 2-d ones (and 1-d as 2-d with height 1)" % (r - 2),
+               "conv2d")
+    swap = c.swapped(x)
+    if w.ndim != r:
+        raise OnnxError("node %s (Conv): weight '%s' has shape %s for a rank-%d input"
+                        % (_node_desc(node), node.input[1], list(w.shape), r))
+    a = _attrs(node)
+    group = a.get("group", 1)
+    cin = x.oshape[1]
+    if group < 1 or cin % group or w.shape[0] % group or w.shape[1] * group != cin:
+        raise OnnxError("node %s (Conv): weight '%s' %s does not fit %d input channels in %d "
+                        "groups" % (_node_desc(node), node.input[1], list(w.shape), cin, group))
+    kernel = list(w.shape[2:])
+    if "kernel_shape" in a and list(a["kernel_shape"]) != kernel:
+        raise OnnxError("node %s (Conv): kernel_shape %s but weight '%s' has shape %s"
+                        % (_node_desc(node), list(a["kernel_shape"]), node.input[1],
+                           list(w.shape)))
+    if b is not None and b.shape != (w.shape[0],):
+        raise OnnxError("node %s (Conv): bias '%s' has shape %s, not [%d]"
+                        % (_node_desc(node), node.input[2], list(b.shape), w.shape[0]))
+    k2, s2, p2, d2 = _spatial_params(c, node, x, kernel)
+    if swap:
+        k2, s2, p2, d2 = _swap((k2, s2, p2, d2))
+    cshape, oshape = _check_out(c, node, x, k2, s2, p2, d2, False, "output size", swap,
+                                w.shape[0])
+    label = c.label(node, [node.input[1], node.input[2] if b is not None else None],
+                    ["weight", "bias"])
+    w4 = w.reshape(w.shape[0], w.shape[1], 1, w.shape[2]) if r == 3 else w
+    if swap:
+        w4 = np.ascontiguousarray(np.swapaxes(w4, 2, 3))
+    tensors = [(label + ".weight", w4.astype(np.float32))]
+    if b is not None:
+        tensors.append((label + ".bias", b.astype(np.float32)))
+    attrs = [(None, str(w.shape[0]))] + [
+        ("kernel" if k is None else k, v) for k, v in _window_attrs(k2, s2, p2, d2, (1, 1))]
+    if group != 1:
+        attrs.append(("groups", str(group)))
+    if b is None:
+        attrs.append(("bias", "false"))
+    c.define(node, c.op(node, "conv2d", [x], attrs, label=label, tensors=tensors,
+                        cshape=cshape), oshape)
+
+
+def _pool(c, node, kind):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    c.only_first_output(node)
+    r = len(x.oshape)
+    if r not in (3, 4):
+        c.fail("%d-d pooling; cnnc pools 2-d (and 1-d as 2-d with height 1)" % (r - 2),
+               kind)
+    swap = c.swapped(x)
+    a = _attrs(node)
+    kernel = list(a.get("kernel_shape", []))
+    if len(kernel) != r - 2:
+        raise OnnxError("node %s (%s): kernel_shape %s for a rank-%d input"
+                        % (_node_desc(node), node.op_type, kernel, r))
+    k2, s2, p2, d2 = _spatial_params(c, node, x, kernel, with_dilation=(kind == "maxpool"))
+    if swap:
+        k2, s2, p2, d2 = _swap((k2, s2, p2, d2))
+    for k, p in zip(k2, p2):
+        if 2 * p > k:
+            c.fail("pads %s larger than half the kernel %s; cnnc's %s (like PyTorch's) allows "
+                   "at most half" % (list(p2), list(k2), kind))
+    ceil = bool(a.get("ceil_mode", 0))
+    cshape, oshape = _check_out(c, node, x, k2, s2, p2, d2, ceil, "ceil_mode output size"
+                                if ceil else "output size", swap, x.oshape[1])
+    attrs = _window_attrs(k2, s2, p2, d2 if kind == "maxpool" else None, k2)
+    if ceil:
+        attrs.append(("ceil_mode", "true"))
+    if kind == "avgpool" and not a.get("count_include_pad", 0) and any(p2) \
+            and node.input[0] not in c.folded_pad:
+        attrs.append(("count_include_pad", "false"))
+    c.define(node, c.op(node, kind, [x], attrs, cshape=cshape), oshape)
+
+
+HANDLERS["MaxPool"] = lambda c, node: _pool(c, node, "maxpool")
+HANDLERS["AveragePool"] = lambda c, node: _pool(c, node, "avgpool")
+
+
+def _global(c, node, kind):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    r = len(x.oshape)
+    if r < 3:
+        c.fail("global pooling of a rank-%d tensor; cnnc pools [N, C, H, W]" % r)
+    c.channels_view(x)
+    cs = x.val.cshape
+    oshape = tuple(x.oshape[:2]) + (1,) * (r - 2)
+    if kind == "global_avgpool":
+        return c.define(node, c.op(node, "global_avgpool", [x], cshape=cs[:2] + (1, 1)), oshape)
+    c.define(node, c.op(node, "maxpool", [x], [(None, fmt_value(tuple(cs[2:])))],
+                        cshape=cs[:2] + (1, 1)), oshape)
+
+
+def _reduce(c, node, kind):
+    """ReduceMean / ReduceMax over every spatial axis: a global pool."""
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    r = len(x.oshape)
+    axes = _axes(c, node, 1, r)
+    a = _attrs(node)
+    if axes is None:
+        if a.get("noop_with_empty_axes", 0):
+            return c.define(node, x.val, x.oshape)
+        axes = list(range(r))
+    if r < 3 or sorted(axes) != list(range(2, r)):
+        c.fail("%s over axes %s of a rank-%d tensor; cnnc reduces all spatial axes (2 to %d) "
+               "only, as a global pool" % (node.op_type, axes, r, r - 1),
+               "global_avgpool" if kind == "global_avgpool" else "maxpool")
+    _global(c, node, kind)
+    if not a.get("keepdims", 1):
+        t = c.env[node.output[0]]
+        o = c.op(node, "flatten", [t], cshape=t.val.cshape[:2])
+        c.env[node.output[0]] = T(o, x.oshape[:2])
+
+
+HANDLERS["ReduceMean"] = lambda c, node: _reduce(c, node, "global_avgpool")
+HANDLERS["ReduceMax"] = lambda c, node: _reduce(c, node, "global_maxpool")
+HANDLERS["GlobalAveragePool"] = lambda c, node: _global(c, node, "global_avgpool")
+HANDLERS["GlobalMaxPool"] = lambda c, node: _global(c, node, "global_maxpool")
+
+
+@handler("BatchNormalization")
+def _batchnorm(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    names = ["scale", "bias", "mean", "var"]
+    vals = [c.cst(node, k + 1, names[k]) for k in range(4)]
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    a = _attrs(node)
+    if a.get("training_mode", 0):
+        c.fail("training_mode=1 (batch statistics); cnnc compiles inference", "batchnorm")
+    if c.opset < 9 and a.get("spatial", 1) == 0:
+        c.fail("spatial=0 (per-element statistics); cnnc normalizes per channel", "batchnorm")
+    c.only_first_output(node)
+    r = len(x.oshape)
+    if r < 2:
+        c.fail("batch normalization of a rank-%d tensor; cnnc's batchnorm takes [N, C, H, W] "
+               "or [N, F]" % r, "batchnorm")
+    c.channels_view(x)
+    ch = x.oshape[1]
+    for nm, v, n in zip(names, vals, node.input[1:5]):
+        if v.size != ch:
+            raise OnnxError("node %s (BatchNormalization): %s '%s' has shape %s, not [%d]"
+                            % (_node_desc(node), nm, n, list(v.shape), ch))
+    label = c.label(node, list(node.input[1:5]), ["weight", "bias", "running_mean",
+                                                    "running_var"])
+    tensors = [(label + "." + k, v.reshape(ch).astype(np.float32)) for k, v in
+               zip(("weight", "bias", "running_mean", "running_var"), vals)]
+    eps = a.get("epsilon", 1e-5)
+    attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(eps))]
+    c.define(node, c.op(node, "batchnorm", [x], attrs, label=label, tensors=tensors,
+                        cshape=x.val.cshape))
+
+
+def _linear(c, node, x, weight, bias, names, suffix_names=("weight", "bias")):
+    """linear(features) from x [N, F], weight [features, F], bias [features] or None."""
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    if len(x.oshape) != 2:
+        c.fail("a matrix product on a rank-%d tensor %s; cnnc's linear takes [N, F]"
+               % (len(x.oshape), list(x.oshape)), "flatten, then linear")
+    c.need_natural(x)
+    if weight.shape[1] != x.oshape[1]:
+        raise OnnxError("node %s (%s): weight %s does not fit an input of %d features"
+                        % (_node_desc(node), node.op_type, list(weight.shape), x.oshape[1]))
+    label = c.label(node, names, suffix_names)
+    tensors = [(label + ".weight", np.ascontiguousarray(weight, dtype=np.float32))]
+    attrs = [(None, str(weight.shape[0]))]
+    if bias is None:
+        attrs.append(("bias", "false"))
+    else:
+        tensors.append((label + ".bias", np.ascontiguousarray(bias, dtype=np.float32)))
+    return c.op(node, "linear", [x], attrs, cshape=(x.oshape[0], weight.shape[0]), label=label,
+                tensors=tensors)
+
+
+def _bias_vector(c, what, b, n, rows):
+    """A Gemm/Add bias broadcast to [n], if it is one row for every sample."""
+    b = np.asarray(b)
+    if b.size == 1:
+        return np.full((n,), b.reshape(-1)[0], dtype=np.float32)
+    if b.shape in ((n,), (1, n)):
+        return b.reshape(n)
+    if b.ndim == 2 and b.shape[1] == n and b.shape[0] in (1, rows) and np.all(b == b[:1]):
+        return b[0]
+    c.fail("%s has shape %s, a different value per row; cnnc's linear adds one bias vector "
+           "to every sample" % (what, list(b.shape)), "linear with a bias vector")
+
+
+@handler("Gemm")
+def _gemm(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    B = c.cst(node, 1, "matrix B")
+    C = c.cst(node, 2, "bias C", optional=True)
+    a = _attrs(node)
+    if a.get("transA", 0):
+        c.fail("transA=1 (the input transposed); cnnc's linear takes [N, F]", "linear")
+    alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
+    if C is not None and beta == 0.0 and np.all(np.isfinite(C)):
+        C = None  # beta = 0: no bias (0 * C is 0 for finite C)
+    if alpha != 1.0 or (C is not None and beta != 1.0):
+        c.fail("alpha=%s, beta=%s; cnnc's linear computes x W^T + b (alpha = beta = 1)"
+               % (fmt_value(alpha), fmt_value(beta)), "linear")
+    if B.ndim != 2:
+        raise OnnxError("node %s (Gemm): B has shape %s" % (_node_desc(node), list(B.shape)))
+    w = B if a.get("transB", 0) else B.T
+    bias = None
+    if C is not None:
+        rows = x.oshape[0] if not isinstance(x, Poison) and x.oshape else 1
+        bias = _bias_vector(c, "bias C", C, w.shape[0], rows)
+    names = [node.input[1] if a.get("transB", 0) else None,
+             node.input[2] if C is not None else None]
+    if not a.get("transB", 0):
+        names = [None, None]
+    o = _linear(c, node, x, w, bias, names)
+    if o is not None:
+        c.define(node, o)
+
+
+@handler("MatMul")
+def _matmul(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    if node.input[1] not in c.const:
+        c.fail("MatMul of two computed tensors; cnnc's linear multiplies by a constant weight",
+               "linear")
+    B = c.const[node.input[1]]
+    if B.ndim != 2:
+        c.fail("MatMul by a rank-%d constant; cnnc's linear takes a matrix" % B.ndim, "linear")
+    # MatMul followed by Add of a bias vector: one linear
+    out = node.output[0]
+    users = c.consumers.get(out, [])
+    bias, add = None, None
+    if len(users) == 1 and out not in c.graph_outputs and users[0].op_type == "Add":
+        u = users[0]
+        other = [i for i in u.input if i != out]
+        if len(other) == 1 and other[0] in c.const:
+            rows = x.oshape[0] if not isinstance(x, Poison) and x.oshape else 1
+            try:
+                bias = _bias_vector(c, "the added bias", c.const[other[0]], B.shape[1], rows)
+                add = u
+            except Unsupported:
+                bias = None
+    o = _linear(c, node, x, B.T, bias, [None, None])
+    if o is None:
+        return
+    if add is not None:
+        c.skip.add(id(add))
+        c.define(add, o)
+        o.onnx_name = add.output[0]
+    else:
+        c.define(node, o)
+
+
+# -- resampling
+
+def _nearest_map(I, O, scale, coord, mode):
+    """ONNX Resize's source index for each output index along one axis."""
+    out = []
+    for x in range(O):
+        if coord == "half_pixel":
+            v = (x + 0.5) / scale - 0.5
+        elif coord == "pytorch_half_pixel":
+            v = (x + 0.5) / scale - 0.5 if O > 1 else 0.0
+        elif coord == "asymmetric":
+            v = x / scale
+        elif coord == "align_corners":
+            v = x * (I - 1) / (O - 1) if O > 1 else 0.0
+        elif coord == "tf_half_pixel_for_nn":
+            v = (x + 0.5) / scale
+        else:
+            return None
+        if mode == "round_prefer_floor":
+            i = math.ceil(v - 0.5)
+        elif mode == "round_prefer_ceil":
+            i = math.floor(v + 0.5)
+        elif mode == "floor":
+            i = math.floor(v)
+        elif mode == "ceil":
+            i = math.ceil(v)
+        else:
+            return None
+        out.append(min(max(i, 0), I - 1))
+    return out
+
+
+def _cnnc_nearest_map(I, O, scale_int):
+    """cnnc's (PyTorch's) nearest source index: floor(x / s) for an integer
+    scale, else floor(x * (float)(I / O)) clamped."""
+    if scale_int:
+        return [x // scale_int for x in range(O)]
+    s = np.float32(I) / np.float32(O)
+    return [min(int(np.floor(np.float32(x) * s)), I - 1) for x in range(O)]
+
+
+def _resample(c, node, x, mode, coord, nearest_mode, scales, sizes):
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    r = len(x.oshape)
+    if r != 4:
+        c.fail("resizing a rank-%d tensor; cnnc's upsample takes [N, C, H, W]" % r, "upsample")
+    c.need_natural(x)
+    N, C, H, W = x.oshape
+    if sizes is not None:
+        sizes = [int(v) for v in np.asarray(sizes).reshape(-1)]
+        if len(sizes) != 4:
+            raise OnnxError("node %s (%s): sizes has %d values for a rank-4 input"
+                            % (_node_desc(node), node.op_type, len(sizes)))
+        out = sizes
+        sc = [o / i for o, i in zip(out, x.oshape)]
+    else:
+        sc = [float(v) for v in np.asarray(scales, dtype=np.float64).reshape(-1)]
+        if len(sc) != 4:
+            raise OnnxError("node %s (%s): scales has %d values for a rank-4 input"
+                            % (_node_desc(node), node.op_type, len(sc)))
+        # ONNX's output size: floor(input * scale); the reference computes in float32
+        out = [int(math.floor(i * np.float32(s))) for i, s in zip(x.oshape, sc)]
+    if out[0] != N or out[1] != C:
+        c.fail("resizes the batch or channel dimension (scales %s)" % sc, "upsample")
+    exp = c.out_shape(node)
+    if exp is not None and tuple(exp) != tuple(out):
+        out = list(exp)
+    oh, ow = out[2], out[3]
+    ints = []
+    for i, o, s in ((H, oh, sc[2]), (W, ow, sc[3])):
+        ints.append(o // i if o % i == 0 and s == o // i else None)
+    if mode == "nearest":
+        for i, o, s, si in ((H, oh, sc[2], ints[0]), (W, ow, sc[3], ints[1])):
+            want = _nearest_map(i, o, s, coord, nearest_mode)
+            if want is None:
+                c.fail("coordinate_transformation_mode=%s, nearest_mode=%s not supported"
+                       % (coord, nearest_mode), "upsample (nearest: floor(x / scale))")
+            if want != _cnnc_nearest_map(i, o, si):
+                c.fail("nearest with coordinate_transformation_mode=%s, nearest_mode=%s picks "
+                       "other source pixels (%d -> %d) than cnnc's floor(x * in / out)"
+                       % (coord, nearest_mode, i, o),
+                       "upsample (nearest: asymmetric + floor, or an integer scale)")
+        cmode = None
+    elif mode in ("linear", "bilinear"):
+        if coord not in ("half_pixel", "pytorch_half_pixel"):
+            c.fail("linear with coordinate_transformation_mode=%s; cnnc's bilinear is "
+                   "half_pixel (PyTorch's align_corners=False)" % coord,
+                   "upsample(mode=\"bilinear\") (half_pixel)")
+        if coord == "pytorch_half_pixel" and (oh == 1 or ow == 1):
+            c.fail("linear with coordinate_transformation_mode=pytorch_half_pixel to an output "
+                   "size of 1: ONNX then samples coordinate 0, cnnc (PyTorch) the centre",
+                   "upsample(mode=\"bilinear\") (half_pixel)")
+        for i, o, s in ((H, oh, sc[2]), (W, ow, sc[3])):
+            if abs(o - i * s) > 1e-6 * o:
+                c.fail("linear with scale %s that does not give a whole output size (%d -> %d); "
+                       "cnnc maps coordinates by in/out, ONNX by the scale" % (s, i, o),
+                       "upsample(size=...)")
+        cmode = "bilinear"
+    else:
+        c.fail("mode=%s; cnnc's upsample has nearest and bilinear (half_pixel)" % mode,
+               "upsample(mode=\"bilinear\")")
+    if ints[0] and ints[1]:
+        attrs = [("scale", fmt_value((ints[0], ints[1])))]
+    else:
+        attrs = [("size", "(%d, %d)" % (oh, ow))]
+    if cmode:
+        attrs.append(("mode", '"%s"' % cmode))
+    c.define(node, c.op(node, "upsample", [x], attrs, cshape=(N, C, oh, ow)), tuple(out))
+
+
+@handler("Upsample")
+def _upsample(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    a = _attrs(node)
+    mode = a.get("mode", "nearest")
+    if c.opset >= 9:
+        scales = c.cst(node, 1, "scales")
+    else:
+        scales = a.get("scales", None)
+        if scales is None:
+            sc_h, sc_w = a.get("height_scale", 1.0), a.get("width_scale", 1.0)
+            scales = [1.0, 1.0, sc_h, sc_w]
+    # Upsample: x_original = x / scale (asymmetric); nearest takes the floor
+    _resample(c, node, x, mode, "asymmetric", "floor", scales, None)
+
+
+@handler("Resize")
+def _resize(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    a = _attrs(node)
+    mode = a.get("mode", "nearest")
+    if c.opset < 11:
+        scales = c.cst(node, 1, "scales")
+        return _resample(c, node, x, mode, "asymmetric", "floor" if mode == "nearest" else None,
+                         scales, None)
+    coord = a.get("coordinate_transformation_mode", "half_pixel")
+    if coord == "tf_crop_and_resize":
+        c.fail("coordinate_transformation_mode=tf_crop_and_resize (a crop)", "upsample")
+    if a.get("antialias", 0):
+        c.fail("antialias=1", "upsample")
+    if a.get("axes") is not None:
+        c.fail("axes (resizing some axes only)", "upsample")
+    if a.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+        c.fail("keep_aspect_ratio_policy=%s" % a["keep_aspect_ratio_policy"], "upsample")
+    scales = c.cst(node, 2, "scales", optional=True)
+    sizes = c.cst(node, 3, "sizes", optional=True)
+    if scales is not None and scales.size == 0:
+        scales = None
+    if sizes is not None and sizes.size == 0:
+        sizes = None
+    if (scales is None) == (sizes is None):
+        raise OnnxError("node %s (Resize): needs exactly one of scales and sizes"
+                        % _node_desc(node))
+    _resample(c, node, x, mode, coord, a.get("nearest_mode", "round_prefer_floor"), scales,
+              sizes)
+
+
+# ---------------------------------------------------------------------------
+# Rendering the .cnn (as tools/torch2cnn.py does: chains, names where the graph branches)
+
+def _remove_dead(ops, outputs):
+    live = set(id(o) for o in outputs)
+    for o in reversed(ops):
+        if id(o) in live:
+            for i in o.inputs:
+                live.add(id(i))
+    ops = [o for o in ops if id(o) in live]
+    for o in ops:
+        o.users = []
+    for o in ops:
+        for k, i in enumerate(o.inputs):
+            if isinstance(i, Op):
+                i.users.append((o, k))
+    return ops
+
+
+def _chain_input(op, prev):
+    if not op.inputs:
+        return False
+    if op.inputs[0] is prev:
+        return True
+    return op.kind == "add" and op.inputs[1] is prev and op.inputs[0] is not prev
+
+
+def _schedule(ops):
+    done, order = set(), []
+
+    def ready(o):
+        return all(not isinstance(i, Op) or id(i) in done for i in o.inputs)
+
+    for start in ops:
+        o = start
+        while o is not None and id(o) not in done and ready(o):
+            order.append(o)
+            done.add(id(o))
+            nxt = None
+            if len(o.users) == 1 and _chain_input(o.users[0][0], o):
+                nxt = o.users[0][0]
+            o = nxt
+    assert len(order) == len(ops)
+    return order
+
+
+def _tensor_name(op, used):
+    base = op.onnx_name or op.label or op.kind
+    if base.startswith("/"):  # PyTorch's /scope/Op_output_0
+        base = re.sub(r"_output_\d+$", "", base)
+    name = sanitize_ident(scope_path(base) or base)
+    base, k = name, 2
+    while name in used:
+        name = "%s_%d" % (base, k)
+        k += 1
+    used.add(name)
+    return name
+
+
+def _render_op(op, chained_from):
+    args = []
+    if op.kind in ("add", "concat"):
+        rest = list(op.inputs)
+        if chained_from is not None:
+            rest.remove(chained_from)
+        args = [i.name for i in rest]
+    args += [v if k is None else "%s=%s" % (k, v) for k, v in op.attrs]
+    text = op.kind + ("(%s)" % ", ".join(args) if args else "")
+    if op.label is not None:
+        text = "%s: %s" % (fmt_label(op.label), text)
+    return text
+
+
+def _wrap(head, parts, width=100):
+    lines = [head + parts[0]]
+    for p in parts[1:]:
+        if len(lines[-1]) + 4 + len(p) > width:
+            lines.append("    -> " + p)
+        else:
+            lines[-1] += " -> " + p
+    return lines
+
+
+def _render(ops, inp, outputs, used):
+    order = _schedule(ops)
+    last = order[-1]
+    single_last = len(outputs) == 1 and outputs[0] is last
+    for k, o in enumerate(order):
+        nxt = order[k + 1] if k + 1 < len(order) else None
+        chained = (len(o.users) == 1 and nxt is o.users[0][0] and _chain_input(nxt, o)
+                   and o not in outputs)
+        if not chained and not (o is last and single_last):
+            o.name = _tensor_name(o, used)
+    statements = []
+    for k, o in enumerate(order):
+        prev = order[k - 1] if k else None
+        chained = prev is not None and prev.name is None and _chain_input(o, prev)
+        if chained and (o.kind in ("add", "concat") or o.kind not in ("conv2d", "linear")):
+            statements[-1].append(o)
+        else:
+            statements.append([o])
+    lines = []
+    prev_result = inp
+    for k, st in enumerate(statements):
+        first = st[0]
+        if first.kind in ("add", "concat"):
+            parts, chained_from = [], None
+        elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):
+            parts, chained_from = [], prev_result
+        else:
+            parts, chained_from = [first.inputs[0].name], first.inputs[0]
+        for o in st:
+            parts.append(_render_op(o, chained_from))
+            chained_from = o
+        head = "%s = " % st[-1].name if st[-1].name else ""
+        lines.extend(_wrap(head, parts))
+        prev_result = st[-1]
+    if not single_last:
+        lines.append("output %s" % ", ".join(o.name for o in outputs))
+    return "\n".join(lines) + "\n"
+
+
+def network_name(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)
+    if not IDENT.match(name):
+        name = "net_" + name
+    if name in RESERVED:
+        name = "net_" + name
+    return name
+
+
+def convert(model_path, out_path, batch=1, input_weights=None):
+    """Import the ONNX model at model_path as out_path (.cnn) and its weights
+    beside it (.safetensors). input_weights: {graph input name: numpy array or
+    None (its initializer)} for graph inputs that are constants. Returns a dict
+    with the .cnn text, the batch size to compile with, the input and output
+    ONNX shapes. Raises OnnxError (bad model), Unsupported (the graph as a
+    whole) or UnsupportedModel (every unsupported node)."""
+    if not out_path.endswith(".cnn"):
+        raise OnnxError("the output file name must end in .cnn: %s" % out_path)
+    model = load_model(model_path)
+    conv = Converter(model, batch=batch, input_weights=input_weights)
+    try:
+        conv.run()
+    except Unsupported as u:
+        raise UnsupportedModel([u])
+    ops = _remove_dead(conv.ops, conv.outputs)
+    used = set(conv.used_labels) | {conv.input.name}
+    body = _render(ops, conv.input, conv.outputs, used)
+    tensors = []
+    for o in ops:
+        tensors += o.tensors
+    nparams = sum(int(a.size) for k, a in tensors
+                  if not k.endswith(("running_mean", "running_var")))
+    weights = os.path.splitext(out_path)[0] + ".safetensors"
+    nbatch = conv.input.cshape[0]
+    g = model.graph
+    head = ["# %s, imported by tools/onnx2cnn.py from %s (%s%s, opset %d)"
+            % (g.name or "model", os.path.basename(model_path),
+               model.producer_name or "unknown producer",
+               " " + model.producer_version if model.producer_version else "", conv.opset),
+            "# ONNX input %s %s%s; %s parameters" % (
+                conv.input_onnx_name, list(conv.input_oshape),
+                " (batch dimension symbolic: --batch)" if conv.symbolic_batch else "",
+                "{:,}".format(nparams)),
+            "# outputs: %s" % ", ".join("%s %s" % (n, list(s)) for n, s in
+                                        zip(conv.graph_outputs, conv.output_oshapes)),
+            "# compile with --batch %d" % nbatch if nbatch != 1 else None,
+            "network %s" % network_name(out_path),
+            "input %s[%s]" % (conv.input.name, ", ".join(str(d) for d in conv.input.cshape[1:])),
+            "weights %s" % fmt_value(os.path.basename(weights)),
+            ""]
+    text = "\n".join(h for h in head if h is not None) + "\n" + body
+    d = os.path.dirname(out_path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    write_safetensors(weights, tensors)
+    with open(out_path, "w") as f:
+        f.write(text)
+    return {"text": text, "batch": nbatch, "weights": weights,
+            "input_shape": conv.input_oshape, "output_shapes": conv.output_oshapes}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="onnx2cnn",
+        description="Import an ONNX model as a cnnc network: a readable .cnn and a "
+                    ".safetensors of its weights (docs/onnx.md).")
+    ap.add_argument("model", help="the .onnx file")
+    ap.add_argument("-o", dest="out", help="output .cnn (default: MODEL.cnn); the weights go "
+                    "beside it as .safetensors")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="the size of a symbolic batch dimension (default 1)")
+    ap.add_argument("--input-as-weights", nargs="+", default=[], metavar="NAME[=FILE]",
+                    help="graph inputs that are constants (weights): their value from FILE "
+                         "(a TensorProto .pb as in ONNX test data, or .npy), or their "
+                         "initializer if the graph has one")
+    args = ap.parse_args(argv)
+    if not HAVE_ONNX:
+        print("onnx2cnn: error: the onnx Python package is missing (Debian: apt-get install "
+              "python3-onnx; run with /usr/bin/python3)", file=sys.stderr)
+        return 1
+    out = args.out or os.path.splitext(os.path.basename(args.model))[0] + ".cnn"
+    try:
+        if args.batch < 1:
+            raise OnnxError("--batch must be at least 1")
+        iw = {}
+        for spec in args.input_as_weights:
+            name, eq, path = spec.partition("=")
+            iw[name] = load_tensor_file(path) if eq else None
+        res = convert(args.model, out, batch=args.batch, input_weights=iw)
+    except OnnxError as e:
+        print("onnx2cnn: error: %s" % _one_line(e), file=sys.stderr)
+        return 1
+    except UnsupportedModel as e:
+        for u in e.items:
+            print("onnx2cnn: error: %s" % _one_line(u.line()), file=sys.stderr)
+        n = sum(1 for u in e.items if u.node is not None)
+        if n:
+            print("onnx2cnn: %d node%s cannot be expressed in cnnc (docs/onnx.md lists what can)"
+                  % (n, "" if n == 1 else "s"), file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("onnx2cnn: error: the model is nested too deeply", file=sys.stderr)
+        return 1
+    except Exception as e:  # never a traceback
+        print("onnx2cnn: error: internal error (%s: %s); please report it"
+              % (type(e).__name__, _one_line(e)), file=sys.stderr)
+        return 1
+    print("onnx2cnn: wrote %s and %s%s" % (out, res["weights"],
+                                          " (compile with --batch %d)" % res["batch"]
+                                          if res["batch"] != 1 else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
