@@ -1195,7 +1195,7 @@ def _concat(c, node):
     cs = ins[0].val.cshape
     cshape = (cs[0], sum(t.val.cshape[1] for t in ins)) + tuple(cs[2:])
     oshape = ins[0].oshape[:1] + (sum(t.oshape[1] for t in ins),) + ins[0].oshape[2:]
-    # cnnc's concat takes at most 16 tensors (IR_MAX_INPUTS): chain them
+    # cnnc's concat takes at most 125 tensors (IR_MAX_NODE_INPUTS): chain them
     # (DenseNet concatenates more); joining in steps gives the same bytes.
     k = 0
     while len(ins) > MAX_CONCAT:
@@ -1208,7 +1208,7 @@ def _concat(c, node):
     c.define(node, c.op(node, "concat", ins, cshape=cshape), oshape)
 
 
-MAX_CONCAT = 16
+MAX_CONCAT = 125
 
 
 @handler("Add")
