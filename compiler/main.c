@@ -41,6 +41,16 @@
 
 typedef enum { EMIT_C, EMIT_IR, EMIT_DOT, EMIT_SUMMARY } EmitKind;
 
+/* --weights-as: where the weights go (docs/design.md, "Weights as string
+ * literals"). AUTO is C below --incbin-min bytes of weights, else INCBIN. */
+typedef enum { WEIGHTS_AUTO, WEIGHTS_C, WEIGHTS_INCBIN, WEIGHTS_FILE } WeightsAs;
+/* 16 MiB (4M parameters). gcc -O2 needs about 14 bytes of memory and 80 ns
+ * per byte of weights as string literals (ResNet-18's 47 MB: 660 MB, 5.7 s
+ * of CPU), and about one byte per byte through .incbin (111 MB, 2.2 s); at
+ * this size the literals cost at most about 250 MB and 2 s, and the portable
+ * C99 file stays the default for small networks (docs/design.md). */
+#define INCBIN_MIN_DEFAULT ((int64_t)16 << 20)
+
 typedef struct Options {
     const char *input;
     const char *output;
@@ -51,7 +61,9 @@ typedef struct Options {
     bool profile;
     bool dump_tensors; /* --dump-tensors */
     const char *weights_file;
-    double sparse_min; /* --sparse-min: negative for the default thresholds */
+    WeightsAs weights_as;
+    int64_t incbin_min; /* --incbin-min: AUTO's threshold in bytes */
+    double sparse_min;  /* --sparse-min: negative for the default thresholds */
     PassOptions passes;
     BuildOptions build;
 } Options;
@@ -87,7 +99,16 @@ static const char usage_text[] =
     "                   OpenBLAS use N threads); default 1\n"
     "  --weights-file=FILE  write the weights to FILE (raw float32) instead of into the\n"
     "                   C source; the code then has NAME_load_weights(path), to call\n"
-    "                   once before NAME_run (for very large models)\n"
+    "                   once before NAME_run\n"
+    "  --weights-as=HOW  where the weights go: 'c' (string literals in the C source,\n"
+    "                   plain C99), 'incbin' (a binary file beside the source, FILE.weights\n"
+    "                   for -o FILE, that the assembler includes: .incbin, GCC or Clang on\n"
+    "                   ELF; compile the .c with the blob beside it), 'file' (as\n"
+    "                   --weights-file=FILE.weights), or 'auto' (default): 'c' below\n"
+    "                   --incbin-min bytes of weights, else 'incbin' (else 'c' when -o\n"
+    "                   is a device or FIFO)\n"
+    "  --incbin-min=SIZE  the size of weights from which 'auto' uses 'incbin': bytes, or\n"
+    "                   with a K, M or G suffix (KiB, MiB, GiB); default 16M\n"
     "\n"
     "Network:\n"
     "  --batch N        batch size compiled in (default 1)\n"
@@ -249,9 +270,29 @@ static double parse_fraction(const char *s)
     return v;
 }
 
+/* --incbin-min: a byte count, with an optional K, M or G suffix (powers of 1024). */
+static int64_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    int shift = 0;
+    if (end != s && *end && !end[1])
+        shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : -1;
+    if (!isdigit((unsigned char)*s) || errno || shift < 0 || (*end && !shift) ||
+        v > (INT64_MAX >> 30))
+        usage_error("--incbin-min must be a size in bytes (a K, M or G suffix allowed), not '%s'",
+                    s);
+    return (int64_t)v << shift;
+}
+
 static void parse_args(int argc, char **argv, Options *o)
 {
-    *o = (Options){.emit = EMIT_C, .sparse_min = -1, .passes = {.level = 2}, .build = {.batch = 1}};
+    *o = (Options){.emit = EMIT_C,
+                   .sparse_min = -1,
+                   .incbin_min = INCBIN_MIN_DEFAULT,
+                   .passes = {.level = 2},
+                   .build = {.batch = 1}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -299,6 +340,19 @@ static void parse_args(int argc, char **argv, Options *o)
             o->build.weights_path = v;
         } else if ((v = option_value(argc, argv, &i, "--weights-file"))) {
             o->weights_file = v;
+        } else if ((v = option_value(argc, argv, &i, "--weights-as"))) {
+            if (!strcmp(v, "auto"))
+                o->weights_as = WEIGHTS_AUTO;
+            else if (!strcmp(v, "c"))
+                o->weights_as = WEIGHTS_C;
+            else if (!strcmp(v, "incbin"))
+                o->weights_as = WEIGHTS_INCBIN;
+            else if (!strcmp(v, "file"))
+                o->weights_as = WEIGHTS_FILE;
+            else
+                usage_error("--weights-as must be 'auto', 'c', 'incbin' or 'file', not '%s'", v);
+        } else if ((v = option_value(argc, argv, &i, "--incbin-min"))) {
+            o->incbin_min = parse_size(v);
         } else if ((v = option_value(argc, argv, &i, "--name"))) {
             o->build.name = v;
         } else if ((v = option_value(argc, argv, &i, "--emit"))) {
@@ -322,6 +376,9 @@ static void parse_args(int argc, char **argv, Options *o)
     }
     if (!o->input)
         usage_error("%s", "no input file");
+    if (o->weights_file && o->weights_as != WEIGHTS_AUTO && o->weights_as != WEIGHTS_FILE)
+        usage_error("%s", "--weights-file writes the weights to a file of their own; it cannot "
+                          "be combined with --weights-as=c or --weights-as=incbin");
     o->build.source_path = o->input;
 }
 
@@ -440,9 +497,48 @@ static char *temp_name(const char *path)
     return xasprintf("%.*s%.*s.tmpXXXXXX", (int)(base - path), path, (int)keep, base);
 }
 
+/* Where an output's bytes come from: text, or (text NULL) the weight blob
+ * of a graph, streamed from the graph's parameters (emit_weight_blob). */
+typedef struct OutData {
+    const StrBuf *text;
+    const Graph *blob;
+} OutData;
+
+typedef struct FdSink {
+    int fd;
+    int err; /* errno of the failed write */
+} FdSink;
+
+static bool put_fd(void *ctx, const void *bytes, size_t n)
+{
+    FdSink *s = ctx;
+    for (size_t done = 0; done < n;) {
+        ssize_t k = write(s->fd, (const char *)bytes + done, n - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            s->err = k < 0 ? errno : EIO;
+            return false;
+        }
+        done += (size_t)k;
+    }
+    return true;
+}
+
+/* Write all of data into fd: 0, or the errno of the failure. */
+static int write_data(int fd, const OutData *data)
+{
+    FdSink sink = {fd, 0};
+    if (data->text)
+        put_fd(&sink, data->text->data ? data->text->data : "", data->text->len);
+    else
+        emit_weight_blob(data->blob, put_fd, &sink);
+    return sink.err;
+}
+
 /* Write data to a temporary file beside the target; rename later with
  * commit_file. */
-static bool stage_file(PendingFile *pf, const StrBuf *data)
+static bool stage_file(PendingFile *pf, const OutData *data)
 {
     pf->tmp = temp_name(pf->target);
     int fd = mkstemp(pf->tmp);
@@ -456,11 +552,12 @@ static bool stage_file(PendingFile *pf, const StrBuf *data)
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    bool ok = f && fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
-    ok = f && fclose(f) == 0 && ok;
+    int err = write_data(fd, data);
+    if (close(fd) != 0 && !err)
+        err = errno;
+    bool ok = err == 0;
     if (!ok) {
-        output_error(pf->path, errno);
+        output_error(pf->path, err);
         unlink(pf->tmp);
         free(pf->tmp);
         pf->tmp = NULL;
@@ -470,7 +567,7 @@ static bool stage_file(PendingFile *pf, const StrBuf *data)
 
 /* Open a direct output and write all of data into it (a FIFO blocks until
  * it has a reader, as a shell redirection does). */
-static bool write_direct(PendingFile *pf, const StrBuf *data)
+static bool write_direct(PendingFile *pf, const OutData *data)
 {
     pf->fd = open(pf->path, O_WRONLY | O_NOCTTY | (pf->append ? O_APPEND : 0));
     if (pf->fd < 0)
@@ -480,14 +577,9 @@ static bool write_direct(PendingFile *pf, const StrBuf *data)
         return output_error(pf->path, errno);
     if (S_ISREG(st.st_mode) != pf->append) /* it changed since plan_file */
         return output_error(pf->path, EAGAIN);
-    for (size_t done = 0; done < data->len;) {
-        ssize_t n = write(pf->fd, data->data + done, data->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return output_error(pf->path, n < 0 ? errno : EIO);
-        done += (size_t)n;
-    }
+    int err = write_data(pf->fd, data);
+    if (err)
+        return output_error(pf->path, err);
     int fd = pf->fd;
     pf->fd = -1;
     return close(fd) == 0 || output_error(pf->path, errno);
@@ -591,7 +683,7 @@ static bool outputs_distinct(const char *const inputs[2], const char *const path
  * every destination is checked first, regular files go to temporary names,
  * the direct outputs (devices, FIFOs) are written, and the renames happen
  * only once all of that succeeded. */
-static bool write_outputs(const char *const paths[3], const StrBuf *const data[3])
+static bool write_outputs(const char *const paths[3], const OutData data[3])
 {
     PendingFile pf[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
     bool ok = true;
@@ -607,13 +699,13 @@ static bool write_outputs(const char *const paths[3], const StrBuf *const data[3
             }
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i] && !pf[i].direct)
-            ok = stage_file(&pf[i], data[i]);
+            ok = stage_file(&pf[i], &data[i]);
     /* A reader closing a FIFO early is an error to report (EPIPE), not a
      * signal that would leave the temporaries behind. */
     void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i] && pf[i].direct)
-            ok = write_direct(&pf[i], data[i]);
+            ok = write_direct(&pf[i], &data[i]);
     signal(SIGPIPE, old_pipe);
     for (int i = 0; i < 3 && ok; i++)
         if (paths[i] && !pf[i].direct)
@@ -678,6 +770,47 @@ static void write_summary(const Program *prog, const Options *o, const Graph *g,
     ir_graph_free(g0);
 }
 
+/* Where the weights of the C output c_path go (--weights-as). */
+typedef struct Placement {
+    const char *weights_file; /* loaded at run time from this file (EmitOptions) */
+    bool incbin;              /* included by the assembler from blob_path */
+    const char *blob_path;    /* the blob's output file, or NULL: none is written */
+    char *own_path;           /* blob_path when cnnc named it (C_PATH.weights); free it */
+} Placement;
+
+static bool weights_placement(const Options *o, const Graph *g, const char *c_path, Placement *pl)
+{
+    *pl = (Placement){0};
+    if (o->weights_file) {
+        pl->weights_file = pl->blob_path = o->weights_file;
+        return true;
+    }
+    WeightsAs as = o->weights_as;
+    int64_t bytes = emit_weight_blob_bytes(g);
+    bool direct = written_directly(c_path);
+    if (as == WEIGHTS_AUTO)
+        as = bytes > 0 && bytes >= o->incbin_min && !direct ? WEIGHTS_INCBIN : WEIGHTS_C;
+    if (as == WEIGHTS_C || (as == WEIGHTS_INCBIN && bytes == 0))
+        return true;
+    if (direct) {
+        /* Beside /dev/stdout or a FIFO there is no file for the blob, nor a
+         * name the C compiler would find it under. */
+        fprintf(stderr,
+                "cnnc: error: --weights-as=%s writes the weights beside the C file, as "
+                "'%s.weights', but '%s' is not a regular file; use -o FILE.c, "
+                "--weights-file=FILE or --weights-as=c\n",
+                as == WEIGHTS_FILE ? "file" : "incbin", c_path, c_path);
+        return false;
+    }
+    pl->own_path = xasprintf("%s.weights", c_path);
+    pl->blob_path = pl->own_path;
+    if (as == WEIGHTS_FILE)
+        pl->weights_file = pl->own_path;
+    else
+        pl->incbin = true;
+    return true;
+}
+
 static int compile(const Options *o)
 {
     size_t len;
@@ -696,7 +829,8 @@ static int compile(const Options *o)
         char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
         char *h_path = header_path(c_path);
         const char *inputs[2] = {o->input, g->weights_path};
-        StrBuf out = {0}, hdr = {0}, blob = {0};
+        Placement place = {0};
+        StrBuf out = {0}, hdr = {0};
         if (o->emit != EMIT_C) {
             FILE *mem = open_memstream(&out.data, &out.len);
             if (o->emit == EMIT_IR)
@@ -707,7 +841,7 @@ static int compile(const Options *o)
                 write_summary(prog, o, g, mem);
             fclose(mem);
             const char *paths[3] = {c_path, NULL, NULL};
-            const StrBuf *data[3] = {&out, NULL, NULL};
+            const OutData data[3] = {{&out, NULL}};
             if (o->output)
                 ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
             else
@@ -727,19 +861,24 @@ static int compile(const Options *o)
                     "generated code; choose another -o name\n",
                     h_path);
             ok = false;
+        } else if (!weights_placement(o, g, c_path, &place)) {
+            ok = false;
         } else {
             EmitOptions eo = {.with_main = o->with_main,
                               .source_path = base_name(o->input),
                               .header_name = base_name(h_path),
                               .version = CNNC_VERSION,
-                              .weights_file = o->weights_file,
+                              .weights_file = place.weights_file,
+                              .weights_incbin = place.incbin,
+                              .blob_name = place.blob_path ? base_name(place.blob_path) : NULL,
                               .threads = o->threads,
                               .profile = o->profile,
                               .with_test = o->with_test,
                               .dump_tensors = o->dump_tensors};
-            emit_c(g, &eo, &out, &hdr, &blob);
-            const char *paths[3] = {c_path, h_path, o->weights_file};
-            const StrBuf *data[3] = {&out, &hdr, &blob};
+            emit_c(g, &eo, &out, &hdr, NULL);
+            /* The blob (--weights-file, incbin) is streamed from g. */
+            const char *paths[3] = {c_path, h_path, place.blob_path};
+            OutData data[3] = {{&out, NULL}, {&hdr, NULL}, {NULL, g}};
             StrBuf both = {0};
             if (written_directly(c_path)) {
                 /* -o /dev/null, /dev/stdout, a FIFO: the header goes into it
@@ -747,14 +886,14 @@ static int compile(const Options *o)
                 sb_write(&both, hdr.data, hdr.len);
                 sb_write(&both, out.data, out.len);
                 paths[1] = NULL;
-                data[0] = &both;
+                data[0].text = &both;
             }
             ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
             sb_free(&both);
         }
         free(out.data);
         sb_free(&hdr);
-        sb_free(&blob);
+        free(place.own_path);
         free(c_path);
         free(h_path);
     }

@@ -225,5 +225,6 @@ check "--emit=test checks every output, in declaration order" bash -c "
     ./tt x2.f32 e2.f32 > tt.out && sed -n 1p tt.out | grep -q '^a: ok: 32 values' && sed -n 2p tt.out | grep -q '^b: ok: 12 values'"
 
 . "$root/tests/cli/hostile.sh"
+. "$root/tests/cli/weights_as.sh"
 
 check_done cli
