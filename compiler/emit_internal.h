@@ -13,7 +13,8 @@
  *   emit_sparse.c    the sparse conv2d and linear kernels and their table
  *   ops/FAMILY.c     (back ends) each op's layer body, OpDef.emit; conv2d
  *                    and linear pick among the kernels above by n->kernel
- *   emit_weights.c   the weight blob: layout, embedded or external
+ *   emit_weights.c   the weight blob: layout, string literals, .incbin of
+ *                    the file beside the .c, or loaded at run time
  *   emit_run.c       NAME_run(), --profile's table, --dump-tensors
  *   emit_header.c    the .h
  *   emit_main.c      main(), for --main and for --emit=test
