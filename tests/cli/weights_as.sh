@@ -5,7 +5,7 @@
 
 mkdir -p wa && cd wa || exit 1
 printf 'network wa\ninput x[3, 8, 8]\ninit he(seed=3)\nconv: conv2d(8, kernel=3, pad=1) -> relu -> maxpool(2)\nflatten\nfc: linear(10)\n' >wa.cnn
-head -c 768 /dev/urandom >in.f32
+"$build/tools/f32gen" 3 192 in.f32
 
 check "auto: below --incbin-min the weights are string literals, no file beside" bash -c "
     '$cnnc' wa.cnn --main -o lit.c && grep -q 'as string literals' lit.c && ! grep -q incbin lit.c &&
@@ -33,11 +33,12 @@ if command -v clang-14 >/dev/null; then
         clang-14 -std=c99 -O2 -c lit.c \$('$cnnc' --cflags) -o litc.o && $ccs litc.o -o litc \$('$cnnc' --libs) &&
         ./incc in.f32 incc.f32 && ./litc in.f32 litc.f32 && cmp litc.f32 incc.f32"
 fi
-check "two incbin networks link into one program; their blobs are hidden symbols, 64-byte aligned" bash -c "
+check "two incbin networks link into one program (also with -flto); hidden symbols, 64-byte aligned" bash -c "
     '$cnnc' wa.cnn --weights-as=incbin --name n1 -o n1.c && '$cnnc' wa.cnn --weights-as=incbin --name n2 -o n2.c &&
     printf '#include \"n1.h\"\n#include \"n2.h\"\n#include <stdint.h>\nint main(void) { static float x[192], a[10], b[10]; n1_run(x, a); n2_run(x, b); return 0; }\n' > two.c &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 two.c n1.c n2.c \$('$cnnc' --cflags) -o two \$('$cnnc' --libs) && ./two &&
-    $ccs -c n1.c \$('$cnnc' --cflags) -o n1.o && readelf -sW n1.o | grep -E ' OBJECT +GLOBAL +HIDDEN .* n1_weights\$' &&
+    gcc -std=c99 -O2 -flto -flto-partition=max two.c n1.c n2.c \$('$cnnc' --cflags) -o two-lto \$('$cnnc' --libs) &&
+    ./two-lto && $ccs -c n1.c \$('$cnnc' --cflags) -o n1.o && readelf -sW n1.o | grep -E ' OBJECT +GLOBAL +HIDDEN .* n1_weights\$' &&
     a=\$(nm two | awk '\$3 == \"n2_weights\" { print \$1 }') && test -n \"\$a\" && test \$((0x\$a % 64)) -eq 0"
 check "--weights-as=file: the blob beside the .c, loaded at run time, bit-exact" bash -c "
     '$cnnc' wa.cnn --main --weights-as=file -o f.c && grep -q 'int wa_load_weights(const char \*path);' f.h &&
