@@ -181,7 +181,7 @@ static void emit_weights_incbin(Emitter *e, const EmitOptions *opt)
               "        \".balign 64\\n\"\n"
               "        \".globl %s_weights\\n\"\n"
               "        \".hidden %s_weights\\n\"\n"
-              "        \".type %s_weights, @object\\n\"\n"
+              "        \".type %s_weights, STT_OBJECT\\n\"\n"
               "        \"%s_weights:\\n\"\n"
               "        \".incbin \\\"\" __FILE__ \".weights\\\", 0, %lld\\n\"\n"
               "        \".size %s_weights, %lld\\n\"\n"
