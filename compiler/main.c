@@ -37,9 +37,9 @@ typedef enum { EMIT_C, EMIT_IR, EMIT_DOT, EMIT_SUMMARY } EmitKind;
 /* --weights-as: where the weights go (docs/design.md, "Weights as string
  * literals"). AUTO is C below --incbin-min bytes of weights, else INCBIN. */
 typedef enum { WEIGHTS_AUTO, WEIGHTS_C, WEIGHTS_INCBIN, WEIGHTS_FILE } WeightsAs;
-/* 16 MiB (4M parameters). gcc -O2 needs about 14 bytes of memory and 80 ns
- * per byte of weights as string literals (ResNet-18's 47 MB: 660 MB, 5.7 s
- * of CPU), and about one byte per byte through .incbin (111 MB, 2.2 s); at
+/* 16 MiB (4M parameters). gcc -O2 needs about 13 bytes of memory and 80 ns
+ * per byte of weights as string literals (ResNet-18's 47 MB: 660 MB, 5.2 s
+ * of CPU), and about one byte per byte through .incbin (111 MB, 2.0 s); at
  * this size the literals cost at most about 250 MB and 2 s, and the portable
  * C99 file stays the default for small networks (docs/design.md). */
 #define INCBIN_MIN_DEFAULT ((int64_t)16 << 20)
