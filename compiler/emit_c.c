@@ -4,9 +4,10 @@
  * Layout of the generated .c file:
  *   1. a comment block: every layer with its output shape, parameters, MACs
  *      and kernel, then totals and the arena size;
- *   2. the weights: one static const blob of little-endian float32 bytes,
- *      written as string literals (emit_weights.c), and the sparse kernels'
- *      table of nonzero weights (emit_sparse.c);
+ *   2. the weights: one blob of little-endian float32 bytes, written as
+ *      string literals, or for big networks included from NAME.c.weights by
+ *      the assembler, or loaded at run time (emit_weights.c), and the sparse
+ *      kernels' table of nonzero weights (emit_sparse.c);
  *   3. the activation arena, one static float array;
  *   4. one static function per layer, with every bound a literal: its body
  *      is the op's OpDef.emit (compiler/ops/), which for conv2d and linear

@@ -13,7 +13,8 @@
  *   emit_sparse.c    the sparse conv2d and linear kernels and their table
  *   ops/FAMILY.c     (back ends) each op's layer body, OpDef.emit; conv2d
  *                    and linear pick among the kernels above by n->kernel
- *   emit_weights.c   the weight blob: layout, embedded or external
+ *   emit_weights.c   the weight blob: layout, string literals, .incbin of
+ *                    the file beside the .c, or loaded at run time
  *   emit_run.c       NAME_run(), --profile's table, --dump-tensors
  *   emit_header.c    the .h
  *   emit_main.c      main(), for --main and for --emit=test
@@ -154,8 +155,10 @@ void emit_sparse_tables(Emitter *e);
 
 /* Where each parameter goes in the weight blob (e->param_at, e->weight_floats). */
 void layout_weights(Emitter *e);
-/* NAME_weights: embedded in the source, or (opt->weights_file) a static
- * array NAME_load_weights() fills, the blob's bytes going to blob. */
+/* NAME_weights: embedded in the source as string literals, included from
+ * the blob file beside it by the assembler (opt->weights_incbin), or
+ * (opt->weights_file) a static array NAME_load_weights() fills, the blob's
+ * bytes going to blob if not NULL. */
 void emit_weights(Emitter *e, const EmitOptions *opt, StrBuf *blob);
 /* "void NAME_run(inputs..., outputs...)" and `end`, into sb. */
 void emit_signature(Emitter *e, StrBuf *sb, const char *end);

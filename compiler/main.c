@@ -4,25 +4,18 @@
  * parse -> build the IR (shapes) -> bind weights -> optimize (passes.h) ->
  * select kernels -> plan memory -> emit. Output files are written to
  * temporary names and renamed only when everything succeeded, so an error
- * never leaves a half-written file. */
+ * never leaves a half-written file (output.c). */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#ifdef __linux__
-#include <sys/vfs.h>
-#endif
-#include <unistd.h>
 
 #include "ast.h"
 #include "emit.h"
 #include "ir.h"
+#include "output.h"
 #include "passes.h"
 #include "util.h"
 #include "weights.h"
@@ -41,6 +34,16 @@
 
 typedef enum { EMIT_C, EMIT_IR, EMIT_DOT, EMIT_SUMMARY } EmitKind;
 
+/* --weights-as: where the weights go (docs/design.md, "Weights as string
+ * literals"). AUTO is C below --incbin-min bytes of weights, else INCBIN. */
+typedef enum { WEIGHTS_AUTO, WEIGHTS_C, WEIGHTS_INCBIN, WEIGHTS_FILE } WeightsAs;
+/* 16 MiB (4M parameters). gcc -O2 needs about 13 bytes of memory and 80 ns
+ * per byte of weights as string literals (ResNet-18's 47 MB: 660 MB, 5.2 s
+ * of CPU), and about one byte per byte through .incbin (111 MB, 2.0 s); at
+ * this size the literals cost at most about 250 MB and 2 s, and the portable
+ * C99 file stays the default for small networks (docs/design.md). */
+#define INCBIN_MIN_DEFAULT ((int64_t)16 << 20)
+
 typedef struct Options {
     const char *input;
     const char *output;
@@ -51,7 +54,9 @@ typedef struct Options {
     bool profile;
     bool dump_tensors; /* --dump-tensors */
     const char *weights_file;
-    double sparse_min; /* --sparse-min: negative for the default thresholds */
+    WeightsAs weights_as;
+    int64_t incbin_min; /* --incbin-min: AUTO's threshold in bytes */
+    double sparse_min;  /* --sparse-min: negative for the default thresholds */
     PassOptions passes;
     BuildOptions build;
 } Options;
@@ -87,7 +92,16 @@ static const char usage_text[] =
     "                   OpenBLAS use N threads); default 1\n"
     "  --weights-file=FILE  write the weights to FILE (raw float32) instead of into the\n"
     "                   C source; the code then has NAME_load_weights(path), to call\n"
-    "                   once before NAME_run (for very large models)\n"
+    "                   once before NAME_run\n"
+    "  --weights-as=HOW  where the weights go, bit-exact: 'c' string literals in the\n"
+    "                   C source (plain C99); 'incbin' a binary file beside it, FILE.weights\n"
+    "                   for -o FILE, which the C file includes with the assembler's .incbin\n"
+    "                   (GCC or Clang, ELF; keep it beside the .c); 'file' as\n"
+    "                   --weights-file=FILE.weights; 'auto' (default) 'incbin' from\n"
+    "                   --incbin-min bytes of weights, else 'c' (also when -o is a device\n"
+    "                   or FIFO)\n"
+    "  --incbin-min=SIZE  the size of weights from which 'auto' uses 'incbin': bytes, or\n"
+    "                   with a K, M or G suffix (KiB, MiB, GiB); default 16M\n"
     "\n"
     "Network:\n"
     "  --batch N        batch size compiled in (default 1)\n"
@@ -249,9 +263,29 @@ static double parse_fraction(const char *s)
     return v;
 }
 
+/* --incbin-min: a byte count, with an optional K, M or G suffix (powers of 1024). */
+static int64_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    int shift = 0;
+    if (end != s && *end && !end[1])
+        shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : -1;
+    if (!isdigit((unsigned char)*s) || errno || shift < 0 || (*end && !shift) ||
+        v > (INT64_MAX >> 30))
+        usage_error("--incbin-min must be a size in bytes (a K, M or G suffix allowed), not '%s'",
+                    s);
+    return (int64_t)v << shift;
+}
+
 static void parse_args(int argc, char **argv, Options *o)
 {
-    *o = (Options){.emit = EMIT_C, .sparse_min = -1, .passes = {.level = 2}, .build = {.batch = 1}};
+    *o = (Options){.emit = EMIT_C,
+                   .sparse_min = -1,
+                   .incbin_min = INCBIN_MIN_DEFAULT,
+                   .passes = {.level = 2},
+                   .build = {.batch = 1}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -299,6 +333,19 @@ static void parse_args(int argc, char **argv, Options *o)
             o->build.weights_path = v;
         } else if ((v = option_value(argc, argv, &i, "--weights-file"))) {
             o->weights_file = v;
+        } else if ((v = option_value(argc, argv, &i, "--weights-as"))) {
+            if (!strcmp(v, "auto"))
+                o->weights_as = WEIGHTS_AUTO;
+            else if (!strcmp(v, "c"))
+                o->weights_as = WEIGHTS_C;
+            else if (!strcmp(v, "incbin"))
+                o->weights_as = WEIGHTS_INCBIN;
+            else if (!strcmp(v, "file"))
+                o->weights_as = WEIGHTS_FILE;
+            else
+                usage_error("--weights-as must be 'auto', 'c', 'incbin' or 'file', not '%s'", v);
+        } else if ((v = option_value(argc, argv, &i, "--incbin-min"))) {
+            o->incbin_min = parse_size(v);
         } else if ((v = option_value(argc, argv, &i, "--name"))) {
             o->build.name = v;
         } else if ((v = option_value(argc, argv, &i, "--emit"))) {
@@ -322,206 +369,10 @@ static void parse_args(int argc, char **argv, Options *o)
     }
     if (!o->input)
         usage_error("%s", "no input file");
+    if (o->weights_file && o->weights_as != WEIGHTS_AUTO && o->weights_as != WEIGHTS_FILE)
+        usage_error("%s", "--weights-file writes the weights to a file of their own; it cannot "
+                          "be combined with --weights-as=c or --weights-as=incbin");
     o->build.source_path = o->input;
-}
-
-/* ---- atomic output ------------------------------------------------------ */
-
-/* One output file. A regular file (or a new one) is written to a temporary
- * beside it and renamed over it once every output was written; a symlink is
- * followed, so its target is replaced and the link stays. Anything else (a
- * character device such as /dev/null, a FIFO, the /dev/stdout and /dev/fd/N
- * links of /proc) is opened and written directly, never replaced. */
-typedef struct PendingFile {
-    const char *path; /* as given, for messages */
-    char *target;     /* path with its symlinks followed: renamed over */
-    char *tmp;        /* the staged temporary, until renamed */
-    bool direct;      /* written through open(path), not renamed */
-    bool append;      /* direct, a regular file reached through /proc: O_APPEND */
-    int fd;           /* direct: the open file, or -1 */
-} PendingFile;
-
-static bool output_error(const char *path, int err)
-{
-    fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(err));
-    return false;
-}
-
-/* The link at path, read. NULL on error (errno set). */
-static char *read_link(const char *path)
-{
-    for (size_t cap = 256;; cap *= 2) {
-        char *buf = xmalloc(cap);
-        ssize_t n = readlink(path, buf, cap);
-        if (n >= 0 && (size_t)n < cap) {
-            buf[n] = '\0';
-            return buf;
-        }
-        free(buf);
-        if (n < 0)
-            return NULL;
-    }
-}
-
-/* Whether the link at path is one of /proc's (/proc/self/fd/1, also reached
- * as /dev/stdout or /dev/fd/1): it names an open file, not a path to replace. */
-static bool in_procfs(const char *path)
-{
-#ifdef __linux__
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
-    struct statfs fs;
-    bool proc = statfs(dir, &fs) == 0 && fs.f_type == 0x9fa0; /* PROC_SUPER_MAGIC */
-    free(dir);
-    return proc;
-#else
-    return strncmp(path, "/proc/", 6) == 0;
-#endif
-}
-
-/* Decide how pf->path is written: refuse a directory or a block device, and
- * follow symlinks (through a dangling one, its target is created). Errors
- * are printed if report. */
-static bool plan_file(PendingFile *pf, const char *path, bool report)
-{
-    *pf = (PendingFile){.path = path, .fd = -1};
-    struct stat st;
-    bool exists = stat(path, &st) == 0;
-    if (exists && S_ISDIR(st.st_mode))
-        return report && output_error(path, EISDIR);
-    if (exists && S_ISBLK(st.st_mode)) {
-        if (report)
-            fprintf(stderr, "cnnc: error: cannot write '%s': it is a block device\n", path);
-        return false;
-    }
-    if (exists && !S_ISREG(st.st_mode)) {
-        pf->direct = true;
-        return true;
-    }
-    char *p = xstrdup(path);
-    for (int hops = 0;; hops++) {
-        struct stat lst;
-        if (lstat(p, &lst) != 0 || !S_ISLNK(lst.st_mode))
-            break;
-        if (in_procfs(p)) {
-            /* /dev/stdout -> /proc/self/fd/1 -> a file the shell opened:
-             * its name may be gone or renamed; write into the file itself. */
-            free(p);
-            pf->direct = pf->append = true;
-            return true;
-        }
-        char *link = hops < 40 ? read_link(p) : NULL;
-        if (!link) {
-            int err = hops < 40 ? errno : ELOOP;
-            free(p);
-            return report && output_error(path, err);
-        }
-        const char *slash = strrchr(p, '/');
-        char *next = link[0] == '/' || !slash ? xstrdup(link)
-                                              : xasprintf("%.*s/%s", (int)(slash - p), p, link);
-        free(link);
-        free(p);
-        p = next;
-    }
-    pf->target = p;
-    return true;
-}
-
-/* The temporary for path: path.tmpXXXXXX, in the same directory, with the
- * file name cut short where the suffix would make it too long for the file
- * system (a 250-byte name is valid, 260 bytes are not). */
-static char *temp_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    size_t keep = strlen(base), limit = NAME_MAX - strlen(".tmpXXXXXX");
-    if (keep > limit)
-        keep = limit;
-    return xasprintf("%.*s%.*s.tmpXXXXXX", (int)(base - path), path, (int)keep, base);
-}
-
-/* Write data to a temporary file beside the target; rename later with
- * commit_file. */
-static bool stage_file(PendingFile *pf, const StrBuf *data)
-{
-    pf->tmp = temp_name(pf->target);
-    int fd = mkstemp(pf->tmp);
-    if (fd < 0) {
-        fprintf(stderr, "cnnc: error: cannot create '%s': %s\n", pf->path, strerror(errno));
-        free(pf->tmp);
-        pf->tmp = NULL;
-        return false;
-    }
-    /* mkstemp creates the file 0600; give it the mode a plain fopen would. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    bool ok = f && fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
-    ok = f && fclose(f) == 0 && ok;
-    if (!ok) {
-        output_error(pf->path, errno);
-        unlink(pf->tmp);
-        free(pf->tmp);
-        pf->tmp = NULL;
-    }
-    return ok;
-}
-
-/* Open a direct output and write all of data into it (a FIFO blocks until
- * it has a reader, as a shell redirection does). */
-static bool write_direct(PendingFile *pf, const StrBuf *data)
-{
-    pf->fd = open(pf->path, O_WRONLY | O_NOCTTY | (pf->append ? O_APPEND : 0));
-    if (pf->fd < 0)
-        return output_error(pf->path, errno);
-    struct stat st;
-    if (fstat(pf->fd, &st) != 0)
-        return output_error(pf->path, errno);
-    if (S_ISREG(st.st_mode) != pf->append) /* it changed since plan_file */
-        return output_error(pf->path, EAGAIN);
-    for (size_t done = 0; done < data->len;) {
-        ssize_t n = write(pf->fd, data->data + done, data->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return output_error(pf->path, n < 0 ? errno : EIO);
-        done += (size_t)n;
-    }
-    int fd = pf->fd;
-    pf->fd = -1;
-    return close(fd) == 0 || output_error(pf->path, errno);
-}
-
-static void discard_file(PendingFile *pf);
-
-/* Whether path is a device, FIFO or /proc link that output is written into. */
-static bool written_directly(const char *path)
-{
-    PendingFile pf;
-    bool direct = plan_file(&pf, path, false) && pf.direct;
-    discard_file(&pf);
-    return direct;
-}
-
-static void discard_file(PendingFile *pf)
-{
-    if (pf->tmp)
-        unlink(pf->tmp);
-    if (pf->fd >= 0)
-        close(pf->fd);
-    free(pf->tmp);
-    free(pf->target);
-    *pf = (PendingFile){.fd = -1};
-}
-
-static bool commit_file(PendingFile *pf)
-{
-    if (rename(pf->tmp, pf->target) != 0)
-        return output_error(pf->path, errno);
-    free(pf->tmp);
-    pf->tmp = NULL;
-    return true;
 }
 
 /* out.c -> out.h; anything else gets ".h" appended. */
@@ -540,87 +391,6 @@ static char *default_output(const char *input)
     const char *dot = strrchr(base, '.');
     size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
     return xasprintf("%.*s.c", (int)n, base);
-}
-
-/* Whether writing path b would write file a: the same name, or the same
- * regular file (st_dev and st_ino, through links). Two writes into one device
- * or FIFO (-o /dev/null --weights-file=/dev/null) harm nothing, so only
- * regular files and names not created yet count. */
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    bool sta = stat(a, &sa) == 0, stb = stat(b, &sb) == 0;
-    if (sta && stb)
-        return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    return strcmp(a, b) == 0;
-}
-
-/* The output files must be distinct, and none of them an input: the .cnn or
- * the weights file read (-o net.cnn, --weights-file=w.safetensors or
- * --emit=ir -o w.safetensors would overwrite what was read). inputs[1] is
- * NULL without a weights file. */
-static bool outputs_distinct(const char *const inputs[2], const char *const paths[3])
-{
-    static const char *const what[2] = {"the input file", "the weights file"};
-    for (int i = 0; i < 3; i++) {
-        if (!paths[i])
-            continue;
-        for (int k = 0; k < 2; k++) {
-            if (inputs[k] && same_file(inputs[k], paths[i])) {
-                if (k == 0 || strcmp(inputs[k], paths[i]) == 0)
-                    fprintf(stderr, "cnnc: error: output file '%s' is %s\n", paths[i], what[k]);
-                else
-                    fprintf(stderr, "cnnc: error: output file '%s' is %s '%s'\n", paths[i],
-                            what[k], inputs[k]);
-                return false;
-            }
-        }
-        for (int j = 0; j < i; j++) {
-            if (paths[j] && same_file(paths[i], paths[j])) {
-                fprintf(stderr, "cnnc: error: '%s' would be written twice (as %s and %s)\n",
-                        paths[i], j == 0 ? "the C source" : "the header",
-                        i == 1 ? "the header" : "the weights file");
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-/* Write up to three files all-or-nothing, as far as the file system allows:
- * every destination is checked first, regular files go to temporary names,
- * the direct outputs (devices, FIFOs) are written, and the renames happen
- * only once all of that succeeded. */
-static bool write_outputs(const char *const paths[3], const StrBuf *const data[3])
-{
-    PendingFile pf[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
-    bool ok = true;
-    for (int i = 0; i < 3 && ok; i++)
-        if (paths[i])
-            ok = plan_file(&pf[i], paths[i], true);
-    for (int i = 0; i < 3 && ok; i++) /* two dangling symlinks to one new file */
-        for (int j = 0; j < i && ok; j++)
-            if (pf[i].target && pf[j].target && strcmp(pf[i].target, pf[j].target) == 0) {
-                fprintf(stderr, "cnnc: error: '%s' and '%s' are the same file '%s'\n", paths[j],
-                        paths[i], pf[i].target);
-                ok = false;
-            }
-    for (int i = 0; i < 3 && ok; i++)
-        if (paths[i] && !pf[i].direct)
-            ok = stage_file(&pf[i], data[i]);
-    /* A reader closing a FIFO early is an error to report (EPIPE), not a
-     * signal that would leave the temporaries behind. */
-    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
-    for (int i = 0; i < 3 && ok; i++)
-        if (paths[i] && pf[i].direct)
-            ok = write_direct(&pf[i], data[i]);
-    signal(SIGPIPE, old_pipe);
-    for (int i = 0; i < 3 && ok; i++)
-        if (paths[i] && !pf[i].direct)
-            ok = commit_file(&pf[i]);
-    for (int i = 0; i < 3; i++)
-        discard_file(&pf[i]);
-    return ok;
 }
 
 static const char *base_name(const char *path)
@@ -678,6 +448,47 @@ static void write_summary(const Program *prog, const Options *o, const Graph *g,
     ir_graph_free(g0);
 }
 
+/* Where the weights of the C output c_path go (--weights-as). */
+typedef struct Placement {
+    const char *weights_file; /* loaded at run time from this file (EmitOptions) */
+    bool incbin;              /* included by the assembler from blob_path */
+    const char *blob_path;    /* the blob's output file, or NULL: none is written */
+    char *own_path;           /* blob_path when cnnc named it (C_PATH.weights); free it */
+} Placement;
+
+static bool weights_placement(const Options *o, const Graph *g, const char *c_path, Placement *pl)
+{
+    *pl = (Placement){0};
+    if (o->weights_file) {
+        pl->weights_file = pl->blob_path = o->weights_file;
+        return true;
+    }
+    WeightsAs as = o->weights_as;
+    int64_t bytes = emit_weight_blob_bytes(g);
+    bool direct = written_directly(c_path);
+    if (as == WEIGHTS_AUTO)
+        as = bytes > 0 && bytes >= o->incbin_min && !direct ? WEIGHTS_INCBIN : WEIGHTS_C;
+    if (as == WEIGHTS_C || (as == WEIGHTS_INCBIN && bytes == 0))
+        return true;
+    if (direct) {
+        /* Beside /dev/stdout or a FIFO there is no file for the blob, nor a
+         * name the C compiler would find it under. */
+        fprintf(stderr,
+                "cnnc: error: --weights-as=%s writes the weights beside the C file, as "
+                "'%s.weights', but '%s' is not a regular file; use -o FILE.c, "
+                "--weights-file=FILE or --weights-as=c\n",
+                as == WEIGHTS_FILE ? "file" : "incbin", c_path, c_path);
+        return false;
+    }
+    pl->own_path = xasprintf("%s.weights", c_path);
+    pl->blob_path = pl->own_path;
+    if (as == WEIGHTS_FILE)
+        pl->weights_file = pl->own_path;
+    else
+        pl->incbin = true;
+    return true;
+}
+
 static int compile(const Options *o)
 {
     size_t len;
@@ -696,7 +507,8 @@ static int compile(const Options *o)
         char *c_path = o->output ? xstrdup(o->output) : default_output(o->input);
         char *h_path = header_path(c_path);
         const char *inputs[2] = {o->input, g->weights_path};
-        StrBuf out = {0}, hdr = {0}, blob = {0};
+        Placement place = {0};
+        StrBuf out = {0}, hdr = {0};
         if (o->emit != EMIT_C) {
             FILE *mem = open_memstream(&out.data, &out.len);
             if (o->emit == EMIT_IR)
@@ -707,7 +519,7 @@ static int compile(const Options *o)
                 write_summary(prog, o, g, mem);
             fclose(mem);
             const char *paths[3] = {c_path, NULL, NULL};
-            const StrBuf *data[3] = {&out, NULL, NULL};
+            const OutData data[3] = {{&out, NULL}};
             if (o->output)
                 ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
             else
@@ -727,19 +539,24 @@ static int compile(const Options *o)
                     "generated code; choose another -o name\n",
                     h_path);
             ok = false;
+        } else if (!weights_placement(o, g, c_path, &place)) {
+            ok = false;
         } else {
             EmitOptions eo = {.with_main = o->with_main,
                               .source_path = base_name(o->input),
                               .header_name = base_name(h_path),
                               .version = CNNC_VERSION,
-                              .weights_file = o->weights_file,
+                              .weights_file = place.weights_file,
+                              .weights_incbin = place.incbin,
+                              .blob_name = place.blob_path ? base_name(place.blob_path) : NULL,
                               .threads = o->threads,
                               .profile = o->profile,
                               .with_test = o->with_test,
                               .dump_tensors = o->dump_tensors};
-            emit_c(g, &eo, &out, &hdr, &blob);
-            const char *paths[3] = {c_path, h_path, o->weights_file};
-            const StrBuf *data[3] = {&out, &hdr, &blob};
+            emit_c(g, &eo, &out, &hdr, NULL);
+            /* The blob (--weights-file, incbin) is streamed from g. */
+            const char *paths[3] = {c_path, h_path, place.blob_path};
+            OutData data[3] = {{&out, NULL}, {&hdr, NULL}, {NULL, g}};
             StrBuf both = {0};
             if (written_directly(c_path)) {
                 /* -o /dev/null, /dev/stdout, a FIFO: the header goes into it
@@ -747,14 +564,14 @@ static int compile(const Options *o)
                 sb_write(&both, hdr.data, hdr.len);
                 sb_write(&both, out.data, out.len);
                 paths[1] = NULL;
-                data[0] = &both;
+                data[0].text = &both;
             }
             ok = outputs_distinct(inputs, paths) && write_outputs(paths, data);
             sb_free(&both);
         }
         free(out.data);
         sb_free(&hdr);
-        sb_free(&blob);
+        free(place.own_path);
         free(c_path);
         free(h_path);
     }

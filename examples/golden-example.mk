@@ -28,7 +28,8 @@ $(CNNC) $(TOOLS)/f32gen $(TOOLS)/f32cmp:
 	$(MAKE) -C $(TOP)
 
 # --main adds main(): ./build/$(NAME) [--bench N] IN.f32 OUT.f32 (raw float32 files).
-# The weights (init he(seed=1) in $(NAME).cnn) are baked into the C file.
+# The weights (init he(seed=1) in $(NAME).cnn) are baked into the C file, or
+# above 16 MiB (resnet18) into build/$(NAME).c.weights, which it includes.
 build/$(NAME).c: $(NAME).cnn $(CNNC)
 	@mkdir -p build
 	$(CNNC) $(NAME).cnn --main -o build/$(NAME).c

@@ -226,5 +226,6 @@ check "--emit=test checks every output, in declaration order" bash -c "
 
 . "$root/tests/cli/hostile.sh"
 . "$root/tests/cli/hostile2.sh"
+. "$root/tests/cli/weights_as.sh"
 
 check_done cli

@@ -198,6 +198,8 @@ static void emit(const Graph *g, size_t size)
                       .header_name = "fuzz.h",
                       .version = "fuzz",
                       .weights_file = (size & 2) ? "fuzz.weights" : NULL,
+                      .weights_incbin = (size & 16) != 0,
+                      .blob_name = "fuzz.c.weights",
                       .profile = (size & 4) != 0,
                       .dump_tensors = (size & 8) != 0};
     StrBuf src = {0}, hdr = {0}, blob = {0};
