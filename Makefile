@@ -10,9 +10,10 @@
 #                   quick run of the benchmark's optimizer and pruning sections
 #                   (python3, no PyTorch), a 5 s fuzz run of each target, and the
 #                   sanitizer pass (check-san)
-#   make check-san  (or check SAN=1) ASan+UBSan in build-san: unit, golden (small
-#                   cases at -O0 and -O2, the large ones at -O2; small ones with
-#                   BLAS=none and --threads 2), errors, CLI, IR, determinism
+#   make check-san  (or check SAN=1) ASan+UBSan in build-san, as san-X suites that
+#                   check runs among its own: unit, golden (small cases at -O0 and
+#                   -O2, the large ones at -O2; small ones with BLAS=none and
+#                   --threads 2), errors, CLI, IR, determinism
 #   make golden CASES="a b"  some golden cases only (GOLDEN_OPT="-O2" to pick levels)
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make fuzz       build the libFuzzer targets (clang; `make deps-fuzz` installs it)
@@ -88,7 +89,8 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h compiler/ops/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all views test check check-san check-export bench bench-smoke deps-bench deps-fuzz unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
+.PHONY: all views test check check-san san-golden san-golden-large san-golden-noblas \
+        san-golden-threads san-unit san-determinism san-cli san-errors san-ir check-export bench bench-smoke deps-bench deps-fuzz unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -257,33 +259,43 @@ test: $(DEPS_FIRST)
 	@$(MAKE) --no-print-directory golden GOLDEN_OPT=-O2
 	@$(MAKE) --no-print-directory errors ir cli
 
+# check's suites, the longest first (make starts them in this order).
+CHECK_SUITES := golden san-golden valgrind san-golden-large san-golden-noblas \
+                san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke \
+                san-determinism san-cli san-errors san-ir determinism errors cli ir \
+                install-test bench-smoke
+SAN_SUITES   := $(filter san-%,$(CHECK_SUITES))
+
 ifeq ($(SAN),1)
 # `make check SAN=1`: the sanitizer pass only.
 check: check-san
+SAN_BUILD := $(BUILD)
 else
 check: $(DEPS_FIRST)
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SAN=1 BUILD=$(BUILD)-san all
 	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) --output-sync=target \
-	    golden valgrind check-san golden-noblas golden-threads determinism \
-	    errors cli ir install-test bench-smoke fuzz-smoke
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) --output-sync=target $(CHECK_SUITES)
 	@echo "  CHECK   all passed"
+SAN_BUILD := $(BUILD)-san
 endif
 
 # The sanitizer pass: cnnc, the runtime, the unit tests and every generated
-# program with ASan+UBSan, in $(BUILD)-san (or BUILD with SAN=1).
-ifeq ($(SAN),1)
-check-san: all
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory golden GOLDEN_OPT="-O0 -O2" CASES="$(GOLDEN_SMALL)"
-	@$(MAKE) --no-print-directory golden GOLDEN_OPT=-O2 CASES="$(GOLDEN_LARGE)"
-	@$(MAKE) --no-print-directory golden-noblas golden-threads CASES="$(GOLDEN_SMALL)"
-	@$(MAKE) --no-print-directory errors cli ir determinism
-else
+# program with ASan+UBSan, in $(BUILD)-san (or BUILD with SAN=1). Each san-X
+# suite is X in that tree.
+SAN_MAKE := $(MAKE) --no-print-directory SAN=1 BUILD=$(SAN_BUILD)
 check-san:
-	@$(MAKE) --no-print-directory SAN=1 BUILD=$(BUILD)-san check-san
-endif
+	@$(SAN_MAKE) all
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) --output-sync=target $(SAN_SUITES)
+
+san-golden:
+	@$(SAN_MAKE) golden GOLDEN_OPT="-O0 -O2" CASES="$(GOLDEN_SMALL)"
+san-golden-large:
+	@$(SAN_MAKE) golden GOLDEN_OPT=-O2 CASES="$(GOLDEN_LARGE)"
+san-golden-noblas san-golden-threads:
+	@$(SAN_MAKE) $(patsubst san-%,%,$@) CASES="$(GOLDEN_SMALL)"
+san-unit san-determinism san-cli san-errors san-ir:
+	@$(SAN_MAKE) $(patsubst san-%,%,$@)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
@@ -296,7 +308,7 @@ golden: all
 NOBLAS_BUILD := $(BUILD)/noblas
 golden-noblas:
 	@$(MAKE) --no-print-directory BLAS=none BUILD=$(NOBLAS_BUILD) $(NOBLAS_BUILD)/cnnc \
-	    $(NOBLAS_BUILD)/libcnnrt.a $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
+	    $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
 	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 bash tests/run-golden.sh $(CASES)
 
 # Generated code with --threads 2, compiled with OpenMP (passive waiting, so a
