@@ -1,15 +1,23 @@
 # cnnc - a graph compiler for convolutional networks.
 #
 #   make            build/cnnc and build/libcnnrt.a
-#   make check      every test: unit (Check), golden outputs (-O0 and -O2; -O2 with
-#                   BLAS=none and with --threads 2), error messages, CLI, optimizer
-#                   IR dumps, install, determinism and valgrind, a quick run of the
-#                   benchmark's optimizer and pruning sections (python3, no PyTorch);
-#                   then all of it again under ASan+UBSan (in build-san), then a short
-#                   fuzz run of each target
-#   make check SAN=1  only the sanitizer pass
+#   make test       the quick loop (about 1 min): unit (Check), golden outputs at
+#                   -O2 (cases in parallel), error messages, optimizer IR dumps, CLI
+#   make check      the complete gate (planned for at most 15 min on 2 cores; installs
+#                   nothing, `make deps check` does): build and unit, then two at a
+#                   time: golden at -O0 and -O2, -O2 with BLAS=none and with
+#                   --threads 2, errors, CLI, IR, install, determinism, valgrind, a
+#                   quick run of the benchmark's optimizer and pruning sections
+#                   (python3, no PyTorch), a 5 s fuzz run of each target, and the
+#                   sanitizer pass (check-san)
+#   make check-san  (or check SAN=1) ASan+UBSan in build-san, as san-X suites that
+#                   check runs among its own: unit, golden (small cases at -O0 and
+#                   -O2, the large ones at -O2; small ones with BLAS=none and
+#                   --threads 2), errors, CLI, IR, determinism
+#   make golden CASES="a b"  some golden cases only (GOLDEN_OPT="-O2" to pick levels)
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
-#   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
+#   make fuzz       build the libFuzzer targets (clang; `make deps-fuzz` installs it)
+#                   and run each FUZZ_SECONDS (default 60)
 #   make fuzz-coverage  llvm-cov report of the compiler code the fuzz corpora reach
 #   make demo       build and run the LeNet-5 example
 #   make views      rewrite every example's NAME.summary.txt and NAME.svg (graphviz)
@@ -24,6 +32,8 @@
 #                   no PyTorch), BENCH_ARGS=... for more bench.py options
 #
 # Variables: BLAS=openblas|none   V=1 (echo commands)   CC=...   SAN=1 (sanitizers)
+#            CASES="a b" (golden cases)  GOLDEN_OPT="-O0 -O2"  GOLDEN_JOBS=N (default:
+#            the CPUs)  CHECK_JOBS=2 (check's suites at a time)
 #            PREFIX=/usr/local  DESTDIR= (staging)  BINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 
 CC      ?= cc
@@ -80,7 +90,8 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h compiler/ops/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all views check check-export bench bench-smoke deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
+.PHONY: all views test check check-san san-golden san-golden-large san-golden-noblas \
+        san-golden-threads san-unit san-determinism san-cli san-errors san-ir check-export bench bench-smoke deps-bench deps-fuzz unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -201,35 +212,115 @@ uninstall:
 FORCE:
 
 # ---- tests -----------------------------------------------------------------
+#
+# `make test` is the quick loop, `make check` the complete gate (see the header).
+# check runs its suites two at a time (make -j2 --output-sync: each suite's
+# output comes out whole, in the order they finish), the golden runner also runs
+# GOLDEN_JOBS cases at a time; CHECK_JOBS=N runs N suites at a time.
+#
+# What each piece costs, in CPU seconds (user+sys), each run alone with nice 10
+# on a busy 2-core machine (load average 3 to 8, 2026-12-04; wall times there
+# were 2-6 times these). On 2 idle cores a parallel piece takes about CPU/2 wall,
+# a serial one about CPU.
+#   build: all 6.5, the SAN tree (all + unit tests) 29, noblas tree 6
+#   unit 3.7 (with its build), errors 5.4, ir 2.5, cli 5.3, install-test 3.8,
+#   determinism 8.9, bench-smoke 5.3, valgrind 41 (serial: 8 programs)
+#   golden, 127 cases: -O0 49, -O2 47 (resnet18 7, the other 126 under 3 each),
+#     noblas -O2 45, threads -O2 56
+#   SAN: unit ~3, errors 18, cli 22, ir 7.7, determinism 28;
+#     golden, the 121 small cases: -O0 ~82, -O2 ~89; the 6 large ones
+#     at -O0 / -O2: resnet18 33 / 26, resnet18_batch2 ~33 / ~27, the
+#     mobilenet_v2 and cifar_vgg ones 5-7 each; noblas and threads on the
+#     small cases ~90 each (estimated from -O2)
+#   fuzz-smoke: its build ~30, then 5 s wall per target (3)
+#   make test: 58-61 (96-99 s wall at load 2.6-5.5, nice 10; idle estimate about
+#     40 s; on an idle machine: TODO-TIME)
+#   make check, fresh clone, builds included: 955 (825 user + 130 sys; 32 min
+#     wall at load 11.7 -> 7.4, nice 10); idle estimate CPU/2 plus packing, about
+#     8-9 min, within the 15 min planned; on an idle machine: TODO-TIME
+# The previous check ran all of the plain pass again under SAN, one piece at a
+# time (about 1150 CPU s; 16 min on 2 idle cores).
+#
+# Against the previous check, the sanitizer pass (ASan+UBSan, check-san) leaves
+# out only the 6 large golden cases (GOLDEN_LARGE) at -O0, with BLAS=none and
+# with --threads 2: 3 of their 4 sanitized runs, about 240 of the old ~1150 CPU
+# s. They still run once under the sanitizers, at -O2, and at every level in the
+# plain pass; san-determinism runs the sanitized cnnc on them; their kernels are
+# the small cases' kernels, bigger (mini_mobilenet, tiny_fpn, kern_*, block_*
+# cover the same code at -O0, BLAS=none and --threads 2 under the sanitizers).
+# install-test and valgrind skip themselves in a SAN build, as before.
 
-check: deps
-	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) golden golden-noblas golden-threads errors cli ir install-test determinism valgrind
-ifneq ($(SAN),1)
-	$(MAKE) bench-smoke
-	$(MAKE) check SAN=1 BUILD=$(BUILD)-san
-	$(MAKE) fuzz-smoke
+# The golden cases that are whole networks (the examples').
+GOLDEN_LARGE := cifar_vgg cifar_vgg_batch2 mobilenet_v2 mobilenet_v2_batch2 resnet18 resnet18_batch2
+GOLDEN_ALL   := $(patsubst tests/golden/%/,%,$(wildcard tests/golden/*/))
+GOLDEN_SMALL := $(filter-out $(GOLDEN_LARGE),$(GOLDEN_ALL))
+CHECK_JOBS   ?= 2
+# `make deps test` / `make deps check`: deps first, even with -j.
+DEPS_FIRST   := $(filter deps,$(MAKECMDGOALS))
+
+test: $(DEPS_FIRST)
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory golden GOLDEN_OPT=-O2
+	@$(MAKE) --no-print-directory errors ir cli
+
+# check's suites, the longest first (make starts them in this order).
+CHECK_SUITES := golden san-golden valgrind san-golden-large san-golden-noblas \
+                san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke \
+                san-determinism san-cli san-errors san-ir determinism errors cli ir \
+                install-test bench-smoke
+SAN_SUITES   := $(filter san-%,$(CHECK_SUITES))
+
+ifeq ($(SAN),1)
+# `make check SAN=1`: the sanitizer pass only.
+check: check-san
+SAN_BUILD := $(BUILD)
+else
+check: $(DEPS_FIRST)
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SAN=1 BUILD=$(BUILD)-san all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) --output-sync=target $(CHECK_SUITES)
+	@echo "  CHECK   all passed"
+SAN_BUILD := $(BUILD)-san
 endif
+
+# The sanitizer pass: cnnc, the runtime, the unit tests and every generated
+# program with ASan+UBSan, in $(BUILD)-san (or BUILD with SAN=1). Each san-X
+# suite is X in that tree.
+SAN_MAKE := $(MAKE) --no-print-directory SAN=1 BUILD=$(SAN_BUILD)
+check-san:
+	@$(SAN_MAKE) all
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) --output-sync=target $(SAN_SUITES)
+
+san-golden:
+	@$(SAN_MAKE) golden GOLDEN_OPT="-O0 -O2" CASES="$(GOLDEN_SMALL)"
+san-golden-large:
+	@$(SAN_MAKE) golden GOLDEN_OPT=-O2 CASES="$(GOLDEN_LARGE)"
+san-golden-noblas san-golden-threads:
+	@$(SAN_MAKE) $(patsubst san-%,%,$@) CASES="$(GOLDEN_SMALL)"
+san-unit san-determinism san-cli san-errors san-ir:
+	@$(SAN_MAKE) $(patsubst san-%,%,$@)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; CK_FORK=yes $$t; done
 
+# Every case (or CASES="a b") at GOLDEN_OPT (default -O0 and -O2).
 golden: all
-	@bash tests/run-golden.sh
+	@bash tests/run-golden.sh $(CASES)
 
 # The portable runtime (BLAS=none) in a build tree of its own, at -O2.
 NOBLAS_BUILD := $(BUILD)/noblas
 golden-noblas:
 	@$(MAKE) --no-print-directory BLAS=none BUILD=$(NOBLAS_BUILD) $(NOBLAS_BUILD)/cnnc \
-	    $(NOBLAS_BUILD)/libcnnrt.a $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
-	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 bash tests/run-golden.sh
+	    $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
+	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 bash tests/run-golden.sh $(CASES)
 
 # Generated code with --threads 2, compiled with OpenMP (passive waiting, so a
 # busy machine does not make the threads spin against each other).
 golden-threads: all
 	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS="$(SAN_FLAGS) -fopenmp" \
-	    bash tests/run-golden.sh
+	    bash tests/run-golden.sh $(CASES)
 
 errors: all
 	@bash tests/run-errors.sh
@@ -284,14 +375,17 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ) $(HEADERS)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(CPPFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lm
 
-fuzz-build:
+deps-fuzz:
 	@bash tools/install-deps.sh fuzz
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" SAN= \
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" SAN= \
 	    $(patsubst %,$(FUZZ_BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 # Each target runs FUZZ_SECONDS from its committed seeds (only read) and
 # $(FUZZ_BUILD)/corpus/TARGET, where new inputs go; crashes go to $(FUZZ_BUILD)/crashes/.
-fuzz: fuzz-build
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Coverage of the compiler by each target's corpus (committed seeds plus
@@ -303,10 +397,12 @@ fuzz-coverage:
 	@bash tests/fuzz/coverage.sh $(FUZZ_BUILD)-cov \
 	    $(foreach t,$(FUZZ_TARGETS),$(t):$(or $(FUZZ_CORPUS),$(FUZZ_BUILD)/corpus)/$(t))
 
-# For make check: a few seconds per target, skipped without clang and libFuzzer.
+# For make check: a few seconds per target, skipped without clang and libFuzzer
+# (installs nothing: `make deps-fuzz` does).
 fuzz-smoke:
 	@if bash tests/fuzz/run.sh --available $(FUZZ_CC); then \
-	    $(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5); \
+	    $(MAKE) --no-print-directory fuzz-build && \
+	    bash tests/fuzz/run.sh $(FUZZ_BUILD) $(or $(FUZZ_SMOKE_SECONDS),5) $(FUZZ_TARGETS); \
 	else \
 	    echo "  FUZZ    skipped: $(FUZZ_CC) with libFuzzer not found (apt-get install clang-14 libclang-rt-14-dev)"; \
 	fi

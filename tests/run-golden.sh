@@ -21,11 +21,19 @@
 # Every case runs once per optimization level in GOLDEN_OPT (default "-O0 -O2":
 # no pass, and every pass, must both match PyTorch).
 #
+# Runs go GOLDEN_JOBS at a time (default: the number of online CPUs), the
+# largest cases (those with a `source` file: the examples) started first. The
+# lines come out in case order all the same, each as soon as it and every line
+# before it are known, so the output does not depend on the number of jobs.
+# With more than one job OPENBLAS_NUM_THREADS defaults to 1: the jobs are the
+# parallelism, and OpenBLAS threads on top of them only fight over the cores.
+#
 # Environment: BUILD or GOLDEN_BUILD (the build directory whose cnnc, runtime and tools
 # are used, default build/; relative to the repository; `make golden-noblas` passes a BLAS=none build), CC (default cc), CNNC_EXTRA_CFLAGS (appended to the compile line,
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
 # run, default 60), GOLDEN_OPT (cnnc option sets to try, space-separated; e.g.
-# GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set).
+# GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set),
+# GOLDEN_JOBS (runs at a time).
 #
 # Prints "PASS <case> <opt>" or "FAIL <case> <opt>: <stage>: <first lines of the
 # error>" per run, then "N passed, M failed". Exits 1 if any run failed, 2 on a
@@ -54,18 +62,31 @@ for tool in "$CNNC" "$F32CMP" "$F32GEN"; do
     fi
 done
 
-if ! RT_CFLAGS=$("$CNNC" --cflags) || ! RT_LIBS=$("$CNNC" --libs); then
-    echo "run-golden: 'cnnc --cflags' or 'cnnc --libs' failed" >&2
-    exit 2
+# Internal: `run-golden.sh --job INDEX DIR OPT`, started by the run below, runs
+# one case at one level in the parent's GOLDEN_TMP and leaves its line in
+# GOLDEN_TMP/results/INDEX.
+job=
+if [ "${1:-}" = --job ] && [ $# -eq 4 ] && [ -n "${GOLDEN_TMP:-}" ]; then
+    job=$2
+    tmp=$GOLDEN_TMP
+    RT_CFLAGS=$GOLDEN_RT_CFLAGS
+    RT_LIBS=$GOLDEN_RT_LIBS
+else
+    if ! RT_CFLAGS=$("$CNNC" --cflags) || ! RT_LIBS=$("$CNNC" --libs); then
+        echo "run-golden: 'cnnc --cflags' or 'cnnc --libs' failed" >&2
+        exit 2
+    fi
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/cnnc-golden.XXXXXX") || exit 2
+    xpid=
+    trap '[ -n "$xpid" ] && kill "$xpid" 2>/dev/null; rm -rf "$tmp"' EXIT
+    trap 'exit 130' INT TERM
 fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cnnc-golden.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
 
 # The case directories to run.
 cases=()
-if [ $# -eq 0 ]; then
+if [ -n "$job" ]; then
+    :
+elif [ $# -eq 0 ]; then
     for d in "$GOLDEN"/*/; do
         [ -d "$d" ] && cases+=("${d%/}")
     done
@@ -196,11 +217,58 @@ run_case() {
     rm -rf "$work"
 }
 
+if [ -n "$job" ]; then
+    run_case "$3" "$4" >"$tmp/results/$job.part" 2>&1
+    mv "$tmp/results/$job.part" "$tmp/results/$job"
+    exit 0
+fi
+
+# Every run gets an index in output order (case by case, each at every level);
+# they start in another order, the examples' cases first.
+mkdir -p "$tmp/results"
+jobs=${GOLDEN_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+case $jobs in '' | *[!0-9]* | 0) jobs=1 ;; esac
+[ "$jobs" -gt 1 ] && export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+runs=()
+first=()
+later=()
 for dir in "${cases[@]}"; do
     for opt in "${OPTS[@]}"; do
-        run_case "$dir" "$opt"
+        if [ -f "$dir/source" ]; then
+            first+=("${#runs[@]}")
+        else
+            later+=("${#runs[@]}")
+        fi
+        runs+=("$dir"$'\t'"$opt")
     done
 done
+export GOLDEN_TMP=$tmp GOLDEN_RT_CFLAGS=$RT_CFLAGS GOLDEN_RT_LIBS=$RT_LIBS
+for i in ${first[@]+"${first[@]}"} ${later[@]+"${later[@]}"}; do
+    printf '%s\0%s\0%s\0' "$i" "${runs[i]%%$'\t'*}" "${runs[i]#*$'\t'}"
+done >"$tmp/runs"
+xargs -0 -n 3 -P "$jobs" -a "$tmp/runs" bash "${BASH_SOURCE[0]}" --job &
+xpid=$!
+
+for i in "${!runs[@]}"; do
+    r=$tmp/results/$i
+    while [ ! -f "$r" ] && kill -0 "$xpid" 2>/dev/null; do
+        sleep 0.1
+    done
+    line=
+    [ -f "$r" ] && line=$(cat "$r")
+    if [ -z "$line" ]; then
+        dir=${runs[i]%%$'\t'*}
+        fail "$(basename "$dir") ${runs[i]#*$'\t'}" runner "no result (the job died)"
+        continue
+    fi
+    printf '%s\n' "$line"
+    case $line in
+    "PASS "*) passed=$((passed + 1)) ;;
+    *) failed=$((failed + 1)) ;;
+    esac
+done
+wait "$xpid"
+xpid=
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

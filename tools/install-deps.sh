@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages cnnc needs, if any are missing.
 #
-#   tools/install-deps.sh          build and test: used by `make deps`, `make check`
+#   tools/install-deps.sh          build and test: used by `make deps` (`make deps check`)
 #                                  and `make demo`. Python/torch is never needed here.
 #   tools/install-deps.sh fuzz     clang and libFuzzer, for `make fuzz` (and the fuzz
 #                                  smoke run of `make check`, which skips without them).
