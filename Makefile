@@ -8,6 +8,7 @@
 #                   then all of it again under ASan+UBSan (in build-san), then a short
 #                   fuzz run of each target
 #   make check SAN=1  only the sanitizer pass
+#   make golden-isa  golden cases with blocked convs per instruction set (not in check)
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
 #   make fuzz-coverage  llvm-cov report of the compiler code the fuzz corpora reach
@@ -80,7 +81,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HEADERS      := $(wildcard compiler/*.h compiler/ops/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
-.PHONY: all views check check-export bench bench-smoke deps-bench unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
+.PHONY: all views check check-export bench bench-smoke deps-bench unit golden golden-isa golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -230,6 +231,12 @@ golden-noblas:
 golden-threads: all
 	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS="$(SAN_FLAGS) -fopenmp" \
 	    bash tests/run-golden.sh
+
+# The golden cases with blocked conv layers at plain -O2, once per instruction
+# set of the kernels' copies (CNNRT_ISA=sse, avx2, avx512) and once portable
+# (issue 15; not in check: about 6 minutes on a busy 2-core machine).
+golden-isa: all
+	@bash tests/run-golden-isa.sh
 
 errors: all
 	@bash tests/run-errors.sh
