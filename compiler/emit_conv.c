@@ -386,6 +386,18 @@ static void emit_blocked_row(Emitter *e, const Node *n, const ConvShape *s, bool
         out(e, "const int ncs = nco - so < %lld ? nco - so : %lld;", tw, tw);
     }
     for (long long ow0 = 0; ow0 < s->OW;) {
+        if (!block_has_taps(s, ow0, 1, -1)) {
+            /* a run of columns whose every tap is on padding: the bias, in a
+             * loop (however wide the padding, the code is not) */
+            long long end = ow0 + 1;
+            while (end < s->OW && !block_has_taps(s, end, 1, -1))
+                end++;
+            open_block(e, "for (int ow = %lld; ow < %lld; ow++) {", ow0, end);
+            emit_block_store(e, n, -1, 1, raw, ycs, NULL, sub ? "so + " : "", sub ? "ncs" : "nco");
+            close_brace(e);
+            ow0 = end;
+            continue;
+        }
         long long w = s->OW - ow0 < nj ? s->OW - ow0 : nj;
         long long end = ow0;
         while (end + nj <= s->OW && block_inside(s, end, nj))
@@ -713,9 +725,62 @@ static void emit_depthwise_band(Emitter *e, const Node *n, const ConvShape *s, c
     close_brace(e);
 }
 
+/* Whether the band layout serves this layer: its phases are few (strides
+ * up to DW_MAX_STRIDE; the copy-in code is one piece per column phase) and
+ * a one-row band's buffers, on the stack, fit DW_BAND_FLOATS. Otherwise
+ * (hostile shapes: a stride of 1000, an image 10000 wide) the direct loops
+ * of emit_depthwise_direct, with no buffer and code of a constant size. */
+#ifndef DW_MAX_STRIDE
+#define DW_MAX_STRIDE 4
+#endif
+static bool dw_banded(const ConvShape *s)
+{
+    if (s->SH > DW_MAX_STRIDE || s->SW > DW_MAX_STRIDE)
+        return false;
+    DwBand d = dw_band(s, 1);
+    return d.xq + d.L <= DW_BAND_FLOATS;
+}
+
+/* Output rows r0 .. r0 + nr - 1 of one channel (input plane xc, taps wc,
+ * bias bo) into yb + (r0 - base) * OW as emit_depthwise_band does, with
+ * plain loops: every tap inside the image, in kernel order. */
+static void emit_depthwise_direct(Emitter *e, const Node *n, const ConvShape *s, bool raw,
+                                  const char *yb, const char *base)
+{
+    char act[160];
+    open_block(e, "for (int r = 0; r < nr; r++) {");
+    out(e, "const int ih0 = (r0 + r) * %lld - %lld;", s->SH, s->PH);
+    if (base)
+        out(e, "float *yr = %s + (r0 - %s + r) * %lld;", yb, base, s->OW);
+    else
+        out(e, "float *yr = %s + (r0 + r) * %lld;", yb, s->OW);
+    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", s->OW);
+    out(e, "const int iw0 = ow * %lld - %lld;", s->SW, s->PW);
+    out(e, "float a = %s;", !raw && n->param[PARAM_BIAS] ? "bo" : "0.0f");
+    open_block(e, "for (int kh = 0; kh < %lld; kh++) {", s->KH);
+    out(e, "const int ih = ih0 + kh * %lld;", s->DH);
+    out(e, "if (ih < 0 || ih >= %lld)", s->H);
+    out(e, "    continue;");
+    open_block(e, "for (int kw = 0; kw < %lld; kw++) {", s->KW);
+    out(e, "const int iw = iw0 + kw * %lld;", s->DW);
+    out(e, "if (iw >= 0 && iw < %lld)", s->W);
+    out(e, "    a = %s_FMA(xc[ih * %lld + iw], wc[kh * %lld + kw], a);", e->NET, s->W, s->KW);
+    close_brace(e);
+    close_brace(e);
+    out(e, "const float v = a;");
+    out(e, "yr[ow] = %s;", raw ? "v" : act_expr(n, "v", act, sizeof act));
+    close_brace(e);
+    close_brace(e);
+}
+
 /* The taps of channel oc as scalars w0.., and its bias bo. */
 static void emit_depthwise_taps(Emitter *e, const Node *n, const ConvShape *s, bool raw)
 {
+    if (!dw_banded(s)) { /* emit_depthwise_direct reads wc */
+        if (!raw && n->param[PARAM_BIAS])
+            out(e, "const float bo = bias[oc];");
+        return;
+    }
     StrBuf sb = {0};
     for (long long t = 0; t < s->KH * s->KW; t++)
         sb_printf(&sb, "%sw%lld = wc[%lld]", t ? ", " : "", t, t);
@@ -730,10 +795,17 @@ static void emit_depthwise_taps(Emitter *e, const Node *n, const ConvShape *s, b
 static void emit_depthwise_band_rows(Emitter *e, const Node *n)
 {
     ConvShape s = conv_shape(n);
-    DwBand d = dw_band_plan(&s, n->fuse.band_conv_rows);
     out(e, "const float *xc = x;");
     out(e, "const float *wc = w + g * %lld;", s.KH * s.KW);
     emit_depthwise_taps(e, n, &s, true);
+    if (!dw_banded(&s)) {
+        open_block(e, "{"); /* (the pooling after it has an r0 of its own) */
+        out(e, "const int r0 = c0, nr = c1 - c0;");
+        emit_depthwise_direct(e, n, &s, true, "conv", "c0");
+        close_brace(e);
+        return;
+    }
+    DwBand d = dw_band_plan(&s, n->fuse.band_conv_rows);
     open_block(e, "for (int r0 = c0; r0 < c1; r0 += %lld) {", d.R);
     out(e, "const int nr = c1 - r0 < %lld ? c1 - r0 : %lld;", d.R, d.R);
     emit_depthwise_band(e, n, &s, &d, true, "conv", "c0");
@@ -749,7 +821,8 @@ void emit_conv_depthwise(Emitter *e, const Node *n)
         emit_conv_band_pool(e, n, 0, emit_depthwise_band_rows);
         return;
     }
-    DwBand d = dw_band_plan(&s, s.OH);
+    bool banded = dw_banded(&s);
+    DwBand d = banded ? dw_band_plan(&s, s.OH) : dw_band(&s, s.OH);
     long long nb = (s.OH + d.R - 1) / d.R;
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (n->param[PARAM_BIAS])
@@ -767,7 +840,10 @@ void emit_conv_depthwise(Emitter *e, const Node *n)
     out(e, "const float *wc = w + oc * %lld;", s.KH * s.KW);
     emit_depthwise_taps(e, n, &s, false);
     out(e, "float *yc = out + (b * %lld + oc) * %lld;", s.OC, s.OH * s.OW);
-    emit_depthwise_band(e, n, &s, &d, false, "yc", NULL);
+    if (banded)
+        emit_depthwise_band(e, n, &s, &d, false, "yc", NULL);
+    else
+        emit_depthwise_direct(e, n, &s, false, "yc", NULL);
     close_brace(e);
     close_brace(e);
 }
