@@ -8,8 +8,9 @@
  *
  *     for (o = 0; o < 16; o++) { w = wk[o]; a0[o] = fma(x0, w, a0[o]); a1[o] = ...; }
  *
- * The o loop is a plain contiguous loop the C compiler vectorizes at -O2/-O3
- * without -ffast-math: each accumulator sums in a fixed order (input channel,
+ * The o loop is a plain contiguous loop the C compiler vectorizes without
+ * -ffast-math (at plain -O2 GCC keeps the arrays in memory, hence the
+ * per-set tiles below): each accumulator sums in a fixed order (input channel,
  * then kernel row, then kernel column), so no reassociation is needed, and
  * the accumulators stay in registers across the ci/kh loops. Weights are
  * packed at compile time as [group][block][ci][kh][kw][16], zero-padded when a
@@ -29,7 +30,13 @@
  * every tap a load at a literal offset (emit_depthwise_band).
  *
  * Both write bias + activation once per output, or with a fused pool the raw
- * conv rows of a band into scratch (emit_conv_band_pool pools them). */
+ * conv rows of a band into scratch (emit_conv_band_pool pools them).
+ *
+ * On x86-64 under GCC >= 6 and Clang both are also emitted once per
+ * instruction set and chosen at run time (emit_isa_copies): the blocked
+ * kernel as tiles of named vector accumulators in intrinsics (emit_tile),
+ * the depthwise kernel as its portable C compiled for each set; the loops
+ * above are what other compilers and targets run. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -535,11 +542,16 @@ static const char *layer_args(const char *sig)
     return strstr(sig, "scratch)") ? "in, out, scratch" : "in, out";
 }
 
-void emit_conv_blocked(Emitter *e, const Node *n)
+/* A layer emitted once per instruction set (before it, at file scope) and
+ * the layer itself calling the copy for NAME_isa, or under other compilers
+ * the portable body. With `tiles`, the copies are the blocked kernel's tiles
+ * of each set (isa_cur); without, the same portable C compiled for each set
+ * (the depthwise kernel: GCC's vectorizer then uses the set's vectors at
+ * plain -O2, 512-bit ones for AVX-512 where GCC would pick 256). */
+static void emit_isa_copies(Emitter *e, const Node *n, void (*body)(Emitter *, const Node *),
+                            bool tiles)
 {
-    emit_fused_comment(e, n);
     char *fn = layer_fn(n);
-    /* the per-set copies, before the layer */
     StrBuf copies = {0}, *saved = e->sb;
     int indent = e->indent;
     char *sig[NISAS];
@@ -549,19 +561,26 @@ void emit_conv_blocked(Emitter *e, const Node *n)
     e->sb = &copies;
     e->indent = 0;
     sb_printf(&copies, "#if %s\n#define %s_TILES 1\n#include <immintrin.h>\n", ISA_GUARD, e->NET);
-    sb_printf(&copies, "#ifndef %s_ISA_DECLARED\n#define %s_ISA_DECLARED 1\n"
-                       "/* cnnrt_cpu_isa(), set on the first %s_run() */\nstatic int %s_isa;\n#endif\n",
-              e->NET, e->NET, e->net, e->net);
+    sb_printf(&copies,
+              "#ifndef %s_ISA_DECLARED\n#define %s_ISA_DECLARED 1\n"
+              "/* cnnrt_cpu_isa(), set on the first %s_run() */\nstatic int %s_isa;\n"
+              "/* GCC vectorizes with 256-bit vectors unless asked */\n#ifdef __clang__\n"
+              "#define %s_VW512 \"\"\n#else\n#define %s_VW512 \",prefer-vector-width=512\"\n"
+              "#endif\n#endif\n",
+              e->NET, e->NET, e->net, e->net, e->NET, e->NET);
     for (int i = 0; i < NISAS; i++) {
-        isa_cur = &isas[i];
+        isa_cur = tiles ? &isas[i] : NULL;
         if (i == 1)
             sb_puts(&copies, "#ifndef __AVX512F__\n");
-        if (isa_cur->target)
-            sb_printf(&copies, "__attribute__((target(\"%s\")))\n", isa_cur->target);
+        if (isas[i].target)
+            sb_printf(&copies, "__attribute__((target(\"%s\"%s%s)))\n", isas[i].target,
+                      i == 0 && !tiles ? " " : "", i == 0 && !tiles ? e->NET : "");
+        if (i == 0 && !tiles) /* the macro's name after the NET prefix */
+            copies.len -= strlen(")))\n"), sb_puts(&copies, "_VW512)))\n");
         sb_printf(&copies, "%s\n{\n", sig[i]);
         free(sig[i]);
         e->indent = 1;
-        emit_blocked_body(e, n);
+        body(e, n);
         e->indent = 0;
         out(e, "}");
     }
@@ -585,9 +604,15 @@ void emit_conv_blocked(Emitter *e, const Node *n)
     }
     close_brace(e);
     sb_puts(e->sb, "#endif\n#else\n");
-    emit_blocked_body(e, n);
+    body(e, n);
     sb_puts(e->sb, "#endif\n");
     free(fn);
+}
+
+void emit_conv_blocked(Emitter *e, const Node *n)
+{
+    emit_fused_comment(e, n);
+    emit_isa_copies(e, n, emit_blocked_body, true);
 }
 
 /* ---- KERNEL_DEPTHWISE ------------------------------------------------------- */
@@ -812,11 +837,10 @@ static void emit_depthwise_band_rows(Emitter *e, const Node *n)
     close_brace(e);
 }
 
-void emit_conv_depthwise(Emitter *e, const Node *n)
+static void emit_depthwise_body(Emitter *e, const Node *n)
 {
     ConvShape s = conv_shape(n);
     char w[REF_SIZE], b[REF_SIZE];
-    emit_fused_comment(e, n);
     if (n->fuse.pool) {
         emit_conv_band_pool(e, n, 0, emit_depthwise_band_rows);
         return;
@@ -846,4 +870,10 @@ void emit_conv_depthwise(Emitter *e, const Node *n)
         emit_depthwise_direct(e, n, &s, false, "yc", NULL);
     close_brace(e);
     close_brace(e);
+}
+
+void emit_conv_depthwise(Emitter *e, const Node *n)
+{
+    emit_fused_comment(e, n);
+    emit_isa_copies(e, n, emit_depthwise_body, false);
 }

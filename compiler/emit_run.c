@@ -163,11 +163,12 @@ static bool uses_blas(const Graph *g)
     return false;
 }
 
-/* Whether a layer of g runs the blocked conv kernel (per-set copies). */
+/* Whether a layer of g is emitted once per instruction set (emit_conv.c). */
 static bool uses_blocked(const Graph *g)
 {
     for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i]->op == OP_CONV2D && g->nodes[i]->kernel == KERNEL_BLOCKED)
+        if (g->nodes[i]->op == OP_CONV2D && (g->nodes[i]->kernel == KERNEL_BLOCKED ||
+                                              g->nodes[i]->kernel == KERNEL_DEPTHWISE))
             return true;
     return false;
 }
@@ -198,7 +199,7 @@ void emit_run(Emitter *e, bool profile)
         out(e, "blas_threads_set = 1;");
         close_brace(e);
     }
-    /* Once: the instruction set of the blocked conv layers' copies
+    /* Once: the instruction set of the blocked and depthwise conv layers' copies
      * (emit_conv.c; NAME_TILES only where they were emitted). */
     if (uses_blocked(g)) {
         sb_printf(e->sb, "#ifdef %s_TILES\n", e->NET);

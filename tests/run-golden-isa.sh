@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# run-golden-isa.sh - the golden cases with a blocked conv layer, at -O2 and
-# plain `cc -O2`, once per instruction set of the blocked kernels' copies
+# run-golden-isa.sh - the golden cases with a blocked or depthwise conv layer, at -O2 and
+# plain `cc -O2`, once per instruction set of those kernels' copies
 # (CNNRT_ISA=sse, avx2, avx512; issue 15) and once with the portable C99
 # kernel (-DCNNC_PORTABLE_KERNELS). Sets the CPU lacks run at the widest set
 # it has (cnnrt_cpu_isa never raises the level), so they still pass.
@@ -24,12 +24,12 @@ if [ ${#cases[@]} -eq 0 ]; then
         flags=()
         [ -f "$d/flags" ] && read -r -a flags <"$d/flags"
         if "$BUILD_DIR/cnnc" "$(case_cnn "$d")" -O2 ${flags[@]+"${flags[@]}"} -o "$tmp/s.c" \
-            >/dev/null 2>&1 && grep -q ' blocked$' "$tmp/s.c"; then
+            >/dev/null 2>&1 && grep -qE ' (blocked|depthwise)$' "$tmp/s.c"; then
             cases+=("$(basename "$d")")
         fi
     done
 fi
-echo "  GOLDEN  ${#cases[@]} cases with blocked conv layers, -O2, per instruction set"
+echo "  GOLDEN  ${#cases[@]} cases with blocked or depthwise conv layers, -O2, per instruction set"
 status=0
 for isa in sse avx2 avx512 portable; do
     if [ $isa = portable ]; then
