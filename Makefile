@@ -15,6 +15,7 @@
 #                   -O2, the large ones at -O2; small ones with BLAS=none and
 #                   --threads 2), errors, CLI, IR, determinism
 #   make golden CASES="a b"  some golden cases only (GOLDEN_OPT="-O2" to pick levels)
+#   make golden-isa  golden cases with blocked convs per instruction set (not in check)
 #   make check-export  PyTorch exporter round trips (needs python3-torch; not in check)
 #   make fuzz       build the libFuzzer targets (clang; `make deps-fuzz` installs it)
 #                   and run each FUZZ_SECONDS (default 60)
@@ -91,7 +92,7 @@ HEADERS      := $(wildcard compiler/*.h compiler/ops/*.h) $(BUILD)/gen/parser.h
 TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
 .PHONY: all views test check check-san san-golden san-golden-large san-golden-noblas \
-        san-golden-threads san-unit san-determinism san-cli san-errors san-ir check-export bench bench-smoke deps-bench deps-fuzz unit golden golden-noblas golden-threads errors cli ir install-test determinism valgrind \
+        san-golden-threads san-unit san-determinism san-cli san-errors san-ir check-export bench bench-smoke deps-bench deps-fuzz unit golden golden-isa golden-noblas golden-threads errors cli ir install-test determinism valgrind \
         demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
@@ -321,6 +322,12 @@ golden-noblas:
 golden-threads: all
 	@OMP_WAIT_POLICY=passive GOLDEN_OPT=-O2,--threads=2 CNNC_EXTRA_CFLAGS="$(SAN_FLAGS) -fopenmp" \
 	    bash tests/run-golden.sh $(CASES)
+
+# The golden cases with blocked or depthwise convs at plain -O2, once per instruction
+# set of the kernels' copies (CNNRT_ISA=sse, avx2, avx512) and once portable
+# (issue 15; not in check: 403 s, 53 cases x 4, on the shared 2-core machine).
+golden-isa: all
+	@bash tests/run-golden-isa.sh
 
 errors: all
 	@bash tests/run-errors.sh

@@ -163,6 +163,16 @@ static bool uses_blas(const Graph *g)
     return false;
 }
 
+/* Whether a layer of g is emitted once per instruction set (emit_conv.c). */
+static bool uses_blocked(const Graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->op == OP_CONV2D && (g->nodes[i]->kernel == KERNEL_BLOCKED ||
+                                              g->nodes[i]->kernel == KERNEL_DEPTHWISE))
+            return true;
+    return false;
+}
+
 void emit_run(Emitter *e, bool profile)
 {
     const Graph *g = e->g;
@@ -189,6 +199,17 @@ void emit_run(Emitter *e, bool profile)
             out(e, "cnnrt_set_blas_threads(1);");
         out(e, "blas_threads_set = 1;");
         close_brace(e);
+    }
+    /* Once: the instruction set of the blocked and depthwise conv layers' copies
+     * (emit_conv.c; NAME_TILES only where they were emitted). */
+    if (uses_blocked(g)) {
+        sb_printf(e->sb, "#ifdef %s_TILES\n", e->NET);
+        out(e, "static int isa_set;");
+        open_block(e, "if (!isa_set) {");
+        out(e, "%s_isa = cnnrt_cpu_isa();", e->net);
+        out(e, "isa_set = 1;");
+        close_brace(e);
+        sb_puts(e->sb, "#endif\n");
     }
     if (e->dump) {
         open_block(e, "if (%s_dump_dir && cnnrt_dump_begin(%s_dump_dir) != 0) {", e->net, e->net);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -254,6 +255,32 @@ void cnnrt_sgemv(bool trans_a, int m, int n, float alpha, const float *a, int ld
     else
         gemv_n(m, n, alpha, a, lda, x, beta, y);
 #endif
+}
+
+/* GCC has __builtin_cpu_supports since 4.8 and "avx512f" since 6; Clang has both. */
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6))
+#define CNNRT_CPU_DETECT 1
+#endif
+
+int cnnrt_cpu_isa(void)
+{
+    int isa = CNNRT_ISA_BASE;
+#ifdef CNNRT_CPU_DETECT
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        isa = CNNRT_ISA_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        isa = CNNRT_ISA_AVX2;
+#endif
+    const char *env = getenv("CNNRT_ISA");
+    int want = isa;
+    if (env && strcmp(env, "sse") == 0)
+        want = CNNRT_ISA_BASE;
+    else if (env && strcmp(env, "avx2") == 0)
+        want = CNNRT_ISA_AVX2;
+    else if (env && strcmp(env, "avx512") == 0)
+        want = CNNRT_ISA_AVX512;
+    return want < isa ? want : isa;
 }
 
 void cnnrt_set_blas_threads(int n)

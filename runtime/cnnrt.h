@@ -91,6 +91,20 @@ void cnnrt_set_blas_threads(int n);
  * OpenBLAS. */
 int cnnrt_get_blas_threads(void);
 
+/* The widest vector instruction set the blocked convolution kernels may use
+ * on this CPU (issue 15): CNNRT_ISA_BASE (0: SSE2, baseline x86-64, or not
+ * x86-64 at all), CNNRT_ISA_AVX2 (1: AVX2 and FMA), CNNRT_ISA_AVX512 (2:
+ * AVX-512F), detected with __builtin_cpu_supports (GCC >= 6, Clang, x86-64;
+ * 0 elsewhere). Code that cnnc generates calls it once, on the first
+ * NAME_run(), and runs each blocked layer's copy for that set. The
+ * environment variable CNNRT_ISA=sse|avx2|avx512, read on every call, lowers
+ * it (for tests and benchmarks): it never raises it above what the CPU has,
+ * and other values are ignored. */
+#define CNNRT_ISA_BASE 0
+#define CNNRT_ISA_AVX2 1
+#define CNNRT_ISA_AVX512 2
+int cnnrt_cpu_isa(void);
+
 /* A monotonic clock in milliseconds (CLOCK_MONOTONIC where available). */
 double cnnrt_now_ms(void);
 

@@ -159,3 +159,18 @@ if [ -c devs/null ]; then
     check "-o a null device node writes the header into it, not beside it" bash -c "
         cd devs && '$cnnc' ../hnet.cnn -o null --weights-file=null && test -c null && test ! -e null.h"
 fi
+
+# Conv kernels whose code would grow with an attribute (issue 14): the
+# depthwise kernel's stride phases, the blocked kernel's border blocks over a
+# wide padding. The C differs by the digits of the attribute only.
+check "depthwise and blocked conv code does not grow with the stride or the padding" bash -c "
+    for v in 1000 100000; do
+        printf 'input x[4096,1,1]\ninit he(seed=1)\nc1: conv2d(4096, kernel=1, groups=4096, pad=%s, stride=%s)\n' \$v \$v >dw\$v.cnn
+        '$cnnc' dw\$v.cnn -o dw\$v.c || exit 1
+    done
+    for v in 10 2000; do
+        printf 'input x[32,1,1]\ninit he(seed=1)\nc1: conv2d(32, kernel=2, pad=%s)\n' \$v >bl\$v.cnn
+        '$cnnc' bl\$v.cnn -o bl\$v.c || exit 1
+    done
+    test \$((\$(wc -c <dw100000.c) - \$(wc -c <dw1000.c))) -lt 1000 &&
+    test \$((\$(wc -c <bl2000.c) - \$(wc -c <bl10.c))) -lt 1000"

@@ -1819,6 +1819,29 @@ case("kern_depthwise_bands", "depthwise kernel in bands of rows (planes larger t
                                    groups=4, bias=False)), ("p", nn.MaxPool2d(2))),
      (4, 97, 90))
 
+case("kern_blocked_all_padding", "blocked conv whose every tap falls on padding (issue 14): a 1x1 "
+     "image, kernel 2, pad 1, dilation 2 (the outputs are the bias), relu",
+     simple("c1: conv2d(32, kernel=2, pad=1, dilation=2) -> relu", (32, 1, 1)),
+     lambda: seq(("c1", nn.Conv2d(32, 32, 2, padding=1, dilation=2)), ("r", nn.ReLU())), (32, 1, 1))
+
+case("kern_blocked_padding_columns", "blocked conv on a 5x1 image, kernel 3, stride 4, pad 3: every "
+     "column's taps fall on padding, the rows' do not (issue 14)",
+     simple("c1: conv2d(40, kernel=3, stride=4, pad=3)", (96, 5, 1)),
+     lambda: seq(("c1", nn.Conv2d(96, 40, 3, stride=4, padding=3))), (96, 5, 1))
+
+case("kern_depthwise_huge_stride", "depthwise conv, 4096 channels of 1x1, kernel 1, pad 1000, "
+     "stride 1000 (issue 14: no 12 MB stack buffer, no code per stride phase; direct loops)",
+     simple("c1: conv2d(4096, kernel=1, groups=4096, pad=1000, stride=1000)", (4096, 1, 1)),
+     lambda: seq(("c1", nn.Conv2d(4096, 4096, 1, groups=4096, padding=1000, stride=1000))),
+     (4096, 1, 1))
+
+case("kern_depthwise_direct_pool", "depthwise conv 3x3 stride 5 pad 1 (past the band layout's "
+     "strides: direct loops) + relu + fused maxpool(2)",
+     simple("c1: conv2d(16, kernel=3, stride=5, pad=1, groups=16) -> relu -> maxpool(2)",
+            (16, 30, 40)),
+     lambda: seq(("c1", nn.Conv2d(16, 16, 3, stride=5, padding=1, groups=16)), ("r", nn.ReLU()),
+                 ("p", nn.MaxPool2d(2))), (16, 30, 40))
+
 case("kern_blocked_prefetch", "blocked kernel with 276 KB of weights (the next block's weights "
      "prefetched), groups=2, 80 channels per group (32-channel blocks, a partial one), relu; a "
      "1x1 stride-2 conv (16-channel blocks, a partial one); init he(seed=3)",

@@ -810,6 +810,33 @@ START_TEST(test_blas_threads)
 }
 END_TEST
 
+/* cnnrt_cpu_isa: in range, and CNNRT_ISA lowers it but never raises it. */
+START_TEST(test_cpu_isa)
+{
+    unsetenv("CNNRT_ISA");
+    const int hw = cnnrt_cpu_isa();
+    ck_assert_int_ge(hw, CNNRT_ISA_BASE);
+    ck_assert_int_le(hw, CNNRT_ISA_AVX512);
+#if !defined(__x86_64__)
+    ck_assert_int_eq(hw, CNNRT_ISA_BASE);
+#endif
+    static const struct {
+        const char *env;
+        int isa;
+    } cases[] = {{"sse", CNNRT_ISA_BASE}, {"avx2", CNNRT_ISA_AVX2}, {"avx512", CNNRT_ISA_AVX512}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("CNNRT_ISA", cases[i].env, 1);
+        ck_assert_int_eq(cnnrt_cpu_isa(), cases[i].isa < hw ? cases[i].isa : hw);
+    }
+    setenv("CNNRT_ISA", "bogus", 1);
+    ck_assert_int_eq(cnnrt_cpu_isa(), hw);
+    setenv("CNNRT_ISA", "", 1);
+    ck_assert_int_eq(cnnrt_cpu_isa(), hw);
+    unsetenv("CNNRT_ISA");
+    ck_assert_int_eq(cnnrt_cpu_isa(), hw);
+}
+END_TEST
+
 /* ---- per-layer profile --------------------------------------------------- */
 
 START_TEST(test_prof_tick_reset)
@@ -895,6 +922,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(io, test_f32_io_errors);
     tcase_add_test(io, test_blas_name);
     tcase_add_test(io, test_blas_threads);
+    tcase_add_test(io, test_cpu_isa);
     tcase_add_test(io, test_dump_index_and_files);
     tcase_add_test(io, test_dump_missing_dir);
     suite_add_tcase(s, io);
