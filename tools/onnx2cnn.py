@@ -991,11 +991,35 @@ def _constant(c, node):
 def _shape(c, node):
     name = node.input[0]
     s = c.const[name].shape if name in c.const else c.shape_of(name)
+    if s is None and isinstance(c.env.get(name), (T, Poison)):
+        s = c.env[name].oshape  # computed here where ONNX's inference left it unknown
     if s is None:
         c.fail("the shape of '%s' is not known at import time" % name)
     a = _attrs(node)
     s = list(s)[a.get("start", 0): a.get("end", len(s))] if a else list(s)
     _fold(c, node, np.array(s, dtype=np.int64))
+
+
+@handler("ConstantOfShape")
+def _constant_of_shape(c, node):
+    if not _all_const(c, node):
+        c.fail("ConstantOfShape of a computed shape")
+    shape = [int(v) for v in c.const[node.input[0]].reshape(-1)]
+    v = _attrs(node).get("value")
+    val = numpy_helper.to_array(v).reshape(-1)[0] if v is not None else np.float32(0)
+    _fold(c, node, np.full(shape, val, dtype=np.asarray(val).dtype))
+
+
+@handler("Div")
+def _div(c, node):
+    if not _all_const(c, node):
+        c.fail("op Div is not supported by cnnc (only of constants, at import time)",
+               _nearest("Div"))
+    a, b = c.const[node.input[0]], c.const[node.input[1]]
+    if np.issubdtype(np.result_type(a, b), np.integer):
+        q = np.trunc(np.asarray(a, np.float64) / np.asarray(b, np.float64))
+        return _fold(c, node, q.astype(np.result_type(a, b)))
+    _fold(c, node, np.divide(a, b))
 
 
 @handler("Gather")
@@ -1061,10 +1085,15 @@ def _identity(c, node):
 
 @handler("Slice")
 def _slice(c, node):
-    if node.input[0] not in c.const:
-        c.fail("Slice of a computed tensor; cnnc has no slicing (only of constants, at import "
-               "time)", "separate conv2d layers")
-    x = c.const[node.input[0]]
+    computed = node.input[0] not in c.const
+    if computed:
+        t = c.get(node, 0)
+        if t.oshape is None:
+            return c.poison(node)
+        shape = t.oshape
+    else:
+        x = c.const[node.input[0]]
+        shape = x.shape
     if c.opset < 10:
         a = _attrs(node)
         starts, ends = list(a["starts"]), list(a["ends"])
@@ -1077,10 +1106,30 @@ def _slice(c, node):
         st = c.cst(node, 4, "steps", optional=True)
         axes = [int(v) for v in ax.reshape(-1)] if ax is not None else list(range(len(starts)))
         steps = [int(v) for v in st.reshape(-1)] if st is not None else [1] * len(starts)
-    idx = [slice(None)] * x.ndim
+    idx = [slice(None)] * len(shape)
     for a_, b, e, st in zip(axes, starts, ends, steps):
-        idx[a_ + x.ndim if a_ < 0 else a_] = slice(b, e, st)
-    _fold(c, node, x[tuple(idx)])
+        idx[a_ + len(shape) if a_ < 0 else a_] = slice(b, e, st)
+    if not computed:
+        return _fold(c, node, x[tuple(idx)])
+    # of a computed tensor: channels start:end (step 1) only, as narrow
+    ranges = [range(*sl.indices(d)) for sl, d in zip(idx, shape)]
+    moved = [k for k, (rg, d) in enumerate(zip(ranges, shape)) if rg != range(d)]
+    if not moved:
+        if isinstance(t, Poison):
+            return c.poison(node)
+        return c.define(node, t.val, t.oshape)
+    rg = ranges[moved[0]]
+    if moved != [1] or rg.step != 1 or len(rg) == 0:
+        c.fail("Slice %s of a computed tensor %s; cnnc slices channels (axis 1, step 1) only, "
+               "with narrow" % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges],
+                                list(shape)), "narrow (axis 1)")
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.channels_view(t)
+    oshape = shape[:1] + (len(rg),) + tuple(shape[2:])
+    cshape = t.val.cshape[:1] + (len(rg),) + t.val.cshape[2:]
+    c.define(node, c.op(node, "narrow", [t], [(None, str(rg.start)), (None, str(len(rg)))],
+                        cshape=cshape), oshape)
 
 
 @handler("Pad")
