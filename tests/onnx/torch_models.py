@@ -9,7 +9,13 @@ symbolic batch dimension and compiled with --batch 2; and a small network
 with every other op the importer maps (batchnorm kept: exported without
 constant folding; 1-d conv and pool, upsample nearest and bilinear, concat,
 avgpool with ceil_mode, leaky_relu, hardswish, sigmoid, tanh, softmax,
-dropout, flatten, linear), at opsets 11 and 13. Tolerance: rtol 1e-3 and
+dropout, flatten, linear), at opsets 11 and 13; and networks for the
+mappings of issue 16's second step: a squeeze-and-excitation block (mul,
+sub, add of [N, C, 1, 1] with [N, C, H, W], hardsigmoid, scale with a
+bias), a ConvTranspose decoder with pads and crops, a convnext-style block
+(LayerNormalization between permutes at opset 17, GELU as PyTorch exports
+it with Erf, layer scale) and a shufflenet unit (chunk, channel shuffle,
+split). `torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
 atol 1e-5 * max |expected| (deep float32 sums in another order).
 """
 
