@@ -1118,6 +1118,9 @@ def _slice(c, node):
         if isinstance(t, Poison):
             return c.poison(node)
         return c.define(node, t.val, t.oshape)
+    if any(len(r_) == 0 for r_ in ranges):
+        c.fail("Slice %s of %s is empty; cnnc tensors are never empty"
+               % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges], list(shape)))
     rg = ranges[moved[0]]
     if moved != [1] or rg.step != 1 or len(rg) == 0:
         c.fail("Slice %s of a computed tensor %s; cnnc slices channels (axis 1, step 1) only, "
