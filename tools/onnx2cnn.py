@@ -2065,6 +2065,12 @@ def _reduce(c, node, kind):
         c.fail("%s over axes %s of a rank-%d tensor; cnnc reduces all spatial axes (2 to %d) "
                "only, as a global pool" % (node.op_type, axes, r, r - 1),
                "global_avgpool" if kind == "global_avgpool" else "maxpool")
+    if kind == "global_avgpool" and not a.get("keepdims", 1):
+        # x.mean((2, 3)): cnnc's mean (of [N, C, L] held as [N, C, 1, L],
+        # and of more spatial axes held as [N, C, D*H, W], the same mean)
+        c.channels_view(x)
+        return c.define(node, c.op(node, "mean", [x], [(None, "(2, 3)")],
+                                   cshape=x.val.cshape[:2]), x.oshape[:2])
     _global(c, node, kind)
     if not a.get("keepdims", 1):
         t = c.env[node.output[0]]
