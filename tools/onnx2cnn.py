@@ -475,6 +475,7 @@ class Converter:
         self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
         self.ln_swap = set()  # id(LayerNormalization) between NCHW <-> NHWC Transposes
         self.gelu = {}  # id(last Mul of an Erf GELU) -> its input x
+        self.ln_decomposed = {}  # id(last node of PyTorch's decomposed LayerNorm) -> ...
         self.counts = {}
         self.opset = 1
         for imp in model.opset_import:
@@ -799,6 +800,7 @@ class Converter:
             self.alias[n.input[0]] = t1.input[0]
             self.alias[t2.output[0]] = n.output[0]
         self.find_layernorm(order, producer)
+        self.find_layernorm_decomposed(order, producer)
         self.find_gelu(order, producer)
         for n in order:
             if n.op_type != "Mul" or len(n.input) != 2:
@@ -826,6 +828,8 @@ class Converter:
         if name in self.const:
             return self.const[name]
         p = producer.get(name)
+        if p is not None and p.op_type == "Identity" and p.input:  # PyTorch's shared weights
+            return self.const_value(p.input[0], producer)
         if p is not None and p.op_type == "Constant":
             v = _attrs(p).get("value")
             if v is not None:
@@ -862,6 +866,97 @@ class Converter:
             self.skip.add(id(t2))
             self.alias[n.input[0]] = t1.input[0]
             self.alias[t2.output[0]] = n.output[0]
+
+    def find_layernorm_decomposed(self, order, producer):
+        """nn.LayerNorm as PyTorch exports it before opset 17: m =
+        ReduceMean(x, last axis); d = x - m; v = ReduceMean(Pow(d, 2), last
+        axis); y = d / Sqrt(v + eps) [* weight] [+ bias]; over the features
+        of [N, F], or over the channels of NCHW between Transposes [0, 2, 3, 1]
+        and [0, 3, 1, 2]."""
+        def const(name):
+            v = self.const_value(name, producer)
+            return None if v is None else np.asarray(v)
+
+        def last_axis(n, r):
+            a = _attrs(n)
+            axes = a.get("axes")
+            if axes is None and len(n.input) > 1 and n.input[1]:
+                v = const(n.input[1])
+                axes = None if v is None else [int(t) for t in v.reshape(-1)]
+            return axes is not None and len(axes) == 1 and axes[0] in (-1, r - 1) and \
+                a.get("keepdims", 1) == 1
+
+        for r1 in order:
+            if r1.op_type != "ReduceMean" or not r1.input:
+                continue
+            x = r1.input[0]
+            xs = self.oshapes.get(x)
+            if xs is None or len(xs) not in (2, 4) or not last_axis(r1, len(xs)):
+                continue
+            s_ = self.sole_user(r1.output[0], "Sub")
+            if s_ is None or s_.input[0] != x or s_.input[1] != r1.output[0]:
+                continue
+            if sorted(u.op_type for u in self.consumers.get(x, [])) != ["ReduceMean", "Sub"] \
+                    or x in self.graph_outputs:
+                continue
+            users = self.consumers.get(s_.output[0], [])
+            if len(users) != 2 or s_.output[0] in self.graph_outputs:
+                continue
+            pw = [u for u in users if u.op_type == "Pow"]
+            dv = [u for u in users if u.op_type == "Div"]
+            if len(pw) != 1 or len(dv) != 1:
+                continue
+            pw, dv = pw[0], dv[0]
+            two = const(pw.input[1]) if len(pw.input) > 1 else None
+            if pw.input[0] != s_.output[0] or two is None or two.size != 1 or \
+                    float(two.reshape(-1)[0]) != 2.0:
+                continue
+            r2 = self.sole_user(pw.output[0], "ReduceMean")
+            if r2 is None or not last_axis(r2, len(xs)):
+                continue
+            ad = self.sole_user(r2.output[0], "Add")
+            if ad is None:
+                continue
+            eps = const(ad.input[1 if ad.input[0] == r2.output[0] else 0])
+            if eps is None or eps.size != 1:
+                continue
+            sq = self.sole_user(ad.output[0], "Sqrt")
+            if sq is None or self.sole_user(sq.output[0], "Div") is not dv or \
+                    dv.input[0] != s_.output[0] or dv.input[1] != sq.output[0]:
+                continue
+            nodes = [r1, s_, pw, r2, ad, sq, dv]
+            last, weight, bias = dv, None, None
+            m = self.sole_user(dv.output[0], "Mul")
+            if m is not None:
+                w = m.input[1 if m.input[0] == dv.output[0] else 0]
+                wv = const(w)
+                if wv is not None and wv.size == xs[-1]:
+                    weight, last = w, m
+                    nodes.append(m)
+            a = self.sole_user(last.output[0], "Add")
+            if a is not None:
+                b = a.input[1 if a.input[0] == last.output[0] else 0]
+                bv = const(b)
+                if bv is not None and bv.size == xs[-1]:
+                    bias, last = b, a
+                    nodes.append(a)
+            swap = False
+            if len(xs) == 4:
+                t1 = producer.get(x)
+                t2 = self.sole_user(last.output[0], "Transpose")
+                if t1 is None or t1.op_type != "Transpose" or \
+                        list(_attrs(t1).get("perm", [])) != [0, 2, 3, 1] or t2 is None or \
+                        list(_attrs(t2).get("perm", [])) != [0, 3, 1, 2]:
+                    continue
+                self.skip.add(id(t1))
+                self.skip.add(id(t2))
+                self.alias[t2.output[0]] = last.output[0]
+                x = t1.input[0]
+                swap = True
+            for n in nodes[:-1]:
+                self.skip.add(id(n))
+            self.ln_decomposed[id(last)] = (x, float(eps.reshape(-1)[0]), weight, bias, swap,
+                                            nodes)
 
     def find_gelu(self, order, producer):
         """x * 0.5 * (1 + Erf(x / sqrt(2))) (PyTorch's GELU before opset 20:
@@ -916,6 +1011,8 @@ class Converter:
     def convert_node(self, node):
         self.resolve_aliases()
         h = HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if id(node) in self.ln_decomposed:
+            h = _layernorm_decomposed
         poisoned = any(isinstance(self.env.get(i), Poison) for i in node.input if i)
         try:
             if h is None:
@@ -1624,6 +1721,28 @@ def _layernorm(c, node):
     tensors = [(label + ".weight", scale.reshape(-1).astype(np.float32)),
                (label + ".bias", b.astype(np.float32))]
     attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(float(eps)))]
+    c.define(node, c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label,
+                        tensors=tensors), x.oshape)
+
+
+def _layernorm_decomposed(c, node):
+    xname, eps, wname, bname, swap, nodes = c.ln_decomposed[id(node)]
+    x = c.env.get(xname)
+    if x is None:
+        c.fail("a layer norm of the constant '%s'" % xname)
+    c.need_float(node, xname)
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    if len(x.oshape) == 2:
+        c.need_natural(x)
+    else:
+        c.channels_view(x)
+    C = x.oshape[1]
+    label = c.label(node, [wname, bname], ["weight", "bias"])
+    w = c.const[wname].reshape(-1) if wname else np.ones(C, np.float32)
+    b = c.const[bname].reshape(-1) if bname else np.zeros(C, np.float32)
+    tensors = [(label + ".weight", w.astype(np.float32)), (label + ".bias", b.astype(np.float32))]
+    attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(eps))]
     c.define(node, c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label,
                         tensors=tensors), x.oshape)
 

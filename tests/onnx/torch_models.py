@@ -13,8 +13,9 @@ dropout, flatten, linear), at opsets 11 and 13; and networks for the
 mappings of issue 16's second step: a squeeze-and-excitation block (mul,
 sub, add of [N, C, 1, 1] with [N, C, H, W], hardsigmoid, scale with a
 bias), a ConvTranspose decoder with pads and crops, a convnext-style block
-(LayerNormalization between permutes at opset 17, GELU as PyTorch exports
-it with Erf, layer scale) and a shufflenet unit (chunk, channel shuffle,
+(LayerNormalization between permutes at opset 17, and PyTorch's
+decomposition of it at opset 13; GELU as PyTorch exports it with Erf,
+layer scale) and a shufflenet unit (chunk, channel shuffle,
 split). `torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
 atol 1e-5 * max |expected| (deep float32 sums in another order).
 """
@@ -247,6 +248,7 @@ def cases():
     yield "se", SE, (3, 9, 9), 13, False, None
     yield "decoder", Decoder, (6, 5, 5), 13, True, None
     yield "convnext", ConvNeXt, (3, 16, 16), 17, True, None
+    yield "convnext_opset13", ConvNeXt, (3, 16, 16), 13, True, None
     yield "shuffle", Shuffle, (3, 6, 6), 13, True, None
     yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape",
                                                  "Expand", "Tile"]
