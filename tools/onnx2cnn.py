@@ -98,7 +98,7 @@ NEAREST = {
     "Conv3d": "conv2d", "MaxPool3d": "maxpool",
     "Mul": "mul of equal shapes or [N, C, 1, 1] with [N, C, H, W]; scale",
     "Sub": "sub of equal shapes or [N, C, 1, 1] with [N, C, H, W]; scale(bias=true)",
-    "Div": "fold a constant divisor into the preceding conv2d/linear/batchnorm",
+    "Div": "scale by 1/d (a constant divisor; rounds differently from x / d)",
     "Pad": "pad (constant, H and W)",
     "Erf": "gelu (as x * 0.5 * (1 + Erf(x / sqrt(2))))",
     "PRelu": "leaky_relu (one slope for all channels)",
