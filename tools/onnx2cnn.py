@@ -86,30 +86,31 @@ SUPPORTED_OPS = (
     "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish",
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
-    "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax",
+    "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
+    "HardSigmoid", "LayerNormalization", "Split",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
-    # in patterns only: Pad before Conv/AveragePool, x * Sigmoid(x), x * HardSigmoid(x)
-    "Pad", "Mul", "HardSigmoid",
+    "Pad", "Mul",
 )
 
 NEAREST = {
-    "ConvTranspose": "upsample followed by conv2d (not equivalent)",
+    "ConvTranspose": "conv_transpose2d",
     "Conv3d": "conv2d", "MaxPool3d": "maxpool",
-    "Mul": "fold a constant scale into the preceding conv2d/linear/batchnorm",
-    "Sub": "fold a constant shift into the preceding layer's bias",
-    "Div": "fold a constant divisor into the preceding conv2d/linear/batchnorm",
-    "Pad": "the pad= of conv2d/maxpool/avgpool (symmetric zero padding)",
+    "Mul": "mul of equal shapes or [N, C, 1, 1] with [N, C, H, W]; scale",
+    "Sub": "sub of equal shapes or [N, C, 1, 1] with [N, C, H, W]; scale(bias=true)",
+    "Div": "scale by 1/d (a constant divisor; rounds differently from x / d)",
+    "Pad": "pad (constant, H and W)",
+    "Erf": "gelu (as x * 0.5 * (1 + Erf(x / sqrt(2))))",
     "PRelu": "leaky_relu (one slope for all channels)",
     "Elu": "leaky_relu", "Selu": "leaky_relu", "Celu": "leaky_relu",
-    "Softplus": "relu", "Softsign": "tanh", "HardSigmoid": "sigmoid",
-    "Gelu": "silu", "Mish": "silu", "ThresholdedRelu": "relu",
+    "Softplus": "relu", "Softsign": "tanh", "HardSigmoid": "hardsigmoid",
+    "Gelu": "gelu", "Mish": "silu", "ThresholdedRelu": "relu",
     "LogSoftmax": "softmax", "Softmin": "softmax", "Hardmax": "softmax",
     "ReduceSum": "global_avgpool (a mean)",
     "GlobalLpPool": "global_avgpool", "LpPool": "avgpool", "MaxUnpool": "upsample",
-    "InstanceNormalization": "batchnorm", "LayerNormalization": "batchnorm",
+    "InstanceNormalization": "batchnorm", "LayerNormalization": "layernorm",
     "GroupNormalization": "batchnorm", "LRN": "batchnorm",
-    "Split": "separate conv2d layers", "Slice": "none", "Transpose": "none",
+    "Split": "narrow (axis 1)", "Slice": "none", "Transpose": "none",
     "Sum": "add (two tensors of equal shape)", "Max": "relu (max with 0)",
     "Min": "relu6 (min with 6 after relu)",
     "Expand": "none", "Tile": "upsample (nearest, integer scales)",
@@ -472,6 +473,9 @@ class Converter:
         self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads
         self.softmax_swap = {}  # id(Softmax node) -> the axis it runs over (see find_patterns)
         self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
+        self.ln_swap = set()  # id(LayerNormalization) between NCHW <-> NHWC Transposes
+        self.gelu = {}  # id(last Mul of an Erf GELU) -> its input x
+        self.ln_decomposed = {}  # id(last node of PyTorch's decomposed LayerNorm) -> ...
         self.counts = {}
         self.opset = 1
         for imp in model.opset_import:
@@ -795,6 +799,9 @@ class Converter:
             self.skip.add(id(t2))
             self.alias[n.input[0]] = t1.input[0]
             self.alias[t2.output[0]] = n.output[0]
+        self.find_layernorm(order, producer)
+        self.find_layernorm_decomposed(order, producer)
+        self.find_gelu(order, producer)
         for n in order:
             if n.op_type != "Mul" or len(n.input) != 2:
                 continue
@@ -815,9 +822,197 @@ class Converter:
                 self.skip.add(id(act))
                 break
 
+    def const_value(self, name, producer):
+        """The value of a tensor that is an initializer or a Constant node's
+        output (before conversion), else None."""
+        if name in self.const:
+            return self.const[name]
+        p = producer.get(name)
+        if p is not None and p.op_type == "Identity" and p.input:  # PyTorch's shared weights
+            return self.const_value(p.input[0], producer)
+        if p is not None and p.op_type == "Constant":
+            v = _attrs(p).get("value")
+            if v is not None:
+                return numpy_helper.to_array(v)
+            if "value_float" in _attrs(p):
+                return np.float32(_attrs(p)["value_float"])
+        return None
+
+    def sole_user(self, name, op_type):
+        users = self.consumers.get(name, [])
+        if len(users) != 1 or name in self.graph_outputs or users[0].op_type != op_type:
+            return None
+        return users[0]
+
+    def find_layernorm(self, order, producer):
+        """Transpose [0, 2, 3, 1] -> LayerNormalization (last axis) ->
+        Transpose [0, 3, 1, 2]: a layer norm over the channels of NCHW
+        (PyTorch's permute, nn.LayerNorm, permute back)."""
+        for n in order:
+            if n.op_type != "LayerNormalization" or not n.input:
+                continue
+            t1 = producer.get(n.input[0])
+            if t1 is None or t1.op_type != "Transpose" or \
+                    list(_attrs(t1).get("perm", [])) != [0, 2, 3, 1] or \
+                    self.sole_user(t1.output[0], "LayerNormalization") is None:
+                continue
+            t2 = self.sole_user(n.output[0], "Transpose")
+            if t2 is None or list(_attrs(t2).get("perm", [])) != [0, 3, 1, 2]:
+                continue
+            if _attrs(n).get("axis", -1) not in (-1, 3):
+                continue
+            self.ln_swap.add(id(n))
+            self.skip.add(id(t1))
+            self.skip.add(id(t2))
+            self.alias[n.input[0]] = t1.input[0]
+            self.alias[t2.output[0]] = n.output[0]
+
+    def find_layernorm_decomposed(self, order, producer):
+        """nn.LayerNorm as PyTorch exports it before opset 17: m =
+        ReduceMean(x, last axis); d = x - m; v = ReduceMean(Pow(d, 2), last
+        axis); y = d / Sqrt(v + eps) [* weight] [+ bias]; over the features
+        of [N, F], or over the channels of NCHW between Transposes [0, 2, 3, 1]
+        and [0, 3, 1, 2]."""
+        def const(name):
+            v = self.const_value(name, producer)
+            return None if v is None else np.asarray(v)
+
+        def last_axis(n, r):
+            a = _attrs(n)
+            axes = a.get("axes")
+            if axes is None and len(n.input) > 1 and n.input[1]:
+                v = const(n.input[1])
+                axes = None if v is None else [int(t) for t in v.reshape(-1)]
+            return axes is not None and len(axes) == 1 and axes[0] in (-1, r - 1) and \
+                a.get("keepdims", 1) == 1
+
+        for r1 in order:
+            if r1.op_type != "ReduceMean" or not r1.input:
+                continue
+            x = r1.input[0]
+            xs = self.oshapes.get(x)
+            if xs is None or len(xs) not in (2, 4) or not last_axis(r1, len(xs)):
+                continue
+            s_ = self.sole_user(r1.output[0], "Sub")
+            if s_ is None or s_.input[0] != x or s_.input[1] != r1.output[0]:
+                continue
+            if sorted(u.op_type for u in self.consumers.get(x, [])) != ["ReduceMean", "Sub"] \
+                    or x in self.graph_outputs:
+                continue
+            users = self.consumers.get(s_.output[0], [])
+            if len(users) != 2 or s_.output[0] in self.graph_outputs:
+                continue
+            pw = [u for u in users if u.op_type == "Pow"]
+            dv = [u for u in users if u.op_type == "Div"]
+            if len(pw) != 1 or len(dv) != 1:
+                continue
+            pw, dv = pw[0], dv[0]
+            two = const(pw.input[1]) if len(pw.input) > 1 else None
+            if pw.input[0] != s_.output[0] or two is None or two.size != 1 or \
+                    float(two.reshape(-1)[0]) != 2.0:
+                continue
+            r2 = self.sole_user(pw.output[0], "ReduceMean")
+            if r2 is None or not last_axis(r2, len(xs)):
+                continue
+            ad = self.sole_user(r2.output[0], "Add")
+            if ad is None:
+                continue
+            eps = const(ad.input[1 if ad.input[0] == r2.output[0] else 0])
+            if eps is None or eps.size != 1:
+                continue
+            sq = self.sole_user(ad.output[0], "Sqrt")
+            if sq is None or self.sole_user(sq.output[0], "Div") is not dv or \
+                    dv.input[0] != s_.output[0] or dv.input[1] != sq.output[0]:
+                continue
+            nodes = [r1, s_, pw, r2, ad, sq, dv]
+            last, weight, bias = dv, None, None
+            m = self.sole_user(dv.output[0], "Mul")
+            if m is not None:
+                w = m.input[1 if m.input[0] == dv.output[0] else 0]
+                wv = const(w)
+                if wv is not None and wv.size == xs[-1]:
+                    weight, last = w, m
+                    nodes.append(m)
+            a = self.sole_user(last.output[0], "Add")
+            if a is not None:
+                b = a.input[1 if a.input[0] == last.output[0] else 0]
+                bv = const(b)
+                if bv is not None and bv.size == xs[-1]:
+                    bias, last = b, a
+                    nodes.append(a)
+            swap = False
+            if len(xs) == 4:
+                t1 = producer.get(x)
+                t2 = self.sole_user(last.output[0], "Transpose")
+                if t1 is None or t1.op_type != "Transpose" or \
+                        list(_attrs(t1).get("perm", [])) != [0, 2, 3, 1] or t2 is None or \
+                        list(_attrs(t2).get("perm", [])) != [0, 3, 1, 2]:
+                    continue
+                self.skip.add(id(t1))
+                self.skip.add(id(t2))
+                self.alias[t2.output[0]] = last.output[0]
+                x = t1.input[0]
+                swap = True
+            for n in nodes[:-1]:
+                self.skip.add(id(n))
+            self.ln_decomposed[id(last)] = (x, float(eps.reshape(-1)[0]), weight, bias, swap,
+                                            nodes)
+
+    def find_gelu(self, order, producer):
+        """x * 0.5 * (1 + Erf(x / sqrt(2))) (PyTorch's GELU before opset 20:
+        Div, Erf, Add, Mul, Mul, or with x * 0.5 first; x * (1/sqrt(2)) for
+        the Div): gelu."""
+        def is_const(name, value, rtol=1e-6):
+            v = self.const_value(name, producer)
+            return v is not None and np.size(v) == 1 and \
+                np.isclose(float(np.asarray(v).reshape(-1)[0]), value, rtol=rtol, atol=0)
+
+        for e in order:
+            if e.op_type != "Erf" or not e.input:
+                continue
+            d = producer.get(e.input[0])
+            if d is None or len(d.input) != 2 or \
+                    self.sole_user(d.output[0], "Erf") is None:
+                continue
+            if d.op_type == "Div" and is_const(d.input[1], math.sqrt(2)):
+                x = d.input[0]
+            elif d.op_type == "Mul" and is_const(d.input[1], math.sqrt(0.5)):
+                x = d.input[0]
+            elif d.op_type == "Mul" and is_const(d.input[0], math.sqrt(0.5)):
+                x = d.input[1]
+            else:
+                continue
+            add = self.sole_user(e.output[0], "Add")
+            if add is None or not is_const(add.input[1 if add.input[0] == e.output[0] else 0],
+                                           1.0, 0):
+                continue
+            m = self.sole_user(add.output[0], "Mul")
+            if m is None or len(m.input) != 2:
+                continue
+            other = m.input[1 if m.input[0] == add.output[0] else 0]
+            if other == x:  # (x * (1 + erf)) * 0.5
+                last = self.sole_user(m.output[0], "Mul")
+                if last is None or not is_const(
+                        last.input[1 if last.input[0] == m.output[0] else 0], 0.5, 0):
+                    continue
+                inner = [d, e, add, m]
+            else:  # (x * 0.5) * (1 + erf)
+                h = producer.get(other)
+                if h is None or h.op_type != "Mul" or len(h.input) != 2 or \
+                        x not in h.input or \
+                        not is_const(h.input[1 if h.input[0] == x else 0], 0.5, 0) or \
+                        self.sole_user(h.output[0], "Mul") is not m:
+                    continue
+                last, inner = m, [d, e, add, h]
+            self.gelu[id(last)] = x
+            for k in inner:
+                self.skip.add(id(k))
+
     def convert_node(self, node):
         self.resolve_aliases()
         h = HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if id(node) in self.ln_decomposed:
+            h = _layernorm_decomposed
         poisoned = any(isinstance(self.env.get(i), Poison) for i in node.input if i)
         try:
             if h is None:
@@ -893,11 +1088,35 @@ def _constant(c, node):
 def _shape(c, node):
     name = node.input[0]
     s = c.const[name].shape if name in c.const else c.shape_of(name)
+    if s is None and isinstance(c.env.get(name), (T, Poison)):
+        s = c.env[name].oshape  # computed here where ONNX's inference left it unknown
     if s is None:
         c.fail("the shape of '%s' is not known at import time" % name)
     a = _attrs(node)
     s = list(s)[a.get("start", 0): a.get("end", len(s))] if a else list(s)
     _fold(c, node, np.array(s, dtype=np.int64))
+
+
+@handler("ConstantOfShape")
+def _constant_of_shape(c, node):
+    if not _all_const(c, node):
+        c.fail("ConstantOfShape of a computed shape")
+    shape = [int(v) for v in c.const[node.input[0]].reshape(-1)]
+    v = _attrs(node).get("value")
+    val = numpy_helper.to_array(v).reshape(-1)[0] if v is not None else np.float32(0)
+    _fold(c, node, np.full(shape, val, dtype=np.asarray(val).dtype))
+
+
+@handler("Div")
+def _div(c, node):
+    if not _all_const(c, node):
+        c.fail("op Div is not supported by cnnc (only of constants, at import time)",
+               _nearest("Div"))
+    a, b = c.const[node.input[0]], c.const[node.input[1]]
+    if np.issubdtype(np.result_type(a, b), np.integer):
+        q = np.trunc(np.asarray(a, np.float64) / np.asarray(b, np.float64))
+        return _fold(c, node, q.astype(np.result_type(a, b)))
+    _fold(c, node, np.divide(a, b))
 
 
 @handler("Gather")
@@ -933,6 +1152,16 @@ def _transpose(c, node):
             moved = [p for k, p in enumerate(perm) if p != k and t.oshape[p] != 1]
             if not moved:  # only dims of size 1 move: the bytes stay
                 return _reshape_to(c, node, t, tuple(t.oshape[p] for p in perm))
+            # [N, C, H, W] viewed as [N, g, C/g, H, W], groups and channels
+            # exchanged: a channel shuffle (the Reshape that follows is free)
+            o = t.oshape
+            if len(o) == 5 and list(perm) == [0, 2, 1, 3, 4] \
+                    and t.val.cshape == (o[0], o[1] * o[2], o[3], o[4]):
+                out = c.op(node, "channel_shuffle", [t], [(None, str(o[1]))],
+                           cshape=t.val.cshape)
+                c.env[node.output[0]] = T(out, (o[0], o[2], o[1], o[3], o[4]),
+                                          why="a channel shuffle %s" % _node_desc(node))
+                return
         c.fail("Transpose of a computed tensor is not supported (only of constants)", "none")
     x = c.const[node.input[0]]
     perm = _attrs(node).get("perm")
@@ -953,10 +1182,15 @@ def _identity(c, node):
 
 @handler("Slice")
 def _slice(c, node):
-    if node.input[0] not in c.const:
-        c.fail("Slice of a computed tensor; cnnc has no slicing (only of constants, at import "
-               "time)", "separate conv2d layers")
-    x = c.const[node.input[0]]
+    computed = node.input[0] not in c.const
+    if computed:
+        t = c.get(node, 0)
+        if t.oshape is None:
+            return c.poison(node)
+        shape = t.oshape
+    else:
+        x = c.const[node.input[0]]
+        shape = x.shape
     if c.opset < 10:
         a = _attrs(node)
         starts, ends = list(a["starts"]), list(a["ends"])
@@ -969,10 +1203,33 @@ def _slice(c, node):
         st = c.cst(node, 4, "steps", optional=True)
         axes = [int(v) for v in ax.reshape(-1)] if ax is not None else list(range(len(starts)))
         steps = [int(v) for v in st.reshape(-1)] if st is not None else [1] * len(starts)
-    idx = [slice(None)] * x.ndim
+    idx = [slice(None)] * len(shape)
     for a_, b, e, st in zip(axes, starts, ends, steps):
-        idx[a_ + x.ndim if a_ < 0 else a_] = slice(b, e, st)
-    _fold(c, node, x[tuple(idx)])
+        idx[a_ + len(shape) if a_ < 0 else a_] = slice(b, e, st)
+    if not computed:
+        return _fold(c, node, x[tuple(idx)])
+    # of a computed tensor: channels start:end (step 1) only, as narrow
+    ranges = [range(*sl.indices(d)) for sl, d in zip(idx, shape)]
+    moved = [k for k, (rg, d) in enumerate(zip(ranges, shape)) if rg != range(d)]
+    if not moved:
+        if isinstance(t, Poison):
+            return c.poison(node)
+        return c.define(node, t.val, t.oshape)
+    if any(len(r_) == 0 for r_ in ranges):
+        c.fail("Slice %s of %s is empty; cnnc tensors are never empty"
+               % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges], list(shape)))
+    rg = ranges[moved[0]]
+    if moved != [1] or rg.step != 1 or len(rg) == 0:
+        c.fail("Slice %s of a computed tensor %s; cnnc slices channels (axis 1, step 1) only, "
+               "with narrow" % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges],
+                                list(shape)), "narrow (axis 1)")
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.channels_view(t)
+    oshape = shape[:1] + (len(rg),) + tuple(shape[2:])
+    cshape = t.val.cshape[:1] + (len(rg),) + t.val.cshape[2:]
+    c.define(node, c.op(node, "narrow", [t], [(None, str(rg.start)), (None, str(len(rg)))],
+                        cshape=cshape), oshape)
 
 
 @handler("Pad")
@@ -999,31 +1256,59 @@ def _pad(c, node):
         return c.define(node, t.val, t.oshape)
     users = c.consumers.get(node.output[0], [])
     begin, end = pads[:r], pads[r:]
-    why = None
-    if mode != "constant" or value != 0.0:
-        why = "mode %s, value %s: cnnc pads with zeros only" % (mode, value)
-    elif any(begin[:2]) or any(end[:2]) or begin != end:
-        why = "pads %s: cnnc pads the spatial axes only, symmetrically" % pads
-    elif len(users) != 1 or node.output[0] in c.graph_outputs or \
-            users[0].op_type not in ("Conv", "AveragePool") or users[0].input[0] != node.output[0]:
-        why = "pads %s not followed by a Conv or AveragePool alone" % pads
-    if why:
-        c.fail("a separate Pad (%s); cnnc pads only inside conv2d and avgpool" % why,
-               "the pad= of conv2d/avgpool")
+    if mode == "constant" and value == 0.0 and not any(begin[:2]) and not any(end[:2]) \
+            and begin == end and min(begin) >= 0 and len(users) == 1 \
+            and node.output[0] not in c.graph_outputs \
+            and users[0].op_type in ("Conv", "AveragePool") \
+            and users[0].input[0] == node.output[0]:
+        if isinstance(t, Poison):
+            return c.poison(node)
+        c.folded_pad[node.output[0]] = begin[2:]
+        c.env[node.output[0]] = T(t.val, t.oshape)
+        return
+    # a standalone pad(left, right, top, bottom, value=)
+    if mode != "constant":
+        c.fail("Pad mode '%s'; cnnc's pad is constant padding only" % mode, "pad (constant)")
+    if any(begin[:2]) or any(end[:2]):
+        c.fail("pads %s pad the batch or channel axis; cnnc's pad pads H and W only" % pads,
+               "pad (spatial axes)")
+    if r not in (3, 4):
+        c.fail("Pad of a rank-%d tensor; cnnc's pad takes [N, C, H, W] (and [N, C, L])" % r,
+               "pad")
+    if not math.isfinite(value):
+        c.fail("Pad value %r; the .cnn language has no infinite constants" % value)
     if isinstance(t, Poison):
         return c.poison(node)
-    c.folded_pad[node.output[0]] = begin[2:]
-    c.env[node.output[0]] = T(t.val, t.oshape)
+    c.need_natural(t)
+    if r == 4:
+        top, left, bottom, right = begin[2], begin[3], end[2], end[3]
+    else:
+        top, bottom, left, right = 0, 0, begin[2], end[2]
+    oshape = tuple(d + b_ + e for d, b_, e in zip(t.oshape, begin, end))
+    if min(oshape) < 1:
+        c.fail("Pad crops %s to %s; cnnc tensors are never empty" % (list(t.oshape),
+                                                                       list(oshape)))
+    attrs = [(None, str(left)), (None, str(right)), (None, str(top)), (None, str(bottom))]
+    if value != 0.0:
+        attrs.append(("value", fmt_value(float(np.float32(value)))))
+    c.define(node, c.op(node, "pad", [t], attrs, cshape=natural(oshape)), oshape)
 
 
 @handler("Mul")
 def _mul(c, node):
+    if id(node) in c.gelu:
+        x = c.env.get(c.gelu[id(node)])
+        if x is None:
+            x = c.get(node, 0)  # a constant: reported
+        c.need_float(node, c.gelu[id(node)])
+        if isinstance(x, Poison):
+            return c.poison(node)
+        return c.define(node, c.op(node, "gelu", [x], cshape=x.val.cshape), x.oshape)
     fused = c.fused.get(id(node))
     if fused is None:
         if _all_const(c, node):
             return _fold(c, node, c.const[node.input[0]] * c.const[node.input[1]])
-        c.fail("op Mul is not supported by cnnc (only as x * Sigmoid(x), silu, and "
-               "x * HardSigmoid(x), hardswish)", _nearest("Mul"))
+        return _binary(c, node)
     kind, act_k = fused
     k = 1 - act_k
     t = c.get(node, k)
@@ -1211,27 +1496,125 @@ def _concat(c, node):
 MAX_CONCAT = 125
 
 
-@handler("Add")
-def _add(c, node):
+def _per_channel(arr, t):
+    """A constant that broadcasts over t (rank >= 3) per channel: a scalar,
+    or shape [C, 1, ..., 1] aligned with axis 1 (leading 1s allowed): its C
+    values as float32, else None."""
+    o = t.oshape
+    if o is None or len(o) < 3:
+        return None
+    a = np.asarray(arr)
+    if a.ndim > len(o):
+        return None
+    if a.size == 1:
+        return np.full(o[1], float(a.reshape(-1)[0]), dtype=np.float32)
+    shape = list(a.shape)
+    while len(shape) > len(o) - 1 and shape[0] == 1:
+        shape.pop(0)
+    if len(shape) == len(o) - 1 and shape[0] == o[1] and all(d == 1 for d in shape[1:]):
+        return a.reshape(-1).astype(np.float32)
+    return None
+
+
+def _scale_op(c, node, t, weight, bias):
+    """x * weight (+ bias) per channel: cnnc's scale."""
+    c.channels_view(t)
+    label = c.label(node, [], [])
+    tensors = [(label + ".weight", weight.astype(np.float32))]
+    attrs = []
+    if bias is not None:
+        tensors.append((label + ".bias", bias.astype(np.float32)))
+        attrs.append(("bias", "true"))
+    return c.op(node, "scale", [t], attrs, cshape=t.val.cshape, label=label, tensors=tensors)
+
+
+BINARY = {"Add": ("add", np.add), "Mul": ("mul", np.multiply), "Sub": ("sub", np.subtract)}
+
+
+def _binary(c, node):
+    kind, fn = BINARY[node.op_type]
     if _all_const(c, node):
-        return _fold(c, node, c.const[node.input[0]] + c.const[node.input[1]])
+        return _fold(c, node, fn(c.const[node.input[0]], c.const[node.input[1]]))
+    if len(node.input) != 2:
+        raise OnnxError("node %s (%s) has %d inputs" % (_node_desc(node), node.op_type,
+                                                        len(node.input)))
     for k in range(2):
         if node.input[k] in c.const:
-            c.fail("adds the constant '%s' %s; cnnc's add takes two computed tensors of equal "
-                   "shape" % (node.input[k], list(c.const[node.input[k]].shape)),
-                   "the bias of the preceding conv2d/linear")
+            return _binary_const(c, node, kind, k)
     a, b = c.get(node, 0), c.get(node, 1)
     for i in node.input:
         c.need_float(node, i)
-    if isinstance(a, Poison) or isinstance(b, Poison):
+    if isinstance(a, Poison) or isinstance(b, Poison) or a.oshape is None or b.oshape is None:
         return c.poison(node)
-    if a.oshape != b.oshape:
-        c.fail("adds %s and %s (broadcasting); cnnc's add needs equal shapes"
-               % (list(a.oshape), list(b.oshape)), "add of equal shapes")
-    if a.val.cshape != b.val.cshape:
-        c.need_natural(a)
-        c.need_natural(b)
-    c.define(node, c.op(node, "add", [a, b], cshape=a.val.cshape), a.oshape)
+    if a.oshape == b.oshape:
+        if a.val.cshape != b.val.cshape:
+            c.need_natural(a)
+            c.need_natural(b)
+        return c.define(node, c.op(node, kind, [a, b], cshape=a.val.cshape), a.oshape)
+    # [N, C, 1, 1] with [N, C, H, W], either order (squeeze-and-excitation)
+    big, small = (a, b) if _prod(a.oshape) >= _prod(b.oshape) else (b, a)
+    ob, osm = big.oshape, small.oshape
+    if len(ob) == len(osm) == 4 and ob[:2] == osm[:2] and osm[2:] == (1, 1):
+        c.need_natural(big)
+        c.need_natural(small)
+        return c.define(node, c.op(node, kind, [a, b], cshape=big.val.cshape), ob)
+    c.fail("%s of %s and %s (broadcasting); cnnc's %s needs equal shapes, or [N, C, 1, 1] "
+           "with [N, C, H, W]" % (node.op_type, list(a.oshape), list(b.oshape), kind),
+           "%s of equal shapes or [N, C, 1, 1] with [N, C, H, W]" % kind)
+
+
+def _binary_const(c, node, kind, k):
+    """A computed tensor and a per-channel constant: cnnc's scale (a Mul, or
+    an Add/Sub as x * 1 + b, exact), with a following Add or Sub of another
+    per-channel constant joined as its bias."""
+    t = c.get(node, 1 - k)
+    c.need_float(node, node.input[1 - k])
+    arr = c.const[node.input[k]]
+    if t.oshape is None:
+        return c.poison(node)
+    v = _per_channel(arr, t)
+    if v is None or tuple(np.broadcast_shapes(np.shape(arr), t.oshape)) != t.oshape:
+        c.fail("%s of %s by the constant '%s' %s; cnnc's %s takes two computed tensors, and "
+               "a constant only per channel ([C, 1, 1], as scale)"
+               % (node.op_type, list(t.oshape), node.input[k], list(np.shape(arr)), kind),
+               "scale (a per-channel constant)")
+    if not np.all(np.isfinite(v)):
+        c.fail("the constant '%s' is not finite" % node.input[k])
+    if isinstance(t, Poison):
+        return c.poison(node)
+    C = t.oshape[1]
+    if kind == "mul":
+        weight, bias = v, None
+        # x * w followed by + b (or - b) per channel: one scale with a bias
+        users = c.consumers.get(node.output[0], [])
+        if len(users) == 1 and node.output[0] not in c.graph_outputs \
+                and users[0].op_type in ("Add", "Sub") and len(users[0].input) == 2:
+            u = users[0]
+            j = 1 if u.input[0] == node.output[0] else 0
+            if u.input[1 - j] == node.output[0] and (u.op_type == "Add" or j == 1) \
+                    and u.input[j] in c.const and u.input[j] != node.output[0]:
+                tt = T(t.val, t.oshape)
+                b = _per_channel(c.const[u.input[j]], tt)
+                bshape = np.shape(c.const[u.input[j]])
+                if b is not None and np.all(np.isfinite(b)) and \
+                        tuple(np.broadcast_shapes(bshape, t.oshape)) == t.oshape:
+                    bias = b if u.op_type == "Add" else -b
+                    c.skip.add(id(u))
+                    o = _scale_op(c, u, t, weight, bias)
+                    c.define(node, o, t.oshape)
+                    c.define(u, o, t.oshape)
+                    return
+    elif kind == "add":
+        weight, bias = np.ones(C, np.float32), v
+    elif k == 1:  # x - b
+        weight, bias = np.ones(C, np.float32), -v
+    else:  # b - x
+        weight, bias = -np.ones(C, np.float32), v
+    c.define(node, _scale_op(c, node, t, weight, bias), t.oshape)
+
+
+HANDLERS["Add"] = _binary
+HANDLERS["Sub"] = _binary
 
 
 # -- elementwise activations
@@ -1249,6 +1632,119 @@ def _unary(kind, attrs=()):
 for _onnx, _kind in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"),
                      ("HardSwish", "hardswish")):
     HANDLERS[_onnx] = _unary(_kind)
+
+
+@handler("HardSigmoid")
+def _hardsigmoid(c, node):
+    a = _attrs(node)
+    alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
+    if np.float32(alpha) != np.float32(1 / 6) or np.float32(beta) != np.float32(0.5):
+        c.fail("HardSigmoid with alpha=%s, beta=%s; cnnc's hardsigmoid is PyTorch's, "
+               "alpha=1/6, beta=0.5" % (fmt_value(float(alpha)), fmt_value(float(beta))),
+               "hardsigmoid (alpha 1/6, beta 0.5)")
+    _unary("hardsigmoid")(c, node)
+
+
+@handler("Split")
+def _split(c, node):
+    t = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    a = _attrs(node)
+    n = len(node.output)
+    if t.oshape is None:
+        return c.poison(node)
+    r = len(t.oshape)
+    axis = a.get("axis", 0)
+    if axis < 0:
+        axis += r
+    if "split" in a:
+        sizes = list(a["split"])
+    elif len(node.input) > 1 and node.input[1]:
+        sizes = [int(v) for v in c.cst(node, 1, "split").reshape(-1)]
+    else:
+        if t.oshape[axis] % n:
+            raise OnnxError("node %s (Split): %d does not split into %d equal parts"
+                            % (_node_desc(node), t.oshape[axis], n))
+        sizes = [t.oshape[axis] // n] * n
+    if len(sizes) != n or sum(sizes) != t.oshape[axis] or min(sizes) < 0:
+        raise OnnxError("node %s (Split): split %s does not fit axis %d of size %d into %d "
+                        "outputs" % (_node_desc(node), sizes, axis, t.oshape[axis], n))
+    if axis != 1 or r < 2:
+        c.fail("Split along axis %d of a rank-%d tensor; cnnc splits channels (axis 1) only, "
+               "with narrow" % (axis, r), "narrow (axis 1)")
+    if 0 in sizes:
+        c.fail("Split %s has an empty part; cnnc tensors are never empty" % sizes)
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.channels_view(t)
+    start = 0
+    for k, size in enumerate(sizes):
+        if c.used(node.output[k]):
+            oshape = t.oshape[:1] + (size,) + t.oshape[2:]
+            cshape = t.val.cshape[:1] + (size,) + t.val.cshape[2:]
+            c.define(node, c.op(node, "narrow", [t], [(None, str(start)), (None, str(size))],
+                                cshape=cshape, k=k), oshape, k=k)
+        start += size
+
+
+@handler("LayerNormalization")
+def _layernorm(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    scale = c.cst(node, 1, "scale")
+    bias = c.cst(node, 2, "bias", optional=True)
+    c.only_first_output(node)
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    a = _attrs(node)
+    r = len(x.oshape)
+    axis = a.get("axis", -1)
+    swap = id(node) in c.ln_swap  # over the channels of NCHW, between Transposes
+    if swap:
+        axis = 1
+    elif axis < 0:
+        axis += r
+    if axis != 1 or (not swap and any(d != 1 for d in x.oshape[2:])):
+        c.fail("LayerNormalization over axes %s of %s; cnnc's layernorm normalizes the "
+               "channels of [N, C, H, W] (between Transposes to NHWC and back, PyTorch's "
+               "permute, nn.LayerNorm, permute back) or the features of [N, F]"
+               % (list(range(axis, r)), list(x.oshape)), "layernorm")
+    c.channels_view(x)
+    C = x.oshape[1]
+    if scale.size != C or (bias is not None and bias.size != C):
+        c.fail("scale %s or bias %s not of the %d normalized values"
+               % (list(scale.shape), None if bias is None else list(bias.shape), C))
+    eps = a.get("epsilon", 1e-5)
+    label = c.label(node, [node.input[1], node.input[2] if bias is not None else None],
+                    ["weight", "bias"])
+    b = bias.reshape(-1) if bias is not None else np.zeros(C, np.float32)
+    tensors = [(label + ".weight", scale.reshape(-1).astype(np.float32)),
+               (label + ".bias", b.astype(np.float32))]
+    attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(float(eps)))]
+    c.define(node, c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label,
+                        tensors=tensors), x.oshape)
+
+
+def _layernorm_decomposed(c, node):
+    xname, eps, wname, bname, swap, nodes = c.ln_decomposed[id(node)]
+    x = c.env.get(xname)
+    if x is None:
+        c.fail("a layer norm of the constant '%s'" % xname)
+    c.need_float(node, xname)
+    if isinstance(x, Poison) or x.oshape is None:
+        return c.poison(node)
+    if len(x.oshape) == 2:
+        c.need_natural(x)
+    else:
+        c.channels_view(x)
+    C = x.oshape[1]
+    label = c.label(node, [wname, bname], ["weight", "bias"])
+    w = c.const[wname].reshape(-1) if wname else np.ones(C, np.float32)
+    b = c.const[bname].reshape(-1) if bname else np.zeros(C, np.float32)
+    tensors = [(label + ".weight", w.astype(np.float32)), (label + ".bias", b.astype(np.float32))]
+    attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(eps))]
+    c.define(node, c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label,
+                        tensors=tensors), x.oshape)
 
 
 @handler("LeakyRelu")
@@ -1504,6 +2000,117 @@ def _conv(c, node):
                         cshape=cshape), oshape)
 
 
+@handler("ConvTranspose")
+def _conv_transpose(c, node):
+    x = c.get(node, 0)
+    c.need_float(node, node.input[0])
+    w = c.cst(node, 1, "weight")
+    b = c.cst(node, 2, "bias", optional=True)
+    if x.oshape is None:
+        return c.poison(node)
+    r = len(x.oshape)
+    if r not in (3, 4):
+        c.fail("a %d-d transposed convolution; cnnc has 2-d ones (and 1-d as 2-d with "
+               "height 1)" % (r - 2), "conv_transpose2d")
+    c.need_natural(x)
+    if w.ndim != r:
+        raise OnnxError("node %s (ConvTranspose): weight '%s' has shape %s for a rank-%d input"
+                        % (_node_desc(node), node.input[1], list(w.shape), r))
+    a = _attrs(node)
+    group = a.get("group", 1)
+    cin = x.oshape[1]
+    if group < 1 or w.shape[0] != cin or cin % group:
+        raise OnnxError("node %s (ConvTranspose): weight '%s' %s does not fit %d input "
+                        "channels in %d groups" % (_node_desc(node), node.input[1],
+                                                   list(w.shape), cin, group))
+    cout = w.shape[1] * group
+    kernel = list(w.shape[2:])
+    sr = len(kernel)
+    if "kernel_shape" in a and list(a["kernel_shape"]) != kernel:
+        raise OnnxError("node %s (ConvTranspose): kernel_shape %s but weight '%s' has shape %s"
+                        % (_node_desc(node), list(a["kernel_shape"]), node.input[1],
+                           list(w.shape)))
+    if b is not None and b.shape != (cout,):
+        raise OnnxError("node %s (ConvTranspose): bias '%s' has shape %s, not [%d]"
+                        % (_node_desc(node), node.input[2], list(b.shape), cout))
+    strides = list(a.get("strides", [1] * sr))
+    dil = list(a.get("dilations", [1] * sr))
+    opad = list(a.get("output_padding", [0] * sr))
+    if len(strides) != sr or len(dil) != sr or len(opad) != sr:
+        raise OnnxError("node %s (ConvTranspose): strides/dilations/output_padding do not "
+                        "match the kernel rank" % _node_desc(node))
+    ins = list(x.oshape[2:])
+    full = [s_ * (i - 1) + op + (k - 1) * d + 1
+            for i, k, s_, d, op in zip(ins, kernel, strides, dil, opad)]
+    auto = a.get("auto_pad", "NOTSET")
+    if "output_shape" in a:
+        want = list(a["output_shape"])[-sr:]
+        total = [f - o for f, o in zip(full, want)]
+        why = "output_shape %s" % want
+    elif auto in ("SAME_UPPER", "SAME_LOWER"):
+        total = [f - i * s_ for f, i, s_ in zip(full, ins, strides)]
+        why = "auto_pad=%s" % auto
+    elif auto in ("NOTSET", "VALID"):
+        p = list(a.get("pads", [0] * 2 * sr)) if auto == "NOTSET" else [0] * 2 * sr
+        if len(p) != 2 * sr:
+            raise OnnxError("node %s (ConvTranspose): pads has %d values, not %d"
+                            % (_node_desc(node), len(p), 2 * sr))
+        if p[:sr] != p[sr:]:
+            c.fail("asymmetric pads %s (begin %s, end %s); cnnc's conv_transpose2d crops "
+                   "symmetrically" % (p, p[:sr], p[sr:]), "conv_transpose2d(pad=) (symmetric)")
+        total = [2 * v for v in p[:sr]]
+        why = None
+    else:
+        raise OnnxError("node %s (ConvTranspose): unknown auto_pad '%s'"
+                        % (_node_desc(node), auto))
+    if why is not None and any(t_ < 0 or t_ % 2 for t_ in total):
+        c.fail("%s needs a total padding of %s, which is negative or odd; cnnc's "
+               "conv_transpose2d crops symmetrically (pad=) and extends only by "
+               "output_padding" % (why, total), "conv_transpose2d(pad=, output_padding=)")
+    pads = [t_ // 2 for t_ in total]
+    for op, s_, d in zip(opad, strides, dil):
+        if op < 0 or (op >= s_ and op >= d):
+            c.fail("output_padding %s not smaller than the stride %s or the dilation %s; "
+                   "cnnc (like PyTorch) needs it to be" % (opad, strides, dil))
+    out = [f - 2 * p_ for f, p_ in zip(full, pads)]
+    if any(o < 1 for o in out):
+        raise OnnxError("node %s (ConvTranspose): output size %s" % (_node_desc(node), out))
+    oshape = tuple(x.oshape[:2]) + tuple(out)
+    oshape = (oshape[0], cout) + oshape[2:]
+    exp = c.out_shape(node)
+    if exp is not None and tuple(exp) != oshape:
+        c.fail("ONNX's output shape is %s but cnnc's rule gives %s" % (list(exp), list(oshape)))
+    if isinstance(x, Poison):
+        return c.poison(node)
+    if sr == 1:
+        k2, s2, p2, d2, o2 = (1, kernel[0]), (1, strides[0]), (0, pads[0]), (1, dil[0]), \
+            (0, opad[0])
+        w4 = w.reshape(w.shape[0], w.shape[1], 1, w.shape[2])
+    else:
+        k2, s2, p2, d2, o2 = tuple(kernel), tuple(strides), tuple(pads), tuple(dil), tuple(opad)
+        w4 = w
+    label = c.label(node, [node.input[1], node.input[2] if b is not None else None],
+                    ["weight", "bias"])
+    tensors = [(label + ".weight", w4.astype(np.float32))]
+    if b is not None:
+        tensors.append((label + ".bias", b.astype(np.float32)))
+    attrs = [(None, str(cout)), ("kernel", fmt_value(k2))]
+    if s2 != (1, 1):
+        attrs.append(("stride", fmt_value(s2)))
+    if p2 != (0, 0):
+        attrs.append(("pad", fmt_value(p2)))
+    if o2 != (0, 0):
+        attrs.append(("output_padding", fmt_value(o2)))
+    if d2 != (1, 1):
+        attrs.append(("dilation", fmt_value(d2)))
+    if group != 1:
+        attrs.append(("groups", str(group)))
+    if b is None:
+        attrs.append(("bias", "false"))
+    c.define(node, c.op(node, "conv_transpose2d", [x], attrs, label=label, tensors=tensors,
+                        cshape=natural(oshape)), oshape)
+
+
 def _pool(c, node, kind):
     x = c.get(node, 0)
     c.need_float(node, node.input[0])
@@ -1577,6 +2184,12 @@ def _reduce(c, node, kind):
         c.fail("%s over axes %s of a rank-%d tensor; cnnc reduces all spatial axes (2 to %d) "
                "only, as a global pool" % (node.op_type, axes, r, r - 1),
                "global_avgpool" if kind == "global_avgpool" else "maxpool")
+    if kind == "global_avgpool" and not a.get("keepdims", 1):
+        # x.mean((2, 3)): cnnc's mean (of [N, C, L] held as [N, C, 1, L],
+        # and of more spatial axes held as [N, C, D*H, W], the same mean)
+        c.channels_view(x)
+        return c.define(node, c.op(node, "mean", [x], [(None, "(2, 3)")],
+                                   cshape=x.val.cshape[:2]), x.oshape[:2])
     _global(c, node, kind)
     if not a.get("keepdims", 1):
         t = c.env[node.output[0]]
@@ -1909,7 +2522,7 @@ def _chain_input(op, prev):
         return False
     if op.inputs[0] is prev:
         return True
-    return op.kind == "add" and op.inputs[1] is prev and op.inputs[0] is not prev
+    return op.kind in ("add", "mul") and op.inputs[1] is prev and op.inputs[0] is not prev
 
 
 def _schedule(ops):
@@ -1946,7 +2559,7 @@ def _tensor_name(op, used):
 
 def _render_op(op, chained_from):
     args = []
-    if op.kind in ("add", "concat"):
+    if op.kind in ("add", "mul", "sub", "concat"):
         rest = list(op.inputs)
         if chained_from is not None:
             rest.remove(chained_from)

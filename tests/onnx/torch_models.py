@@ -9,7 +9,14 @@ symbolic batch dimension and compiled with --batch 2; and a small network
 with every other op the importer maps (batchnorm kept: exported without
 constant folding; 1-d conv and pool, upsample nearest and bilinear, concat,
 avgpool with ceil_mode, leaky_relu, hardswish, sigmoid, tanh, softmax,
-dropout, flatten, linear), at opsets 11 and 13. Tolerance: rtol 1e-3 and
+dropout, flatten, linear), at opsets 11 and 13; and networks for the
+mappings of issue 16's second step: a squeeze-and-excitation block (mul,
+sub, add of [N, C, 1, 1] with [N, C, H, W], hardsigmoid, scale with a
+bias), a ConvTranspose decoder with pads and crops, a convnext-style block
+(LayerNormalization between permutes at opset 17, and PyTorch's
+decomposition of it at opset 13; GELU as PyTorch exports it with Erf,
+layer scale) and a shufflenet unit (chunk, channel shuffle,
+split). `torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
 atol 1e-5 * max |expected| (deep float32 sums in another order).
 """
 
@@ -138,6 +145,86 @@ class Dense(nn.Module):
         return torch.cat([F.relu(c(x)) for c in self.convs], 1)
 
 
+class SE(nn.Module):
+    """Squeeze-and-excitation (efficientnet, mobilenet_v3): a computed
+    [N, C, 1, 1] gate times [N, C, H, W] (Mul), hardsigmoid, a constant
+    per-channel Mul and Add (scale with bias), Sub of two tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc1 = nn.Conv2d(8, 4, 1)
+        self.fc2 = nn.Conv2d(4, 8, 1)
+        self.gamma = nn.Parameter(torch.rand(8, 1, 1) + 0.5)
+        self.beta = nn.Parameter(torch.rand(1, 8, 1, 1) - 0.5)
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        g = F.hardsigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(y, 1)))))
+        z = y * g
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(z.mean((2, 3), keepdim=True)))))
+        return (z * s) * self.gamma + self.beta - (z - s) - 0.25
+
+
+class Decoder(nn.Module):
+    """ConvTranspose (stride, pad, output_padding, dilation, groups, no bias)
+    and Pad (zero, constant, negative: a crop)."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose2d(6, 8, 3, stride=2, padding=1, output_padding=1)
+        self.up2 = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1, groups=2, bias=False)
+        self.up3 = nn.ConvTranspose2d(4, 3, 3, dilation=2, padding=(1, 2))
+
+    def forward(self, x):
+        a = F.pad(F.relu(self.up1(x)), (1, 0, 2, 1), value=0.5)
+        return self.up3(F.pad(F.relu(self.up2(a)), (-1, 2, 0, -2)))
+
+
+class ConvNeXt(nn.Module):
+    """A convnext-style block: depthwise conv, permute, nn.LayerNorm,
+    permute back (LayerNormalization at opset 17), 1x1 convs with GELU
+    (Erf), layer scale (a constant per-channel Mul), residual add."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 2, stride=2)
+        self.dw = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+        self.pw1 = nn.Conv2d(c, 4 * c, 1)
+        self.pw2 = nn.Conv2d(4 * c, c, 1)
+        self.gamma = nn.Parameter(torch.rand(c, 1, 1))
+        self.head_norm = nn.LayerNorm(c)
+        self.fc = nn.Linear(c, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.norm(self.dw(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.pw2(F.gelu(self.pw1(y)))
+        x = x + self.gamma * y
+        return self.fc(self.head_norm(x.mean((2, 3))))
+
+
+class Shuffle(nn.Module):
+    """A shufflenet_v2 unit: Split (chunk) of the channels, the
+    Reshape/Transpose/Reshape channel shuffle, and a split into unequal
+    parts."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.branch = nn.Conv2d(6, 6, 1)
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        a, b = y.chunk(2, dim=1)
+        y = torch.cat([a, F.relu(self.branch(b))], 1)
+        n, c, h, w = y.shape
+        y = y.view(n, 3, c // 3, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        p, q, r = torch.split(y, [2, 7, 3], dim=1)
+        return torch.cat([r, p * 2.0, torch.tanh(q)], 1)
+
+
 def randomize(m):
     g = torch.Generator().manual_seed(1)
     for mod in m.modules():
@@ -158,6 +245,11 @@ def cases():
     yield "seq1d", Seq1d, (4, 32), 13, False, None
     yield "reduce", Reduce, (3, 9, 9), 13, False, None
     yield "dense", Dense, (3, 5, 5), 13, False, None
+    yield "se", SE, (3, 9, 9), 13, False, None
+    yield "decoder", Decoder, (6, 5, 5), 13, True, None
+    yield "convnext", ConvNeXt, (3, 16, 16), 17, True, None
+    yield "convnext_opset13", ConvNeXt, (3, 16, 16), 13, True, None
+    yield "shuffle", Shuffle, (3, 6, 6), 13, True, None
     yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape",
                                                  "Expand", "Tile"]
 
@@ -175,7 +267,10 @@ def main():
     libs = run([CNNC, "--libs"])[1].split()
     try:
         torch.manual_seed(0)
+        only = sys.argv[1:]
         for name, make, shape, opset, fold, unsupported in cases():
+            if only and name not in only:
+                continue
             m = randomize(make())
             batch = 2
             x = torch.randn((batch,) + shape)
