@@ -893,6 +893,12 @@ def _conv2d(c, node, m):
             pad = tuple(t // 2 for t in totals)
     else:
         pad = _pair(m.padding, "padding")
+    return _conv_op(c, node, m, "conv2d", kernel, stride, pad, (0, 0), dilation)
+
+
+def _conv_op(c, node, m, kind, kernel, stride, pad, output_padding, dilation):
+    """The conv2d or conv_transpose2d of module m's input: the arguments that
+    differ from cnnc's defaults (output_padding is conv_transpose2d's)."""
     x = c.tensor(node, node.args[0])
     c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
     attrs = [(None, m.out_channels), ("kernel", kernel)]
@@ -900,13 +906,15 @@ def _conv2d(c, node, m):
         attrs.append(("stride", stride))
     if pad != (0, 0):
         attrs.append(("pad", pad))
+    if output_padding != (0, 0):
+        attrs.append(("output_padding", output_padding))
     if dilation != (1, 1):
         attrs.append(("dilation", dilation))
     if m.groups != 1:
         attrs.append(("groups", m.groups))
     if m.bias is None:
         attrs.append(("bias", False))
-    return c.op(node, "conv2d", [x], attrs, label=node.target, module=m)
+    return c.op(node, kind, [x], attrs, label=node.target, module=m)
 
 
 def _conv_transpose2d(c, node, m):
@@ -924,22 +932,8 @@ def _conv_transpose2d(c, node, m):
     pad = _pair(m.padding, "padding")
     output_padding = _pair(m.output_padding, "output_padding")
     dilation = _pair(m.dilation, "dilation")
-    x = c.tensor(node, node.args[0])
-    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
-    attrs = [(None, m.out_channels), ("kernel", kernel)]
-    if stride != (1, 1):
-        attrs.append(("stride", stride))
-    if pad != (0, 0):
-        attrs.append(("pad", pad))
-    if output_padding != (0, 0):
-        attrs.append(("output_padding", output_padding))
-    if dilation != (1, 1):
-        attrs.append(("dilation", dilation))
-    if m.groups != 1:
-        attrs.append(("groups", m.groups))
-    if m.bias is None:
-        attrs.append(("bias", False))
-    return c.op(node, "conv_transpose2d", [x], attrs, label=node.target, module=m)
+    return _conv_op(c, node, m, "conv_transpose2d", kernel, stride, pad, output_padding,
+                    dilation)
 
 
 def _batchnorm(c, node, m):
