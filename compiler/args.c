@@ -158,6 +158,23 @@ bool get_bool(const ArgSet *as, const char *name, bool def)
     return as->set[k] ? as->val[k].i != 0 : def;
 }
 
+bool get_conv_attrs(Node *n, const ArgSet *as, bool output_padding)
+{
+    Attrs *a = &n->a;
+    const char *op = op_name(n->op);
+    Loc L = n->loc;
+    bool ok =
+        get_int(as, "channels", 0, 1, &a->channels, op, L) &&
+        get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
+        get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) &&
+        get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L) &&
+        (!output_padding || get_pair(as, "output_padding", 0, 0, 0, &a->oph, &a->opw, op, L)) &&
+        get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L) &&
+        get_int(as, "groups", 1, 1, &a->groups, op, L);
+    a->bias = get_bool(as, "bias", true);
+    return ok;
+}
+
 double get_float(const ArgSet *as, const char *name, double def)
 {
     int k = spec_index(as->spec, name);

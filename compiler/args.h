@@ -57,6 +57,11 @@ bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, 
               int64_t *h, int64_t *w, const char *op, Loc layer_loc);
 bool get_bool(const ArgSet *as, const char *name, bool def);
 double get_float(const ArgSet *as, const char *name, double def);
+/* The attributes conv2d and conv_transpose2d share, in their argument
+ * order: channels, kernel, stride, pad, output_padding (only with
+ * `output_padding`), dilation, groups and bias, with PyTorch's defaults.
+ * Reports the first error; false on it. */
+bool get_conv_attrs(Node *n, const ArgSet *as, bool output_padding);
 /* Check a float argument's value v is in [lo, hi] (or [lo, hi) if hi_open). */
 bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi, bool hi_open,
               const char *op);

@@ -82,3 +82,17 @@ bool infer_window(Node *n, int64_t channels, bool pool)
     int64_t dims[4] = {in->dims[0], channels, oh, ow};
     return set_out(n, 4, dims);
 }
+
+bool need_groups_divide(const Node *n)
+{
+    const Tensor *in = n->in[0];
+    const Attrs *a = &n->a;
+    if (in->dims[1] % a->groups == 0 && a->channels % a->groups == 0)
+        return true;
+    diag_error(n->loc,
+               "%s '%s': groups=%lld must divide both the input channels (%lld) and the "
+               "output channels (%lld)",
+               op_name(n->op), n->name, (long long)a->groups, (long long)in->dims[1],
+               (long long)a->channels);
+    return false;
+}

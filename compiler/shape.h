@@ -23,4 +23,7 @@ int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil, b
  * [N, channels, OH, OW]. A pool also checks its pad and honours ceil_mode. */
 bool infer_window(Node *n, int64_t channels, bool pool);
 
+/* n->a.groups divides both n's input channels and n->a.channels (conv2d,
+ * conv_transpose2d). */
+bool need_groups_divide(const Node *n);
 #endif

@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_io import write_safetensors  # noqa: E402
+import cnn_text  # noqa: E402
 
 try:
     import onnx
@@ -134,7 +134,7 @@ OPS = {"conv2d", "batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", 
        "avgpool", "global_avgpool", "flatten", "linear", "dropout", "softmax", "add", "concat",
        "upsample", "adaptive_avgpool", "hardswish", "silu"}
 RESERVED = KEYWORDS | OPS
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENT = cnn_text.IDENT
 SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
 MAX_NAME = 200
 
@@ -2499,50 +2499,8 @@ def _resize(c, node):
 
 
 # ---------------------------------------------------------------------------
-# Rendering the .cnn (as tools/torch2cnn.py does: chains, names where the graph branches)
-
-def _remove_dead(ops, outputs):
-    live = set(id(o) for o in outputs)
-    for o in reversed(ops):
-        if id(o) in live:
-            for i in o.inputs:
-                live.add(id(i))
-    ops = [o for o in ops if id(o) in live]
-    for o in ops:
-        o.users = []
-    for o in ops:
-        for k, i in enumerate(o.inputs):
-            if isinstance(i, Op):
-                i.users.append((o, k))
-    return ops
-
-
-def _chain_input(op, prev):
-    if not op.inputs:
-        return False
-    if op.inputs[0] is prev:
-        return True
-    return op.kind in ("add", "mul") and op.inputs[1] is prev and op.inputs[0] is not prev
-
-
-def _schedule(ops):
-    done, order = set(), []
-
-    def ready(o):
-        return all(not isinstance(i, Op) or id(i) in done for i in o.inputs)
-
-    for start in ops:
-        o = start
-        while o is not None and id(o) not in done and ready(o):
-            order.append(o)
-            done.add(id(o))
-            nxt = None
-            if len(o.users) == 1 and _chain_input(o.users[0][0], o):
-                nxt = o.users[0][0]
-            o = nxt
-    assert len(order) == len(ops)
-    return order
-
+# Rendering the .cnn (tools/cnn_text.py, shared with tools/torch2cnn.py: chains,
+# names where the graph branches)
 
 def _tensor_name(op, used):
     base = op.onnx_name or op.label or op.kind
@@ -2557,77 +2515,15 @@ def _tensor_name(op, used):
     return name
 
 
-def _render_op(op, chained_from):
-    args = []
-    if op.kind in ("add", "mul", "sub", "concat"):
-        rest = list(op.inputs)
-        if chained_from is not None:
-            rest.remove(chained_from)
-        args = [i.name for i in rest]
-    args += [v if k is None else "%s=%s" % (k, v) for k, v in op.attrs]
-    text = op.kind + ("(%s)" % ", ".join(args) if args else "")
-    if op.label is not None:
-        text = "%s: %s" % (fmt_label(op.label), text)
-    return text
-
-
-def _wrap(head, parts, width=100):
-    lines = [head + parts[0]]
-    for p in parts[1:]:
-        if len(lines[-1]) + 4 + len(p) > width:
-            lines.append("    -> " + p)
-        else:
-            lines[-1] += " -> " + p
-    return lines
+def _continues(op, prev):
+    """May op join the statement of prev, which it can follow after '->'?
+    Not at layers with weights."""
+    return op.kind not in ("conv2d", "linear")
 
 
 def _render(ops, inp, outputs, used):
-    order = _schedule(ops)
-    last = order[-1]
-    single_last = len(outputs) == 1 and outputs[0] is last
-    for k, o in enumerate(order):
-        nxt = order[k + 1] if k + 1 < len(order) else None
-        chained = (len(o.users) == 1 and nxt is o.users[0][0] and _chain_input(nxt, o)
-                   and o not in outputs)
-        if not chained and not (o is last and single_last):
-            o.name = _tensor_name(o, used)
-    statements = []
-    for k, o in enumerate(order):
-        prev = order[k - 1] if k else None
-        chained = prev is not None and prev.name is None and _chain_input(o, prev)
-        if chained and (o.kind in ("add", "concat") or o.kind not in ("conv2d", "linear")):
-            statements[-1].append(o)
-        else:
-            statements.append([o])
-    lines = []
-    prev_result = inp
-    for k, st in enumerate(statements):
-        first = st[0]
-        if first.kind in ("add", "concat"):
-            parts, chained_from = [], None
-        elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):
-            parts, chained_from = [], prev_result
-        else:
-            parts, chained_from = [first.inputs[0].name], first.inputs[0]
-        for o in st:
-            parts.append(_render_op(o, chained_from))
-            chained_from = o
-        head = "%s = " % st[-1].name if st[-1].name else ""
-        lines.extend(_wrap(head, parts))
-        prev_result = st[-1]
-    if not single_last:
-        lines.append("output %s" % ", ".join(o.name for o in outputs))
-    return "\n".join(lines) + "\n"
-
-
-def network_name(path):
-    stem = os.path.splitext(os.path.basename(path))[0]
-    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)
-    if not IDENT.match(name):
-        name = "net_" + name
-    if name in RESERVED:
-        name = "net_" + name
-    return name
+    return cnn_text.render(ops, inp, outputs, used, Op, _tensor_name, fmt_label, _continues,
+                           ("add", "concat"))
 
 
 def convert(model_path, out_path, batch=1, input_weights=None):
@@ -2645,7 +2541,7 @@ def convert(model_path, out_path, batch=1, input_weights=None):
         conv.run()
     except Unsupported as u:
         raise UnsupportedModel([u])
-    ops = _remove_dead(conv.ops, conv.outputs)
+    ops = cnn_text.remove_dead(conv.ops, conv.outputs, Op)
     used = set(conv.used_labels) | {conv.input.name}
     body = _render(ops, conv.input, conv.outputs, used)
     tensors = []
@@ -2667,17 +2563,12 @@ def convert(model_path, out_path, batch=1, input_weights=None):
             "# outputs: %s" % ", ".join("%s %s" % (n, list(s)) for n, s in
                                         zip(conv.graph_outputs, conv.output_oshapes)),
             "# compile with --batch %d" % nbatch if nbatch != 1 else None,
-            "network %s" % network_name(out_path),
+            "network %s" % cnn_text.network_name(out_path, RESERVED),
             "input %s[%s]" % (conv.input.name, ", ".join(str(d) for d in conv.input.cshape[1:])),
             "weights %s" % fmt_value(os.path.basename(weights)),
             ""]
     text = "\n".join(h for h in head if h is not None) + "\n" + body
-    d = os.path.dirname(out_path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    write_safetensors(weights, tensors)
-    with open(out_path, "w") as f:
-        f.write(text)
+    cnn_text.write_network(out_path, text, weights, tensors)
     return {"text": text, "batch": nbatch, "weights": weights,
             "input_shape": conv.input_oshape, "output_shapes": conv.output_oshapes}
 

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+import cnn_text  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
 
 __all__ = ["export", "ExportError", "load_module", "layer_names"]
 
@@ -124,7 +125,7 @@ OPS = {"conv2d", "conv_transpose2d", "batchnorm", "relu", "relu6", "leaky_relu",
        "gelu", "layernorm", "scale", "pad", "channel_shuffle", "chunk", "narrow"}
 RESERVED = KEYWORDS | OPS
 
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENT = cnn_text.IDENT
 SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
 
 # The tensors of a layer cnnc reads, in state_dict order.
@@ -136,7 +137,7 @@ MAX_OUTPUTS = 16
 MAX_CONCAT = 125
 
 # The ops that take several tensors, as arguments.
-MULTI_INPUT = ("add", "mul", "sub", "concat")
+MULTI_INPUT = cnn_text.MULTI_INPUT
 
 REQUIRED = object()  # marks a function parameter without a default in bind()
 
@@ -892,6 +893,12 @@ def _conv2d(c, node, m):
             pad = tuple(t // 2 for t in totals)
     else:
         pad = _pair(m.padding, "padding")
+    return _conv_op(c, node, m, "conv2d", kernel, stride, pad, (0, 0), dilation)
+
+
+def _conv_op(c, node, m, kind, kernel, stride, pad, output_padding, dilation):
+    """The conv2d or conv_transpose2d of module m's input: the arguments that
+    differ from cnnc's defaults (output_padding is conv_transpose2d's)."""
     x = c.tensor(node, node.args[0])
     c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
     attrs = [(None, m.out_channels), ("kernel", kernel)]
@@ -899,13 +906,15 @@ def _conv2d(c, node, m):
         attrs.append(("stride", stride))
     if pad != (0, 0):
         attrs.append(("pad", pad))
+    if output_padding != (0, 0):
+        attrs.append(("output_padding", output_padding))
     if dilation != (1, 1):
         attrs.append(("dilation", dilation))
     if m.groups != 1:
         attrs.append(("groups", m.groups))
     if m.bias is None:
         attrs.append(("bias", False))
-    return c.op(node, "conv2d", [x], attrs, label=node.target, module=m)
+    return c.op(node, kind, [x], attrs, label=node.target, module=m)
 
 
 def _conv_transpose2d(c, node, m):
@@ -923,22 +932,8 @@ def _conv_transpose2d(c, node, m):
     pad = _pair(m.padding, "padding")
     output_padding = _pair(m.output_padding, "output_padding")
     dilation = _pair(m.dilation, "dilation")
-    x = c.tensor(node, node.args[0])
-    c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
-    attrs = [(None, m.out_channels), ("kernel", kernel)]
-    if stride != (1, 1):
-        attrs.append(("stride", stride))
-    if pad != (0, 0):
-        attrs.append(("pad", pad))
-    if output_padding != (0, 0):
-        attrs.append(("output_padding", output_padding))
-    if dilation != (1, 1):
-        attrs.append(("dilation", dilation))
-    if m.groups != 1:
-        attrs.append(("groups", m.groups))
-    if m.bias is None:
-        attrs.append(("bias", False))
-    return c.op(node, "conv_transpose2d", [x], attrs, label=node.target, module=m)
+    return _conv_op(c, node, m, "conv_transpose2d", kernel, stride, pad, output_padding,
+                    dilation)
 
 
 def _batchnorm(c, node, m):
@@ -1803,58 +1798,6 @@ METHOD_HANDLERS = {
 # From ops to .cnn text
 
 
-def _remove_dead(ops, outputs):
-    """Drop ops whose results are never used (iteratively), and fill users."""
-    live = set(id(o) for o in outputs)
-    for o in reversed(ops):
-        if id(o) in live:
-            for i in o.inputs:
-                live.add(id(i))
-    ops = [o for o in ops if id(o) in live]
-    for o in ops:
-        o.users = []
-    for o in ops:
-        for k, i in enumerate(o.inputs):
-            if isinstance(i, Op):
-                i.users.append((o, k))
-    return ops
-
-
-def _chain_input(op, prev):
-    """Can `op` follow `prev` after '->'? Only if it takes prev as its first
-    input; add and mul also as their second (a + b == b + a and a * b == b * a
-    exactly), sub never (a - b)."""
-    if not op.inputs:
-        return False
-    if op.inputs[0] is prev:
-        return True
-    return (op.kind in ("add", "mul") and op.inputs[1] is prev and op.inputs[0] is not prev)
-
-
-def _schedule(ops):
-    """Order ops so that chains stay together: after an op whose single user
-    can follow it with '->', emit that user next if its inputs are ready."""
-    done = set()
-    order = []
-
-    def ready(o):
-        return all(not isinstance(i, Op) or id(i) in done for i in o.inputs)
-
-    for start in ops:
-        o = start
-        while o is not None and id(o) not in done and ready(o):
-            order.append(o)
-            done.add(id(o))
-            nxt = None
-            if len(o.users) == 1:
-                u = o.users[0][0]
-                if _chain_input(u, o):
-                    nxt = u
-            o = nxt
-    assert len(order) == len(ops)
-    return order
-
-
 def _scope_of(node):
     """The module calls a node sits in, outermost first, without the node's
     own module for call_module nodes."""
@@ -1901,25 +1844,6 @@ def _tensor_name(op, used):
     return name
 
 
-def _render_op(op, chained_from):
-    """`label: op(args)`; in a chain the incoming tensor is left out of a
-    multi-input op's arguments."""
-    args = []
-    if op.kind in MULTI_INPUT:
-        rest = list(op.inputs)
-        if chained_from is not None:
-            rest.remove(chained_from)
-        args = [i.name for i in rest]
-    args += [v if k is None else "%s=%s" % (k, v) for k, v in op.attrs]
-    text = op.kind + ("(%s)" % ", ".join(args) if args else "")
-    if op.label is not None:
-        text = "%s: %s" % (fmt_label(op.label), text)
-    return text
-
-
-LINE = 100
-
-
 def _breaks_before(op, prev):
     """Start a new line (statement) at layers with weights, and at flatten
     unless it follows a global pooling."""
@@ -1928,76 +1852,16 @@ def _breaks_before(op, prev):
     return op.kind == "flatten" and prev.kind not in ("global_avgpool", "adaptive_avgpool")
 
 
+def _continues(op, prev):
+    """May op, which can follow prev after '->', join its statement? Within
+    one block, unless a new line starts before it."""
+    return op.kind in MULTI_INPUT or (op.group == prev.group and not _breaks_before(op, prev))
+
+
 def _render(ops, inp, outputs):
     """The body of the .cnn: chains, named tensors, comments per block."""
-    order = _schedule(ops)
-    used = {inp.name}
-    last = order[-1]
-    single_last = len(outputs) == 1 and outputs[0] is last
-
-    # Which values need a name: all but those whose single use follows them.
-    for k, o in enumerate(order):
-        nxt = order[k + 1] if k + 1 < len(order) else None
-        chained = (len(o.users) == 1 and nxt is o.users[0][0] and _chain_input(nxt, o)
-                   and o not in outputs)
-        if not chained and not (o is last and single_last):
-            o.name = _tensor_name(o, used)
-
-    # Statements: lists of ops, each continuing the previous with '->'.
-    statements = []
-    for k, o in enumerate(order):
-        prev = order[k - 1] if k else None
-        chained = prev is not None and prev.name is None and _chain_input(o, prev)
-        if chained and (o.kind in MULTI_INPUT or (
-                o.group == prev.group and not _breaks_before(o, prev))):
-            statements[-1].append(o)
-        else:
-            statements.append([o])
-
-    lines = []
-    prev_result = inp
-    prev_group = None
-    for k, st in enumerate(statements):
-        first = st[0]
-        if first.group != prev_group:
-            if lines:
-                lines.append("")
-            if first.group is not None:
-                lines.append("# %s (%s)" % first.group)
-            prev_group = first.group
-        # Where the chain starts: a multi-input op's arguments, implicitly the
-        # previous statement's result if that has no name (or is the input,
-        # for the first statement), or else a named source.
-        if first.kind in MULTI_INPUT:
-            parts = []
-            chained_from = None
-        elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):
-            parts = []
-            chained_from = prev_result
-        else:
-            parts = [first.inputs[0].name]
-            chained_from = first.inputs[0]
-        for o in st:
-            parts.append(_render_op(o, chained_from))
-            chained_from = o
-        head = "%s = " % st[-1].name if st[-1].name else ""
-        lines.extend(_wrap(head, parts))
-        prev_result = st[-1]
-
-    if not single_last:
-        lines.append("output %s" % ", ".join(o.name for o in outputs))
-    return "\n".join(lines) + "\n"
-
-
-def _wrap(head, parts):
-    """Join chain parts with ' -> ', continuing long lines with '    -> '."""
-    lines = [head + parts[0]]
-    for p in parts[1:]:
-        if len(lines[-1]) + 4 + len(p) > LINE:
-            lines.append("    -> " + p)
-        else:
-            lines[-1] += " -> " + p
-    return lines
+    return cnn_text.render(ops, inp, outputs, {inp.name}, Op, _tensor_name, fmt_label,
+                           _continues, MULTI_INPUT)
 
 
 # ---------------------------------------------------------------------------
@@ -2037,16 +1901,6 @@ def _layer_tensors(op, keep_masks):
 # export()
 
 
-def _network_name(path):
-    stem = os.path.splitext(os.path.basename(path))[0]
-    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)
-    if not IDENT.match(name):
-        name = "net_" + name
-    if name in RESERVED:
-        name = "net_" + name
-    return name
-
-
 def _convert(module, example_input):
     """Trace `module` in eval mode (its training flag restored) on
     `example_input` and map it to cnnc ops: (the fx GraphModule, the
@@ -2064,7 +1918,7 @@ def _convert(module, example_input):
         raise ExportError("forward() takes no input")
     if not conv.outputs:
         raise ExportError("forward() returns nothing")
-    ops = _remove_dead(conv.ops, conv.outputs)
+    ops = cnn_text.remove_dead(conv.ops, conv.outputs, Op)
     if not ops:
         raise ExportError("the network has no layers")
     for o in ops:
@@ -2082,7 +1936,7 @@ def layer_names(module, example_input):
     each layer's PyTorch result as the output of its fx node."""
     gm, _conv, ops = _convert(module, example_input)
     names, counts, out = set(), {}, []
-    for o in _schedule(ops):
+    for o in cnn_text.schedule(ops, Op):
         name = o.label
         while name is None or (o.label is None and name in names):
             counts[o.kind] = counts.get(o.kind, 0) + 1
@@ -2136,18 +1990,12 @@ def export(module, example_input, path, keep_masks=False):
             "# example input %s; %s parameters%s" % (
                 list(conv.input.shape), "{:,}".format(nparams),
                 "; pruning masks kept (NAME_orig, NAME_mask)" if keep_masks else ""),
-            "network %s" % _network_name(path),
+            "network %s" % cnn_text.network_name(path, RESERVED),
             "input %s[%s]" % (conv.input.name, ", ".join(str(d) for d in shape)),
             'weights %s' % fmt_value(os.path.basename(weights)),
             ""]
     text = "\n".join(head) + "\n" + body
-
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    write_safetensors(weights, tensors)
-    with open(path, "w") as f:
-        f.write(text)
+    cnn_text.write_network(path, text, weights, tensors)
     return text
 
 

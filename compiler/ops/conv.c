@@ -17,33 +17,14 @@ static const AttrSpec conv_args[] = {{"channels", A_INT, true},   {"kernel", A_P
 
 static bool conv_set_attrs(Node *n, const ArgSet *as)
 {
-    Attrs *a = &n->a;
-    const char *op = op_name(n->op);
-    Loc L = n->loc;
-    bool ok = get_int(as, "channels", 0, 1, &a->channels, op, L) &&
-              get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
-              get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) &&
-              get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L) &&
-              get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L) &&
-              get_int(as, "groups", 1, 1, &a->groups, op, L);
-    a->bias = get_bool(as, "bias", true);
-    return ok;
+    return get_conv_attrs(n, as, false);
 }
 
 static bool conv_infer(Node *n)
 {
-    const Tensor *in = n->in[0];
-    const Attrs *a = &n->a;
-    if (!need_rank(n, 4, "an image [N, C, H, W]"))
+    if (!need_rank(n, 4, "an image [N, C, H, W]") || !need_groups_divide(n))
         return false;
-    if (in->dims[1] % a->groups != 0 || a->channels % a->groups != 0) {
-        diag_error(n->loc,
-                   "conv2d '%s': groups=%lld must divide both the input channels (%lld) and "
-                   "the output channels (%lld)",
-                   n->name, (long long)a->groups, (long long)in->dims[1], (long long)a->channels);
-        return false;
-    }
-    return infer_window(n, a->channels, false);
+    return infer_window(n, n->a.channels, false);
 }
 
 /* weight [out, in/groups, kh, kw], bias [out] (with bias=true). */

@@ -62,19 +62,10 @@ static bool output_padding_ok(const ArgSet *as, const char *axis, int64_t op, in
 
 static bool convt_set_attrs(Node *n, const ArgSet *as)
 {
-    Attrs *a = &n->a;
-    const char *op = op_name(n->op);
-    Loc L = n->loc;
-    bool ok = get_int(as, "channels", 0, 1, &a->channels, op, L) &&
-              get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
-              get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) &&
-              get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L) &&
-              get_pair(as, "output_padding", 0, 0, 0, &a->oph, &a->opw, op, L) &&
-              get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L) &&
-              get_int(as, "groups", 1, 1, &a->groups, op, L);
-    a->bias = get_bool(as, "bias", true);
-    return ok && output_padding_ok(as, "height", a->oph, a->sh, a->dh, L) &&
-           output_padding_ok(as, "width", a->opw, a->sw, a->dw, L);
+    const Attrs *a = &n->a;
+    return get_conv_attrs(n, as, true) &&
+           output_padding_ok(as, "height", a->oph, a->sh, a->dh, n->loc) &&
+           output_padding_ok(as, "width", a->opw, a->sw, a->dw, n->loc);
 }
 
 /* (in - 1)*stride - 2*pad + dilation*(k - 1) + output_padding + 1; every
@@ -88,15 +79,8 @@ static bool convt_infer(Node *n)
 {
     const Tensor *in = n->in[0];
     const Attrs *a = &n->a;
-    if (!need_rank(n, 4, "an image [N, C, H, W]"))
+    if (!need_rank(n, 4, "an image [N, C, H, W]") || !need_groups_divide(n))
         return false;
-    if (in->dims[1] % a->groups != 0 || a->channels % a->groups != 0) {
-        diag_error(n->loc,
-                   "conv_transpose2d '%s': groups=%lld must divide both the input channels "
-                   "(%lld) and the output channels (%lld)",
-                   n->name, (long long)a->groups, (long long)in->dims[1], (long long)a->channels);
-        return false;
-    }
     int64_t oh = convt_out(in->dims[2], a->kh, a->sh, a->ph, a->oph, a->dh);
     int64_t ow = convt_out(in->dims[3], a->kw, a->sw, a->pw, a->opw, a->dw);
     if (oh < 1 || ow < 1) {
