@@ -448,7 +448,7 @@ def main(argv=None):
     out = args.out or os.path.join(ROOT, os.environ.get("BUILD", "build"), "models",
                                    "report.md")
 
-    load0 = _load()
+    load0, start = _load(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-models.")
     rows, blockers = [], []
     try:
@@ -479,10 +479,9 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write("# cnnc on real models (make check-models)\n\n")
-        f.write("%s; %s; load average %s at the start, %s at the end: a shared machine, "
-                "so the wall-clock times (cnnc s, cc s, the ms) move with its load.\n\n"
-                % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), _machine(), load0,
-                   _load()))
+        f.write("Started %s; %s; load average %s at the start, %s at the end: a shared "
+                "machine, so the wall-clock times (cnnc s, cc s, the ms) move with its load."
+                "\n\n" % (start, _machine(), load0, _load()))
         f.write("torch %s, torchvision %s; random weights (seed %d), batch 1; C MB (+ the "
                 "weights blob beside it, `--weights-as=auto`), cnnc s, "
                 "cc s and cc peak MB are -O2 / -O0; cc is `%s -O2`; max error is the largest "
