@@ -460,8 +460,9 @@ clean:
 # make check-models: torchvision's models (random weights) exported with torch2cnn,
 # compiled at -O2 and -O0, built with cc -O2, run and compared with PyTorch; a table
 # to stdout and $(BUILD)/models/report.md (tests/models/run.py). MODELS=resnet18,alexnet
-# to choose, MODELS_TIMEOUT=S per model (default 1800). The big ones (vgg11_bn,
-# wide_resnet50_2, alexnet) take minutes and GBs in gcc: run it niced on a shared machine.
+# to choose, MODELS_TIMEOUT=S per model (default 1800). Also times the -O2 program
+# against PyTorch frozen (1 thread, batch 1); all 25 take about 10 minutes: run it
+# niced on a shared machine.
 .PHONY: check-models
 check-models: all
 	/usr/bin/python3 tests/models/run.py $(if $(MODELS),--models $(MODELS)) \

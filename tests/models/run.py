@@ -12,15 +12,24 @@ export it with tools/torch2cnn.py, compile the .cnn with build/cnnc --main at
 memory), run both on a seeded input and compare every output with PyTorch's:
 |ours - torch| <= 1e-4 + 1e-3 * max|torch| (per output).
 
-Prints a table (model, parameters, C source size, cnnc seconds, cc seconds,
-cc peak MB, max error, status) to stdout and writes it as markdown, with every
-blocker the exporter reported, to --out (default $BUILD/models/report.md).
-Status: pass, fail (which stage and why), timeout, or blocked: the kinds the
-exporter cannot express, with their counts. Exits 1 if a model fails or times
-out (blocked models do not count: they are the exporter's report).
+Then it times the -O2 program (`prog --bench N`, its median_ms=) against
+torch.jit.freeze(torch.jit.trace(model)), both at one thread and batch 1,
+alternating in rounds (--bench-budget seconds per model, default 10; 0: no
+timing): wall-clock medians, so on a shared machine they move with its load.
 
-Big models (vgg11_bn, wide_resnet50_2, alexnet) take minutes and GBs in gcc:
-choose models with --models (or MODELS= in make) and run it niced.
+Prints a table (model, parameters, C source size + weights blob size, cnnc
+seconds, cc seconds, cc peak MB, max error, cnnc ms, PyTorch frozen ms,
+status) to stdout and writes it as markdown, with every blocker the exporter
+reported, to --out (default $BUILD/models/report.md).
+Status: pass, fail (which stage and why; also a cc that takes more than
+--cc-max-s wall-clock seconds, default 60, or more than --cc-max-mb MB, default
+2048), timeout, or blocked: the kinds the exporter cannot express, with their
+counts. Exits 1 if a model fails or times out (blocked models do not count:
+they are the exporter's report).
+
+Big models (vgg11_bn, wide_resnet50_2, alexnet) have their weights in a blob
+beside the C source (cnnc's default --weights-as=auto), so cc takes seconds and
+little memory; the whole list still takes a while: run it niced on a shared machine.
 """
 
 import argparse
@@ -29,10 +38,12 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -154,14 +165,14 @@ class Timeout(Exception):
     pass
 
 
-def _run(cmd, deadline, cwd=None):
+def _run(cmd, deadline, cwd=None, env=None):
     """Run `cmd` (its own process group, killed whole at the deadline);
     returns (status, seconds, output)."""
     left = deadline - time.monotonic()
     if left <= 0:
         raise Timeout()
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
     try:
         out, _ = p.communicate(timeout=left)
@@ -200,7 +211,7 @@ def _blocked_reason(e):
 def run_model(name, build, shape, args, work, deadline):
     """One row of the table (a dict), and the exporter's message if blocked."""
     row = {"model": name, "params": "", "c_mb": "", "cnnc_s": "", "cc_s": "", "cc_mb": "",
-           "err": "", "status": ""}
+           "err": "", "ours_ms": "", "torch_ms": "", "status": ""}
     torch.manual_seed(args.seed)
     model = build()
     row["params"] = "{:,}".format(sum(p.numel() for p in model.parameters()))
@@ -216,8 +227,6 @@ def run_model(name, build, shape, args, work, deadline):
     except ExportError as e:
         row["status"] = "blocked: " + _blocked_reason(e)
         return row, str(e)
-    del model
-    gc.collect()
     inp = os.path.join(d, "input.f32")
     x.numpy().astype("<f4").tofile(inp)
 
@@ -235,7 +244,10 @@ def run_model(name, build, shape, args, work, deadline):
                 row["status"] = "fail: cnnc %s: %s" % (opt, _first_lines(out, 2))
                 return row, None
             cnnc_s.append("%.1f" % secs)
-            c_mb.append("%.1f" % (os.path.getsize(c) / 1e6))
+            size = "%.2g" % (os.path.getsize(c) / 1e6)
+            if os.path.exists(c + ".weights"):  # --weights-as=incbin: the blob beside it
+                size += " + %.1f" % (os.path.getsize(c + ".weights") / 1e6)
+            c_mb.append(size)
             st, secs, out = _run(["/usr/bin/time", "-v", args.cc, "-std=c99", "-O2", c]
                                  + cflags + ["-o", prog] + libs, deadline)
             m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
@@ -244,6 +256,11 @@ def run_model(name, build, shape, args, work, deadline):
                 return row, None
             cc_s.append("%.1f" % secs)
             cc_mb.append("%.0f" % (int(m.group(1)) / 1024) if m else "?")
+            if secs > args.cc_max_s:
+                errs.append("cc (%s) took %.0f s > %g s" % (opt, secs, args.cc_max_s))
+            if m and int(m.group(1)) / 1024 > args.cc_max_mb:
+                errs.append("cc (%s) needed %.0f MB > %g MB"
+                            % (opt, int(m.group(1)) / 1024, args.cc_max_mb))
             got = os.path.join(d, "out_%s.f32" % tag)
             st, secs, out = _run([prog, inp, got], deadline)
             if st:
@@ -275,26 +292,120 @@ def run_model(name, build, shape, args, work, deadline):
                             % (opt, err, ATOL + RTOL * scale, scale))
     row["err"] = "%.2g (%.1g)" % (worst, worst_rel)
     row["status"] = "fail: " + "; ".join(errs) if errs else "pass"
+    if args.bench_budget > 0:
+        try:
+            ours, theirs = bench(os.path.join(d, "prog_O2"), inp, os.path.join(d, "bench.f32"),
+                                 model, x, args.bench_budget, deadline)
+            row["ours_ms"], row["torch_ms"] = "%.1f" % ours, "%.1f" % theirs
+        except Timeout:
+            row["status"] += "; timeout while timing"
+        except Exception as e:  # noqa: BLE001 - a timing that failed is a note, not a fail
+            row["torch_ms"] = "? (%s: %s)" % (type(e).__name__, str(e).splitlines()[0][:80])
     return row, None
+
+
+# ---------------------------------------------------------------------------
+# Timing: cnnc's -O2 program against PyTorch's frozen TorchScript, one thread
+
+
+def _one_thread():
+    """torch at one intra-op thread, and the OpenBLAS it calls for linear layers
+    (Debian's torch loads OpenBLAS as libblas.so.3 and libopenblas.so.0, each
+    with a pool as large as the machine unless told): as bench/bench.py does."""
+    import ctypes
+    torch.set_num_threads(1)
+    for lib in ("libblas.so.3", "libopenblas.so.0"):
+        try:
+            f = getattr(ctypes.CDLL(lib, mode=os.RTLD_NOLOAD), "openblas_set_num_threads")
+        except (OSError, AttributeError):
+            continue
+        f(1)
+
+
+def bench(prog, inp, out, model, x, budget_s, deadline):
+    """(cnnc ms, PyTorch frozen ms): medians over alternating rounds. Ours is
+    `prog --bench N` (its own warm-up of N/10 + 1 runs, then the median of N
+    runs, wall-clock), at one thread (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1);
+    PyTorch's is torch.jit.freeze(torch.jit.trace(model)) under torch.no_grad(),
+    torch.set_num_threads(1), two warm-up calls, then the median of n calls
+    (time.perf_counter). A calibration run of each sizes the rounds so that the
+    whole takes about budget_s seconds: three rounds, each side's share of a
+    round about budget_s / 8, at least 2 runs; the result is the median of
+    each side's round medians."""
+    _one_thread()
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+    def ours(n):
+        st, _, text = _run([prog, "--bench", str(n), inp, out], deadline, env=env)
+        m = re.search(r"median_ms=([0-9.eE+-]+)\s*$", text)
+        if st or not m:
+            raise RuntimeError("%s --bench: %s" % (os.path.basename(prog), _first_lines(text, 2)))
+        return float(m.group(1))
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        frozen = torch.jit.freeze(torch.jit.trace(model, x, strict=False))
+
+        def theirs(n, warmup=0):
+            for _ in range(warmup):
+                frozen(x)
+            times = []
+            for _ in range(n):
+                if time.monotonic() > deadline:
+                    raise Timeout()
+                t0 = time.perf_counter()
+                frozen(x)
+                times.append(time.perf_counter() - t0)
+            return statistics.median(times) * 1e3
+
+        est_ours = max(ours(1), 1e-3)
+        est_theirs = max(theirs(1, warmup=2), 1e-3)
+        share = budget_s * 1e3 / 8  # ms per side and round: 3 rounds + the calibration
+        n_ours = int(min(10000, max(2, share / est_ours)))
+        n_theirs = int(min(10000, max(2, share / est_theirs)))
+        mine, others = [], []
+        for _ in range(3):
+            mine.append(ours(n_ours))
+            time.sleep(0.01)
+            others.append(theirs(n_theirs, warmup=1))
+            time.sleep(0.01)
+    return statistics.median(mine), statistics.median(others)
 
 
 # ---------------------------------------------------------------------------
 # The table
 
-COLUMNS = [("model", "model"), ("params", "parameters"), ("c_mb", "C MB"),
+COLUMNS = [("model", "model"), ("params", "parameters"), ("c_mb", "C MB (+ blob MB)"),
            ("cnnc_s", "cnnc s"), ("cc_s", "cc s"), ("cc_mb", "cc peak MB"),
-           ("err", "max error (rel)"), ("status", "status")]
+           ("err", "max error (rel)"), ("ours_ms", "cnnc ms"),
+           ("torch_ms", "PyTorch frozen ms"), ("status", "status")]
+NUMERIC = ("params", "c_mb", "cnnc_s", "cc_s", "cc_mb", "err", "ours_ms", "torch_ms")
 
 
 def table(rows):
     head = "| " + " | ".join(t for _, t in COLUMNS) + " |"
-    sep = "|" + "|".join("---:" if k in ("params", "c_mb", "cnnc_s", "cc_s", "cc_mb", "err")
+    sep = "|" + "|".join("---:" if k in NUMERIC
                          else "---" for k, _ in COLUMNS) + "|"
     lines = [head, sep]
     for r in rows:
         lines.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k, _ in COLUMNS)
                      + " |")
     return "\n".join(lines)
+
+
+def _load():
+    """The 1, 5 and 15 minute load averages, as uptime prints them."""
+    return ", ".join("%.2f" % v for v in os.getloadavg())
+
+
+def _machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    return "%d cores (nproc), %s" % (len(os.sched_getaffinity(0)), cpu)
 
 
 def main(argv=None):
@@ -307,6 +418,13 @@ def main(argv=None):
     p.add_argument("--out", help="the markdown report (default $BUILD/models/report.md)")
     p.add_argument("--keep", metavar="DIR", help="keep the generated files in DIR")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bench-budget", type=float, default=10, metavar="S",
+                   help="seconds of timing per model, cnnc vs PyTorch frozen (default 10; "
+                   "0: no timing)")
+    p.add_argument("--cc-max-s", type=float, default=60, metavar="S",
+                   help="a cc taking longer (wall-clock) fails the model (default 60)")
+    p.add_argument("--cc-max-mb", type=float, default=2048, metavar="MB",
+                   help="a cc needing more (peak resident set) fails the model (default 2048)")
     p.add_argument("--cnnc", default=os.path.join(ROOT, os.environ.get("BUILD", "build"),
                                                   "cnnc"))
     p.add_argument("--cc", default=os.environ.get("CC", "cc"))
@@ -330,6 +448,7 @@ def main(argv=None):
     out = args.out or os.path.join(ROOT, os.environ.get("BUILD", "build"), "models",
                                    "report.md")
 
+    load0, start = _load(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-models.")
     rows, blockers = [], []
     try:
@@ -360,12 +479,21 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write("# cnnc on real models (make check-models)\n\n")
-        f.write("torch %s, torchvision %s; random weights (seed %d), batch 1; C MB, cnnc s, "
+        f.write("Started %s; %s; load average %s at the start, %s at the end: a shared "
+                "machine, so the wall-clock times (cnnc s, cc s, the ms) move with its load."
+                "\n\n" % (start, _machine(), load0, _load()))
+        f.write("torch %s, torchvision %s; random weights (seed %d), batch 1; C MB (+ the "
+                "weights blob beside it, `--weights-as=auto`), cnnc s, "
                 "cc s and cc peak MB are -O2 / -O0; cc is `%s -O2`; max error is the largest "
                 "absolute difference from PyTorch over both (rel: over the output's largest "
                 "magnitude); a pass needs at most "
-                "%g + %g * max|output| per output.\n\n"
-                % (torch.__version__, torchvision.__version__, args.seed, args.cc, ATOL, RTOL))
+                "%g + %g * max|output| per output, and cc within %g s and %g MB. cnnc ms: the -O2 "
+                "program's `--bench` median; PyTorch frozen ms: "
+                "`torch.jit.freeze(torch.jit.trace(model))`; both one thread, batch 1, "
+                "alternating in 3 rounds (about %g s per model), median of the round medians."
+                "\n\n"
+                % (torch.__version__, torchvision.__version__, args.seed, args.cc, ATOL, RTOL,
+                   args.cc_max_s, args.cc_max_mb, args.bench_budget))
         f.write(text + "\n")
         if blockers:
             f.write("\n## What the exporter reported\n")
