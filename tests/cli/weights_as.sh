@@ -37,7 +37,7 @@ check "two incbin networks link into one program (also with -flto); hidden symbo
     '$cnnc' wa.cnn --weights-as=incbin --name n1 -o n1.c && '$cnnc' wa.cnn --weights-as=incbin --name n2 -o n2.c &&
     printf '#include \"n1.h\"\n#include \"n2.h\"\n#include <stdint.h>\nint main(void) { static float x[192], a[10], b[10]; n1_run(x, a); n2_run(x, b); return 0; }\n' > two.c &&
     $ccs -std=c99 -Wall -Wextra -pedantic -Werror -O2 two.c n1.c n2.c \$('$cnnc' --cflags) -o two \$('$cnnc' --libs) && ./two &&
-    gcc -std=c99 -O2 -flto -flto-partition=max two.c n1.c n2.c \$('$cnnc' --cflags) -o two-lto \$('$cnnc' --libs) &&
+    $ccs -std=c99 -O2 -flto -flto-partition=max two.c n1.c n2.c \$('$cnnc' --cflags) -o two-lto \$('$cnnc' --libs) &&
     ./two-lto && $ccs -c n1.c \$('$cnnc' --cflags) -o n1.o && readelf -sW n1.o | grep -E ' OBJECT +GLOBAL +HIDDEN .* n1_weights\$' &&
     a=\$(nm two | awk '\$3 == \"n2_weights\" { print \$1 }') && test -n \"\$a\" && test \$((0x\$a % 64)) -eq 0"
 check "--weights-as=file: the blob beside the .c, loaded at run time, bit-exact" bash -c "
