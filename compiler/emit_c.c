@@ -103,12 +103,17 @@ static bool runs_in_place(const Node *n)
     return false;
 }
 
-/* One static function per layer: the signature, then the op's body. */
+/* One static function per layer: the signature, then the op's body. The
+ * function is written to a buffer of its own, so that file-scope text the
+ * op's emitter asks for (e->file_scope) can go before it. */
 static void emit_layer(Emitter *e, const Node *n)
 {
     char shape_in[160], shape_out[160];
     char *fn = layer_fn(n);
-    sb_printf(e->sb, "\n/* %s: %s %s -> %s */\n", comment_safe(e, n->name), op_name(n->op),
+    StrBuf layer = {0}, file_scope = {0}, *file = e->sb;
+    e->sb = &layer;
+    e->file_scope = &file_scope;
+    sb_printf(e->sb, "/* %s: %s %s -> %s */\n", comment_safe(e, n->name), op_name(n->op),
               ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
@@ -121,8 +126,10 @@ static void emit_layer(Emitter *e, const Node *n)
         sb_printf(&ins, "const float *%sin%d, ", restrict_kw, i);
     if (n->nin > 1)
         ins.data[ins.len - 2] = '\0';
-    open_block(e, "static void %s(%s, float *%sout%s)", fn, ins.data, restrict_kw, scratch);
+    char *params = xasprintf("%s, float *%sout%s", ins.data, restrict_kw, scratch);
     sb_free(&ins);
+    open_block(e, "static void %s(%s)", fn, params);
+    e->layer_params = params;
     e->indent--;
     out(e, "{");
     e->indent++;
@@ -131,6 +138,16 @@ static void emit_layer(Emitter *e, const Node *n)
         die("no emitter for %s", op_name(n->op));
     def->emit(e, n);
     close_brace(e);
+    e->sb = file;
+    sb_puts(file, "\n");
+    if (file_scope.len)
+        sb_puts(file, file_scope.data);
+    sb_puts(file, layer.data);
+    e->layer_params = NULL;
+    e->file_scope = NULL;
+    sb_free(&file_scope);
+    sb_free(&layer);
+    free(params);
     free(fn);
 }
 

@@ -498,42 +498,10 @@ static void emit_blocked_body(Emitter *e, const Node *n)
     close_brace(e);
 }
 
-/* Where `static void FN(` of the layer function being emitted starts in
- * the generated file (its newline before), found from the end: the layer
- * function is the last thing in it. */
-static size_t layer_start(const Emitter *e, const char *fn)
-{
-    char *key = xasprintf("\nstatic void %s(", fn);
-    const StrBuf *sb = e->sb;
-    size_t klen = strlen(key);
-    for (size_t i = sb->len >= klen ? sb->len - klen + 1 : 0; i-- > 0;)
-        if (memcmp(sb->data + i, key, klen) == 0) {
-            free(key);
-            return i;
-        }
-    die("emit_conv: no layer function %s", fn);
-}
-
-/* Insert `text` into the generated file before the layer function being
- * emitted (before its comment line), at file scope. */
-static void insert_before_layer(Emitter *e, const char *fn, const char *text)
-{
-    StrBuf *sb = e->sb;
-    size_t at = layer_start(e, fn), n = strlen(text), old = sb->len;
-    while (at > 0 && sb->data[at - 1] != '\n') /* the start of the comment line */
-        at--;
-    sb_write(sb, text, n); /* room for it */
-    memmove(sb->data + at + n, sb->data + at, old - at);
-    memcpy(sb->data + at, text, n);
-}
-
 /* The layer function's signature line, for a copy named FN_SFX. */
 static char *layer_signature(const Emitter *e, const char *fn, const char *sfx)
 {
-    size_t at = layer_start(e, fn);
-    const char *args = e->sb->data + at + strlen("\nstatic void (") + strlen(fn);
-    const char *eol = strchr(args, '\n');
-    return xasprintf("static void %s_%s(%.*s", fn, sfx, (int)(eol - args), args);
+    return xasprintf("static void %s_%s(%s)", fn, sfx, e->layer_params);
 }
 
 /* The arguments the layer passes on to a copy: in, out and scratch when
@@ -589,7 +557,7 @@ static void emit_isa_copies(Emitter *e, const Node *n, void (*body)(Emitter *, c
     sb_puts(&copies, "#endif /* !__AVX512F__ */\n#endif\n\n");
     e->sb = saved;
     e->indent = indent;
-    insert_before_layer(e, fn, copies.data);
+    sb_puts(e->file_scope, copies.data); /* before the layer, at file scope */
     sb_free(&copies);
     /* the layer: the copy for this CPU, or the portable kernel */
     sb_printf(e->sb, "#ifdef %s_TILES\n", e->NET);

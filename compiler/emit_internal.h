@@ -54,6 +54,11 @@ typedef struct Emitter {
     int threads;  /* --threads: > 1 emits OpenMP work sharing */
     bool dump;    /* --dump-tensors */
     StrBuf label; /* comment_safe()'s result */
+    /* While a layer function is emitted (emit_c.c's emit_layer): its
+     * parameter list ("const float *restrict in, float *restrict out"), and
+     * file-scope text its emitter wants before it (helper functions). */
+    const char *layer_params;
+    StrBuf *file_scope;
 } Emitter;
 
 /* One line of generated code at the current indentation. */
