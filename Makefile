@@ -227,7 +227,8 @@ FORCE:
 #   unit 3.7 (with its build), errors 5.4, ir 2.5, cli 5.3, install-test 3.8,
 #   determinism 8.9, bench-smoke 5.3, valgrind 41 (serial: 8 programs)
 #   golden, 127 cases: -O0 49, -O2 47 (resnet18 7, the other 126 under 3 each),
-#     noblas -O2 45, threads -O2 56
+#     noblas -O2 45 (now only the cases whose C calls BLAS, GOLDEN_NEEDS:
+#     64 of 163, 51 CPU s, 2026-12-05), threads -O2 56
 #   SAN: unit ~3, errors 18, cli 22, ir 7.7, determinism 28;
 #     golden, the 121 small cases: -O0 ~82, -O2 ~89; the 6 large ones
 #     at -O0 / -O2: resnet18 33 / 26, resnet18_batch2 ~33 / ~27, the
@@ -317,7 +318,8 @@ NOBLAS_BUILD := $(BUILD)/noblas
 golden-noblas:
 	@$(MAKE) --no-print-directory BLAS=none BUILD=$(NOBLAS_BUILD) $(NOBLAS_BUILD)/cnnc \
 	    $(NOBLAS_BUILD)/tools/f32cmp $(NOBLAS_BUILD)/tools/f32gen
-	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 bash tests/run-golden.sh $(CASES)
+	@GOLDEN_BUILD=$(CURDIR)/$(NOBLAS_BUILD) GOLDEN_OPT=-O2 GOLDEN_NEEDS='cnnrt_sgem[mv]' \
+	    bash tests/run-golden.sh $(CASES)
 
 # Generated code with --threads 2, compiled with OpenMP (passive waiting, so a
 # busy machine does not make the threads spin against each other).

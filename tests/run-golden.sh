@@ -33,9 +33,11 @@
 # e.g. "-fsanitize=address,undefined -g"), GOLDEN_TIMEOUT (seconds per program
 # run, default 60), GOLDEN_OPT (cnnc option sets to try, space-separated; e.g.
 # GOLDEN_OPT="-O2 -O2,-fno-fuse-pool", commas becoming spaces within one set),
-# GOLDEN_JOBS (runs at a time).
+# GOLDEN_JOBS (runs at a time), GOLDEN_NEEDS (an extended regular expression:
+# a run whose generated C does not match it stops after cnnc and is counted as
+# skipped; `make golden-noblas` runs only the cases that call BLAS).
 #
-# Prints "PASS <case> <opt>" or "FAIL <case> <opt>: <stage>: <first lines of the
+# Prints "PASS <case> <opt>", "SKIP <case> <opt>" or "FAIL <case> <opt>: <stage>: <first lines of the
 # error>" per run, then "N passed, M failed". Exits 1 if any run failed, 2 on a
 # setup error.
 
@@ -121,6 +123,7 @@ limited() {
 
 passed=0
 failed=0
+skipped=0
 fail() { # case stage message
     echo "FAIL $1: $2: $3"
     failed=$((failed + 1))
@@ -167,6 +170,12 @@ run_case() {
         [ $st -eq 124 ] && echo "cnnc timed out after ${TIMEOUT}s" >>"$log"
         [ $st -eq 0 ] && echo "cnnc exited 0 but wrote no net.c" >>"$log"
         fail "$name" cnnc "$(summary "$log")"
+        return
+    fi
+
+    if [ -n "${GOLDEN_NEEDS:-}" ] && ! grep -Eq -e "$GOLDEN_NEEDS" "$work/net.c"; then
+        echo "SKIP $name"
+        rm -rf "$work"
         return
     fi
 
@@ -264,11 +273,16 @@ for i in "${!runs[@]}"; do
     printf '%s\n' "$line"
     case $line in
     "PASS "*) passed=$((passed + 1)) ;;
+    "SKIP "*) skipped=$((skipped + 1)) ;;
     *) failed=$((failed + 1)) ;;
     esac
 done
 wait "$xpid"
 xpid=
 
-echo "$passed passed, $failed failed"
+if [ $skipped -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped (generated C does not match GOLDEN_NEEDS)"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ $failed -eq 0 ]
