@@ -20,6 +20,13 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
             *v = (Value){.kind = V_PAIR, .i = v->i, .j = v->i};
         ok = v->kind == V_PAIR;
         break;
+    case A_PADS:
+        if (v->kind == V_INT)
+            *v = (Value){.kind = V_QUAD, .i = v->i, .j = v->i, .k = v->i, .l = v->i};
+        else if (v->kind == V_PAIR)
+            *v = (Value){.kind = V_QUAD, .i = v->i, .j = v->j, .k = v->i, .l = v->j};
+        ok = v->kind == V_QUAD;
+        break;
     case A_FLOAT:
         if (v->kind == V_INT)
             *v = (Value){.kind = V_FLOAT, .f = (double)v->i};
@@ -38,7 +45,9 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
     if (!ok) {
         static const char *want[] = {"an integer", "an integer or a pair (h, w)",
                                      "a number",   "true or false",
-                                     "a string",   "a number"};
+                                     "a string",   "a number",
+                                     "an integer, a pair (h, w) or four pads (top, left, "
+                                     "bottom, right)"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    value_kind_name(v->kind));
     }
@@ -152,6 +161,23 @@ bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, 
     return true;
 }
 
+bool get_pads(const ArgSet *as, Attrs *a, const char *op, Loc layer_loc)
+{
+    int k = spec_index(as->spec, "pad");
+    Value v = as->set[k] ? as->val[k] : (Value){.kind = V_QUAD};
+    int64_t side[4] = {v.i, v.j, v.k, v.l};
+    for (int i = 0; i < 4; i++) {
+        if (side[i] < 0 || side[i] > ((int64_t)1 << 31)) {
+            diag_error(as->set[k] ? as->loc[k] : layer_loc, "%s: 'pad' must be %s %lld, not %lld",
+                       op, side[i] < 0 ? "at least" : "at most",
+                       side[i] < 0 ? 0LL : (long long)((int64_t)1 << 31), (long long)side[i]);
+            return false;
+        }
+    }
+    a->ph = v.i, a->pw = v.j, a->pb = v.k, a->pr = v.l;
+    return true;
+}
+
 bool get_bool(const ArgSet *as, const char *name, bool def)
 {
     int k = spec_index(as->spec, name);
@@ -167,7 +193,7 @@ bool get_conv_attrs(Node *n, const ArgSet *as, bool output_padding)
         get_int(as, "channels", 0, 1, &a->channels, op, L) &&
         get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
         get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) &&
-        get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L) &&
+        get_pads(as, a, op, L) &&
         (!output_padding || get_pair(as, "output_padding", 0, 0, 0, &a->oph, &a->opw, op, L)) &&
         get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L) &&
         get_int(as, "groups", 1, 1, &a->groups, op, L);

@@ -14,7 +14,9 @@
 #include "expr.h"
 #include "ir.h"
 
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM } AttrKind; /* A_NUM: int or float */
+/* A_NUM: int or float; A_PADS: an integer, a pair (h, w) or four pads
+ * (top, left, bottom, right) */
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM, A_PADS } AttrKind;
 
 typedef struct AttrSpec {
     const char *name;
@@ -55,6 +57,9 @@ bool get_int(const ArgSet *as, const char *name, int64_t def, int64_t min, int64
              const char *op, Loc layer_loc);
 bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, int64_t min,
               int64_t *h, int64_t *w, const char *op, Loc layer_loc);
+/* Fetch `pad` (A_PADS, default 0) into a->ph, pw, pb, pr (top, left, bottom,
+ * right), each at least 0 and at most 2^31; the error points at the argument. */
+bool get_pads(const ArgSet *as, Attrs *a, const char *op, Loc layer_loc);
 bool get_bool(const ArgSet *as, const char *name, bool def);
 double get_float(const ArgSet *as, const char *name, double def);
 /* The attributes conv2d and conv_transpose2d share, in their argument

@@ -616,7 +616,7 @@ static DwBand dw_band(const ConvShape *s, long long R)
 {
     DwBand d;
     d.R = R;
-    d.WQ = (s->W + 2 * s->PW + s->SW - 1) / s->SW;
+    d.WQ = (s->W + s->PW + s->PR + s->SW - 1) / s->SW;
     d.RQ = ((R - 1) * s->SH + (s->KH - 1) * s->DH + s->SH) / s->SH;
     d.P = s->SH * s->SW * d.RQ * d.WQ;
     d.L = ((R - 1) * d.WQ + s->OW + 15) / 16 * 16;

@@ -13,7 +13,8 @@
 
 const char *value_kind_name(ValKind k)
 {
-    static const char *names[] = {"an integer", "a float", "a boolean", "a string", "a pair"};
+    static const char *names[] = {"an integer", "a float", "a boolean", "a string", "a pair",
+                                  "four integers"};
     return names[k];
 }
 
@@ -169,18 +170,28 @@ static bool eval(const Env *s, const Expr *e, Value *out)
     case EX_BINOP:
         return eval_binop(s, e, out);
     case EX_TUPLE: {
-        Value a, b;
-        if (e->nitems != 2) {
-            diag_error(e->loc, "expected a pair (h, w), not %d values", e->nitems);
+        /* a pair (h, w), or four integers (top, left, bottom, right) for pad= */
+        Value v[4];
+        if (e->nitems != 2 && e->nitems != 4) {
+            diag_error(e->loc,
+                       "expected a pair (h, w) or four pads (top, left, bottom, right), not %d "
+                       "values",
+                       e->nitems);
             return false;
         }
-        if (!eval(s, e->items[0], &a) || !eval(s, e->items[1], &b))
-            return false;
-        if (a.kind != V_INT || b.kind != V_INT) {
-            diag_error(e->loc, "a pair must hold two integers");
-            return false;
+        for (int i = 0; i < e->nitems; i++) {
+            if (!eval(s, e->items[i], &v[i]))
+                return false;
+            if (v[i].kind != V_INT) {
+                diag_error(e->loc, "a %s must hold %s integers",
+                           e->nitems == 2 ? "pair" : "4-tuple", e->nitems == 2 ? "two" : "four");
+                return false;
+            }
         }
-        *out = (Value){.kind = V_PAIR, .i = a.i, .j = b.i};
+        if (e->nitems == 2)
+            *out = (Value){.kind = V_PAIR, .i = v[0].i, .j = v[1].i};
+        else
+            *out = (Value){.kind = V_QUAD, .i = v[0].i, .j = v[1].i, .k = v[2].i, .l = v[3].i};
         return true;
     }
     }

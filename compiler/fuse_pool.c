@@ -55,8 +55,8 @@
 
 static bool small_pool(const Attrs *a)
 {
-    const int64_t steps[] = {a->sh, a->sw, a->ph, a->pw, a->dh, a->dw};
-    for (int i = 0; i < 6; i++)
+    const int64_t steps[] = {a->sh, a->sw, a->ph, a->pw, a->pb, a->pr, a->dh, a->dw};
+    for (int i = 0; i < 8; i++)
         if (steps[i] > FUSE_POOL_MAX_STEP)
             return false;
     return a->kh <= FUSE_POOL_MAX_WINDOW && a->kw <= FUSE_POOL_MAX_WINDOW &&

@@ -182,6 +182,22 @@ void ir_dot_channels(const Node *n, const char *unit, FILE *f)
         fprintf(f, " %lld\u2192%lld %s (%lld pruned)", before, now, unit, before - now);
 }
 
+const char *ir_pad_str(const Attrs *a, const char *sep, char *buf, size_t size)
+{
+    if (a->pb == a->ph && a->pr == a->pw)
+        snprintf(buf, size, "(%lld%s%lld)", (long long)a->ph, sep, (long long)a->pw);
+    else
+        snprintf(buf, size, "(%lld%s%lld%s%lld%s%lld)", (long long)a->ph, sep, (long long)a->pw,
+                 sep, (long long)a->pb, sep, (long long)a->pr);
+    return buf;
+}
+
+void ir_print_pad(const Attrs *a, FILE *f)
+{
+    char buf[96];
+    fprintf(f, " pad=%s", ir_pad_str(a, ",", buf, sizeof buf));
+}
+
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow)
 {
     *oh = n->fuse.pool ? n->fuse.conv_dims[2] : n->out->dims[2];

@@ -87,7 +87,8 @@ typedef struct Const {
 /* Attributes of every op in one plain struct; each op reads the fields it needs. */
 typedef struct Attrs {
     int64_t channels; /* conv2d: output channels; linear: output features */
-    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw; /* ph, pw: the top and left pad */
+    int64_t pb, pr;         /* conv2d, conv_transpose2d, pools: the bottom and right pad */
     int64_t groups;
     int64_t oph, opw;       /* conv_transpose2d: output_padding */
     bool bias;              /* conv2d, linear */
@@ -228,6 +229,11 @@ bool infer_shape(Node *n);
 bool ir_infer_node(Node *n);
 /* The convolution's own output height and width (before any fused pool). */
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
+/* A node's pad as "(h<sep>w)", or "(top<sep>left<sep>bottom<sep>right)" where
+ * a side differs from its opposite (sep "," in --emit=ir, ", " in messages). */
+const char *ir_pad_str(const Attrs *a, const char *sep, char *buf, size_t size);
+/* --emit=ir's " pad=(h,w)" or " pad=(top,left,bottom,right)". */
+void ir_print_pad(const Attrs *a, FILE *f);
 /* The layer whose output node n writes: the last layer fused into it
  * ("relu_1" for conv1 +bn1 +relu_1), or n itself. */
 const char *ir_result_name(const Node *n);

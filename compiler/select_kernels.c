@@ -111,7 +111,8 @@ static void select_conv(Node *n)
     if (macs_per_group * a->groups < DIRECT_MAX_MACS)
         return;
     bool pointwise =
-        a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 && a->pw == 0;
+        a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 && a->pw == 0 &&
+        a->pb == 0 && a->pr == 0;
     if (cin_g == 1 && cout_g == 1)
         n->kernel = KERNEL_DEPTHWISE;
     else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
@@ -225,8 +226,8 @@ void sparse_conv_layout(const Node *n, SparseConv *sc)
     const Tensor *in = n->in[0];
     int64_t oh, ow, c = in->dims[1];
     ir_conv_out_hw(n, &oh, &ow);
-    sc->hq = (in->dims[2] + 2 * a->ph + a->sh - 1) / a->sh;
-    sc->wq = (in->dims[3] + 2 * a->pw + a->sw - 1) / a->sw;
+    sc->hq = (in->dims[2] + a->ph + a->pb + a->sh - 1) / a->sh;
+    sc->wq = (in->dims[3] + a->pw + a->pr + a->sw - 1) / a->sw;
     sc->block = sparse_block(oh * sc->wq);
     sc->plane = round_up(oh * sc->wq, sc->block);
     /* all phases, and as far as the farthest tap of any phase is read from
@@ -311,8 +312,8 @@ static bool sparse_fits(const Node *n)
      * overflow 64 bits. A product of integers below 2^53 is exact in a double. */
     const Attrs *a = &n->a;
     const Tensor *in = n->in[0];
-    double hq = (double)((in->dims[2] + 2 * a->ph + a->sh - 1) / a->sh);
-    double wq = (double)((in->dims[3] + 2 * a->pw + a->sw - 1) / a->sw);
+    double hq = (double)((in->dims[2] + a->ph + a->pb + a->sh - 1) / a->sh);
+    double wq = (double)((in->dims[3] + a->pw + a->pr + a->sw - 1) / a->sw);
     if ((double)a->sh * (double)a->sw * (double)in->dims[1] * hq * wq >= (double)limit)
         return false;
     SparseConv sc;
@@ -370,7 +371,7 @@ ConvShape conv_shape(const Node *n)
     s.W = n->in[0]->dims[3], s.OC = a->channels, s.OH = oh, s.OW = ow, s.G = a->groups;
     s.cin_g = s.C / s.G, s.cout_g = s.OC / s.G;
     s.KH = a->kh, s.KW = a->kw, s.SH = a->sh, s.SW = a->sw;
-    s.PH = a->ph, s.PW = a->pw, s.DH = a->dh, s.DW = a->dw;
+    s.PH = a->ph, s.PW = a->pw, s.PR = a->pr, s.DH = a->dh, s.DW = a->dw;
     s.OCB = s.cout_g > 16 && s.KH * s.KW > 1 ? 32 : 16;
     s.NJ = s.OCB == 32 ? 7 : 12;
     s.PF = false;

@@ -40,16 +40,18 @@ bool infer_elementwise(Node *n)
     return set_out(n, n->in[0]->rank, n->in[0]->dims);
 }
 
-/* (in + 2*pad - dil*(k-1) - 1) / stride + 1, rounded down, or up with
- * ceil_mode, where a last window starting in the right padding is dropped. */
-int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil, bool ceil)
+/* (in + pad0 + pad1 - dil*(k-1) - 1) / stride + 1, rounded down, or up with
+ * ceil_mode, where a last window starting in the end padding is dropped
+ * (PyTorch's rule: starting at or after in + pad0). */
+int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad0, int64_t pad1, int64_t dil,
+                   bool ceil)
 {
     int64_t span = dil * (k - 1) + 1; /* all factors <= 2^31: no overflow */
-    int64_t padded = in + 2 * pad;
+    int64_t padded = in + pad0 + pad1;
     if (span > padded)
         return -1;
     int64_t out = (padded - span + (ceil ? s - 1 : 0)) / s + 1;
-    if (ceil && (out - 1) * s >= in + pad)
+    if (ceil && (out - 1) * s >= in + pad0)
         out--;
     return out;
 }
@@ -58,25 +60,26 @@ bool infer_window(Node *n, int64_t channels, bool pool)
 {
     const Tensor *in = n->in[0];
     const Attrs *a = &n->a;
-    if (pool && (a->ph * 2 > a->kh || a->pw * 2 > a->kw)) {
-        diag_error(n->loc, "%s '%s': pad (%lld, %lld) must be at most half the kernel (%lld, %lld)",
-                   op_name(n->op), n->name, (long long)a->ph, (long long)a->pw, (long long)a->kh,
-                   (long long)a->kw);
+    char pads[96];
+    ir_pad_str(a, ", ", pads, sizeof pads);
+    if (pool && (a->ph >= a->kh || a->pb >= a->kh || a->pw >= a->kw || a->pr >= a->kw)) {
+        diag_error(n->loc, "%s '%s': pad %s must be smaller than the kernel (%lld, %lld)",
+                   op_name(n->op), n->name, pads, (long long)a->kh, (long long)a->kw);
         return false;
     }
-    int64_t oh = window_out(in->dims[2], a->kh, a->sh, a->ph, a->dh, pool && a->ceil_mode);
-    int64_t ow = window_out(in->dims[3], a->kw, a->sw, a->pw, a->dw, pool && a->ceil_mode);
+    bool ceil = pool && a->ceil_mode;
+    int64_t oh = window_out(in->dims[2], a->kh, a->sh, a->ph, a->pb, a->dh, ceil);
+    int64_t ow = window_out(in->dims[3], a->kw, a->sw, a->pw, a->pr, a->dw, ceil);
     if (oh < 1 || ow < 1) {
         char buf[160];
         int64_t eh = a->dh * (a->kh - 1) + 1, ew = a->dw * (a->kw - 1) + 1;
         diag_error(n->loc,
                    "%s '%s': the %skernel %lldx%lld is larger than the padded input %lldx%lld "
-                   "(input '%s' is %s, pad (%lld, %lld))",
+                   "(input '%s' is %s, pad %s)",
                    op_name(n->op), n->name, (a->dh > 1 || a->dw > 1) ? "dilated " : "",
-                   (long long)eh, (long long)ew, (long long)(in->dims[2] + 2 * a->ph),
-                   (long long)(in->dims[3] + 2 * a->pw), in->label,
-                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), (long long)a->ph,
-                   (long long)a->pw);
+                   (long long)eh, (long long)ew, (long long)(in->dims[2] + a->ph + a->pb),
+                   (long long)(in->dims[3] + a->pw + a->pr), in->label,
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), pads);
         return false;
     }
     int64_t dims[4] = {in->dims[0], channels, oh, ow};

@@ -18,7 +18,8 @@ bool need_rank(const Node *n, int rank, const char *what);
 bool infer_elementwise(Node *n);
 /* Output length of a sliding window (conv or pool), PyTorch's formula; -1 if
  * the (dilated) kernel does not fit in the padded input. */
-int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil, bool ceil);
+int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t pad0, int64_t pad1, int64_t dil,
+                   bool ceil);
 /* A sliding window over an image, n->a's kernel, stride, pad and dilation:
  * [N, channels, OH, OW]. A pool also checks its pad and honours ceil_mode. */
 bool infer_window(Node *n, int64_t channels, bool pool);

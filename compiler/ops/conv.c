@@ -11,7 +11,7 @@
 #include "weights.h"
 
 static const AttrSpec conv_args[] = {{"channels", A_INT, true},   {"kernel", A_PAIR, true},
-                                     {"stride", A_PAIR, false},   {"pad", A_PAIR, false},
+                                     {"stride", A_PAIR, false},   {"pad", A_PADS, false},
                                      {"dilation", A_PAIR, false}, {"groups", A_INT, false},
                                      {"bias", A_BOOL, false},     {NULL, 0, 0}};
 
@@ -45,11 +45,11 @@ static void conv_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_M
 static void conv_print(const Node *n, FILE *f)
 {
     const Attrs *a = &n->a;
-    fprintf(f, " channels=%lld kernel=(%lld,%lld) stride=(%lld,%lld) pad=(%lld,%lld)"
-               " dilation=(%lld,%lld) groups=%lld bias=%s",
-            (long long)a->channels, (long long)a->kh, (long long)a->kw, (long long)a->sh,
-            (long long)a->sw, (long long)a->ph, (long long)a->pw, (long long)a->dh,
-            (long long)a->dw, (long long)a->groups, a->bias ? "true" : "false");
+    fprintf(f, " channels=%lld kernel=(%lld,%lld) stride=(%lld,%lld)", (long long)a->channels,
+            (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw);
+    ir_print_pad(a, f);
+    fprintf(f, " dilation=(%lld,%lld) groups=%lld bias=%s", (long long)a->dh, (long long)a->dw,
+            (long long)a->groups, a->bias ? "true" : "false");
 }
 
 /* One MAC per weight use, over the convolution's own output (before a fused pool). */
@@ -73,7 +73,8 @@ static void conv_init_range(const Node *n, int p, InitScheme init, double *lo, d
  * no channels across groups, so it neither absorbs nor drops any. */
 static bool conv_absorbs(const Node *n, float c)
 {
-    return n->a.groups == 1 && (c == 0.0f || (n->a.ph == 0 && n->a.pw == 0));
+    return n->a.groups == 1 && (c == 0.0f || (n->a.ph == 0 && n->a.pw == 0 &&
+                                                 n->a.pb == 0 && n->a.pr == 0));
 }
 
 static bool conv_fixed_channels(const Node *n)

@@ -43,7 +43,7 @@
 
 static const AttrSpec convt_args[] = {
     {"channels", A_INT, true}, {"kernel", A_PAIR, true},          {"stride", A_PAIR, false},
-    {"pad", A_PAIR, false},    {"output_padding", A_PAIR, false}, {"dilation", A_PAIR, false},
+    {"pad", A_PADS, false},    {"output_padding", A_PAIR, false}, {"dilation", A_PAIR, false},
     {"groups", A_INT, false},  {"bias", A_BOOL, false},           {NULL, 0, 0}};
 
 /* PyTorch: "output padding must be smaller than either stride or dilation". */
@@ -68,11 +68,12 @@ static bool convt_set_attrs(Node *n, const ArgSet *as)
            output_padding_ok(as, "width", a->opw, a->sw, a->dw, n->loc);
 }
 
-/* (in - 1)*stride - 2*pad + dilation*(k - 1) + output_padding + 1; every
- * factor is at most 2^31 and in at most 2^30, so no term overflows. */
-static int64_t convt_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t op, int64_t d)
+/* (in - 1)*stride - pad_begin - pad_end + dilation*(k - 1) + output_padding + 1;
+ * every factor is at most 2^31 and in at most 2^30, so no term overflows. */
+static int64_t convt_out(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t op,
+                         int64_t d)
 {
-    return (in - 1) * s - 2 * p + d * (k - 1) + op + 1;
+    return (in - 1) * s - p0 - p1 + d * (k - 1) + op + 1;
 }
 
 static bool convt_infer(Node *n)
@@ -81,16 +82,16 @@ static bool convt_infer(Node *n)
     const Attrs *a = &n->a;
     if (!need_rank(n, 4, "an image [N, C, H, W]") || !need_groups_divide(n))
         return false;
-    int64_t oh = convt_out(in->dims[2], a->kh, a->sh, a->ph, a->oph, a->dh);
-    int64_t ow = convt_out(in->dims[3], a->kw, a->sw, a->pw, a->opw, a->dw);
+    int64_t oh = convt_out(in->dims[2], a->kh, a->sh, a->ph, a->pb, a->oph, a->dh);
+    int64_t ow = convt_out(in->dims[3], a->kw, a->sw, a->pw, a->pr, a->opw, a->dw);
     if (oh < 1 || ow < 1) {
-        char buf[160];
+        char buf[160], pads[96];
         diag_error(n->loc,
                    "conv_transpose2d '%s': output size %lldx%lld is too small (input '%s' is "
-                   "%s; pad (%lld, %lld) crops away more than the kernel adds)",
+                   "%s; pad %s crops away more than the kernel adds)",
                    n->name, (long long)oh, (long long)ow, in->label,
-                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), (long long)a->ph,
-                   (long long)a->pw);
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf),
+                   ir_pad_str(a, ", ", pads, sizeof pads));
         return false;
     }
     int64_t dims[4] = {in->dims[0], a->channels, oh, ow};
@@ -115,12 +116,12 @@ static void convt_print(const Node *n, FILE *f)
 {
     const Attrs *a = &n->a;
     fprintf(f,
-            " channels=%lld kernel=(%lld,%lld) stride=(%lld,%lld) pad=(%lld,%lld)"
-            " output_padding=(%lld,%lld) dilation=(%lld,%lld) groups=%lld bias=%s",
-            (long long)a->channels, (long long)a->kh, (long long)a->kw, (long long)a->sh,
-            (long long)a->sw, (long long)a->ph, (long long)a->pw, (long long)a->oph,
-            (long long)a->opw, (long long)a->dh, (long long)a->dw, (long long)a->groups,
-            a->bias ? "true" : "false");
+            " channels=%lld kernel=(%lld,%lld) stride=(%lld,%lld)", (long long)a->channels,
+            (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw);
+    ir_print_pad(a, f);
+    fprintf(f, " output_padding=(%lld,%lld) dilation=(%lld,%lld) groups=%lld bias=%s",
+            (long long)a->oph, (long long)a->opw, (long long)a->dh, (long long)a->dw,
+            (long long)a->groups, a->bias ? "true" : "false");
 }
 
 /* One MAC per weight use: every input pixel through every tap of every

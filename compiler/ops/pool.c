@@ -13,11 +13,11 @@
 #include "shape.h"
 
 static const AttrSpec maxpool_args[] = {{"kernel", A_PAIR, true},     {"stride", A_PAIR, false},
-                                        {"pad", A_PAIR, false},       {"dilation", A_PAIR, false},
+                                        {"pad", A_PADS, false},       {"dilation", A_PAIR, false},
                                         {"ceil_mode", A_BOOL, false}, {NULL, 0, 0}};
 static const AttrSpec avgpool_args[] = {{"kernel", A_PAIR, true},
                                         {"stride", A_PAIR, false},
-                                        {"pad", A_PAIR, false},
+                                        {"pad", A_PADS, false},
                                         {"ceil_mode", A_BOOL, false},
                                         {"count_include_pad", A_BOOL, false},
                                         {NULL, 0, 0}};
@@ -34,7 +34,7 @@ static bool window_pool_set_attrs(Node *n, const ArgSet *as)
     Loc L = n->loc;
     bool ok = get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
               get_pair(as, "stride", a->kh, a->kw, 1, &a->sh, &a->sw, op, L) &&
-              get_pair(as, "pad", 0, 0, 0, &a->ph, &a->pw, op, L);
+              get_pads(as, a, op, L);
     a->dh = a->dw = 1;
     if (ok && n->op == OP_MAXPOOL)
         ok = get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L);
@@ -51,9 +51,9 @@ static bool window_pool_infer(Node *n)
 static void window_pool_print(const Node *n, FILE *f)
 {
     const Attrs *a = &n->a;
-    fprintf(f, " kernel=(%lld,%lld) stride=(%lld,%lld) pad=(%lld,%lld)", (long long)a->kh,
-            (long long)a->kw, (long long)a->sh, (long long)a->sw, (long long)a->ph,
-            (long long)a->pw);
+    fprintf(f, " kernel=(%lld,%lld) stride=(%lld,%lld)", (long long)a->kh, (long long)a->kw,
+            (long long)a->sh, (long long)a->sw);
+    ir_print_pad(a, f);
     if (n->op == OP_MAXPOOL)
         fprintf(f, " dilation=(%lld,%lld)", (long long)a->dh, (long long)a->dw);
     fprintf(f, " ceil_mode=%s", a->ceil_mode ? "true" : "false");
@@ -66,7 +66,8 @@ static void window_pool_print(const Node *n, FILE *f)
 static float avgpool_channel_value(const Node *n, int64_t k, const float *x)
 {
     (void)k;
-    if (n->a.count_include_pad && (n->a.ph > 0 || n->a.pw > 0) && x[0] != 0.0f)
+    if (n->a.count_include_pad && (n->a.ph > 0 || n->a.pw > 0 || n->a.pb > 0 || n->a.pr > 0) &&
+        x[0] != 0.0f)
         return NAN;
     return x[0];
 }
@@ -153,12 +154,13 @@ static void adaptive_print(const Node *n, FILE *f)
 #include "emit_internal.h"
 
 /* Whether every window position and tap index fits an int: a window starts
- * before H + pad (ceil_mode included) and spans (kernel - 1) * dilation + 1.
+ * before H + pads (ceil_mode included) and spans (kernel - 1) * dilation + 1.
  * Past that (kernel, pad or dilation near 2^31) the window is computed in
  * long long and its loops visit only the taps inside the plane. */
 static bool window_fits_int(const Attrs *p, long long H, long long W)
 {
-    return H + 2 * p->ph + p->kh * p->dh < INT32_MAX && W + 2 * p->pw + p->kw * p->dw < INT32_MAX;
+    return H + p->ph + p->pb + p->kh * p->dh < INT32_MAX &&
+           W + p->pw + p->pr + p->kw * p->dw < INT32_MAX;
 }
 
 /* The long-long window loop over taps i of one axis: from the first tap at
@@ -197,7 +199,8 @@ void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, 
 }
 
 /* PyTorch's avg_pool2d: the divisor is the window clipped to the padded
- * plane (count_include_pad) or to the plane itself. */
+ * plane (count_include_pad; the bottom and right pads end it) or to the
+ * plane itself. */
 void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
     /* wide: int would overflow (window_fits_int); h0..w1 end within [0, H]
@@ -207,9 +210,9 @@ void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const
     out(e, "%s h0 = %s%s * %lld - %lld, w0 = %s%s * %lld - %lld;", t, cast, v->oy,
         (long long)p->sh, (long long)p->ph, cast, v->ox, (long long)p->sw, (long long)p->pw);
     out(e, "%s h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", t, (long long)p->kh, H + p->ph,
-        (long long)p->kh, H + p->ph);
-    out(e, "%s w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", t, (long long)p->kw, W + p->pw,
-        (long long)p->kw, W + p->pw);
+        (long long)p->kh, H + p->pb);
+    out(e, "%s w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", t, (long long)p->kw, W + p->pr,
+        (long long)p->kw, W + p->pr);
     if (p->count_include_pad)
         out(e, "const %s count = (h1 - h0) * (w1 - w0);", t);
     out(e, "h0 = h0 < 0 ? 0 : h0;");

@@ -2276,6 +2276,14 @@ case("channel_shuffle_groups", "channel_shuffle(3) then channel_shuffle(2) (nn.C
 
 
 # --------------------------------------------------------------------------
+# Per-side padding (tests/gen/golden_pads.py)
+
+import golden_pads  # noqa: E402
+
+golden_pads.add_cases(case, simple)
+
+
+# --------------------------------------------------------------------------
 # Generation
 
 
