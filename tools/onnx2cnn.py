@@ -470,7 +470,8 @@ class Converter:
         self.used_labels = set()
         self.skip = set()  # nodes fused into another
         self.fused = {}  # id(Mul node) -> "hardswish" or "silu"
-        self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads
+        self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads,
+        # the begin ones then the end ones, as ONNX's pads
         self.softmax_swap = {}  # id(Softmax node) -> the axis it runs over (see find_patterns)
         self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
         self.ln_swap = set()  # id(LayerNormalization) between NCHW <-> NHWC Transposes
@@ -1257,13 +1258,13 @@ def _pad(c, node):
     users = c.consumers.get(node.output[0], [])
     begin, end = pads[:r], pads[r:]
     if mode == "constant" and value == 0.0 and not any(begin[:2]) and not any(end[:2]) \
-            and begin == end and min(begin) >= 0 and len(users) == 1 \
+            and min(pads) >= 0 and len(users) == 1 \
             and node.output[0] not in c.graph_outputs \
             and users[0].op_type in ("Conv", "AveragePool") \
             and users[0].input[0] == node.output[0]:
         if isinstance(t, Poison):
             return c.poison(node)
-        c.folded_pad[node.output[0]] = begin[2:]
+        c.folded_pad[node.output[0]] = begin[2:] + end[2:]
         c.env[node.output[0]] = T(t.val, t.oshape)
         return
     # a standalone pad(left, right, top, bottom, value=)
@@ -1847,9 +1848,17 @@ def _softmax(c, node):
 
 # -- convolution and pooling
 
+def _same_pads(auto, total):
+    """auto_pad=SAME_UPPER / SAME_LOWER: the (begin, end) split of an axis's
+    total padding, the odd one at the end (UPPER) or the beginning (LOWER)."""
+    small = total // 2
+    return (small, total - small) if auto == "SAME_UPPER" else (total - small, small)
+
+
 def _spatial_params(c, node, x, kernel, with_dilation=True):
-    """(kernel, stride, pad, dilation) pairs for cnnc, from ONNX attributes,
-    for 2-d ([N,C,H,W]) or 1-d ([N,C,L] as H = 1) windows."""
+    """(kernel, stride, dilation) pairs and the pads (top, left, bottom, right)
+    for cnnc, from ONNX attributes, for 2-d ([N,C,H,W]) or 1-d ([N,C,L] as
+    H = 1) windows."""
     a = _attrs(node)
     sr = len(kernel)
     strides = list(a.get("strides", [1] * sr))
@@ -1862,25 +1871,19 @@ def _spatial_params(c, node, x, kernel, with_dilation=True):
     ins = x.oshape[2:]
     auto = a.get("auto_pad", "NOTSET")
     if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pads = []
-        for i, k, s, d in zip(ins, kernel, strides, dil):
-            total = max((-(-i // s) - 1) * s + (k - 1) * d + 1 - i, 0)
-            if total % 2:
-                c.fail("auto_pad=%s needs %d rows/columns of padding on an axis of size %d, "
-                       "which cannot be split evenly; cnnc pads symmetrically" % (auto, total, i),
-                       "pad= (symmetric)")
-            pads.append(total // 2)
+        split = [_same_pads(auto, max((-(-i // s) - 1) * s + (k - 1) * d + 1 - i, 0))
+                 for i, k, s, d in zip(ins, kernel, strides, dil)]
+        pads = [b for b, _ in split] + [e for _, e in split]
     elif auto == "VALID":
-        pads = [0] * sr
+        pads = [0] * 2 * sr
     elif auto == "NOTSET":
-        p = list(a.get("pads", [0] * 2 * sr))
-        if len(p) != 2 * sr:
+        pads = list(a.get("pads", [0] * 2 * sr))
+        if len(pads) != 2 * sr:
             raise OnnxError("node %s (%s): pads has %d values, not %d"
-                            % (_node_desc(node), node.op_type, len(p), 2 * sr))
-        if p[:sr] != p[sr:]:
-            c.fail("asymmetric pads %s (begin %s, end %s); cnnc pads symmetrically"
-                   % (p, p[:sr], p[sr:]), "pad= (symmetric)")
-        pads = p[:sr]
+                            % (_node_desc(node), node.op_type, len(pads), 2 * sr))
+        if min(pads) < 0:
+            c.fail("negative pads %s; cnnc's pad= crops nothing" % pads,
+                   "pad (negative sides crop) before it")
     else:
         raise OnnxError("node %s (%s): unknown auto_pad '%s'" % (_node_desc(node), node.op_type,
                                                                  auto))
@@ -1888,32 +1891,39 @@ def _spatial_params(c, node, x, kernel, with_dilation=True):
     if extra:
         if node.op_type == "AveragePool" and any(pads):
             c.fail("a Pad before an AveragePool that pads itself too", "avgpool(pad=)")
-        if len(extra) != sr:
+        if len(extra) != 2 * sr:
             raise OnnxError("node %s (%s): the Pad before it has %d spatial axes, not %d"
-                            % (_node_desc(node), node.op_type, len(extra), sr))
+                            % (_node_desc(node), node.op_type, len(extra) // 2, sr))
         pads = [p + e for p, e in zip(pads, extra)]
     if sr == 1:
-        return (1, kernel[0]), (1, strides[0]), (0, pads[0]), (1, dil[0])
+        return (1, kernel[0]), (1, strides[0]), (0, pads[0], 0, pads[1]), (1, dil[0])
     return tuple(kernel), tuple(strides), tuple(pads), tuple(dil)
+
+
+def _fmt_pads(pads):
+    """cnnc's pad= text for pads (top, left, bottom, right): an integer or a
+    pair where both sides of each axis agree."""
+    pads = tuple(pads)
+    return fmt_value(pads[:2]) if pads[:2] == pads[2:] else fmt_value(pads)
 
 
 def _window_attrs(kernel, stride, pad, dil, stride_default):
     attrs = [(None, fmt_value(tuple(kernel)))]
     if tuple(stride) != tuple(stride_default):
         attrs.append(("stride", fmt_value(tuple(stride))))
-    if tuple(pad) != (0, 0):
-        attrs.append(("pad", fmt_value(tuple(pad))))
+    if any(pad):
+        attrs.append(("pad", _fmt_pads(pad)))
     if dil is not None and tuple(dil) != (1, 1):
         attrs.append(("dilation", fmt_value(tuple(dil))))
     return attrs
 
 
-def _out_size(i, k, s, p, d, ceil):
-    span = i + 2 * p - d * (k - 1) - 1
+def _out_size(i, k, s, p0, p1, d, ceil):
+    span = i + p0 + p1 - d * (k - 1) - 1
     if span < 0:
         return None
     o = (-(-span // s) if ceil else span // s) + 1
-    if ceil and (o - 1) * s >= i + p:
+    if ceil and (o - 1) * s >= i + p0:
         o -= 1
     return o
 
@@ -1923,8 +1933,8 @@ def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap, cout):
     ONNX output shape (computed here where ONNX's inference left it unknown)."""
     cs = x.val.cshape
     exp = c.out_shape(node)
-    got = [_out_size(i, k, s, p, d, ceil) for i, k, s, p, d in
-           zip(cs[2:], kernel, stride, pad, dil)]
+    got = [_out_size(i, k, s, p0, p1, d, ceil) for i, k, s, p0, p1, d in
+           zip(cs[2:], kernel, stride, pad[:2], pad[2:], dil)]
     if None in got:
         raise OnnxError("node %s (%s): the window is larger than the padded input"
                         % (_node_desc(node), node.op_type))
@@ -1944,7 +1954,8 @@ def _check_out(c, node, x, kernel, stride, pad, dil, ceil, what, swap, cout):
 
 
 def _swap(pairs):
-    return [tuple(p[::-1]) for p in pairs]
+    """H and W exchanged in pairs (h, w) and pads (top, left, bottom, right)."""
+    return [tuple(p[::-1]) if len(p) == 2 else (p[1], p[0], p[3], p[2]) for p in pairs]
 
 
 @handler("Conv")
@@ -2000,6 +2011,38 @@ def _conv(c, node):
                         cshape=cshape), oshape)
 
 
+def _convt_pads(c, node, a, full, ins, strides):
+    """ConvTranspose's crops of its full output (output_padding included),
+    begin ones then end ones, and the rows and columns to add at the end
+    (more output_padding) where ONNX's end pad is negative. output_shape and
+    auto_pad give a total per axis, split as the ONNX spec says: the odd one
+    at the end with SAME_UPPER, at the beginning otherwise."""
+    sr = len(full)
+    auto = a.get("auto_pad", "NOTSET")
+    if auto not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise OnnxError("node %s (ConvTranspose): unknown auto_pad '%s'"
+                        % (_node_desc(node), auto))
+    if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
+        if "output_shape" in a:
+            want = list(a["output_shape"])[-sr:]
+        else:
+            want = [i * s_ for i, s_ in zip(ins, strides)]
+        split = [_same_pads("SAME_UPPER" if auto == "SAME_UPPER" else "SAME_LOWER", f - o)
+                 for f, o in zip(full, want)]
+        pads = [b for b, _ in split] + [e for _, e in split]
+    else:
+        pads = list(a.get("pads", [0] * 2 * sr)) if auto == "NOTSET" else [0] * 2 * sr
+        if len(pads) != 2 * sr:
+            raise OnnxError("node %s (ConvTranspose): pads has %d values, not %d"
+                            % (_node_desc(node), len(pads), 2 * sr))
+    if min(pads[:sr]) < 0:
+        c.fail("pads %s extend the output at the beginning; cnnc's conv_transpose2d crops "
+               "(pad=) and extends only at the end (output_padding)" % pads,
+               "conv_transpose2d(pad=, output_padding=)")
+    extra = [max(-e, 0) for e in pads[sr:]]
+    return pads[:sr] + [max(e, 0) for e in pads[sr:]], extra
+
+
 @handler("ConvTranspose")
 def _conv_transpose(c, node):
     x = c.get(node, 0)
@@ -2042,37 +2085,13 @@ def _conv_transpose(c, node):
     ins = list(x.oshape[2:])
     full = [s_ * (i - 1) + op + (k - 1) * d + 1
             for i, k, s_, d, op in zip(ins, kernel, strides, dil, opad)]
-    auto = a.get("auto_pad", "NOTSET")
-    if "output_shape" in a:
-        want = list(a["output_shape"])[-sr:]
-        total = [f - o for f, o in zip(full, want)]
-        why = "output_shape %s" % want
-    elif auto in ("SAME_UPPER", "SAME_LOWER"):
-        total = [f - i * s_ for f, i, s_ in zip(full, ins, strides)]
-        why = "auto_pad=%s" % auto
-    elif auto in ("NOTSET", "VALID"):
-        p = list(a.get("pads", [0] * 2 * sr)) if auto == "NOTSET" else [0] * 2 * sr
-        if len(p) != 2 * sr:
-            raise OnnxError("node %s (ConvTranspose): pads has %d values, not %d"
-                            % (_node_desc(node), len(p), 2 * sr))
-        if p[:sr] != p[sr:]:
-            c.fail("asymmetric pads %s (begin %s, end %s); cnnc's conv_transpose2d crops "
-                   "symmetrically" % (p, p[:sr], p[sr:]), "conv_transpose2d(pad=) (symmetric)")
-        total = [2 * v for v in p[:sr]]
-        why = None
-    else:
-        raise OnnxError("node %s (ConvTranspose): unknown auto_pad '%s'"
-                        % (_node_desc(node), auto))
-    if why is not None and any(t_ < 0 or t_ % 2 for t_ in total):
-        c.fail("%s needs a total padding of %s, which is negative or odd; cnnc's "
-               "conv_transpose2d crops symmetrically (pad=) and extends only by "
-               "output_padding" % (why, total), "conv_transpose2d(pad=, output_padding=)")
-    pads = [t_ // 2 for t_ in total]
+    pads, extra = _convt_pads(c, node, a, full, ins, strides)
+    opad = [op + e for op, e in zip(opad, extra)]
     for op, s_, d in zip(opad, strides, dil):
         if op < 0 or (op >= s_ and op >= d):
             c.fail("output_padding %s not smaller than the stride %s or the dilation %s; "
                    "cnnc (like PyTorch) needs it to be" % (opad, strides, dil))
-    out = [f - 2 * p_ for f, p_ in zip(full, pads)]
+    out = [f + e - p0 - p1 for f, e, p0, p1 in zip(full, extra, pads[:sr], pads[sr:])]
     if any(o < 1 for o in out):
         raise OnnxError("node %s (ConvTranspose): output size %s" % (_node_desc(node), out))
     oshape = tuple(x.oshape[:2]) + tuple(out)
@@ -2083,8 +2102,8 @@ def _conv_transpose(c, node):
     if isinstance(x, Poison):
         return c.poison(node)
     if sr == 1:
-        k2, s2, p2, d2, o2 = (1, kernel[0]), (1, strides[0]), (0, pads[0]), (1, dil[0]), \
-            (0, opad[0])
+        k2, s2, p2, d2, o2 = (1, kernel[0]), (1, strides[0]), (0, pads[0], 0, pads[1]), \
+            (1, dil[0]), (0, opad[0])
         w4 = w.reshape(w.shape[0], w.shape[1], 1, w.shape[2])
     else:
         k2, s2, p2, d2, o2 = tuple(kernel), tuple(strides), tuple(pads), tuple(dil), tuple(opad)
@@ -2097,8 +2116,8 @@ def _conv_transpose(c, node):
     attrs = [(None, str(cout)), ("kernel", fmt_value(k2))]
     if s2 != (1, 1):
         attrs.append(("stride", fmt_value(s2)))
-    if p2 != (0, 0):
-        attrs.append(("pad", fmt_value(p2)))
+    if any(p2):
+        attrs.append(("pad", _fmt_pads(p2)))
     if o2 != (0, 0):
         attrs.append(("output_padding", fmt_value(o2)))
     if d2 != (1, 1):
@@ -2130,10 +2149,10 @@ def _pool(c, node, kind):
     k2, s2, p2, d2 = _spatial_params(c, node, x, kernel, with_dilation=(kind == "maxpool"))
     if swap:
         k2, s2, p2, d2 = _swap((k2, s2, p2, d2))
-    for k, p in zip(k2, p2):
-        if 2 * p > k:
-            c.fail("pads %s larger than half the kernel %s; cnnc's %s (like PyTorch's) allows "
-                   "at most half" % (list(p2), list(k2), kind))
+    if any(p >= k for p, k in zip(p2, k2 + k2)):
+        c.fail("pads %s (top, left, bottom, right) not smaller than the kernel %s make windows "
+               "entirely in the padding; cnnc's %s needs each pad smaller"
+               % (list(p2), list(k2), kind))
     ceil = bool(a.get("ceil_mode", 0))
     cshape, oshape = _check_out(c, node, x, k2, s2, p2, d2, ceil, "ceil_mode output size"
                                 if ceil else "output size", swap, x.oshape[1])

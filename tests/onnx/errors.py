@@ -163,12 +163,13 @@ def main():
 
         # 7. every unsupported node is listed, with its op type and an alternative
         un = [
-            helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv_asym", pads=[0, 0, 1, 1]),
+            helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv_asym",
+                             pads=[2, 2, -1, -1]),
             helper.make_node("Mul", ["c1", "k"], ["m"], name="scale"),
             helper.make_node("Relu", ["m"], ["r"], name="relu"),
             helper.make_node("Pad", ["r", "pads"], ["pd"], name="pad", mode="reflect"),
             helper.make_node("ConvTranspose", ["pd", "w2"], ["t"], name="deconv",
-                             pads=[0, 0, 1, 1]),
+                             pads=[-1, -1, 1, 1]),
             helper.make_node("Gemm", ["f", "w3"], ["y"], name="gemm_alpha", alpha=0.5,
                              transB=1),
             helper.make_node("Flatten", ["t"], ["f"], name="flat"),
@@ -180,12 +181,12 @@ def main():
         p = save("unsupported", un, [vi("x", [1, 3, 8, 8])], [vi("y", [1, 3])], uinits)
         rc, out, err = run([p, "-o", os.path.join(TMP, "unsupported.cnn")])
         lines = err.strip().splitlines()
-        want = [r"node 'conv_asym' \(Conv\): asymmetric pads .*nearest supported: pad=",
+        want = [r"node 'conv_asym' \(Conv\): negative pads .*nearest supported: pad ",
                 r"node 'scale' \(Mul\): Mul of .* by the constant 'k' \[7\].*nearest "
                 r"supported: scale",
                 r"node 'pad' \(Pad\): Pad mode 'reflect'.*nearest supported: pad",
-                r"node 'deconv' \(ConvTranspose\): asymmetric pads .*nearest supported: "
-                r"conv_transpose2d",
+                r"node 'deconv' \(ConvTranspose\): pads .* extend the output at the "
+                r"beginning.*nearest supported: conv_transpose2d",
                 r"node 'gemm_alpha' \(Gemm\): alpha=0\.5.*nearest supported: linear"]
         ok = rc == 1 and "Traceback" not in err and len(lines) == len(want) + 1
         for pat, line in zip(want, lines):

@@ -16,7 +16,8 @@ bias), a ConvTranspose decoder with pads and crops, a convnext-style block
 (LayerNormalization between permutes at opset 17, and PyTorch's
 decomposition of it at opset 13; GELU as PyTorch exports it with Erf,
 layer scale) and a shufflenet unit (chunk, channel shuffle,
-split). `torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
+split); and per-side padding (TensorFlow-style zero pads before a strided
+conv and an avgpool, and "same" padding for an even kernel). `torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
 atol 1e-5 * max |expected| (deep float32 sums in another order).
 """
 
@@ -225,6 +226,24 @@ class Shuffle(nn.Module):
         return torch.cat([r, p * 2.0, torch.tanh(q)], 1)
 
 
+class Pads(nn.Module):
+    """Padding with a different begin and end: F.pad (0, 1, 0, 1) before a
+    stride-2 conv and (1, 0, 0, 2) before an avgpool (Pads folded into the
+    consumer's pad=(top, left, bottom, right)), and the padding of
+    Conv2d(padding="same") with a 4x4 kernel, (1, 2, 1, 2), by hand (PyTorch
+    does not export padding="same")."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2)
+        self.same = nn.Conv2d(8, 6, 4)
+
+    def forward(self, x):
+        y = F.relu(self.down(F.pad(x, (0, 1, 0, 1))))
+        y = F.avg_pool2d(F.pad(y, (1, 0, 0, 2)), 3, stride=2)
+        return self.same(F.pad(y, (1, 2, 1, 2)))
+
+
 def randomize(m):
     g = torch.Generator().manual_seed(1)
     for mod in m.modules():
@@ -250,6 +269,7 @@ def cases():
     yield "convnext", ConvNeXt, (3, 16, 16), 17, True, None
     yield "convnext_opset13", ConvNeXt, (3, 16, 16), 13, True, None
     yield "shuffle", Shuffle, (3, 6, 6), 13, True, None
+    yield "pads", Pads, (3, 14, 13), 13, True, None
     yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape",
                                                  "Expand", "Tile"]
 
