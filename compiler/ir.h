@@ -84,6 +84,11 @@ typedef struct Const {
     unsigned char *mask;
 } Const;
 
+/* The pad op's F.pad modes: the constant value, the mirror image without
+ * the edge (nn.ReflectionPad2d, ONNX's "reflect"), the edge repeated
+ * (nn.ReplicationPad2d, ONNX's "edge"). */
+typedef enum PadMode { PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE } PadMode;
+
 /* Attributes of every op in one plain struct; each op reads the fields it needs. */
 typedef struct Attrs {
     int64_t channels; /* conv2d: output channels; linear: output features */
@@ -105,6 +110,7 @@ typedef struct Attrs {
     bool gelu_tanh;         /* gelu: approximate="tanh" */
     int64_t pad_l, pad_r, pad_t, pad_b; /* pad: per side (negative crops, as F.pad) */
     double value;           /* pad: the constant */
+    PadMode pad_mode;       /* pad: F.pad's mode */
     int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
     int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
     bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */

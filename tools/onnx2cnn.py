@@ -1267,20 +1267,23 @@ def _pad(c, node):
         c.folded_pad[node.output[0]] = begin[2:] + end[2:]
         c.env[node.output[0]] = T(t.val, t.oshape)
         return
-    # a standalone pad(left, right, top, bottom, value=)
-    if mode != "constant":
-        c.fail("Pad mode '%s'; cnnc's pad is constant padding only" % mode, "pad (constant)")
+    # a standalone pad(left, right, top, bottom, value=, mode=)
+    if mode not in ("constant", "reflect", "edge"):
+        c.fail("Pad mode '%s'; cnnc's pad has constant, reflect and edge (replicate) padding"
+               % mode, "pad (constant)")
     if any(begin[:2]) or any(end[:2]):
         c.fail("pads %s pad the batch or channel axis; cnnc's pad pads H and W only" % pads,
                "pad (spatial axes)")
     if r not in (3, 4):
         c.fail("Pad of a rank-%d tensor; cnnc's pad takes [N, C, H, W] (and [N, C, L])" % r,
                "pad")
-    if not math.isfinite(value):
+    if mode == "constant" and not math.isfinite(value):
         c.fail("Pad value %r; the .cnn language has no infinite constants" % value)
     if isinstance(t, Poison):
         return c.poison(node)
     c.need_natural(t)
+    if mode != "constant":
+        _check_mirror_pads(c, mode, pads, t.oshape)
     if r == 4:
         top, left, bottom, right = begin[2], begin[3], end[2], end[3]
     else:
@@ -1290,9 +1293,24 @@ def _pad(c, node):
         c.fail("Pad crops %s to %s; cnnc tensors are never empty" % (list(t.oshape),
                                                                        list(oshape)))
     attrs = [(None, str(left)), (None, str(right)), (None, str(top)), (None, str(bottom))]
-    if value != 0.0:
+    if value != 0.0 and mode == "constant":
         attrs.append(("value", fmt_value(float(np.float32(value)))))
+    if mode != "constant":
+        attrs.append(("mode", fmt_value("reflect" if mode == "reflect" else "replicate")))
     c.define(node, c.op(node, "pad", [t], attrs, cshape=natural(oshape)), oshape)
+
+
+def _check_mirror_pads(c, mode, pads, shape):
+    """Pad in reflect or edge mode: pads from 0 (no crop), reflect's smaller
+    than the axis (numpy, ONNX's reference, reflects again past it; cnnc
+    follows PyTorch's ReflectionPad2d)."""
+    r = len(shape)
+    for p, d in zip(pads, tuple(shape) * 2):
+        if p < 0 or (mode == "reflect" and p >= d):
+            c.fail("Pad mode '%s' with pads %s of %s; cnnc's (PyTorch's) needs each pad at least "
+                   "0%s" % (mode, pads, list(shape), " and smaller than its axis"
+                            if mode == "reflect" else ""), "pad (constant)")
+    assert len(pads) == 2 * r
 
 
 @handler("Mul")

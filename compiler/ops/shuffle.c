@@ -1,5 +1,6 @@
 /* ops/shuffle.c - ops that move values without computing: pad (F.pad with a
- * constant, nn.ZeroPad2d, nn.ConstantPad2d), channel_shuffle
+ * constant, nn.ZeroPad2d, nn.ConstantPad2d, and in "reflect" and "replicate"
+ * modes, nn.ReflectionPad2d, nn.ReplicationPad2d), channel_shuffle
  * (nn.ChannelShuffle), and narrow and chunk, which take a range of channels
  * (torch.narrow(x, 1, start, length) and x.chunk(chunks, dim=1)[index]).
  *
@@ -14,6 +15,7 @@
 /* ---- front end ------------------------------------------------------------ */
 
 #include <math.h>
+#include <string.h>
 
 #include "args.h"
 #include "shape.h"
@@ -21,7 +23,8 @@
 
 static const AttrSpec pad_args[] = {{"left", A_INT, true},     {"right", A_INT, true},
                                     {"top", A_INT, true},      {"bottom", A_INT, true},
-                                    {"value", A_FLOAT, false}, {NULL, 0, 0}};
+                                    {"value", A_FLOAT, false}, {"mode", A_STR, false},
+                                    {NULL, 0, 0}};
 
 /* Four ints, F.pad's order over the last two dims; negative values crop. */
 static bool pad_side(const ArgSet *as, const char *name, int64_t *v, Loc loc)
@@ -36,15 +39,67 @@ static bool pad_set_attrs(Node *n, const ArgSet *as)
         !pad_side(as, "top", &a->pad_t, n->loc) || !pad_side(as, "bottom", &a->pad_b, n->loc))
         return false;
     a->value = get_float(as, "value", 0.0);
-    return float_in(as, "value", a->value, -3.4028234663852886e38, 3.4028234663852886e38, false,
-                    "pad");
+    if (!float_in(as, "value", a->value, -3.4028234663852886e38, 3.4028234663852886e38, false,
+                  "pad"))
+        return false;
+    static const char *modes[] = {"constant", "reflect", "replicate"};
+    int k = spec_index(as->spec, "mode");
+    int m = 0;
+    while (as->set[k] && m < 3 && strcmp(as->val[k].s, modes[m]) != 0)
+        m++;
+    a->pad_mode = as->set[k] && m < 3 ? (PadMode)m : PAD_CONSTANT;
+    if (!as->set[k])
+        return true;
+    if (m == 3) {
+        const char *near = nearest_name(as->val[k].s, modes, 3);
+        diag_error(as->loc[k],
+                   "pad: mode must be \"constant\", \"reflect\" or \"replicate\", not \"%s\"%s%s%s",
+                   as->val[k].s, near ? "; did you mean \"" : "", near ? near : "",
+                   near ? "\"?" : "");
+        return false;
+    }
+    if (a->pad_mode != PAD_CONSTANT && arg_given(as, "value")) {
+        diag_error(as->loc[spec_index(as->spec, "value")],
+                   "pad: mode \"%s\" takes no value (only \"constant\" does)", modes[a->pad_mode]);
+        return false;
+    }
+    return true;
+}
+
+/* reflect and replicate: sides from 0 (no crop), reflect's smaller than the
+ * input (PyTorch's rules). */
+static bool pad_mode_fits(const Node *n)
+{
+    const Tensor *in = n->in[0];
+    const Attrs *a = &n->a;
+    if (a->pad_mode == PAD_CONSTANT)
+        return true;
+    const int64_t side[4] = {a->pad_l, a->pad_r, a->pad_t, a->pad_b};
+    const int64_t size[4] = {in->dims[3], in->dims[3], in->dims[2], in->dims[2]};
+    bool reflect = a->pad_mode == PAD_REFLECT;
+    for (int i = 0; i < 4; i++) {
+        if (side[i] < 0 || (reflect && side[i] >= size[i])) {
+            char buf[160];
+            diag_error(n->loc,
+                       "pad '%s': mode \"%s\" needs each side %s, not (%lld, %lld, %lld, %lld) "
+                       "for '%s' %s",
+                       n->name, reflect ? "reflect" : "replicate",
+                       reflect ? "at least 0 and smaller than the input's width or height"
+                               : "at least 0",
+                       (long long)a->pad_l, (long long)a->pad_r, (long long)a->pad_t,
+                       (long long)a->pad_b, in->label,
+                       ir_shape_str(in->rank, in->dims, buf, sizeof buf));
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool pad_infer(Node *n)
 {
     const Tensor *in = n->in[0];
     const Attrs *a = &n->a;
-    if (!need_rank(n, 4, "an image [N, C, H, W]"))
+    if (!need_rank(n, 4, "an image [N, C, H, W]") || !pad_mode_fits(n))
         return false;
     int64_t h = in->dims[2] + a->pad_t + a->pad_b, w = in->dims[3] + a->pad_l + a->pad_r;
     if (h < 1 || w < 1) {
@@ -62,18 +117,22 @@ static bool pad_infer(Node *n)
 static void pad_print(const Node *n, FILE *f)
 {
     const Attrs *a = &n->a;
-    fprintf(f, " pad=(%lld,%lld,%lld,%lld) value=%g", (long long)a->pad_l, (long long)a->pad_r,
-            (long long)a->pad_t, (long long)a->pad_b, a->value);
+    fprintf(f, " pad=(%lld,%lld,%lld,%lld)", (long long)a->pad_l, (long long)a->pad_r,
+            (long long)a->pad_t, (long long)a->pad_b);
+    if (a->pad_mode == PAD_CONSTANT)
+        fprintf(f, " value=%g", a->value);
+    else
+        fprintf(f, " mode=%s", a->pad_mode == PAD_REFLECT ? "reflect" : "replicate");
 }
 
 /* prune-channels: a constant channel stays that constant only where the
- * padding is the same value (or there is none). */
+ * padding is the same value (or there is none, or it copies the input). */
 static float pad_channel_value(const Node *n, int64_t k, const float *x)
 {
     const Attrs *a = &n->a;
     (void)k;
     bool pads = a->pad_l > 0 || a->pad_r > 0 || a->pad_t > 0 || a->pad_b > 0;
-    return !pads || x[0] == (float)a->value ? x[0] : NAN;
+    return !pads || a->pad_mode != PAD_CONSTANT || x[0] == (float)a->value ? x[0] : NAN;
 }
 
 static const AttrSpec shuffle_args[] = {{"groups", A_INT, true}, {NULL, 0, 0}};
@@ -181,6 +240,40 @@ static void chunk_print(const Node *n, FILE *f)
 
 #include "emit_internal.h"
 
+/* The input index of output index `o` of an axis of `size` padded by `before`:
+ * mirrored about the edges (reflect: pads are smaller than size) or clamped
+ * to them (replicate). */
+static void emit_pad_index(Emitter *e, const char *var, const char *o, long long before,
+                           long long size, PadMode mode)
+{
+    out(e, "int %s = %s - %lld;", var, o, before);
+    if (mode == PAD_REFLECT) {
+        out(e, "%s = %s < 0 ? -%s : %s;", var, var, var, var);
+        out(e, "%s = %s >= %lld ? %lld - %s : %s;", var, var, size, 2 * size - 2, var, var);
+    } else {
+        out(e, "%s = %s < 0 ? 0 : %s >= %lld ? %lld : %s;", var, var, var, size, size - 1, var);
+    }
+}
+
+/* reflect and replicate: every output element copies an input element. */
+static void emit_pad_copy(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    const Attrs *a = &n->a;
+    long long H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
+    open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
+    out(e, "const float *x = in + p * %lld;", H * W);
+    out(e, "float *y = out + p * %lld;", OH * OW);
+    open_block(e, "for (int oy = 0; oy < %lld; oy++) {", OH);
+    emit_pad_index(e, "iy", "oy", a->pad_t, H, a->pad_mode);
+    open_block(e, "for (int ox = 0; ox < %lld; ox++) {", OW);
+    emit_pad_index(e, "ix", "ox", a->pad_l, W, a->pad_mode);
+    out(e, "y[oy * %lld + ox] = x[iy * %lld + ix];", OW, W);
+    close_brace(e);
+    close_brace(e);
+    close_brace(e);
+}
+
 /* Constant padding: each output row is the value, the input row's visible
  * part, the value; rows wholly outside the input are the value. */
 static void emit_pad(Emitter *e, const Node *n)
@@ -189,6 +282,10 @@ static void emit_pad(Emitter *e, const Node *n)
     const Attrs *a = &n->a;
     long long H = in->dims[2], W = in->dims[3], OH = o->dims[2], OW = o->dims[3];
     long long t = a->pad_t, l = a->pad_l;
+    if (a->pad_mode != PAD_CONSTANT) {
+        emit_pad_copy(e, n);
+        return;
+    }
     /* output column ox reads input column ox - l: visible for x0 <= ox < x1 */
     long long x0 = l < 0 ? 0 : l < OW ? l : OW, x1 = W + l < OW ? W + l : OW;
     long long y0 = t < 0 ? 0 : t < OH ? t : OH, y1 = H + t < OH ? H + t : OH;

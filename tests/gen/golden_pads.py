@@ -1,12 +1,14 @@
 """Golden cases of per-side padding, pad=(top, left, bottom, right), on conv2d,
-conv_transpose2d, maxpool and avgpool (gen_golden.py adds them with add_cases).
+conv_transpose2d, maxpool and avgpool, and of the pad layer's reflect and
+replicate modes (gen_golden.py adds them with add_cases).
 
 PyTorch's layers pad both sides alike, so each reference pads explicitly with
 F.pad(x, (left, right, top, bottom)) and runs the op with padding 0 (maxpool
 pads with -inf; conv_transpose2d crops its full output instead): the
 semantics ONNX gives `pads=[top, left, bottom, right]`. avgpool without
 count_include_pad divides the pooled sum by the pooled count of real
-elements (a pooled ones-mask), computed by PyTorch all the same."""
+elements (a pooled ones-mask), computed by PyTorch all the same. The pad
+modes are nn.ReflectionPad2d and nn.ReplicationPad2d."""
 
 import torch
 import torch.nn as nn
@@ -136,3 +138,18 @@ def add_cases(case, simple):
                                                 output_padding=1)),
                      ("t2", CropConvTranspose2d(4, 3, 2, (1, 0, 0, 1)))),
          (3, 5, 6))
+
+    case("pad_reflect_replicate", "pad with mode=\"reflect\" (nn.ReflectionPad2d, ONNX's reflect) "
+         "and mode=\"replicate\" (nn.ReplicationPad2d, ONNX's edge), per side, reflect's sides up "
+         "to the input size - 1, before a conv; batch 2",
+         simple("""
+            pad(2, 4, 1, 3, mode="reflect")
+            pad(1, 4, 3, 0, mode="replicate")
+            pad(1, 1, 1, 1, mode="reflect") -> c1: conv2d(4, kernel=3)
+            pad(0, 2, 0, 0, mode="replicate")
+         """, (3, 4, 5)),
+         lambda: seq(("p1", nn.ReflectionPad2d((2, 4, 1, 3))),
+                     ("p2", nn.ReplicationPad2d((1, 4, 3, 0))),
+                     ("p3", nn.ReflectionPad2d(1)), ("c1", nn.Conv2d(3, 4, 3)),
+                     ("p4", nn.ReplicationPad2d((0, 2, 0, 0)))),
+         (3, 4, 5), batch=2)

@@ -167,7 +167,7 @@ def main():
                              pads=[2, 2, -1, -1]),
             helper.make_node("Mul", ["c1", "k"], ["m"], name="scale"),
             helper.make_node("Relu", ["m"], ["r"], name="relu"),
-            helper.make_node("Pad", ["r", "pads"], ["pd"], name="pad", mode="reflect"),
+            helper.make_node("Pad", ["r", "pads"], ["pd"], name="pad", mode="wrap"),
             helper.make_node("ConvTranspose", ["pd", "w2"], ["t"], name="deconv",
                              pads=[-1, -1, 1, 1]),
             helper.make_node("Gemm", ["f", "w3"], ["y"], name="gemm_alpha", alpha=0.5,
@@ -184,7 +184,7 @@ def main():
         want = [r"node 'conv_asym' \(Conv\): negative pads .*nearest supported: pad ",
                 r"node 'scale' \(Mul\): Mul of .* by the constant 'k' \[7\].*nearest "
                 r"supported: scale",
-                r"node 'pad' \(Pad\): Pad mode 'reflect'.*nearest supported: pad",
+                r"node 'pad' \(Pad\): Pad mode 'wrap'.*nearest supported: pad",
                 r"node 'deconv' \(ConvTranspose\): pads .* extend the output at the "
                 r"beginning.*nearest supported: conv_transpose2d",
                 r"node 'gemm_alpha' \(Gemm\): alpha=0\.5.*nearest supported: linear"]
