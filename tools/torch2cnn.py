@@ -97,7 +97,8 @@ SUPPORTED_MODULES = (
     "Hardsigmoid, Hardtanh(0, 6), GELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, "
     "Dropout "
     "(and Dropout1d/2d/3d, AlphaDropout), Softmax(dim=1), Upsample (nearest, bilinear with "
-    "align_corners=False), ZeroPad2d, ConstantPad2d, ChannelShuffle, LayerNorm (over [N, F], "
+    "align_corners=False), ZeroPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, "
+    "ChannelShuffle, LayerNorm (over [N, F], "
     "or over the channels between permute(0, 2, 3, 1) and permute(0, 3, 1, 2), with Linear and "
     "activations there too), Identity; torchvision's FrozenBatchNorm2d, StochasticDepth (eval), "
     "LayerNorm2d, and shufflenetv2.InvertedResidual"
@@ -109,7 +110,7 @@ SUPPORTED_FUNCTIONS = (
     "squeeze that flatten to [N, F], F.dropout (eval), F.softmax/torch.softmax(dim=1), "
     "a+b, torch.add, +=, torch.cat(dim=1), F.interpolate (nearest, bilinear), "
     "contiguous/clone/detach, torchvision.ops.stochastic_depth (eval), F.gelu, F.layer_norm "
-    "(as LayerNorm), F.pad (constant), F.channel_shuffle, x.chunk/torch.chunk/split along dim 1 "
+    "(as LayerNorm), F.pad (constant, reflect, replicate), F.channel_shuffle, x.chunk/torch.chunk/split along dim 1 "
     "(each result indexed), x * a parameter of shape [C, 1, 1] (a layer scale), "
     "a*b, a-b of tensors (equal shapes, or [N, C, 1, 1] with [N, C, H, W]), torch.add/mul/sub, *=, "
     "-=, F.hardsigmoid"
@@ -1320,7 +1321,7 @@ def _permute(c, node):
     return Permuted(x, node)
 
 
-def _pad(c, node, arg, pad, value):
+def _pad(c, node, arg, pad, value, mode="constant"):
     x = c.tensor(node, arg)
     c.need_rank(node, x, (4,), "an [N, C, H, W] tensor")
     pad = tuple(int(p) for p in pad)
@@ -1331,8 +1332,10 @@ def _pad(c, node, arg, pad, value):
                "bottom))" % (list(pad),))
     attrs = [(None, p) for p in pad]
     value = 0.0 if value is None else float(value)
-    if value != 0.0:
+    if value != 0.0 and mode == "constant":
         attrs.append(("value", value))
+    if mode != "constant":
+        attrs.append(("mode", mode))
     return c.op(node, "pad", [x], attrs)
 
 
@@ -1340,11 +1343,17 @@ def _m_pad(c, node, m):
     return _pad(c, node, node.args[0], m.padding, m.value)
 
 
+def _m_mirror_pad(mode):
+    """nn.ReflectionPad2d, nn.ReplicationPad2d: pad(..., mode=)."""
+    return lambda c, node, m: _pad(c, node, node.args[0], m.padding, None, mode)
+
+
 def _f_pad(c, node):
     a = c.bind(node, X + [("pad", REQUIRED), ("mode", "constant"), ("value", None)])
-    if a["mode"] != "constant":
-        c.fail(node, "mode='%s' is not supported (only 'constant')" % a["mode"])
-    return _pad(c, node, a["input"], a["pad"], a["value"])
+    if a["mode"] not in ("constant", "reflect", "replicate"):
+        c.fail(node, "mode='%s' is not supported (only 'constant', 'reflect' and 'replicate')"
+               % a["mode"])
+    return _pad(c, node, a["input"], a["pad"], a["value"], a["mode"])
 
 
 def _channel_shuffle(c, node, arg, groups):
@@ -1448,6 +1457,8 @@ MODULE_HANDLERS = [
     (nn.LayerNorm, _m_layernorm),
     (nn.ZeroPad2d, _m_pad),
     (nn.ConstantPad2d, _m_pad),
+    (nn.ReflectionPad2d, _m_mirror_pad("reflect")),
+    (nn.ReplicationPad2d, _m_mirror_pad("replicate")),
     (nn.ChannelShuffle, _m_channel_shuffle),
     (nn.Hardsigmoid, _simple("hardsigmoid")),
     (nn.MaxPool2d, _m_maxpool),

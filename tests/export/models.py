@@ -373,6 +373,21 @@ def shuffle_like():
     return _ready(ShuffleLike())
 
 
+class MirrorPads(nn.Module):
+    """nn.ReflectionPad2d, nn.ReplicationPad2d and F.pad in reflect and
+    replicate modes (pad's mode=), around a conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.rpad = nn.ReflectionPad2d((1, 2, 0, 1))
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.epad = nn.ReplicationPad2d(1)
+
+    def forward(self, x):
+        y = F.relu(self.epad(self.conv(self.rpad(x))))
+        return F.pad(F.pad(y, (2, 0, 1, 1), mode="reflect"), (0, 1, 2, 0), mode="replicate")
+
+
 class Arith(nn.Module):
     """Issue 12's arithmetic: a * b, torch.mul, x.mul, *=, a - b, torch.sub,
     x.sub, -=, add with a [N, C, 1, 1] operand in both orders, x.mean((2, 3))

@@ -72,6 +72,7 @@ convnext_like       | convnext_like       | 3,10,8    | 2
 shuffle_like        | shuffle_like        | 3,12,10   | 2
 arith               | Arith               | 3,7,5     | 2
 se_blocks           | se_blocks           | 3,12,10   | 2
+mirror_pads         | MirrorPads          | 3,7,6     | 2
 "
 # Tighter tolerances for some cases: FrozenBatchNorm2d as cnnc's batchnorm is exact
 # to 1e-5.
