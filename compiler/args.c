@@ -43,11 +43,14 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
         break;
     }
     if (!ok) {
-        static const char *want[] = {"an integer", "an integer or a pair (h, w)",
-                                     "a number",   "true or false",
-                                     "a string",   "a number",
-                                     "an integer, a pair (h, w) or four pads (top, left, "
-                                     "bottom, right)"};
+        static const char *want[] = {
+            "an integer",
+            "an integer or a pair (h, w)",
+            "a number",
+            "true or false",
+            "a string",
+            "a number",
+            "an integer, a pair (h, w) or four pads (top, left, bottom, right)"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    value_kind_name(v->kind));
     }
@@ -192,8 +195,7 @@ bool get_conv_attrs(Node *n, const ArgSet *as, bool output_padding)
     bool ok =
         get_int(as, "channels", 0, 1, &a->channels, op, L) &&
         get_pair(as, "kernel", 1, 1, 1, &a->kh, &a->kw, op, L) &&
-        get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) &&
-        get_pads(as, a, op, L) &&
+        get_pair(as, "stride", 1, 1, 1, &a->sh, &a->sw, op, L) && get_pads(as, a, op, L) &&
         (!output_padding || get_pair(as, "output_padding", 0, 0, 0, &a->oph, &a->opw, op, L)) &&
         get_pair(as, "dilation", 1, 1, 1, &a->dh, &a->dw, op, L) &&
         get_int(as, "groups", 1, 1, &a->groups, op, L);

@@ -13,8 +13,8 @@
 
 const char *value_kind_name(ValKind k)
 {
-    static const char *names[] = {"an integer", "a float", "a boolean", "a string", "a pair",
-                                  "four integers"};
+    static const char *names[] = {"an integer", "a float", "a boolean",
+                                  "a string",   "a pair",  "four integers"};
     return names[k];
 }
 

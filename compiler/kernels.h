@@ -23,8 +23,8 @@
  * in registers. Its weights are packed per block (conv_param_pack). */
 typedef struct ConvShape {
     long long N, C, H, W, OC, OH, OW, G, cin_g, cout_g;
-    long long KH, KW, SH, SW, PH, PW, DH, DW; /* PH, PW: the top and left pad */
-    long long PR;                             /* the right pad */
+    long long KH, KW, SH, SW, PH, PW, DH, DW;
+    long long PR;      /* the right pad (PH, PW: the top and left) */
     long long OCB, NJ; /* output channels and most columns of a block */
     long long NB;      /* blocks of OCB output channels per group */
     bool PF;           /* prefetch the next block's weights (set by emit_conv.c) */

@@ -110,9 +110,8 @@ static void select_conv(Node *n)
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
     if (macs_per_group * a->groups < DIRECT_MAX_MACS)
         return;
-    bool pointwise =
-        a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 && a->pw == 0 &&
-        a->pb == 0 && a->pr == 0;
+    bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
+                     a->pw == 0 && a->pb == 0 && a->pr == 0;
     if (cin_g == 1 && cout_g == 1)
         n->kernel = KERNEL_DEPTHWISE;
     else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)

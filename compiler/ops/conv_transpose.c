@@ -115,8 +115,7 @@ static void convt_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_
 static void convt_print(const Node *n, FILE *f)
 {
     const Attrs *a = &n->a;
-    fprintf(f,
-            " channels=%lld kernel=(%lld,%lld) stride=(%lld,%lld)", (long long)a->channels,
+    fprintf(f, " channels=%lld kernel=(%lld,%lld) stride=(%lld,%lld)", (long long)a->channels,
             (long long)a->kh, (long long)a->kw, (long long)a->sh, (long long)a->sw);
     ir_print_pad(a, f);
     fprintf(f, " output_padding=(%lld,%lld) dilation=(%lld,%lld) groups=%lld bias=%s",

@@ -21,9 +21,12 @@
 #include "shape.h"
 #include "util.h"
 
-static const AttrSpec pad_args[] = {{"left", A_INT, true},     {"right", A_INT, true},
-                                    {"top", A_INT, true},      {"bottom", A_INT, true},
-                                    {"value", A_FLOAT, false}, {"mode", A_STR, false},
+static const AttrSpec pad_args[] = {{"left", A_INT, true},
+                                    {"right", A_INT, true},
+                                    {"top", A_INT, true},
+                                    {"bottom", A_INT, true},
+                                    {"value", A_FLOAT, false},
+                                    {"mode", A_STR, false},
                                     {NULL, 0, 0}};
 
 /* Four ints, F.pad's order over the last two dims; negative values crop. */
@@ -80,15 +83,14 @@ static bool pad_mode_fits(const Node *n)
     for (int i = 0; i < 4; i++) {
         if (side[i] < 0 || (reflect && side[i] >= size[i])) {
             char buf[160];
-            diag_error(n->loc,
-                       "pad '%s': mode \"%s\" needs each side %s, not (%lld, %lld, %lld, %lld) "
-                       "for '%s' %s",
-                       n->name, reflect ? "reflect" : "replicate",
-                       reflect ? "at least 0 and smaller than the input's width or height"
-                               : "at least 0",
-                       (long long)a->pad_l, (long long)a->pad_r, (long long)a->pad_t,
-                       (long long)a->pad_b, in->label,
-                       ir_shape_str(in->rank, in->dims, buf, sizeof buf));
+            diag_error(
+                n->loc,
+                "pad '%s': mode \"%s\" needs each side %s, not (%lld, %lld, %lld, %lld) "
+                "for '%s' %s",
+                n->name, reflect ? "reflect" : "replicate",
+                reflect ? "at least 0 and smaller than the input's width or height" : "at least 0",
+                (long long)a->pad_l, (long long)a->pad_r, (long long)a->pad_t, (long long)a->pad_b,
+                in->label, ir_shape_str(in->rank, in->dims, buf, sizeof buf));
             return false;
         }
     }
