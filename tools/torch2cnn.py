@@ -886,12 +886,11 @@ def _conv2d(c, node, m):
     if isinstance(m.padding, str):
         if m.padding == "valid":
             pad = (0, 0)
-        else:  # 'same' (stride 1): total padding d*(k-1), split evenly
+        else:  # 'same' (stride 1): total padding d*(k-1), the odd one at the end
             totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
-            if any(t % 2 for t in totals):
-                c.fail(node, "padding='same' with an even (dilated) kernel pads unevenly, "
-                       "which cnnc cannot express")
-            pad = tuple(t // 2 for t in totals)
+            begin = tuple(t // 2 for t in totals)
+            end = tuple(t - b for t, b in zip(totals, begin))
+            pad = begin if begin == end else begin + end  # (top, left, bottom, right)
     else:
         pad = _pair(m.padding, "padding")
     return _conv_op(c, node, m, "conv2d", kernel, stride, pad, (0, 0), dilation)
@@ -905,7 +904,7 @@ def _conv_op(c, node, m, kind, kernel, stride, pad, output_padding, dilation):
     attrs = [(None, m.out_channels), ("kernel", kernel)]
     if stride != (1, 1):
         attrs.append(("stride", stride))
-    if pad != (0, 0):
+    if any(pad):
         attrs.append(("pad", pad))
     if output_padding != (0, 0):
         attrs.append(("output_padding", output_padding))

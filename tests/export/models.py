@@ -212,11 +212,13 @@ def pruned_structured():
 class Functional(nn.Module):
     """The rest of the mapping table: functional and in-place activations,
     pooling variants, adaptive pooling, torch.mean, clamp, hardtanh, softmax,
-    x + y with a dropout, and reshapes that flatten in two steps."""
+    x + y with a dropout, and reshapes that flatten in two steps; padding="same"
+    with an odd and an even kernel (the latter per side)."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 12, 3, padding="same")
+        self.same = nn.Conv2d(12, 12, (4, 2), padding="same")
         self.dw = nn.Conv2d(12, 24, 3, padding=2, dilation=2, groups=12)
         self.bn = nn.BatchNorm2d(24, eps=1e-3)
         self.pw = nn.Conv2d(24, 12, 1)
@@ -230,7 +232,7 @@ class Functional(nn.Module):
         randomize_bn(self)
 
     def forward(self, x):
-        x = self.conv(x)
+        x = self.same(self.conv(x))
         x.relu_()
         y = self.silu(self.bn(self.dw(x)))
         y = self.act(self.pw(y))
