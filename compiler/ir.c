@@ -80,6 +80,11 @@ bool ir_is_output(const Graph *g, const Tensor *t)
     return false;
 }
 
+bool ir_is_constant(const Tensor *t)
+{
+    return t->producer && t->producer->op == OP_CONSTANT;
+}
+
 int64_t ir_tensor_numel(const Tensor *t)
 {
     return ir_numel(t->rank, t->dims);

@@ -20,11 +20,12 @@
  *     goes from its input and its output together, and only if the output
  *     channel can go too; batchnorm loses that channel's parameters;
  *   - concat: channel k of input i is channel offset_i + k of the output;
- *   - add, mul, sub: channel k goes from both operands and the result
- *     together, so both operands' channel must be constant and removable
- *     (a broadcast [N, C, 1, 1] operand too: one value per channel);
- *   - anything else (softmax, a grouped conv, a graph input or output)
- *     keeps all its channels.
+ *   - add, mul, sub, div of equal shapes or with an [N, C, 1, 1] operand:
+ *     channel k goes from both operands and the result together, so both
+ *     operands' channel must be constant and removable (a broadcast
+ *     [N, C, 1, 1] operand too: one value per channel);
+ *   - anything else (softmax, a grouped conv, other broadcasts, a constant
+ *     layer, a graph input or output) keeps all its channels.
  *
  * So the pass (1) computes, in graph order, which channels of every tensor
  * are a known constant and its value, evaluated in float32 with the
@@ -130,7 +131,7 @@ static void known_weighted(Prune *p, const Node *n)
 
 /* The channel of input i that output channel k of n reads, or -1: channel k
  * of the one input for OPT_PER_CHANNEL ops, else the op's channel_in (flatten,
- * add, mul, sub, concat). */
+ * add, mul, sub, div, concat). */
 static int64_t channel_in(const Node *n, int i, int64_t k)
 {
     if (op_has(n->op, OPT_PER_CHANNEL))
@@ -141,7 +142,9 @@ static int64_t channel_in(const Node *n, int i, int64_t k)
 /* Whether n maps each output channel onto channels of its inputs. */
 static bool passes_channels(const Node *n)
 {
-    return op_has(n->op, OPT_PER_CHANNEL) || op_def(n->op)->channel_in;
+    const OpDef *d = op_def(n->op);
+    return op_has(n->op, OPT_PER_CHANNEL) ||
+           (d->channel_in && (!d->maps_channels || d->maps_channels(n)));
 }
 
 /* The value n gives output channel k when the channels it reads are the

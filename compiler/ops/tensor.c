@@ -1,5 +1,5 @@
-/* ops/tensor.c - tensor ops: flatten, dropout (identity at inference), add, mul,
- * sub, concat, upsample.
+/* ops/tensor.c - tensor ops: flatten, dropout (identity at inference), concat,
+ * upsample (add, mul, sub, div and constant: ops/binary.c).
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
@@ -41,83 +41,6 @@ static bool dropout_set_attrs(Node *n, const ArgSet *as)
 static void dropout_print(const Node *n, FILE *f)
 {
     fprintf(f, " p=%g", n->a.p);
-}
-
-static bool same_shape(const Tensor *a, const Tensor *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
-/* The operand of add/mul/sub that is broadcast over H and W: PyTorch's
- * broadcasting for the shapes cnnc has, one operand [N, C, 1, 1] and the other
- * [N, C, H, W] (a squeeze-and-excitation gate, a per-channel shift). -1 when
- * the shapes are equal (or cannot be broadcast: binary_infer says so). */
-static int broadcast_operand(const Node *n)
-{
-    const Tensor *a = n->in[0], *b = n->in[1];
-    if (same_shape(a, b) || a->rank != 4 || b->rank != 4 || a->dims[0] != b->dims[0] ||
-        a->dims[1] != b->dims[1])
-        return -1;
-    if (a->dims[2] == 1 && a->dims[3] == 1)
-        return 0;
-    if (b->dims[2] == 1 && b->dims[3] == 1)
-        return 1;
-    return -1;
-}
-
-/* add, mul, sub: equal shapes, or [N, C, 1, 1] with [N, C, H, W] in either
- * order (the result is [N, C, H, W]); nothing else. */
-static bool binary_infer(Node *n)
-{
-    const Tensor *a = n->in[0], *b = n->in[1];
-    int k = broadcast_operand(n);
-    if (k >= 0)
-        return set_out(n, 4, n->in[1 - k]->dims);
-    if (!same_shape(a, b)) {
-        char x[160], y[160];
-        diag_error(n->loc,
-                   "%s '%s': shapes differ: '%s' is %s but '%s' is %s; they must be equal, or "
-                   "one [N, C, 1, 1] and the other [N, C, H, W]",
-                   op_name(n->op), n->name, a->label, ir_shape_str(a->rank, a->dims, x, sizeof x),
-                   b->label, ir_shape_str(b->rank, b->dims, y, sizeof y));
-        return false;
-    }
-    return set_out(n, a->rank, a->dims);
-}
-
-/* add, mul, sub: channel k of the result reads channel k of both operands
- * (a broadcast operand's one value per channel too). */
-static int64_t binary_channel_in(const Node *n, int i, int64_t k)
-{
-    (void)n;
-    (void)i;
-    return k;
-}
-
-static float add_channel_value(const Node *n, int64_t k, const float *x)
-{
-    (void)n;
-    (void)k;
-    return x[0] + x[1];
-}
-
-static float mul_channel_value(const Node *n, int64_t k, const float *x)
-{
-    (void)n;
-    (void)k;
-    return x[0] * x[1];
-}
-
-static float sub_channel_value(const Node *n, int64_t k, const float *x)
-{
-    (void)n;
-    (void)k;
-    return x[0] - x[1];
 }
 
 /* concat along dim 1 (channels or features): every other dimension must agree. */
@@ -211,43 +134,6 @@ static void upsample_print(const Node *n, FILE *f)
 #include <string.h>
 
 #include "emit_internal.h"
-
-/* add, mul, sub: one C operator on each element; a broadcast operand's value
- * is read once per image and channel. In place, out is the full-size operand. */
-static void emit_binary(Emitter *e, const Node *n, const char *op)
-{
-    int k = broadcast_operand(n);
-    if (k < 0) {
-        out(e, "for (int i = 0; i < %lld; i++)", (long long)ir_tensor_numel(n->out));
-        out(e, "    out[i] = in0[i] %s in1[i];", op);
-        return;
-    }
-    const Tensor *o = n->out;
-    long long HW = o->dims[2] * o->dims[3];
-    open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(o->dims[0] * o->dims[1]));
-    out(e, "const float s = in%d[p];", k);
-    out(e, "for (int i = 0; i < %lld; i++)", HW);
-    if (k == 1)
-        out(e, "    out[p * %lld + i] = in0[p * %lld + i] %s s;", HW, HW, op);
-    else
-        out(e, "    out[p * %lld + i] = s %s in1[p * %lld + i];", HW, op, HW);
-    close_brace(e);
-}
-
-static void emit_add(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "+");
-}
-
-static void emit_mul(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "*");
-}
-
-static void emit_sub(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "-");
-}
 
 /* torch.cat(dim=1): per image, each input's channels (or features) in turn. */
 static void emit_concat(Emitter *e, const Node *n)
@@ -430,36 +316,6 @@ const OpDef opdef_DROPOUT = {
     .print = dropout_print,
     /* back end */
     .emit = NULL, /* a view (OPT_VIEW): no code */
-};
-
-const OpDef opdef_ADD = {
-    /* front end */
-    .args = NULL,
-    .infer = binary_infer,
-    .channel_in = binary_channel_in,
-    .channel_value = add_channel_value,
-    /* back end */
-    .emit = emit_add,
-};
-
-const OpDef opdef_MUL = {
-    /* front end */
-    .args = NULL,
-    .infer = binary_infer,
-    .channel_in = binary_channel_in,
-    .channel_value = mul_channel_value,
-    /* back end */
-    .emit = emit_mul,
-};
-
-const OpDef opdef_SUB = {
-    /* front end */
-    .args = NULL,
-    .infer = binary_infer,
-    .channel_in = binary_channel_in,
-    .channel_value = sub_channel_value,
-    /* back end */
-    .emit = emit_sub,
 };
 
 const OpDef opdef_CONCAT = {

@@ -1,0 +1,78 @@
+"""Golden cases for constants, broadcasting and tensors of any layout:
+`constant`, add/sub/mul/div with PyTorch's broadcasting, concat over any
+dimension. Imported by gen_golden.py, which passes its case() and helpers
+(add_cases); every expected output is computed by PyTorch."""
+
+import torch
+import torch.nn as nn
+
+
+class Const(nn.Module):
+    """A constant tensor: its state_dict key is NAME.weight, as cnnc's
+    `NAME: constant(...)` reads it. lo..hi keeps divisors away from zero."""
+
+    def __init__(self, *shape, lo=-1.0, hi=1.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(*shape) * (hi - lo) + lo)
+
+    def forward(self):
+        return self.weight
+
+
+def _broadcast_const(L, x):
+    k, j, m = L("k")(), L("j")(), L("m")()
+    a = x + k                    # [N, 3, 4, 5] + [5]
+    b = a * j                    # * [4, 1]
+    c = m - b                    # [3, 1, 1] - ...
+    d = c / m                    # / [3, 1, 1]
+    e = k / d                    # [5] / [N, 3, 4, 5]
+    return e
+
+
+def _broadcast_computed(L, x):
+    y = L("c1")(x)                                        # [N, 4, 4, 5]
+    row = nn.functional.adaptive_avg_pool2d(y, (1, 5))    # [N, 4, 1, 5]
+    col = nn.functional.adaptive_avg_pool2d(y, (4, 1))    # [N, 4, 4, 1]
+    outer = row * col                                     # both broadcast: [N, 4, 4, 5]
+    return torch.cat([y - row, outer, col / (outer * outer + L("one").weight), y + col], dim=1)
+
+
+def add_cases(case, simple, Net):
+    case("broadcast_const", "constants of shape [5], [4, 1] and [3, 1, 1] with add, mul, sub and "
+         "div of [N, 3, 4, 5] (PyTorch's broadcasting, the constant first or second), batch 2",
+         simple("""
+            k: constant(5)
+            j: constant(4, 1)
+            m: constant(3, 1, 1)
+            a = add(x, k)
+            b = a -> mul(j)
+            c = sub(m, b)
+            d = c -> div(m)
+            div(k, d)
+         """, (3, 4, 5)),
+         lambda: Net([("k", Const(5)), ("j", Const(4, 1)), ("m", Const(3, 1, 1, lo=0.5, hi=2.0))],
+                     _broadcast_const), (3, 4, 5), batch=2)
+
+    case("broadcast_computed", "add, sub, mul, div of computed tensors that broadcast other "
+         "than [N, C, 1, 1]: [N, 4, 1, 5] and [N, 4, 4, 1] with [N, 4, 4, 5] and with each "
+         "other (an outer product), a constant 1 added, batch 2",
+         simple("""
+            y = c1: conv2d(4, kernel=3, pad=1)
+            row = y -> adaptive_avgpool((1, 5))
+            col = y -> adaptive_avgpool((4, 1))
+            outer = mul(row, col)
+            one: constant(1)
+            q = mul(outer, outer) -> add(one)
+            s = sub(y, row)
+            r = div(col, q)
+            t = add(y, col)
+            concat(s, outer, r, t)
+         """, (3, 4, 5)),
+         lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("one", _One())],
+                     _broadcast_computed), (3, 4, 5), batch=2)
+
+
+class _One(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
