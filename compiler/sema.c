@@ -410,13 +410,25 @@ static bool unknown_op(Sema *s, const Layer *l)
 }
 
 /* Inputs of add/mul/sub/div/concat: the incoming tensor (after '->'), then the arguments,
- * which must be tensor names. */
-static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin)
+ * which must be tensor names; an op with attributes (concat's dim) takes them
+ * named, after the tensors, into *as. */
+static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin,
+                          ArgSet *as)
 {
     *nin = 0;
     if (incoming)
         ins[(*nin)++] = s->scope->current;
-    for (int i = 0; i < l->nargs; i++) {
+    const AttrSpec *spec = op_args(op);
+    int ntensors = l->nargs;
+    while (spec[0].name && ntensors > 0 && l->args[ntensors - 1].name)
+        ntensors--;
+    Layer named = *l;
+    named.args = l->args + ntensors;
+    named.nargs = l->nargs - ntensors;
+    Env env = env_of(s);
+    if (!args_match(&env, &named, spec, as))
+        return false;
+    for (int i = 0; i < ntensors; i++) {
         const Arg *a = &l->args[i];
         if (a->name || a->value->kind != EX_NAME) {
             diag_error(a->name ? a->name_loc : a->value->loc,
@@ -466,10 +478,8 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
         if (!args_match(&env, l, op_args(op), &as))
             return false;
     } else if (op_arity(op) != 1) {
-        if (!gather_inputs(s, l, op, incoming, ins, &nin))
+        if (!gather_inputs(s, l, op, incoming, ins, &nin, &as))
             return false;
-        memset(&as, 0, sizeof as);
-        as.spec = op_args(op);
     } else if (!args_match(&env, l, op_args(op), &as)) {
         return false;
     }

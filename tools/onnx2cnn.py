@@ -22,6 +22,7 @@ import math
 import os
 import re
 import sys
+import types
 
 import numpy as np
 
@@ -87,7 +88,7 @@ SUPPORTED_OPS = (
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
-    "HardSigmoid", "LayerNormalization", "Split",
+    "HardSigmoid", "LayerNormalization", "Split", "Div",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -477,6 +478,7 @@ class Converter:
         self.gelu = {}  # id(last Mul of an Erf GELU) -> its input x
         self.ln_decomposed = {}  # id(last node of PyTorch's decomposed LayerNorm) -> ...
         self.counts = {}
+        self.constant_ops = {}  # (ONNX constant, cnnc shape) -> its constant layer
         self.opset = 1
         for imp in model.opset_import:
             if imp.domain in ("", "ai.onnx"):
@@ -1110,8 +1112,7 @@ def _constant_of_shape(c, node):
 @handler("Div")
 def _div(c, node):
     if not _all_const(c, node):
-        c.fail("op Div is not supported by cnnc (only of constants, at import time)",
-               _nearest("Div"))
+        return _binary(c, node)
     a, b = c.const[node.input[0]], c.const[node.input[1]]
     if np.issubdtype(np.result_type(a, b), np.integer):
         q = np.trunc(np.asarray(a, np.float64) / np.asarray(b, np.float64))
@@ -1453,9 +1454,12 @@ def _concat(c, node):
     if _all_const(c, node):
         axis = _attrs(node).get("axis", 0)
         return _fold(c, node, np.concatenate([c.const[i] for i in node.input if i], axis=axis))
-    ins = [c.get(node, k, "input %d" % k) for k in range(len(node.input)) if node.input[k]]
-    for i in node.input:
+    names = [i for i in node.input if i]
+    for i in names:
         c.need_float(node, i)
+    if any(i in c.const for i in names):
+        return _concat_any(c, node)
+    ins = [c.get(node, k, "input %d" % k) for k in range(len(node.input)) if node.input[k]]
     known = [t for t in ins if not isinstance(t, Poison) and t.oshape is not None]
     if not known:
         return c.poison(node)
@@ -1467,8 +1471,7 @@ def _concat(c, node):
         c.define(node, ins[0].val, ins[0].oshape)
         return
     if axis != 1 or r < 2:
-        c.fail("Concat over axis %d of rank-%d tensors; cnnc's concat joins channels (axis 1) "
-               "of [N, C, H, W] or [N, F]" % (axis, r), "concat (axis 1)")
+        return _concat_any(c, node)
     for t in ins:
         c.channels_view(t)
     if isinstance(ins[0], Poison) or any(isinstance(t, Poison) for t in ins):
@@ -1494,6 +1497,67 @@ def _concat(c, node):
 
 
 MAX_CONCAT = 125
+
+
+def _concat_axis(r, axis):
+    """The cnnc dimension that holds ONNX axis `axis` of a rank-r tensor
+    (natural()), or None: the batch, or a merged middle axis other than the
+    first (joining along the first of them keeps the bytes in order)."""
+    if r == 1:
+        return 1
+    if axis == 0:
+        return None
+    if r in (2, 4):
+        return axis
+    if r == 3:
+        return (1, 3)[axis - 1]
+    if axis in (1, 2):
+        return axis
+    return 3 if axis == r - 1 else None
+
+
+def _concat_any(c, node):
+    """Concat along any axis but the batch, constants among the tensors (a
+    cnnc constant layer each, in the natural form of their shape)."""
+    names = [i for i in node.input if i]
+    shapes = []
+    for i in names:
+        if i in c.const:
+            shapes.append(tuple(np.shape(c.const[i])))
+            continue
+        t = c.env[i]
+        if isinstance(t, Poison) or t.oshape is None:
+            return c.poison(node)
+        c.need_natural(t)
+        shapes.append(t.oshape)
+    r = len(shapes[0])
+    axis = _attrs(node).get("axis", 1 if r else 0)
+    if axis < 0:
+        axis += r
+    d = _concat_axis(r, axis)
+    if d is None:
+        c.fail("Concat over axis %d of rank-%d tensors %s: %s" % (
+            axis, r, list(shapes[0]), "cnnc holds axis 0 as the batch" if axis == 0 else
+            "cnnc holds axes 2 to %d as one" % (r - 2)), "concat (dim=1 and on)")
+    vals = []
+    for i, sh in zip(names, shapes):
+        vals.append(T(_constant_op(c, i, natural(sh)), sh) if i in c.const else c.env[i])
+    oshape = list(shapes[0])
+    oshape[axis] = sum(sh[axis] for sh in shapes)
+    oshape = tuple(oshape)
+    attrs = [] if d == 1 else [("dim", str(d))]
+    cs = list(natural(oshape))
+    # cnnc's concat takes at most 125 tensors: chain them (the same bytes)
+    k = 0
+    while len(vals) > MAX_CONCAT:
+        part = vals[:MAX_CONCAT]
+        pcs = list(cs)
+        pcs[d] = sum(t.val.cshape[d] for t in part)
+        o = c.op(node, "concat", part, attrs, cshape=tuple(pcs))
+        k += 1
+        o.onnx_name = "%s_part%d" % (node.output[0], k)
+        vals = [T(o, tuple(pcs))] + vals[MAX_CONCAT:]
+    c.define(node, c.op(node, "concat", vals, attrs, cshape=tuple(cs)), oshape)
 
 
 def _per_channel(arr, t):
@@ -1528,7 +1592,101 @@ def _scale_op(c, node, t, weight, bias):
     return c.op(node, "scale", [t], attrs, cshape=t.val.cshape, label=label, tensors=tensors)
 
 
-BINARY = {"Add": ("add", np.add), "Mul": ("mul", np.multiply), "Sub": ("sub", np.subtract)}
+BINARY = {"Add": ("add", np.add), "Mul": ("mul", np.multiply), "Sub": ("sub", np.subtract),
+          "Div": ("div", np.divide)}
+
+
+def _aligned(shape, R):
+    """An operand's ONNX shape, aligned with the broadcast result R as cnnc
+    holds R (natural()): leading 1s to R's rank, then the same dimensions
+    inserted or merged; None where merged dimensions are neither all 1 nor
+    all R's."""
+    r = len(R)
+    s = (1,) * (r - len(shape)) + tuple(int(d) for d in shape)
+    if r in (2, 4):
+        return s
+    if r == 3:
+        return (s[0], s[1], 1, s[2])
+    if r == 1:
+        return (1, s[0])
+    if r == 0:
+        return (1, 1)
+    mid = s[2:-1]
+    if all(d == 1 for d in mid):
+        return (s[0], s[1], 1, s[-1])
+    if mid == tuple(R[2:-1]):
+        return (s[0], s[1], _prod(mid), s[-1])
+    return None
+
+
+def _strip_ones(s):
+    s = tuple(s)
+    while len(s) > 1 and s[0] == 1:
+        s = s[1:]
+    return s
+
+
+def _constant_op(c, name, cshape):
+    """A cnnc constant layer holding the ONNX constant `name` in cnnc shape
+    cshape (its own shape, without a batch), one per constant and shape."""
+    key = (name, tuple(cshape))
+    if key in c.constant_ops:
+        return c.constant_ops[key]
+    arr = np.asarray(c.const[name], dtype=np.float32).reshape(cshape)
+    label = c.label(types.SimpleNamespace(name=name, op_type="Constant"), [], [])
+    o = Op("constant", [], [(None, str(d)) for d in cshape], tuple(cshape), label=label,
+           tensors=[(label + ".weight", arr)], onnx_name=name)
+    c.ops.append(o)
+    c.constant_ops[key] = o
+    return o
+
+
+def _binary_bcast(c, node, kind):
+    """PyTorch's (numpy's) broadcasting of any two shapes, a constant operand
+    a cnnc constant layer: cnnc's add, sub, mul, div broadcast the same way
+    on the cnnc shapes, which hold the ONNX ones with the same 1s inserted."""
+    shapes = []
+    for k in range(2):
+        name = node.input[k]
+        c.need_float(node, name)
+        if name in c.const:
+            shapes.append(tuple(np.shape(c.const[name])))
+        else:
+            t = c.env[name]
+            if isinstance(t, Poison) or t.oshape is None:
+                return c.poison(node)
+            c.need_natural(t)
+            shapes.append(t.oshape)
+    try:
+        R = tuple(int(d) for d in np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise OnnxError("node %s (%s): shapes %s and %s do not broadcast"
+                        % (_node_desc(node), node.op_type, list(shapes[0]), list(shapes[1])))
+    cR = natural(R)
+    vals = []
+    for k in range(2):
+        name = node.input[k]
+        a = _aligned(shapes[k], R)
+        if a is None:
+            c.fail("%s of %s and %s: the broadcast merges dimensions cnnc holds as one"
+                   % (node.op_type, list(shapes[0]), list(shapes[1])))
+        if name in c.const:
+            vals.append(T(_constant_op(c, name, _strip_ones(a)), shapes[k]))
+        else:
+            t = c.env[name]
+            if _strip_ones(t.val.cshape) != _strip_ones(a):
+                c.fail("%s of %s and %s: the operand %s is held by cnnc as %s, which does not "
+                       "broadcast as ONNX's shape does"
+                       % (node.op_type, list(shapes[0]), list(shapes[1]), list(shapes[k]),
+                          list(t.val.cshape)))
+            vals.append(t)
+    computed = [t for k, t in enumerate(vals) if node.input[k] not in c.const]
+    big = max(computed, key=lambda t: len(t.val.cshape))
+    if len(big.val.cshape) != len(cR) or big.val.cshape[0] != cR[0]:
+        c.fail("%s of %s and %s gives %s, whose first dimension (cnnc's batch) is not that of "
+               "the computed operand %s" % (node.op_type, list(shapes[0]), list(shapes[1]),
+                                            list(R), list(big.oshape)))
+    return c.define(node, c.op(node, kind, vals, cshape=cR), R)
 
 
 def _binary(c, node):
@@ -1551,16 +1709,7 @@ def _binary(c, node):
             c.need_natural(a)
             c.need_natural(b)
         return c.define(node, c.op(node, kind, [a, b], cshape=a.val.cshape), a.oshape)
-    # [N, C, 1, 1] with [N, C, H, W], either order (squeeze-and-excitation)
-    big, small = (a, b) if _prod(a.oshape) >= _prod(b.oshape) else (b, a)
-    ob, osm = big.oshape, small.oshape
-    if len(ob) == len(osm) == 4 and ob[:2] == osm[:2] and osm[2:] == (1, 1):
-        c.need_natural(big)
-        c.need_natural(small)
-        return c.define(node, c.op(node, kind, [a, b], cshape=big.val.cshape), ob)
-    c.fail("%s of %s and %s (broadcasting); cnnc's %s needs equal shapes, or [N, C, 1, 1] "
-           "with [N, C, H, W]" % (node.op_type, list(a.oshape), list(b.oshape), kind),
-           "%s of equal shapes or [N, C, 1, 1] with [N, C, H, W]" % kind)
+    return _binary_bcast(c, node, kind)
 
 
 def _binary_const(c, node, kind, k):
@@ -1573,13 +1722,10 @@ def _binary_const(c, node, kind, k):
     if t.oshape is None:
         return c.poison(node)
     v = _per_channel(arr, t)
-    if v is None or tuple(np.broadcast_shapes(np.shape(arr), t.oshape)) != t.oshape:
-        c.fail("%s of %s by the constant '%s' %s; cnnc's %s takes two computed tensors, and "
-               "a constant only per channel ([C, 1, 1], as scale)"
-               % (node.op_type, list(t.oshape), node.input[k], list(np.shape(arr)), kind),
-               "scale (a per-channel constant)")
-    if not np.all(np.isfinite(v)):
-        c.fail("the constant '%s' is not finite" % node.input[k])
+    if kind == "div" or v is None or not np.all(np.isfinite(v)) or \
+            tuple(np.broadcast_shapes(np.shape(arr), t.oshape)) != t.oshape:
+        # x / d is not x * (1/d) in float32: a constant layer, as any other shape
+        return _binary_bcast(c, node, kind)
     if isinstance(t, Poison):
         return c.poison(node)
     C = t.oshape[1]
@@ -2523,7 +2669,7 @@ def _continues(op, prev):
 
 def _render(ops, inp, outputs, used):
     return cnn_text.render(ops, inp, outputs, used, Op, _tensor_name, fmt_label, _continues,
-                           ("add", "concat"))
+                           ("add", "concat", "constant"))
 
 
 def convert(model_path, out_path, batch=1, input_weights=None):

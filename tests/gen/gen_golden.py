@@ -2279,6 +2279,7 @@ case("channel_shuffle_groups", "channel_shuffle(3) then channel_shuffle(2) (nn.C
 import golden_tensors  # noqa: E402
 
 golden_tensors.add_cases(case, simple, Net)
+golden_tensors.add_concat_cases(case, simple, Net)
 
 # --------------------------------------------------------------------------
 # Generation

@@ -37,6 +37,16 @@ def _broadcast_computed(L, x):
     return torch.cat([y - row, outer, col / (outer * outer + L("one").weight), y + col], dim=1)
 
 
+def _concat_dims(L, x):
+    a = torch.relu(L("c1")(x))                       # [N, 2, 3, 4]
+    b = torch.cat([x, a], dim=2)                     # [N, 2, 6, 4]
+    c = torch.cat([b, b, b], dim=-1)                 # [N, 2, 6, 12]
+    d = torch.cat([a, L("k").weight], dim=3)           # k: [2, 2, 3, 1], the batch's 2
+    f = torch.flatten(c, 1)
+    g = torch.cat([f, f[:, :5]], dim=1)
+    return torch.cat([torch.flatten(d, 1), g], dim=-1)
+
+
 def add_cases(case, simple, Net):
     case("broadcast_const", "constants of shape [5], [4, 1] and [3, 1, 1] with add, mul, sub and "
          "div of [N, 3, 4, 5] (PyTorch's broadcasting, the constant first or second), batch 2",
@@ -76,3 +86,21 @@ class _One(nn.Module):
     def __init__(self):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(1))
+
+
+def add_concat_cases(case, simple, Net):
+    case("concat_dims", "concat over H (dim=2), W (dim=-1, three tensors) and of a constant "
+         "[2, 2, 3, 1] (the batch's 2 images) along W (torch.cat(dim)), then over the features of [N, F], batch 2",
+         simple("""
+            a = c1: conv2d(2, kernel=3, pad=1) -> relu
+            b = concat(x, a, dim=2)
+            c = concat(b, b, b, dim=-1)
+            k: constant(2, 2, 3, 1)
+            d = concat(a, k, dim=3) -> flatten
+            f = c -> flatten
+            head = f -> narrow(0, 5)
+            g = concat(f, head)
+            concat(d, g, dim=-1)
+         """, (2, 3, 4)),
+         lambda: Net([("c1", nn.Conv2d(2, 2, 3, padding=1)), ("k", Const(2, 2, 3, 1))],
+                     _concat_dims), (2, 3, 4), batch=2)
