@@ -1163,10 +1163,37 @@ def _transpose(c, node):
                 c.env[node.output[0]] = T(out, (o[0], o[2], o[1], o[3], o[4]),
                                           why="a channel shuffle %s" % _node_desc(node))
                 return
+            return _permute(c, node, t, list(perm))
         c.fail("Transpose of a computed tensor is not supported (only of constants)", "none")
     x = c.const[node.input[0]]
     perm = _attrs(node).get("perm")
     _fold(c, node, np.transpose(x, perm))
+
+
+def _permute(c, node, t, perm):
+    """A Transpose as cnnc's permute of the natural forms (*Shapes*): the
+    batch stays first; rank 3 [N, C, L] held as [N, C, 1, L] moves the
+    inserted axis nowhere; rank 5 and more only where the merged middle axes
+    stay together."""
+    if isinstance(t, Poison):
+        return c.poison(node)
+    o = t.oshape
+    r = len(o)
+    c.need_natural(t)
+    if perm[0] != 0 and r >= 2:
+        c.fail("Transpose %s of %s moves axis 0, which cnnc holds as the batch" % (perm, list(o)),
+               "permute (the batch first)")
+    if r in (2, 4):
+        cperm = perm
+    elif r == 3:
+        m = {0: 0, 1: 1, 2: 3}
+        cperm = [m[perm[0]], m[perm[1]], 2, m[perm[2]]]
+    else:
+        c.fail("Transpose %s of a rank-%d tensor %s; cnnc permutes tensors of rank 2 to 4"
+               % (perm, r, list(o)), "permute")
+    oshape = tuple(o[p] for p in perm)
+    out = c.op(node, "permute", [t], [(None, str(d)) for d in cperm], cshape=natural(oshape))
+    c.define(node, out, oshape)
 
 
 @handler("Identity")

@@ -14,11 +14,7 @@
 #include "shape.h"
 #include "util.h"
 
-static const AttrSpec constant_args[] = {{"d0", A_INT, true},
-                                         {"d1", A_INT, false},
-                                         {"d2", A_INT, false},
-                                         {"d3", A_INT, false},
-                                         {NULL, 0, 0}};
+static const AttrSpec constant_args[] = DIM_ARGS(true);
 
 static bool same_shape(const Tensor *a, const Tensor *b)
 {
@@ -149,22 +145,7 @@ static float div_channel_value(const Node *n, int64_t k, const float *x)
  * torch.empty's arguments. */
 static bool constant_set_attrs(Node *n, const ArgSet *as)
 {
-    static const char *names[] = {"d0", "d1", "d2", "d3"};
-    Attrs *a = &n->a;
-    a->nshape = 0;
-    for (int d = 0; d < 4; d++) {
-        if (!arg_given(as, names[d]))
-            continue;
-        if (a->nshape != d) {
-            diag_error(as->loc[spec_index(as->spec, names[d])],
-                       "constant: the dimensions are given in order, without gaps");
-            return false;
-        }
-        if (!get_int(as, names[d], 1, 1, &a->shape[d], "constant", n->loc))
-            return false;
-        a->nshape++;
-    }
-    return true;
+    return get_dim_list(as, 1, n->a.shape, &n->a.nshape, "constant", n->loc);
 }
 
 static bool constant_infer(Node *n)

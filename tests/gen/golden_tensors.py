@@ -104,3 +104,28 @@ def add_concat_cases(case, simple, Net):
          """, (2, 3, 4)),
          lambda: Net([("c1", nn.Conv2d(2, 2, 3, padding=1)), ("k", Const(2, 2, 3, 1))],
                      _concat_dims), (2, 3, 4), batch=2)
+
+
+def _layout(L, x):
+    y = L("c1")(x)                                   # [N, 4, 3, 5]
+    a = y.permute(0, 3, 1, 2)                        # [N, 5, 4, 3]
+    b = y.permute(0, -1, -2, 1)                      # [N, 5, 3, 4]
+    c = y.reshape(y.shape[0], 12, -1).permute(0, 2, 1)   # [N, 5, 12]
+    d = torch.cat([a.reshape(a.shape[0], 60), b.reshape(b.shape[0], -1),
+                   c.reshape(c.shape[0], 60)], dim=1)
+    return torch.relu(L("fc")(d))
+
+
+def add_layout_cases(case, simple, Net):
+    case("permute_reshape", "permute (x.permute(0, 3, 1, 2), negative dims) and reshape "
+         "(x.reshape(N, 12, -1), a view) of [N, 4, 3, 5], a permute of the rank-3 result, "
+         "reshaped back to [N, F] for a linear, batch 2",
+         simple("""
+            y = c1: conv2d(4, kernel=3, pad=1)
+            a = y -> permute(0, 3, 1, 2) -> reshape(60)
+            b = y -> permute(0, -1, -2, 1) -> reshape(-1)
+            c = y -> reshape(12, -1) -> permute(0, 2, 1) -> reshape(60)
+            concat(a, b, c) -> fc: linear(7) -> relu
+         """, (3, 3, 5)),
+         lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("fc", nn.Linear(180, 7))],
+                     _layout), (3, 3, 5), batch=2)
