@@ -1625,25 +1625,14 @@ BINARY = {"Add": ("add", np.add), "Mul": ("mul", np.multiply), "Sub": ("sub", np
 
 def _aligned(shape, R):
     """An operand's ONNX shape, aligned with the broadcast result R as cnnc
-    holds R (natural()): leading 1s to R's rank, then the same dimensions
-    inserted or merged; None where merged dimensions are neither all 1 nor
-    all R's."""
+    holds R (natural()): leading 1s to R's rank, then natural(); None where
+    merged middle axes (rank 5 and more) are neither all 1 nor all R's."""
     r = len(R)
     s = (1,) * (r - len(shape)) + tuple(int(d) for d in shape)
-    if r in (2, 4):
-        return s
-    if r == 3:
-        return (s[0], s[1], 1, s[2])
-    if r == 1:
-        return (1, s[0])
-    if r == 0:
-        return (1, 1)
     mid = s[2:-1]
-    if all(d == 1 for d in mid):
-        return (s[0], s[1], 1, s[-1])
-    if mid == tuple(R[2:-1]):
-        return (s[0], s[1], _prod(mid), s[-1])
-    return None
+    if r >= 5 and not (all(d == 1 for d in mid) or mid == tuple(R[2:-1])):
+        return None
+    return natural(s)
 
 
 def _strip_ones(s):
@@ -2699,6 +2688,77 @@ def _render(ops, inp, outputs, used):
                            ("add", "concat", "constant"))
 
 
+# Ops whose meaning stays the same when every tensor gains a leading axis of
+# 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
+LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
+            "Tanh", "LeakyRelu", "HardSwish"}
+
+
+def _lift_batch(model, input_weights):
+    """The model with a leading axis of 1 on every tensor, for a graph whose
+    axis 0 is not a batch (ONNX's node tests: Concat over axis 0, a
+    Transpose moving it): cnnc's batch is then 1 and ONNX's axes are its
+    per-sample ones. Only for graphs of LIFTABLE ops on tensors of rank <= 3
+    with a fixed first dimension; None otherwise. Returns (model,
+    input_weights), both lifted."""
+    g = model.graph
+    if not all(n.op_type in LIFTABLE and n.domain in ("", "ai.onnx") for n in g.node):
+        return None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:
+        return None
+    ranks = {}
+    for vi in list(inferred.input) + list(inferred.value_info) + list(inferred.output):
+        d = _dims(vi.type)
+        if d is None or len(d) > 3 or (d and not isinstance(d[0], int)):
+            return None
+        ranks[vi.name] = len(d)
+    for t in inferred.initializer:
+        if len(t.dims) > 3:
+            return None
+        ranks[t.name] = len(t.dims)
+    weights = {}
+    for name, arr in (input_weights or {}).items():
+        if arr is not None and np.ndim(arr) > 3:
+            return None
+        weights[name] = None if arr is None else np.asarray(arr).reshape((1,) + np.shape(arr))
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g2 = m.graph
+    for vi in list(g2.input) + list(g2.output):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            vi.type.tensor_type.shape.dim.insert(0, onnx.TensorShapeProto.Dimension(dim_value=1))
+    del g2.value_info[:]
+    inits = []
+    for t in g2.initializer:
+        a = numpy_helper.to_array(t)
+        inits.append(numpy_helper.from_array(a.reshape((1,) + a.shape), t.name))
+    del g2.initializer[:]
+    g2.initializer.extend(inits)
+    for n in g2.node:
+        for a in n.attribute:
+            if n.op_type == "Concat" and a.name == "axis" and a.i >= 0:
+                a.i += 1
+            elif n.op_type == "Transpose" and a.name == "perm":
+                perm = [0] + [p + 1 for p in a.ints]
+                del a.ints[:]
+                a.ints.extend(perm)
+        if n.op_type == "Transpose" and not any(a.name == "perm" for a in n.attribute):
+            r = ranks.get(n.input[0])
+            if r is None:
+                return None
+            n.attribute.extend([onnx.helper.make_attribute("perm", [0] + list(range(r, 0, -1)))])
+    return m, weights
+
+
+def _run(conv):
+    try:
+        conv.run()
+    except Unsupported as u:
+        raise UnsupportedModel([u])
+
+
 def convert(model_path, out_path, batch=1, input_weights=None):
     """Import the ONNX model at model_path as out_path (.cnn) and its weights
     beside it (.safetensors). input_weights: {graph input name: numpy array or
@@ -2710,10 +2770,18 @@ def convert(model_path, out_path, batch=1, input_weights=None):
         raise OnnxError("the output file name must end in .cnn: %s" % out_path)
     model = load_model(model_path)
     conv = Converter(model, batch=batch, input_weights=input_weights)
+    lifted = None
     try:
-        conv.run()
-    except Unsupported as u:
-        raise UnsupportedModel([u])
+        _run(conv)
+    except UnsupportedModel as first:
+        lifted = _lift_batch(model, input_weights)
+        if lifted is None:
+            raise
+        conv = Converter(lifted[0], batch=1, input_weights=lifted[1])
+        try:
+            _run(conv)
+        except (UnsupportedModel, OnnxError):
+            raise first
     ops = cnn_text.remove_dead(conv.ops, conv.outputs, Op)
     used = set(conv.used_labels) | {conv.input.name}
     body = _render(ops, conv.input, conv.outputs, used)
@@ -2736,6 +2804,8 @@ def convert(model_path, out_path, batch=1, input_weights=None):
             "# outputs: %s" % ", ".join("%s %s" % (n, list(s)) for n, s in
                                         zip(conv.graph_outputs, conv.output_oshapes)),
             "# compile with --batch %d" % nbatch if nbatch != 1 else None,
+            "# ONNX's axis 0 is not a batch here: every tensor has a leading axis of 1 "
+            "(cnnc's batch)" if lifted else None,
             "network %s" % cnn_text.network_name(out_path, RESERVED),
             "input %s[%s]" % (conv.input.name, ", ".join(str(d) for d in conv.input.cshape[1:])),
             "weights %s" % fmt_value(os.path.basename(weights)),
