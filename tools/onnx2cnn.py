@@ -2691,7 +2691,11 @@ def _render(ops, inp, outputs, used):
 # Ops whose meaning stays the same when every tensor gains a leading axis of
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
-            "Tanh", "LeakyRelu", "HardSwish"}
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax"}
+
+
+def _opset(model):
+    return max([imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")] or [1])
 
 
 def _lift_batch(model, input_weights):
@@ -2738,12 +2742,15 @@ def _lift_batch(model, input_weights):
     g2.initializer.extend(inits)
     for n in g2.node:
         for a in n.attribute:
-            if n.op_type == "Concat" and a.name == "axis" and a.i >= 0:
+            if n.op_type in ("Concat", "Softmax") and a.name == "axis" and a.i >= 0:
                 a.i += 1
             elif n.op_type == "Transpose" and a.name == "perm":
                 perm = [0] + [p + 1 for p in a.ints]
                 del a.ints[:]
                 a.ints.extend(perm)
+        if n.op_type == "Softmax" and not any(a.name == "axis" for a in n.attribute) and \
+                _opset(model) < 13:  # the default axis 1, shifted (13 and on: -1)
+            n.attribute.extend([onnx.helper.make_attribute("axis", 2)])
         if n.op_type == "Transpose" and not any(a.name == "perm" for a in n.attribute):
             r = ranks.get(n.input[0])
             if r is None:
