@@ -80,6 +80,12 @@ bool ir_is_output(const Graph *g, const Tensor *t)
     return false;
 }
 
+int64_t ir_linear_rows(const Node *n)
+{
+    const Tensor *in = n->in[0];
+    return ir_numel(in->rank - 1, in->dims);
+}
+
 bool ir_is_constant(const Tensor *t)
 {
     return t->producer && t->producer->op == OP_CONSTANT;

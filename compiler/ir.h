@@ -249,6 +249,9 @@ Const *ir_const_new(const char *key, int rank, const int64_t *dims);
 int64_t ir_numel(int rank, const int64_t *dims); /* caller guarantees no overflow */
 int64_t ir_tensor_numel(const Tensor *t);
 bool ir_is_output(const Graph *g, const Tensor *t); /* one of g->outputs */
+/* The rows a linear multiplies by its weight: its input's elements over the
+ * last dimension (nn.Linear over the last axis of any rank). */
+int64_t ir_linear_rows(const Node *n);
 /* t is a constant layer's value (no batch: its shape is its own). */
 bool ir_is_constant(const Tensor *t);
 int64_t ir_tensor_bytes(const Tensor *t);

@@ -100,6 +100,14 @@ static bool is_fused(const Node *n)
     return n->fuse.act != OP_NONE || n->fuse.pool;
 }
 
+/* A node that keeps every channel of its input and output: anything fused
+ * into it, or a linear over the last dimension of a tensor of rank > 2
+ * (its features are not dimension 1). */
+static bool keeps_channels(const Node *n)
+{
+    return is_fused(n) || (n->op == OP_LINEAR && n->out->rank > 2);
+}
+
 /* ---- 1. known constants --------------------------------------------------- */
 
 static bool row_is_zero(const Const *w, int64_t row)
@@ -162,7 +170,7 @@ static float channel_value(const Node *n, int64_t k, const float *x)
 static void propagate_known(Prune *p, const Node *n)
 {
     const Tensor *out = n->out;
-    if (is_fused(n))
+    if (keeps_channels(n))
         return;
     if (op_has(n->op, OPT_PRUNABLE)) {
         known_weighted(p, n);
@@ -228,7 +236,7 @@ static bool reads_nonfinite(const Node *n, int64_t k)
 static void block_for(Prune *p, const Node *n)
 {
     bool weighted = op_has(n->op, OPT_PRUNABLE);
-    if (is_fused(n) || (!weighted && !passes_channels(n))) {
+    if (keeps_channels(n) || (!weighted && !passes_channels(n))) {
         for (int i = 0; i < n->nin; i++)
             block_tensor(p, n->in[i]);
         block_tensor(p, n->out);
@@ -437,7 +445,7 @@ static bool has_zero_row(const Graph *g)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
-        if (!op_has(n->op, OPT_PRUNABLE) || is_fused(n) || !n->param[PARAM_WEIGHT] ||
+        if (!op_has(n->op, OPT_PRUNABLE) || keeps_channels(n) || !n->param[PARAM_WEIGHT] ||
             !n->param[PARAM_WEIGHT]->data)
             continue;
         for (int64_t co = 0; co < n->param[PARAM_WEIGHT]->dims[0]; co++)

@@ -1866,7 +1866,17 @@ def _layernorm(c, node):
         axis = 1
     elif axis < 0:
         axis += r
-    if axis != 1 or (not swap and any(d != 1 for d in x.oshape[2:])):
+    # over the last axis of [N, H, W, C] (convnext's NHWC blocks): the channels
+    # of NCHW between two permutes
+    nhwc = x.oshape
+    last_of_nhwc = not swap and r == 4 and axis == 3 and x.val.cshape == natural(nhwc)
+    if last_of_nhwc:
+        nchw = (nhwc[0], nhwc[3], nhwc[1], nhwc[2])
+        x = T(c.op(node, "permute", [x], [(None, "0"), (None, "3"), (None, "1"), (None, "2")],
+                   cshape=nchw), nchw)
+        x.val.onnx_name = node.output[0] + "_nchw"
+        axis = 1
+    if axis != 1 or (not swap and any(d != 1 for d in x.oshape[2:]) and not last_of_nhwc):
         c.fail("LayerNormalization over axes %s of %s; cnnc's layernorm normalizes the "
                "channels of [N, C, H, W] (between Transposes to NHWC and back, PyTorch's "
                "permute, nn.LayerNorm, permute back) or the features of [N, F]"
@@ -1883,8 +1893,12 @@ def _layernorm(c, node):
     tensors = [(label + ".weight", scale.reshape(-1).astype(np.float32)),
                (label + ".bias", b.astype(np.float32))]
     attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(float(eps)))]
-    c.define(node, c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label,
-                        tensors=tensors), x.oshape)
+    o = c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label, tensors=tensors)
+    if not last_of_nhwc:
+        return c.define(node, o, x.oshape)
+    o = c.op(node, "permute", [T(o, x.oshape)], [(None, "0"), (None, "2"), (None, "3"),
+                                                 (None, "1")], cshape=nhwc)
+    c.define(node, o, nhwc)
 
 
 def _layernorm_decomposed(c, node):
@@ -2400,16 +2414,17 @@ def _batchnorm(c, node):
 
 
 def _linear(c, node, x, weight, bias, names, suffix_names=("weight", "bias")):
-    """linear(features) from x [N, F], weight [features, F], bias [features] or None."""
+    """linear(features) from x [N, F] (or [N, ..., F]: over the last axis),
+    weight [features, F], bias [features] or None."""
     if isinstance(x, Poison) or x.oshape is None:
         return c.poison(node)
-    if len(x.oshape) != 2:
-        c.fail("a matrix product on a rank-%d tensor %s; cnnc's linear takes [N, F]"
+    if len(x.oshape) < 2:
+        c.fail("a matrix product on a rank-%d tensor %s; cnnc's linear takes [N, ..., F]"
                % (len(x.oshape), list(x.oshape)), "flatten, then linear")
     c.need_natural(x)
-    if weight.shape[1] != x.oshape[1]:
+    if weight.shape[1] != x.oshape[-1]:
         raise OnnxError("node %s (%s): weight %s does not fit an input of %d features"
-                        % (_node_desc(node), node.op_type, list(weight.shape), x.oshape[1]))
+                        % (_node_desc(node), node.op_type, list(weight.shape), x.oshape[-1]))
     label = c.label(node, names, suffix_names)
     tensors = [(label + ".weight", np.ascontiguousarray(weight, dtype=np.float32))]
     attrs = [(None, str(weight.shape[0]))]
@@ -2417,8 +2432,8 @@ def _linear(c, node, x, weight, bias, names, suffix_names=("weight", "bias")):
         attrs.append(("bias", "false"))
     else:
         tensors.append((label + ".bias", np.ascontiguousarray(bias, dtype=np.float32)))
-    return c.op(node, "linear", [x], attrs, cshape=(x.oshape[0], weight.shape[0]), label=label,
-                tensors=tensors)
+    return c.op(node, "linear", [x], attrs, cshape=natural(x.oshape[:-1] + (weight.shape[0],)),
+                label=label, tensors=tensors)
 
 
 def _bias_vector(c, what, b, n, rows):

@@ -2281,6 +2281,7 @@ import golden_tensors  # noqa: E402
 golden_tensors.add_cases(case, simple, Net)
 golden_tensors.add_concat_cases(case, simple, Net)
 golden_tensors.add_layout_cases(case, simple, Net)
+golden_tensors.add_linear_cases(case, simple, Net)
 
 # --------------------------------------------------------------------------
 # Generation

@@ -129,3 +129,45 @@ def add_layout_cases(case, simple, Net):
          """, (3, 3, 5)),
          lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("fc", nn.Linear(180, 7))],
                      _layout), (3, 3, 5), batch=2)
+
+
+def _linear_last(L, x):
+    y = L("c1")(x)                                          # [N, 6, 4, 5]
+    t = y.permute(0, 2, 3, 1)                               # NHWC [N, 4, 5, 6]
+    h = torch.relu(L("fc1")(t))                             # [N, 4, 5, 8]
+    z = L("fc2")(h).permute(0, 3, 1, 2)                     # [N, 6, 4, 5]
+    r = L("fc3")(y.reshape(y.shape[0], 6, 20))              # rank 3: [N, 6, 3]
+    return torch.cat([torch.flatten(y + z, 1), torch.flatten(r, 1)], dim=1)
+
+
+def _zero_fc1_row(m):
+    m.fc1.weight[2].zero_()
+    m.fc1.bias[2] = 0.0
+
+
+def add_linear_cases(case, simple, Net):
+    body = """
+            y = c1: conv2d(6, kernel=3, pad=1)
+            z = y -> permute(0, 2, 3, 1) -> fc1: linear(8) -> relu -> fc2: linear(6)
+                -> permute(0, 3, 1, 2)
+            s = add(y, z) -> flatten
+            r = y -> reshape(6, 20) -> fc3: linear(3, bias=false) -> flatten
+            concat(s, r)
+         """
+    layers = lambda: Net([("c1", nn.Conv2d(3, 6, 3, padding=1)), ("fc1", nn.Linear(6, 8)),  # noqa: E731
+                          ("fc2", nn.Linear(8, 6)), ("fc3", nn.Linear(20, 3, bias=False))],
+                         _linear_last)
+    case("linear_last_axis", "linear over the last dimension of NHWC [N, H, W, C] between "
+         "permutes (convnext's nn.Linear; relu fused into fc1) and of a rank-3 reshape; fc1's "
+         "row 2 and bias zero (a constant feature prune-channels must leave), batch 2",
+         simple(body, (3, 4, 5)), layers, (3, 4, 5), batch=2, post=_zero_fc1_row)
+    case("linear_last_axis_sparse", "linear_last_axis with the sparse kernels (--sparse-min 0)",
+         simple(body, (3, 4, 5)), layers, (3, 4, 5), batch=2, flags="--sparse-min 0")
+    case("linear_last_axis_bn", "a batchnorm after a linear over the last dimension of "
+         "[N, 3, 4, 5]: its channels are dimension 1, not the features, so fold-batchnorm "
+         "leaves it, batch 2",
+         simple("""
+            fc: linear(6) -> bn: batchnorm -> relu
+         """, (3, 4, 5)),
+         lambda: Net([("fc", nn.Linear(5, 6)), ("bn", nn.BatchNorm2d(3))],
+                     lambda L, x: torch.relu(L("bn")(L("fc")(x)))), (3, 4, 5), batch=2)
