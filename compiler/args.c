@@ -146,6 +146,26 @@ bool get_int(const ArgSet *as, const char *name, int64_t def, int64_t min, int64
     return true;
 }
 
+bool get_dim_list(const ArgSet *as, int64_t min, int64_t *dims, int *n, const char *op,
+                  Loc layer_loc)
+{
+    static const char *names[] = {"d0", "d1", "d2", "d3"};
+    *n = 0;
+    for (int d = 0; d < 4; d++) {
+        if (!arg_given(as, names[d]))
+            continue;
+        if (*n != d) {
+            diag_error(as->loc[spec_index(as->spec, names[d])],
+                       "%s: the dimensions are given in order, without gaps", op);
+            return false;
+        }
+        if (!get_int(as, names[d], 0, min, &dims[d], op, layer_loc))
+            return false;
+        (*n)++;
+    }
+    return true;
+}
+
 bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, int64_t min,
               int64_t *h, int64_t *w, const char *op, Loc layer_loc)
 {

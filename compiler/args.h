@@ -60,6 +60,17 @@ bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, 
 /* Fetch `pad` (A_PADS, default 0) into a->ph, pw, pb, pr (top, left, bottom,
  * right), each at least 0 and at most 2^31; the error points at the argument. */
 bool get_pads(const ArgSet *as, Attrs *a, const char *op, Loc layer_loc);
+/* The arguments d0, d1, d2, d3 of a table DIM_ARGS (constant, permute,
+ * reshape: PyTorch's varargs), those given, in order, each at least `min`,
+ * into dims[0..*n). Reports errors. */
+bool get_dim_list(const ArgSet *as, int64_t min, int64_t *dims, int *n, const char *op,
+                  Loc layer_loc);
+#define DIM_ARGS(first_required)                                                                 \
+    {{"d0", A_INT, first_required},                                                               \
+     {"d1", A_INT, false},                                                                        \
+     {"d2", A_INT, false},                                                                        \
+     {"d3", A_INT, false},                                                                        \
+     {NULL, 0, 0}}
 bool get_bool(const ArgSet *as, const char *name, bool def);
 double get_float(const ArgSet *as, const char *name, double def);
 /* The attributes conv2d and conv_transpose2d share, in their argument

@@ -113,8 +113,10 @@ static void emit_layer(Emitter *e, const Node *n)
     StrBuf layer = {0}, file_scope = {0}, *file = e->sb;
     e->sb = &layer;
     e->file_scope = &file_scope;
-    sb_printf(e->sb, "/* %s: %s %s -> %s */\n", comment_safe(e, n->name), op_name(n->op),
-              ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in),
+    sb_printf(e->sb, "/* %s: %s %s%s%s */\n", comment_safe(e, n->name), op_name(n->op),
+              n->nin ? ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in)
+                     : "",
+              n->nin ? " -> " : "",
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";
     /* Elementwise ops may run in place (plan_memory.c): their pointers may alias. */
@@ -126,7 +128,8 @@ static void emit_layer(Emitter *e, const Node *n)
         sb_printf(&ins, "const float *%sin%d, ", restrict_kw, i);
     if (n->nin > 1)
         ins.data[ins.len - 2] = '\0';
-    char *params = xasprintf("%s, float *%sout%s", ins.data, restrict_kw, scratch);
+    char *params = xasprintf("%s%sfloat *%sout%s", n->nin ? ins.data : "", n->nin ? ", " : "",
+                             restrict_kw, scratch);
     sb_free(&ins);
     open_block(e, "static void %s(%s)", fn, params);
     e->layer_params = params;

@@ -1,5 +1,5 @@
 /* emit_header.c - the generated header: what NAME_run() computes, the
- * shapes as macros (NAME_BATCH, NAME_<TENSOR>_C/H/W or _F, _SIZE), the arena
+ * shapes as macros (NAME_BATCH, NAME_<TENSOR>_C/H/W, _C/L or _F, _SIZE), the arena
  * size, and the prototypes of the functions the options add. */
 #include <stdlib.h>
 
@@ -12,6 +12,9 @@ static void tensor_macros(Emitter *e, StrBuf *h, const Tensor *t)
         sb_printf(h, "#define %s_%s_C %lld\n", e->NET, T, (long long)t->dims[1]);
         sb_printf(h, "#define %s_%s_H %lld\n", e->NET, T, (long long)t->dims[2]);
         sb_printf(h, "#define %s_%s_W %lld\n", e->NET, T, (long long)t->dims[3]);
+    } else if (t->rank == 3) { /* a reshape's [N, C, L] */
+        sb_printf(h, "#define %s_%s_C %lld\n", e->NET, T, (long long)t->dims[1]);
+        sb_printf(h, "#define %s_%s_L %lld\n", e->NET, T, (long long)t->dims[2]);
     } else {
         sb_printf(h, "#define %s_%s_F %lld\n", e->NET, T, (long long)t->dims[1]);
     }

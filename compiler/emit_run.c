@@ -241,7 +241,7 @@ void emit_run(Emitter *e, bool profile)
         StrBuf args = {0};
         for (int j = 0; j < n->nin; j++)
             sb_printf(&args, "%s, ", tensor_ptr(e, n->in[j], &a));
-        out(e, "%s(%s%s%s);", fn, args.data, tensor_ptr(e, n->out, &b), s);
+        out(e, "%s(%s%s%s);", fn, args.len ? args.data : "", tensor_ptr(e, n->out, &b), s);
         sb_free(&args);
         if (profile)
             out(e, "prof_t = cnnrt_prof_tick(&%s_prof[%d], prof_t);", e->net, timed++);

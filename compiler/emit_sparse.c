@@ -225,7 +225,8 @@ void emit_conv_sparse(Emitter *e, const Node *n)
  * x86-64, and one running sum would wait on each add). */
 void emit_linear_sparse(Emitter *e, const Node *n)
 {
-    long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
+    long long N = ir_linear_rows(n), FIN = n->in[0]->dims[n->in[0]->rank - 1],
+              F = n->out->dims[n->out->rank - 1];
     char v[160];
     emit_fused_comment(e, n);
     emit_sparse_pointers(e, n);

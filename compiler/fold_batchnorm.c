@@ -41,6 +41,8 @@ static bool foldable_producer(const Graph *g, const Node *bn)
         return false;
     if (p->fuse.act != OP_NONE || p->fuse.pool)
         return false;
+    if (p->out->rank != 2 && p->op == OP_LINEAR) /* over the last dim: not the channels */
+        return false;
     return pass_sole_consumer(g, p->out) == bn;
 }
 

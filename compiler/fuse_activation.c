@@ -34,8 +34,8 @@ bool fuse_activation(Graph *g, PassStats *st)
 {
     for (int i = 0; i < g->nnodes;) {
         Node *a = g->nodes[i];
-        Node *p = a->in[0]->producer;
-        if (!op_has(a->op, OPT_ACTIVATION) || !p || !takes_epilogue(p) || pass_sole_consumer(g, p->out) != a) {
+        Node *p = op_has(a->op, OPT_ACTIVATION) ? a->in[0]->producer : NULL;
+        if (!p || !takes_epilogue(p) || pass_sole_consumer(g, p->out) != a) {
             i++;
             continue;
         }

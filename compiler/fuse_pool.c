@@ -67,8 +67,8 @@ bool fuse_pool(Graph *g, PassStats *st)
 {
     for (int i = 0; i < g->nnodes;) {
         Node *pool = g->nodes[i];
-        Node *c = pool->in[0]->producer;
         bool is_pool = op_has(pool->op, OPT_POOL);
+        Node *c = is_pool ? pool->in[0]->producer : NULL;
         if (!is_pool || !small_pool(&pool->a) || !c || c->op != OP_CONV2D || c->fuse.pool ||
             pass_sole_consumer(g, c->out) != pool) {
             i++;

@@ -80,6 +80,17 @@ bool ir_is_output(const Graph *g, const Tensor *t)
     return false;
 }
 
+int64_t ir_linear_rows(const Node *n)
+{
+    const Tensor *in = n->in[0];
+    return ir_numel(in->rank - 1, in->dims);
+}
+
+bool ir_is_constant(const Tensor *t)
+{
+    return t->producer && t->producer->op == OP_CONSTANT;
+}
+
 int64_t ir_tensor_numel(const Tensor *t)
 {
     return ir_numel(t->rank, t->dims);

@@ -114,6 +114,8 @@ typedef struct Attrs {
     int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
     int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
     bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
+    int64_t shape[IR_MAX_RANK]; /* constant: its shape */
+    int nshape;
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };
@@ -259,6 +261,11 @@ Const *ir_const_new(const char *key, int rank, const int64_t *dims);
 int64_t ir_numel(int rank, const int64_t *dims); /* caller guarantees no overflow */
 int64_t ir_tensor_numel(const Tensor *t);
 bool ir_is_output(const Graph *g, const Tensor *t); /* one of g->outputs */
+/* The rows a linear multiplies by its weight: its input's elements over the
+ * last dimension (nn.Linear over the last axis of any rank). */
+int64_t ir_linear_rows(const Node *n);
+/* t is a constant layer's value (no batch: its shape is its own). */
+bool ir_is_constant(const Tensor *t);
 int64_t ir_tensor_bytes(const Tensor *t);
 void ir_graph_free(Graph *g);
 /* Free one node (with its parameters), tensor or constant no longer in a graph. */

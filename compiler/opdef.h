@@ -25,6 +25,8 @@ enum {
                                * where it writes: may run in place on that input */
     OPT_VIEW = 1 << 6,        /* output is its input's memory (no code) */
     OPT_POOL = 1 << 7,        /* a window pool fuse-pool may merge into a conv2d */
+    OPT_READS_CONSTANT = 1 << 8, /* may read a constant layer (ir_is_constant), whose
+                                  * first dimension is not the batch */
 };
 
 struct ArgSet;
@@ -58,6 +60,9 @@ typedef struct OpDef {
      * through other than one to one (OPT_PER_CHANNEL): the channel of input i
      * that output channel k reads, or -1 (flatten, add, concat); NULL: none */
     int64_t (*channel_in)(const Node *n, int i, int64_t k);
+    /* with channel_in: whether this node maps channels so (add with a
+     * broadcast other than [N, C, 1, 1] does not); NULL: always */
+    bool (*maps_channels)(const Node *n);
     /* the value output channel k takes when the channels it reads are the
      * constants x[] (one per input it reads), as cnnc computes it; NaN: not a
      * constant. NULL: act_eval for activations, else x[0] unchanged */

@@ -4,7 +4,7 @@
  * printing, emitter), reached through op_def() (opdef.h).
  *
  * Columns: enum suffix, name in the language, family file (ops/FAMILY.c),
- * number of tensor inputs (-1: two or more), traits (OPT_* in opdef.h, or 0).
+ * number of tensor inputs (-1: two or more; 0: constant), traits (OPT_* in opdef.h, or 0).
  * Including files define OP(id, name, family, ninputs, traits) first. */
 OP(CONV2D, "conv2d", conv, 1, OPT_WEIGHTS | OPT_PRUNABLE | OPT_EPILOGUE)
 OP(CONV_TRANSPOSE2D, "conv_transpose2d", conv_transpose, 1, OPT_WEIGHTS | OPT_EPILOGUE)
@@ -21,11 +21,11 @@ OP(FLATTEN, "flatten", tensor, 1, OPT_VIEW)
 OP(LINEAR, "linear", linear, 1, OPT_WEIGHTS | OPT_PRUNABLE | OPT_EPILOGUE)
 OP(DROPOUT, "dropout", tensor, 1, OPT_VIEW | OPT_PER_CHANNEL)
 OP(SOFTMAX, "softmax", softmax, 1, 0)
-OP(ADD, "add", tensor, 2, OPT_IN_PLACE)
-OP(MUL, "mul", tensor, 2, OPT_IN_PLACE)
-OP(SUB, "sub", tensor, 2, OPT_IN_PLACE)
+OP(ADD, "add", binary, 2, OPT_IN_PLACE | OPT_READS_CONSTANT)
+OP(MUL, "mul", binary, 2, OPT_IN_PLACE | OPT_READS_CONSTANT)
+OP(SUB, "sub", binary, 2, OPT_IN_PLACE | OPT_READS_CONSTANT)
 OP(MEAN, "mean", pool, 1, OPT_PER_CHANNEL)
-OP(CONCAT, "concat", tensor, -1, 0)
+OP(CONCAT, "concat", tensor, -1, OPT_READS_CONSTANT)
 OP(UPSAMPLE, "upsample", tensor, 1, OPT_PER_CHANNEL)
 OP(ADAPTIVE_AVGPOOL, "adaptive_avgpool", pool, 1, OPT_PER_CHANNEL)
 OP(HARDSWISH, "hardswish", activation, 1, OPT_ACTIVATION | OPT_PER_CHANNEL | OPT_IN_PLACE)
@@ -38,3 +38,7 @@ OP(PAD, "pad", shuffle, 1, OPT_PER_CHANNEL)
 OP(CHANNEL_SHUFFLE, "channel_shuffle", shuffle, 1, 0)
 OP(NARROW, "narrow", shuffle, 1, 0)
 OP(CHUNK, "chunk", shuffle, 1, 0)
+OP(DIV, "div", binary, 2, OPT_IN_PLACE | OPT_READS_CONSTANT)
+OP(CONSTANT, "constant", binary, 0, OPT_WEIGHTS)
+OP(PERMUTE, "permute", layout, 1, 0)
+OP(RESHAPE, "reshape", layout, 1, OPT_VIEW)

@@ -9,7 +9,7 @@
  * classic offline heuristic of TFLite Micro's planner and ggml-alloc). Three
  * orders are tried (largest first, earliest first, largest size x lifetime
  * first) and the smallest arena is kept.
- * Elementwise ops (activations, batchnorm, add, mul, sub) work in place: their
+ * Elementwise ops (activations, batchnorm, add, mul, sub, div) work in place: their
  * output takes over the block of an input of its size that dies at that step
  * (mul's [N, C, H, W] operand, not its broadcast [N, C, 1, 1] one). */
 #include <stdlib.h>

@@ -20,11 +20,12 @@
  *     goes from its input and its output together, and only if the output
  *     channel can go too; batchnorm loses that channel's parameters;
  *   - concat: channel k of input i is channel offset_i + k of the output;
- *   - add, mul, sub: channel k goes from both operands and the result
- *     together, so both operands' channel must be constant and removable
- *     (a broadcast [N, C, 1, 1] operand too: one value per channel);
- *   - anything else (softmax, a grouped conv, a graph input or output)
- *     keeps all its channels.
+ *   - add, mul, sub, div of equal shapes or with an [N, C, 1, 1] operand:
+ *     channel k goes from both operands and the result together, so both
+ *     operands' channel must be constant and removable (a broadcast
+ *     [N, C, 1, 1] operand too: one value per channel);
+ *   - anything else (softmax, a grouped conv, other broadcasts, a constant
+ *     layer, a graph input or output) keeps all its channels.
  *
  * So the pass (1) computes, in graph order, which channels of every tensor
  * are a known constant and its value, evaluated in float32 with the
@@ -99,6 +100,14 @@ static bool is_fused(const Node *n)
     return n->fuse.act != OP_NONE || n->fuse.pool;
 }
 
+/* A node that keeps every channel of its input and output: anything fused
+ * into it, or a linear over the last dimension of a tensor of rank > 2
+ * (its features are not dimension 1). */
+static bool keeps_channels(const Node *n)
+{
+    return is_fused(n) || (n->op == OP_LINEAR && n->out->rank > 2);
+}
+
 /* ---- 1. known constants --------------------------------------------------- */
 
 static bool row_is_zero(const Const *w, int64_t row)
@@ -130,7 +139,7 @@ static void known_weighted(Prune *p, const Node *n)
 
 /* The channel of input i that output channel k of n reads, or -1: channel k
  * of the one input for OPT_PER_CHANNEL ops, else the op's channel_in (flatten,
- * add, mul, sub, concat). */
+ * add, mul, sub, div, concat). */
 static int64_t channel_in(const Node *n, int i, int64_t k)
 {
     if (op_has(n->op, OPT_PER_CHANNEL))
@@ -141,7 +150,9 @@ static int64_t channel_in(const Node *n, int i, int64_t k)
 /* Whether n maps each output channel onto channels of its inputs. */
 static bool passes_channels(const Node *n)
 {
-    return op_has(n->op, OPT_PER_CHANNEL) || op_def(n->op)->channel_in;
+    const OpDef *d = op_def(n->op);
+    return op_has(n->op, OPT_PER_CHANNEL) ||
+           (d->channel_in && (!d->maps_channels || d->maps_channels(n)));
 }
 
 /* The value n gives output channel k when the channels it reads are the
@@ -159,7 +170,7 @@ static float channel_value(const Node *n, int64_t k, const float *x)
 static void propagate_known(Prune *p, const Node *n)
 {
     const Tensor *out = n->out;
-    if (is_fused(n))
+    if (keeps_channels(n))
         return;
     if (op_has(n->op, OPT_PRUNABLE)) {
         known_weighted(p, n);
@@ -225,7 +236,7 @@ static bool reads_nonfinite(const Node *n, int64_t k)
 static void block_for(Prune *p, const Node *n)
 {
     bool weighted = op_has(n->op, OPT_PRUNABLE);
-    if (is_fused(n) || (!weighted && !passes_channels(n))) {
+    if (keeps_channels(n) || (!weighted && !passes_channels(n))) {
         for (int i = 0; i < n->nin; i++)
             block_tensor(p, n->in[i]);
         block_tensor(p, n->out);
@@ -434,7 +445,7 @@ static bool has_zero_row(const Graph *g)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
-        if (!op_has(n->op, OPT_PRUNABLE) || is_fused(n) || !n->param[PARAM_WEIGHT] ||
+        if (!op_has(n->op, OPT_PRUNABLE) || keeps_channels(n) || !n->param[PARAM_WEIGHT] ||
             !n->param[PARAM_WEIGHT]->data)
             continue;
         for (int64_t co = 0; co < n->param[PARAM_WEIGHT]->dims[0]; co++)

@@ -16,6 +16,7 @@
 #include "expr.h"
 #include "ir.h"
 #include "network.h"
+#include "opdef.h"
 #include "prune_stmt.h"
 #include "util.h"
 
@@ -408,14 +409,26 @@ static bool unknown_op(Sema *s, const Layer *l)
     return false;
 }
 
-/* Inputs of add/mul/sub/concat: the incoming tensor (after '->'), then the arguments,
- * which must be tensor names. */
-static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin)
+/* Inputs of add/mul/sub/div/concat: the incoming tensor (after '->'), then the arguments,
+ * which must be tensor names; an op with attributes (concat's dim) takes them
+ * named, after the tensors, into *as. */
+static bool gather_inputs(Sema *s, const Layer *l, OpKind op, bool incoming, Tensor **ins, int *nin,
+                          ArgSet *as)
 {
     *nin = 0;
     if (incoming)
         ins[(*nin)++] = s->scope->current;
-    for (int i = 0; i < l->nargs; i++) {
+    const AttrSpec *spec = op_args(op);
+    int ntensors = l->nargs;
+    while (spec[0].name && ntensors > 0 && l->args[ntensors - 1].name)
+        ntensors--;
+    Layer named = *l;
+    named.args = l->args + ntensors;
+    named.nargs = l->nargs - ntensors;
+    Env env = env_of(s);
+    if (!args_match(&env, &named, spec, as))
+        return false;
+    for (int i = 0; i < ntensors; i++) {
         const Arg *a = &l->args[i];
         if (a->name || a->value->kind != EX_NAME) {
             diag_error(a->name ? a->name_loc : a->value->loc,
@@ -455,13 +468,29 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     int nin = 1;
     ArgSet as;
     Env env = env_of(s);
-    if (op_arity(op) != 1) {
-        if (!gather_inputs(s, l, op, incoming, ins, &nin))
+    if (op_arity(op) == 0) {
+        if (incoming) {
+            diag_error(l->op_loc, "%s reads no tensor: it starts a chain, as 'k = %s(...)'",
+                       l->op, l->op);
             return false;
-        memset(&as, 0, sizeof as);
-        as.spec = op_args(op);
+        }
+        nin = 0;
+        if (!args_match(&env, l, op_args(op), &as))
+            return false;
+    } else if (op_arity(op) != 1) {
+        if (!gather_inputs(s, l, op, incoming, ins, &nin, &as))
+            return false;
     } else if (!args_match(&env, l, op_args(op), &as)) {
         return false;
+    }
+    for (int i = 0; i < nin; i++) {
+        if (ir_is_constant(ins[i]) && !op_has(op, OPT_READS_CONSTANT)) {
+            diag_error(l->op_loc,
+                       "%s cannot read the constant '%s' (only add, sub, mul, div and concat "
+                       "read constants)",
+                       l->op, ins[i]->label);
+            return false;
+        }
     }
     char *name = layer_name(s, label, op);
     Node *prev = find_node(s->g, name);
@@ -845,6 +874,10 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt)
         if (s.g->outputs[i]->producer == NULL)
             diag_error(s.output_stmt ? s.output_stmt->loc : top.current_loc,
                        "the network output '%s' is its input: add at least one layer",
+                       s.g->outputs[i]->label);
+        else if (ir_is_constant(s.g->outputs[i]))
+            diag_error(s.output_stmt ? s.output_stmt->loc : top.current_loc,
+                       "the network output '%s' is a constant: outputs are computed tensors",
                        s.g->outputs[i]->label);
     for (int i = 0; i < s.nparams; i++)
         free(s.params[i].name);

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import sys
+import types
 
 import numpy as np
 
@@ -87,7 +88,7 @@ SUPPORTED_OPS = (
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
-    "HardSigmoid", "LayerNormalization", "Split",
+    "HardSigmoid", "LayerNormalization", "Split", "Div",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -478,6 +479,7 @@ class Converter:
         self.gelu = {}  # id(last Mul of an Erf GELU) -> its input x
         self.ln_decomposed = {}  # id(last node of PyTorch's decomposed LayerNorm) -> ...
         self.counts = {}
+        self.constant_ops = {}  # (ONNX constant, cnnc shape) -> its constant layer
         self.opset = 1
         for imp in model.opset_import:
             if imp.domain in ("", "ai.onnx"):
@@ -1111,8 +1113,7 @@ def _constant_of_shape(c, node):
 @handler("Div")
 def _div(c, node):
     if not _all_const(c, node):
-        c.fail("op Div is not supported by cnnc (only of constants, at import time)",
-               _nearest("Div"))
+        return _binary(c, node)
     a, b = c.const[node.input[0]], c.const[node.input[1]]
     if np.issubdtype(np.result_type(a, b), np.integer):
         q = np.trunc(np.asarray(a, np.float64) / np.asarray(b, np.float64))
@@ -1163,10 +1164,37 @@ def _transpose(c, node):
                 c.env[node.output[0]] = T(out, (o[0], o[2], o[1], o[3], o[4]),
                                           why="a channel shuffle %s" % _node_desc(node))
                 return
+            return _permute(c, node, t, list(perm))
         c.fail("Transpose of a computed tensor is not supported (only of constants)", "none")
     x = c.const[node.input[0]]
     perm = _attrs(node).get("perm")
     _fold(c, node, np.transpose(x, perm))
+
+
+def _permute(c, node, t, perm):
+    """A Transpose as cnnc's permute of the natural forms (*Shapes*): the
+    batch stays first; rank 3 [N, C, L] held as [N, C, 1, L] moves the
+    inserted axis nowhere; rank 5 and more only where the merged middle axes
+    stay together."""
+    if isinstance(t, Poison):
+        return c.poison(node)
+    o = t.oshape
+    r = len(o)
+    c.need_natural(t)
+    if perm[0] != 0 and r >= 2:
+        c.fail("Transpose %s of %s moves axis 0, which cnnc holds as the batch" % (perm, list(o)),
+               "permute (the batch first)")
+    if r in (2, 4):
+        cperm = perm
+    elif r == 3:
+        m = {0: 0, 1: 1, 2: 3}
+        cperm = [m[perm[0]], m[perm[1]], 2, m[perm[2]]]
+    else:
+        c.fail("Transpose %s of a rank-%d tensor %s; cnnc permutes tensors of rank 2 to 4"
+               % (perm, r, list(o)), "permute")
+    oshape = tuple(o[p] for p in perm)
+    out = c.op(node, "permute", [t], [(None, str(d)) for d in cperm], cshape=natural(oshape))
+    c.define(node, out, oshape)
 
 
 @handler("Identity")
@@ -1472,9 +1500,12 @@ def _concat(c, node):
     if _all_const(c, node):
         axis = _attrs(node).get("axis", 0)
         return _fold(c, node, np.concatenate([c.const[i] for i in node.input if i], axis=axis))
-    ins = [c.get(node, k, "input %d" % k) for k in range(len(node.input)) if node.input[k]]
-    for i in node.input:
+    names = [i for i in node.input if i]
+    for i in names:
         c.need_float(node, i)
+    if any(i in c.const for i in names):
+        return _concat_any(c, node)
+    ins = [c.get(node, k, "input %d" % k) for k in range(len(node.input)) if node.input[k]]
     known = [t for t in ins if not isinstance(t, Poison) and t.oshape is not None]
     if not known:
         return c.poison(node)
@@ -1486,8 +1517,7 @@ def _concat(c, node):
         c.define(node, ins[0].val, ins[0].oshape)
         return
     if axis != 1 or r < 2:
-        c.fail("Concat over axis %d of rank-%d tensors; cnnc's concat joins channels (axis 1) "
-               "of [N, C, H, W] or [N, F]" % (axis, r), "concat (axis 1)")
+        return _concat_any(c, node)
     for t in ins:
         c.channels_view(t)
     if isinstance(ins[0], Poison) or any(isinstance(t, Poison) for t in ins):
@@ -1513,6 +1543,67 @@ def _concat(c, node):
 
 
 MAX_CONCAT = 125
+
+
+def _concat_axis(r, axis):
+    """The cnnc dimension that holds ONNX axis `axis` of a rank-r tensor
+    (natural()), or None: the batch, or a merged middle axis other than the
+    first (joining along the first of them keeps the bytes in order)."""
+    if r == 1:
+        return 1
+    if axis == 0:
+        return None
+    if r in (2, 4):
+        return axis
+    if r == 3:
+        return (1, 3)[axis - 1]
+    if axis in (1, 2):
+        return axis
+    return 3 if axis == r - 1 else None
+
+
+def _concat_any(c, node):
+    """Concat along any axis but the batch, constants among the tensors (a
+    cnnc constant layer each, in the natural form of their shape)."""
+    names = [i for i in node.input if i]
+    shapes = []
+    for i in names:
+        if i in c.const:
+            shapes.append(tuple(np.shape(c.const[i])))
+            continue
+        t = c.env[i]
+        if isinstance(t, Poison) or t.oshape is None:
+            return c.poison(node)
+        c.need_natural(t)
+        shapes.append(t.oshape)
+    r = len(shapes[0])
+    axis = _attrs(node).get("axis", 1 if r else 0)
+    if axis < 0:
+        axis += r
+    d = _concat_axis(r, axis)
+    if d is None:
+        c.fail("Concat over axis %d of rank-%d tensors %s: %s" % (
+            axis, r, list(shapes[0]), "cnnc holds axis 0 as the batch" if axis == 0 else
+            "cnnc holds axes 2 to %d as one" % (r - 2)), "concat (dim=1 and on)")
+    vals = []
+    for i, sh in zip(names, shapes):
+        vals.append(T(_constant_op(c, i, natural(sh)), sh) if i in c.const else c.env[i])
+    oshape = list(shapes[0])
+    oshape[axis] = sum(sh[axis] for sh in shapes)
+    oshape = tuple(oshape)
+    attrs = [] if d == 1 else [("dim", str(d))]
+    cs = list(natural(oshape))
+    # cnnc's concat takes at most 125 tensors: chain them (the same bytes)
+    k = 0
+    while len(vals) > MAX_CONCAT:
+        part = vals[:MAX_CONCAT]
+        pcs = list(cs)
+        pcs[d] = sum(t.val.cshape[d] for t in part)
+        o = c.op(node, "concat", part, attrs, cshape=tuple(pcs))
+        k += 1
+        o.onnx_name = "%s_part%d" % (node.output[0], k)
+        vals = [T(o, tuple(pcs))] + vals[MAX_CONCAT:]
+    c.define(node, c.op(node, "concat", vals, attrs, cshape=tuple(cs)), oshape)
 
 
 def _per_channel(arr, t):
@@ -1547,7 +1638,90 @@ def _scale_op(c, node, t, weight, bias):
     return c.op(node, "scale", [t], attrs, cshape=t.val.cshape, label=label, tensors=tensors)
 
 
-BINARY = {"Add": ("add", np.add), "Mul": ("mul", np.multiply), "Sub": ("sub", np.subtract)}
+BINARY = {"Add": ("add", np.add), "Mul": ("mul", np.multiply), "Sub": ("sub", np.subtract),
+          "Div": ("div", np.divide)}
+
+
+def _aligned(shape, R):
+    """An operand's ONNX shape, aligned with the broadcast result R as cnnc
+    holds R (natural()): leading 1s to R's rank, then natural(); None where
+    merged middle axes (rank 5 and more) are neither all 1 nor all R's."""
+    r = len(R)
+    s = (1,) * (r - len(shape)) + tuple(int(d) for d in shape)
+    mid = s[2:-1]
+    if r >= 5 and not (all(d == 1 for d in mid) or mid == tuple(R[2:-1])):
+        return None
+    return natural(s)
+
+
+def _strip_ones(s):
+    s = tuple(s)
+    while len(s) > 1 and s[0] == 1:
+        s = s[1:]
+    return s
+
+
+def _constant_op(c, name, cshape):
+    """A cnnc constant layer holding the ONNX constant `name` in cnnc shape
+    cshape (its own shape, without a batch), one per constant and shape."""
+    key = (name, tuple(cshape))
+    if key in c.constant_ops:
+        return c.constant_ops[key]
+    arr = np.asarray(c.const[name], dtype=np.float32).reshape(cshape)
+    label = c.label(types.SimpleNamespace(name=name, op_type="Constant"), [], [])
+    o = Op("constant", [], [(None, str(d)) for d in cshape], tuple(cshape), label=label,
+           tensors=[(label + ".weight", arr)], onnx_name=name)
+    c.ops.append(o)
+    c.constant_ops[key] = o
+    return o
+
+
+def _binary_bcast(c, node, kind):
+    """PyTorch's (numpy's) broadcasting of any two shapes, a constant operand
+    a cnnc constant layer: cnnc's add, sub, mul, div broadcast the same way
+    on the cnnc shapes, which hold the ONNX ones with the same 1s inserted."""
+    shapes = []
+    for k in range(2):
+        name = node.input[k]
+        c.need_float(node, name)
+        if name in c.const:
+            shapes.append(tuple(np.shape(c.const[name])))
+        else:
+            t = c.env[name]
+            if isinstance(t, Poison) or t.oshape is None:
+                return c.poison(node)
+            c.need_natural(t)
+            shapes.append(t.oshape)
+    try:
+        R = tuple(int(d) for d in np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise OnnxError("node %s (%s): shapes %s and %s do not broadcast"
+                        % (_node_desc(node), node.op_type, list(shapes[0]), list(shapes[1])))
+    cR = natural(R)
+    vals = []
+    for k in range(2):
+        name = node.input[k]
+        a = _aligned(shapes[k], R)
+        if a is None:
+            c.fail("%s of %s and %s: the broadcast merges dimensions cnnc holds as one"
+                   % (node.op_type, list(shapes[0]), list(shapes[1])))
+        if name in c.const:
+            vals.append(T(_constant_op(c, name, _strip_ones(a)), shapes[k]))
+        else:
+            t = c.env[name]
+            if _strip_ones(t.val.cshape) != _strip_ones(a):
+                c.fail("%s of %s and %s: the operand %s is held by cnnc as %s, which does not "
+                       "broadcast as ONNX's shape does"
+                       % (node.op_type, list(shapes[0]), list(shapes[1]), list(shapes[k]),
+                          list(t.val.cshape)))
+            vals.append(t)
+    computed = [t for k, t in enumerate(vals) if node.input[k] not in c.const]
+    big = max(computed, key=lambda t: len(t.val.cshape))
+    if len(big.val.cshape) != len(cR) or big.val.cshape[0] != cR[0]:
+        c.fail("%s of %s and %s gives %s, whose first dimension (cnnc's batch) is not that of "
+               "the computed operand %s" % (node.op_type, list(shapes[0]), list(shapes[1]),
+                                            list(R), list(big.oshape)))
+    return c.define(node, c.op(node, kind, vals, cshape=cR), R)
 
 
 def _binary(c, node):
@@ -1570,16 +1744,7 @@ def _binary(c, node):
             c.need_natural(a)
             c.need_natural(b)
         return c.define(node, c.op(node, kind, [a, b], cshape=a.val.cshape), a.oshape)
-    # [N, C, 1, 1] with [N, C, H, W], either order (squeeze-and-excitation)
-    big, small = (a, b) if _prod(a.oshape) >= _prod(b.oshape) else (b, a)
-    ob, osm = big.oshape, small.oshape
-    if len(ob) == len(osm) == 4 and ob[:2] == osm[:2] and osm[2:] == (1, 1):
-        c.need_natural(big)
-        c.need_natural(small)
-        return c.define(node, c.op(node, kind, [a, b], cshape=big.val.cshape), ob)
-    c.fail("%s of %s and %s (broadcasting); cnnc's %s needs equal shapes, or [N, C, 1, 1] "
-           "with [N, C, H, W]" % (node.op_type, list(a.oshape), list(b.oshape), kind),
-           "%s of equal shapes or [N, C, 1, 1] with [N, C, H, W]" % kind)
+    return _binary_bcast(c, node, kind)
 
 
 def _binary_const(c, node, kind, k):
@@ -1592,13 +1757,10 @@ def _binary_const(c, node, kind, k):
     if t.oshape is None:
         return c.poison(node)
     v = _per_channel(arr, t)
-    if v is None or tuple(np.broadcast_shapes(np.shape(arr), t.oshape)) != t.oshape:
-        c.fail("%s of %s by the constant '%s' %s; cnnc's %s takes two computed tensors, and "
-               "a constant only per channel ([C, 1, 1], as scale)"
-               % (node.op_type, list(t.oshape), node.input[k], list(np.shape(arr)), kind),
-               "scale (a per-channel constant)")
-    if not np.all(np.isfinite(v)):
-        c.fail("the constant '%s' is not finite" % node.input[k])
+    if kind == "div" or v is None or not np.all(np.isfinite(v)) or \
+            tuple(np.broadcast_shapes(np.shape(arr), t.oshape)) != t.oshape:
+        # x / d is not x * (1/d) in float32: a constant layer, as any other shape
+        return _binary_bcast(c, node, kind)
     if isinstance(t, Poison):
         return c.poison(node)
     C = t.oshape[1]
@@ -1723,7 +1885,17 @@ def _layernorm(c, node):
         axis = 1
     elif axis < 0:
         axis += r
-    if axis != 1 or (not swap and any(d != 1 for d in x.oshape[2:])):
+    # over the last axis of [N, H, W, C] (convnext's NHWC blocks): the channels
+    # of NCHW between two permutes
+    nhwc = x.oshape
+    last_of_nhwc = not swap and r == 4 and axis == 3 and x.val.cshape == natural(nhwc)
+    if last_of_nhwc:
+        nchw = (nhwc[0], nhwc[3], nhwc[1], nhwc[2])
+        x = T(c.op(node, "permute", [x], [(None, "0"), (None, "3"), (None, "1"), (None, "2")],
+                   cshape=nchw), nchw)
+        x.val.onnx_name = node.output[0] + "_nchw"
+        axis = 1
+    if axis != 1 or (not swap and any(d != 1 for d in x.oshape[2:]) and not last_of_nhwc):
         c.fail("LayerNormalization over axes %s of %s; cnnc's layernorm normalizes the "
                "channels of [N, C, H, W] (between Transposes to NHWC and back, PyTorch's "
                "permute, nn.LayerNorm, permute back) or the features of [N, F]"
@@ -1740,8 +1912,12 @@ def _layernorm(c, node):
     tensors = [(label + ".weight", scale.reshape(-1).astype(np.float32)),
                (label + ".bias", b.astype(np.float32))]
     attrs = [] if np.float32(eps) == np.float32(1e-5) else [("eps", fmt_value(float(eps)))]
-    c.define(node, c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label,
-                        tensors=tensors), x.oshape)
+    o = c.op(node, "layernorm", [x], attrs, cshape=x.val.cshape, label=label, tensors=tensors)
+    if not last_of_nhwc:
+        return c.define(node, o, x.oshape)
+    o = c.op(node, "permute", [T(o, x.oshape)], [(None, "0"), (None, "2"), (None, "3"),
+                                                 (None, "1")], cshape=nhwc)
+    c.define(node, o, nhwc)
 
 
 def _layernorm_decomposed(c, node):
@@ -2275,16 +2451,17 @@ def _batchnorm(c, node):
 
 
 def _linear(c, node, x, weight, bias, names, suffix_names=("weight", "bias")):
-    """linear(features) from x [N, F], weight [features, F], bias [features] or None."""
+    """linear(features) from x [N, F] (or [N, ..., F]: over the last axis),
+    weight [features, F], bias [features] or None."""
     if isinstance(x, Poison) or x.oshape is None:
         return c.poison(node)
-    if len(x.oshape) != 2:
-        c.fail("a matrix product on a rank-%d tensor %s; cnnc's linear takes [N, F]"
+    if len(x.oshape) < 2:
+        c.fail("a matrix product on a rank-%d tensor %s; cnnc's linear takes [N, ..., F]"
                % (len(x.oshape), list(x.oshape)), "flatten, then linear")
     c.need_natural(x)
-    if weight.shape[1] != x.oshape[1]:
+    if weight.shape[1] != x.oshape[-1]:
         raise OnnxError("node %s (%s): weight %s does not fit an input of %d features"
-                        % (_node_desc(node), node.op_type, list(weight.shape), x.oshape[1]))
+                        % (_node_desc(node), node.op_type, list(weight.shape), x.oshape[-1]))
     label = c.label(node, names, suffix_names)
     tensors = [(label + ".weight", np.ascontiguousarray(weight, dtype=np.float32))]
     attrs = [(None, str(weight.shape[0]))]
@@ -2292,8 +2469,8 @@ def _linear(c, node, x, weight, bias, names, suffix_names=("weight", "bias")):
         attrs.append(("bias", "false"))
     else:
         tensors.append((label + ".bias", np.ascontiguousarray(bias, dtype=np.float32)))
-    return c.op(node, "linear", [x], attrs, cshape=(x.oshape[0], weight.shape[0]), label=label,
-                tensors=tensors)
+    return c.op(node, "linear", [x], attrs, cshape=natural(x.oshape[:-1] + (weight.shape[0],)),
+                label=label, tensors=tensors)
 
 
 def _bias_vector(c, what, b, n, rows):
@@ -2560,7 +2737,85 @@ def _continues(op, prev):
 
 def _render(ops, inp, outputs, used):
     return cnn_text.render(ops, inp, outputs, used, Op, _tensor_name, fmt_label, _continues,
-                           ("add", "concat"))
+                           ("add", "concat", "constant"))
+
+
+# Ops whose meaning stays the same when every tensor gains a leading axis of
+# 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
+LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax"}
+
+
+def _opset(model):
+    return max([imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")] or [1])
+
+
+def _lift_batch(model, input_weights):
+    """The model with a leading axis of 1 on every tensor, for a graph whose
+    axis 0 is not a batch (ONNX's node tests: Concat over axis 0, a
+    Transpose moving it): cnnc's batch is then 1 and ONNX's axes are its
+    per-sample ones. Only for graphs of LIFTABLE ops on tensors of rank <= 3
+    with a fixed first dimension; None otherwise. Returns (model,
+    input_weights), both lifted."""
+    g = model.graph
+    if not all(n.op_type in LIFTABLE and n.domain in ("", "ai.onnx") for n in g.node):
+        return None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:
+        return None
+    ranks = {}
+    for vi in list(inferred.input) + list(inferred.value_info) + list(inferred.output):
+        d = _dims(vi.type)
+        if d is None or len(d) > 3 or (d and not isinstance(d[0], int)):
+            return None
+        ranks[vi.name] = len(d)
+    for t in inferred.initializer:
+        if len(t.dims) > 3:
+            return None
+        ranks[t.name] = len(t.dims)
+    weights = {}
+    for name, arr in (input_weights or {}).items():
+        if arr is not None and np.ndim(arr) > 3:
+            return None
+        weights[name] = None if arr is None else np.asarray(arr).reshape((1,) + np.shape(arr))
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g2 = m.graph
+    for vi in list(g2.input) + list(g2.output):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            vi.type.tensor_type.shape.dim.insert(0, onnx.TensorShapeProto.Dimension(dim_value=1))
+    del g2.value_info[:]
+    inits = []
+    for t in g2.initializer:
+        a = numpy_helper.to_array(t)
+        inits.append(numpy_helper.from_array(a.reshape((1,) + a.shape), t.name))
+    del g2.initializer[:]
+    g2.initializer.extend(inits)
+    for n in g2.node:
+        for a in n.attribute:
+            if n.op_type in ("Concat", "Softmax") and a.name == "axis" and a.i >= 0:
+                a.i += 1
+            elif n.op_type == "Transpose" and a.name == "perm":
+                perm = [0] + [p + 1 for p in a.ints]
+                del a.ints[:]
+                a.ints.extend(perm)
+        if n.op_type == "Softmax" and not any(a.name == "axis" for a in n.attribute) and \
+                _opset(model) < 13:  # the default axis 1, shifted (13 and on: -1)
+            n.attribute.extend([onnx.helper.make_attribute("axis", 2)])
+        if n.op_type == "Transpose" and not any(a.name == "perm" for a in n.attribute):
+            r = ranks.get(n.input[0])
+            if r is None:
+                return None
+            n.attribute.extend([onnx.helper.make_attribute("perm", [0] + list(range(r, 0, -1)))])
+    return m, weights
+
+
+def _run(conv):
+    try:
+        conv.run()
+    except Unsupported as u:
+        raise UnsupportedModel([u])
 
 
 def convert(model_path, out_path, batch=1, input_weights=None):
@@ -2574,10 +2829,18 @@ def convert(model_path, out_path, batch=1, input_weights=None):
         raise OnnxError("the output file name must end in .cnn: %s" % out_path)
     model = load_model(model_path)
     conv = Converter(model, batch=batch, input_weights=input_weights)
+    lifted = None
     try:
-        conv.run()
-    except Unsupported as u:
-        raise UnsupportedModel([u])
+        _run(conv)
+    except UnsupportedModel as first:
+        lifted = _lift_batch(model, input_weights)
+        if lifted is None:
+            raise
+        conv = Converter(lifted[0], batch=1, input_weights=lifted[1])
+        try:
+            _run(conv)
+        except (UnsupportedModel, OnnxError):
+            raise first
     ops = cnn_text.remove_dead(conv.ops, conv.outputs, Op)
     used = set(conv.used_labels) | {conv.input.name}
     body = _render(ops, conv.input, conv.outputs, used)
@@ -2600,6 +2863,8 @@ def convert(model_path, out_path, batch=1, input_weights=None):
             "# outputs: %s" % ", ".join("%s %s" % (n, list(s)) for n, s in
                                         zip(conv.graph_outputs, conv.output_oshapes)),
             "# compile with --batch %d" % nbatch if nbatch != 1 else None,
+            "# ONNX's axis 0 is not a batch here: every tensor has a leading axis of 1 "
+            "(cnnc's batch)" if lifted else None,
             "network %s" % cnn_text.network_name(out_path, RESERVED),
             "input %s[%s]" % (conv.input.name, ", ".join(str(d) for d in conv.input.cshape[1:])),
             "weights %s" % fmt_value(os.path.basename(weights)),

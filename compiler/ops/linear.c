@@ -6,6 +6,8 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
+#include <string.h>
+
 #include "args.h"
 #include "shape.h"
 #include "weights.h"
@@ -20,13 +22,22 @@ static bool linear_set_attrs(Node *n, const ArgSet *as)
     return ok;
 }
 
+/* nn.Linear: over the last dimension, [N, F] or [N, ..., F] -> [N, ..., features]. */
 static bool linear_infer(Node *n)
 {
     const Tensor *in = n->in[0];
-    if (!need_rank(n, 2, "a flat input [N, F]"))
-        return false;
-    int64_t dims[2] = {in->dims[0], n->a.channels};
-    return set_out(n, 2, dims);
+    if (in->rank < 2)
+        return need_rank(n, 2, "a flat input [N, F]");
+    int64_t dims[IR_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[in->rank - 1] = n->a.channels;
+    return set_out(n, in->rank, dims);
+}
+
+/* The input features: the input's last dimension. */
+static int64_t linear_in_features(const Node *n)
+{
+    return n->in[0]->dims[n->in[0]->rank - 1];
 }
 
 /* weight [out, in], bias [out] (with bias=true). */
@@ -34,7 +45,7 @@ static void linear_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM
 {
     rank[PARAM_WEIGHT] = 2;
     dims[PARAM_WEIGHT][0] = n->a.channels;
-    dims[PARAM_WEIGHT][1] = n->in[0]->dims[1];
+    dims[PARAM_WEIGHT][1] = linear_in_features(n);
     if (n->a.bias) {
         rank[PARAM_BIAS] = 1;
         dims[PARAM_BIAS][0] = n->a.channels;
@@ -48,12 +59,12 @@ static void linear_print(const Node *n, FILE *f)
 
 static int64_t linear_macs(const Node *n)
 {
-    return ir_tensor_numel(n->out) * n->in[0]->dims[1];
+    return ir_tensor_numel(n->out) * linear_in_features(n);
 }
 
 static void linear_init_range(const Node *n, int p, InitScheme init, double *lo, double *hi)
 {
-    init_fan_range(init, p, (double)n->in[0]->dims[1], (double)n->a.channels, lo, hi);
+    init_fan_range(init, p, (double)linear_in_features(n), (double)n->a.channels, lo, hi);
 }
 
 /* A weight of the wrong shape whose row count is right: the wording users
@@ -65,6 +76,10 @@ static bool linear_param_mismatch(const Node *n, const Const *want, const StTens
     char b[160];
     diag_error(n->loc, "linear '%s' expects %lld inputs but '%s' has shape %s", n->name,
                (long long)want->dims[1], t->name, ir_shape_str(t->rank, t->dims, b, sizeof b));
+    const Tensor *in = n->in[0];
+    if (in->rank > 2 && t->dims[1] == ir_numel(in->rank - 1, in->dims + 1))
+        diag_note(n->loc, "linear reads the last dimension of '%s' %s; add 'flatten' before it",
+                  in->label, ir_shape_str(in->rank, in->dims, b, sizeof b));
     return true;
 }
 
@@ -91,7 +106,7 @@ static void linear_dot(const Node *n, FILE *f)
  * one pass over the output. */
 static void emit_linear_act(Emitter *e, const Node *n)
 {
-    long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
+    long long N = ir_linear_rows(n), FIN = linear_in_features(n), F = n->out->dims[n->out->rank - 1];
     bool bias = n->param[PARAM_BIAS] != NULL;
     char w[REF_SIZE], b[REF_SIZE], v[160];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
@@ -115,7 +130,7 @@ static void emit_linear_act(Emitter *e, const Node *n)
 /* linear's layer body: a GEMV (batch 1) or GEMM, or the sparse kernel. */
 static void emit_linear(Emitter *e, const Node *n)
 {
-    long long N = n->in[0]->dims[0], FIN = n->in[0]->dims[1], F = n->out->dims[1];
+    long long N = ir_linear_rows(n), FIN = linear_in_features(n), F = n->out->dims[n->out->rank - 1];
     bool bias = n->param[PARAM_BIAS] != NULL;
     char w[REF_SIZE], b[REF_SIZE];
     if (n->kernel == KERNEL_SPARSE) {

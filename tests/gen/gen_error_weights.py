@@ -78,6 +78,7 @@ def malformed_weights(good):
 def main():
     t = lambda name, spec: (name, spec[0], spec[1], spec[2])
     write("linear_shape.safetensors", safetensors([t("fc1.weight", f32([120, 256])), t("fc1.bias", f32([120]))]))
+    write("linear_needs_flatten.safetensors", safetensors([t("fc.weight", f32([10, 192])), t("fc.bias", f32([10]))]))
     write("conv_shape.safetensors", safetensors([t("conv1.weight", f32([6, 1, 3, 3])), t("conv1.bias", f32([6]))]))
     write("missing_key.safetensors", safetensors([t("features.0.weight", f32([4, 3, 3, 3])), t("features.0.bias", f32([4]))]))
     write("wrong_dtype.safetensors", safetensors([("fc.weight", "F16", [2, 4], b"\0" * 16), t("fc.bias", f32([2]))]))

@@ -2275,6 +2275,14 @@ case("channel_shuffle_groups", "channel_shuffle(3) then channel_shuffle(2) (nn.C
      (6, 2, 3), batch=2)
 
 
+# constants, broadcasting, tensors of any layout: tests/gen/golden_tensors.py
+import golden_tensors  # noqa: E402
+
+golden_tensors.add_cases(case, simple, Net)
+golden_tensors.add_concat_cases(case, simple, Net)
+golden_tensors.add_layout_cases(case, simple, Net)
+golden_tensors.add_linear_cases(case, simple, Net)
+
 # --------------------------------------------------------------------------
 # Per-side padding (tests/gen/golden_pads.py)
 

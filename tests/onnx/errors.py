@@ -165,7 +165,7 @@ def main():
         un = [
             helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv_asym",
                              pads=[2, 2, -1, -1]),
-            helper.make_node("Mul", ["c1", "k"], ["m"], name="scale"),
+            helper.make_node("Tile", ["c1", "k"], ["m"], name="tile"),
             helper.make_node("Relu", ["m"], ["r"], name="relu"),
             helper.make_node("Pad", ["r", "pads"], ["pd"], name="pad", mode="wrap"),
             helper.make_node("ConvTranspose", ["pd", "w2"], ["t"], name="deconv",
@@ -175,15 +175,14 @@ def main():
             helper.make_node("Flatten", ["t"], ["f"], name="flat"),
         ]
         un = un[:5] + [un[6], un[5]]
-        uinits = [("w1", w((4, 3, 3, 3))), ("k", w((7,))),
+        uinits = [("w1", w((4, 3, 3, 3))), ("k", np.array([1, 1, 1, 1], dtype=np.int64)),
                   ("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64)),
                   ("w2", w((4, 2, 2, 2))), ("w3", w((3, 2 * 10 * 10)))]
         p = save("unsupported", un, [vi("x", [1, 3, 8, 8])], [vi("y", [1, 3])], uinits)
         rc, out, err = run([p, "-o", os.path.join(TMP, "unsupported.cnn")])
         lines = err.strip().splitlines()
         want = [r"node 'conv_asym' \(Conv\): negative pads .*nearest supported: pad ",
-                r"node 'scale' \(Mul\): Mul of .* by the constant 'k' \[7\].*nearest "
-                r"supported: scale",
+                r"node 'tile' \(Tile\): .*nearest supported: upsample",
                 r"node 'pad' \(Pad\): Pad mode 'wrap'.*nearest supported: pad",
                 r"node 'deconv' \(ConvTranspose\): pads .* extend the output at the "
                 r"beginning.*nearest supported: conv_transpose2d",

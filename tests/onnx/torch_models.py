@@ -15,9 +15,11 @@ sub, add of [N, C, 1, 1] with [N, C, H, W], hardsigmoid, scale with a
 bias), a ConvTranspose decoder with pads and crops, a convnext-style block
 (LayerNormalization between permutes at opset 17, and PyTorch's
 decomposition of it at opset 13; GELU as PyTorch exports it with Erf,
-layer scale) and a shufflenet unit (chunk, channel shuffle,
-split); and per-side padding (TensorFlow-style zero pads before a strided
-conv and an avgpool, and "same" padding for an even kernel). `torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
+layer scale), torchvision's convnext block (nn.LayerNorm and nn.Linear over
+the last axis of NHWC, permutes), a shufflenet unit (chunk, channel
+shuffle, split) and per-side padding (TensorFlow-style zero pads before a
+strided conv and an avgpool, and "same" padding for an even kernel).
+`torch_models.py NAME ...` runs only those. Tolerance: rtol 1e-3 and
 atol 1e-5 * max |expected| (deep float32 sums in another order).
 """
 
@@ -206,6 +208,27 @@ class ConvNeXt(nn.Module):
         return self.fc(self.head_norm(x.mean((2, 3))))
 
 
+class ConvNeXtLinear(nn.Module):
+    """torchvision's CNBlock: depthwise conv, permute to NHWC, nn.LayerNorm
+    and two nn.Linear over the last axis with GELU, permute back, layer
+    scale, residual add."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 2, stride=2)
+        self.dw = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+        self.pw1 = nn.Linear(c, 4 * c)
+        self.pw2 = nn.Linear(4 * c, c)
+        self.gamma = nn.Parameter(torch.rand(c, 1, 1))
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.norm(self.dw(x).permute(0, 2, 3, 1))
+        y = self.pw2(F.gelu(self.pw1(y))).permute(0, 3, 1, 2)
+        return x + self.gamma * y
+
+
 class Shuffle(nn.Module):
     """A shufflenet_v2 unit: Split (chunk) of the channels, the
     Reshape/Transpose/Reshape channel shuffle, and a split into unequal
@@ -268,6 +291,7 @@ def cases():
     yield "decoder", Decoder, (6, 5, 5), 13, True, None
     yield "convnext", ConvNeXt, (3, 16, 16), 17, True, None
     yield "convnext_opset13", ConvNeXt, (3, 16, 16), 13, True, None
+    yield "convnext_linear", ConvNeXtLinear, (3, 16, 16), 17, True, None
     yield "shuffle", Shuffle, (3, 6, 6), 13, True, None
     yield "pads", Pads, (3, 14, 13), 13, True, None
     yield "zoo", Zoo, (3, 15, 15), 13, False, ["Slice", "ReduceMean", "ConstantOfShape",

@@ -112,6 +112,7 @@ static Node *add_two(Graph *g, OpKind op, const char *name, Tensor *a, Tensor *b
     n->in[1] = b;
     n->nin = 2;
     b->nconsumers++;
+    n->a.dim = 1; /* concat: the channels, its default */
     return finish(n);
 }
 
