@@ -228,6 +228,11 @@ bool infer_shape(Node *n);
 bool ir_infer_node(Node *n);
 /* The convolution's own output height and width (before any fused pool). */
 void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
+/* Whether every window position and tap index of a pool or conv2d with
+ * attributes a (kernel, stride, pad, dilation) over an H x W plane fits a C
+ * int. Past that (an attribute near 2^31) the window is computed in long
+ * long (ops/pool.c, ops/conv.c) and conv2d keeps its direct loops. */
+bool ir_window_fits_int(const Attrs *a, int64_t H, int64_t W);
 /* The layer whose output node n writes: the last layer fused into it
  * ("relu_1" for conv1 +bn1 +relu_1), or n itself. */
 const char *ir_result_name(const Node *n);
