@@ -13,14 +13,18 @@
  * (a conv2d whose taps all fall in the padding), pool padding at half the
  * kernel, ceil_mode windows that start in the padding, transposed convs with
  * output_padding just under the stride or the dilation, groups and depthwise,
- * 1xN images, flat inputs, negative pads, chunks that leave fewer than asked.
+ * 1xN images, flat inputs, negative pads, chunks that leave fewer than asked;
+ * and half the networks with a conv2d or linear prune some of them (`prune`,
+ * fractions or a count, unstructured or structured, once or twice), for the
+ * sparse kernels and prune-channels.
  * Tensors stay small (at most MAX_C channels of MAX_HW x MAX_HW, flat ones
  * MAX_F) so that a case runs in well under a second under the sanitizers.
  *
  * The text is a subset of the language that tests/fuzz/torch_ref.py reads:
  * one statement per line, `tN = SOURCE -> LABEL: op(args) -> ...` or
  * `tN = LABEL: op(tA, tB)`, every layer labelled, arguments named (but the
- * tensors of add/mul/sub/concat and pad's four sides), then `output`.
+ * tensors of add/mul/sub/concat and pad's four sides), then `output` and
+ * `prune` statements.
  * The same SEED always gives the same network (the compiler's documented
  * splitmix64, init_next). */
 #include <inttypes.h>
@@ -67,6 +71,8 @@ typedef struct Shape {
 static Shape tensors[MAX_TENSORS];
 static int ntensors, nlabels;
 static StrBuf ops_used;
+/* The labels of the conv2d and linear layers written, for `prune`. */
+static int prunable[64], nprunable;
 
 static int same_shape(Shape a, Shape b)
 {
@@ -431,6 +437,9 @@ static int gen_layer(StrBuf *sb, Shape x, Shape *y)
         if (g->fn(&text, g->name, x, y) && fits(*y)) {
             sb_printf(sb, "l%d: %s", ++nlabels, text.data);
             sb_printf(&ops_used, " %s", g->name);
+            if ((strcmp(g->name, "conv2d") == 0 || strcmp(g->name, "linear") == 0) &&
+                nprunable < (int)(sizeof prunable / sizeof *prunable))
+                prunable[nprunable++] = nlabels;
             sb_free(&text);
             return 1;
         }
@@ -484,6 +493,35 @@ static int gen_multi(StrBuf *sb, int a, Shape *y)
     return fits(*y);
 }
 
+/* Sometimes one or two `prune` statements on some conv2d and linear layers or
+ * `*`, unstructured or structured, a fraction or (first) a count of one;
+ * applied in order, as torch.nn.utils.prune's containers do. */
+static void gen_prune(StrBuf *net)
+{
+    static const char *const amounts[] = {"0.5", "0.3", "0.9", "1.0", "0.0", "0.75"};
+    if (nprunable == 0 || !chance(0.5))
+        return;
+    for (int k = (int)range(1, 2), i = 0; i < k; i++) {
+        sb_puts(net, "prune(amount=");
+        sb_puts(net, i == 0 && chance(0.2) ? "1" : amounts[rnd(6)]);
+        if (chance(0.4))
+            sb_puts(net, ", structured=true");
+        sb_puts(net, ")");
+        if (chance(0.3)) {
+            sb_puts(net, " *\n");
+            continue;
+        }
+        int first = 1;
+        for (int j = 0; j < nprunable; j++)
+            if (chance(0.6) || (first && j == nprunable - 1)) {
+                sb_printf(net, "%s l%d", first ? "" : ",", prunable[j]);
+                first = 0;
+            }
+        sb_puts(net, "\n");
+    }
+    sb_puts(&ops_used, " prune");
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
     char *path = xasprintf("%s/%s", dir, name);
@@ -529,6 +567,7 @@ int main(int argc, char **argv)
         StrBuf stmt = {0};
         Shape y;
         size_t used = ops_used.len;
+        int pruned = nprunable;
         int ok;
         if (chance(0.2)) {
             ok = gen_multi(&stmt, a, &y);
@@ -549,6 +588,7 @@ int main(int argc, char **argv)
         } else if (ops_used.data) { /* not written: not used */
             ops_used.len = used;
             ops_used.data[used] = '\0';
+            nprunable = pruned;
         }
         sb_free(&stmt);
     }
@@ -572,6 +612,7 @@ int main(int argc, char **argv)
             sb_printf(&net, "%s t%d", j == nouts - 1 ? "" : ",", outs[j]);
         sb_puts(&net, "\n");
     }
+    gen_prune(&net);
     write_file(argv[2], "net.cnn", net.data);
     char line[64];
     snprintf(line, sizeof line, "--batch %" PRId64 "\n", chance(0.5) ? 1 : range(2, 3));

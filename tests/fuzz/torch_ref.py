@@ -7,7 +7,7 @@ For each case directory (net.cnn, flags, input.seed, as gen_net writes them)
 writes CASE_DIR/expected.f32: every output of the network, concatenated in
 order, computed by torch.nn.functional in float32 on the CPU, or
 CASE_DIR/torch_skipped with the reason when PyTorch itself cannot run the
-case (an attribute near 2^31 that makes it allocate the padded input). A case
+case (a dilation of 2^31 overflows its int32), even with oneDNN off. A case
 directory is then a golden case as tests/run-golden.sh reads it.
 
 It reads only gen_net's subset of the language: one statement a line,
@@ -15,6 +15,9 @@ It reads only gen_net's subset of the language: one statement a line,
 arguments as Python call arguments (evaluated with the tensors and true/false
 in scope), and `output`. Weights follow `init he|xavier(seed=S)` of
 docs/language.md: tests/gen/gen_golden.py's SplitMix64, drawn in layer order.
+A conv2d or linear weight named by `prune` statements (or `*`) is pruned
+by torch.nn.utils.prune (l1_unstructured, or ln_structured with n=1 on
+dim 0), statement by statement, as docs/language.md (Pruning) specifies.
 The input is gen_golden's seeded_input (tests/tools/f32gen.c's values).
 Exit status 0, or 2 on a case it cannot read (a gen_net bug).
 """
@@ -26,19 +29,40 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+import torch.nn.utils.prune as tprune
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gen"))
 from gen_golden import SplitMix64, seeded_input  # noqa: E402
 
 
 class Net:
-    def __init__(self, scheme, seed):
+    def __init__(self, scheme, seed, prunes):
         self.scheme = scheme
         self.rng = SplitMix64(seed)
+        self.prunes = prunes  # [(amount, structured, set of labels or {"*"})]
+        self.label = None  # the layer whose parameters are drawn
+
+    def pruned(self, w):
+        """w after the prune statements naming the current layer, in order."""
+        m = nn.Module()
+        m.weight = nn.Parameter(w)
+        for amount, structured, targets in self.prunes:
+            if self.label in targets or "*" in targets:
+                if structured:
+                    tprune.ln_structured(m, "weight", amount, n=1, dim=0)
+                else:
+                    tprune.l1_unstructured(m, "weight", amount)
+        return m.weight.detach()
 
     def draw(self, lo, hi, shape):
         return torch.from_numpy(self.rng.U(lo, hi, tuple(shape)))
+
+    def conv_params(self, *args):
+        """conv2d and linear: fan_params, then pruned."""
+        w, b = self.fan_params(*args)
+        return self.pruned(w), b
 
     def fan_params(self, wshape, fan_in, fan_out, bias, nbias):
         if self.scheme == "he":
@@ -62,12 +86,13 @@ def per_channel(v, x):
     return v.view(1, -1, 1, 1) if x.dim() == 4 else v.view(1, -1)
 
 
-def layer(net, op, x, args, kw):
+def layer(net, label, op, x, args, kw):
     """One layer of the network on x (a tensor, or the tensors of add/...)."""
+    net.label = label
     if op == "conv2d":
         c, g = x.shape[1], kw.get("groups", 1)
         kh, kw_ = pair(kw["kernel"])
-        w, b = net.fan_params((args[0], c // g, kh, kw_), c // g * kh * kw_, args[0] * kh * kw_,
+        w, b = net.conv_params((args[0], c // g, kh, kw_), c // g * kh * kw_, args[0] * kh * kw_,
                               kw.get("bias", True), args[0])
         return F.conv2d(x, w, b, pair(kw.get("stride", 1)), pair(kw.get("pad", 0)),
                         pair(kw.get("dilation", 1)), g)
@@ -80,7 +105,7 @@ def layer(net, op, x, args, kw):
                                   pair(kw.get("output_padding", 0)), g, pair(kw.get("dilation", 1)))
     if op == "linear":
         f = x.shape[1]
-        w, b = net.fan_params((args[0], f), f, args[0], kw.get("bias", True), args[0])
+        w, b = net.conv_params((args[0], f), f, args[0], kw.get("bias", True), args[0])
         return F.linear(x, w, b)
     if op == "batchnorm":
         c = x.shape[1]
@@ -162,9 +187,15 @@ def run_case(d):
         batch = int(f.read().split()[1])
     with open(os.path.join(d, "input.seed")) as f:
         seed = int(f.read().split()[0])
-    tensors, net, outputs, last, x = {}, None, None, None, None
+    tensors, net, outputs, last, x, prunes = {}, None, None, None, None, []
+    for ln in lines:  # prune statements apply wherever they stand
+        m = re.match(r"^prune\(amount=([\d.]+)(, structured=true)?\) (.*)$", ln)
+        if m:
+            a = m.group(1)
+            prunes.append((float(a) if "." in a else int(a), bool(m.group(2)),
+                           {t.strip() for t in m.group(3).split(",")}))
     for ln in lines:
-        if not ln or ln.startswith("network"):
+        if not ln or ln.startswith("network") or ln.startswith("prune("):
             continue
         m = re.match(r"^input (\w+)\[([\d, ]+)\]$", ln)
         if m:
@@ -174,7 +205,7 @@ def run_case(d):
             continue
         m = re.match(r"^init (he|xavier)\(seed=(\d+)\)$", ln)
         if m:
-            net = Net(m.group(1), int(m.group(2)))
+            net = Net(m.group(1), int(m.group(2)), prunes)
             continue
         if ln.startswith("output "):
             outputs = [tensors[n.strip()] for n in ln[len("output "):].split(",")]
@@ -188,7 +219,7 @@ def run_case(d):
             m = LAYER.match(p)
             scope = dict(tensors, true=True, false=False, _a=lambda *a, **k: (list(a), k))
             args, kw = eval("_a(%s)" % (m.group(3) or ""), {"__builtins__": {}}, scope)
-            cur = layer(net, m.group(2), cur, args, kw)
+            cur = layer(net, m.group(1), m.group(2), cur, args, kw)
         tensors[name] = last = cur
     if outputs is None:
         outputs = [last]
@@ -204,7 +235,11 @@ def main(argv):
                 os.remove(os.path.join(d, stale))
         try:
             with torch.no_grad():
-                out = run_case(d)
+                try:
+                    out = run_case(d)
+                except RuntimeError:  # oneDNN refuses some huge dilations: native kernels
+                    with torch.backends.mkldnn.flags(enabled=False):
+                        out = run_case(d)
         except (RuntimeError, MemoryError) as e:  # PyTorch's own limits
             with open(os.path.join(d, "torch_skipped"), "w") as f:
                 f.write("%s\n" % str(e).splitlines()[0] if str(e) else type(e).__name__)
