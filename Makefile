@@ -8,7 +8,8 @@
 #                   time: golden at -O0 and -O2, -O2 with BLAS=none and with
 #                   --threads 2, errors, CLI, IR, install, determinism, valgrind, a
 #                   quick run of the benchmark's optimizer and pruning sections
-#                   (python3, no PyTorch), a 5 s fuzz run of each target, and the
+#                   (python3, no PyTorch), a 5 s fuzz run of each target, three networks of
+#                   the differential fuzzer (fuzzdiff-smoke), and the
 #                   sanitizer pass (check-san)
 #   make check-san  (or check SAN=1) ASan+UBSan in build-san, as san-X suites that
 #                   check runs among its own: unit, golden (small cases at -O0 and
@@ -20,6 +21,9 @@
 #   make fuzz       build the libFuzzer targets (clang; `make deps-fuzz` installs it)
 #                   and run each FUZZ_SECONDS (default 60)
 #   make fuzz-coverage  llvm-cov report of the compiler code the fuzz corpora reach
+#   make fuzz-differential  random valid networks at -O0, -O2 and --threads 2 under
+#                   ASan+UBSan, compared with each other and with PyTorch (if present),
+#                   FUZZDIFF_SECONDS (default 60) or FUZZDIFF_COUNT networks
 #   make demo       build and run the LeNet-5 example
 #   make views      rewrite every example's NAME.summary.txt and NAME.svg (graphviz)
 #   make deps       install missing Debian build packages (needs root or sudo)
@@ -93,7 +97,8 @@ TOOLS        := $(BUILD)/tools/f32cmp $(BUILD)/tools/f32gen
 
 .PHONY: all views test check check-san san-golden san-golden-large san-golden-noblas \
         san-golden-threads san-unit san-determinism san-cli san-errors san-ir check-export bench bench-smoke deps-bench deps-fuzz unit golden golden-isa golden-noblas golden-threads errors cli ir install-test determinism valgrind \
-        demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage
+        demo deps clean format install uninstall FORCE fuzz fuzz-build fuzz-smoke fuzz-coverage \
+        fuzz-differential fuzzdiff-smoke
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(TOOLS) $(BUILD)/pkgconfig/cnnrt-uninstalled.pc \
      $(INSTALL_BUILD)/cnnc $(INSTALL_BUILD)/cnnrt.pc
 
@@ -270,7 +275,7 @@ test: $(DEPS_FIRST)
 
 # check's suites, the longest first (make starts them in this order).
 CHECK_SUITES := golden san-golden valgrind san-golden-large san-golden-noblas \
-                san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke \
+                san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke fuzzdiff-smoke \
                 san-determinism san-cli san-errors san-ir determinism errors cli ir \
                 install-test bench-smoke
 SAN_SUITES   := $(filter san-%,$(CHECK_SUITES))
@@ -419,6 +424,27 @@ fuzz-smoke:
 	else \
 	    echo "  FUZZ    skipped: $(FUZZ_CC) with libFuzzer not found (apt-get install clang-14 libclang-rt-14-dev)"; \
 	fi
+
+# The differential fuzzer of the generated code (tests/fuzz/differential.sh):
+# random valid networks (tests/fuzz/gen_net.c) at -O0, -O2 and --threads 2,
+# compiled with -Werror and ASan+UBSan, run, and compared with each other and
+# with PyTorch where /usr/bin/python3 has it. FUZZDIFF_SECONDS (default 60) or
+# FUZZDIFF_COUNT networks; FUZZDIFF_SEED the first seed; findings go to
+# $(BUILD)/fuzzdiff/findings/.
+FUZZDIFF_SECONDS ?= 60
+$(BUILD)/tools/gen_net: tests/fuzz/gen_net.c $(LIB_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lm
+
+fuzz-differential: all $(BUILD)/tools/gen_net
+	@bash tests/fuzz/differential.sh $(if $(FUZZDIFF_COUNT),--count $(FUZZDIFF_COUNT),--seconds $(FUZZDIFF_SECONDS)) \
+	    $(if $(FUZZDIFF_SEED),--seed $(FUZZDIFF_SEED))
+
+# For make check: three fixed networks (seeds 38-40: 25 of the 32 ops),
+# without PyTorch, a few seconds, so that a broken generator or driver is caught.
+fuzzdiff-smoke: all $(BUILD)/tools/gen_net
+	@FUZZDIFF_TORCH=0 bash tests/fuzz/differential.sh --count 3 --seed 38
 
 demo: deps
 	$(MAKE) all

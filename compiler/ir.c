@@ -215,6 +215,14 @@ void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow)
     *ow = n->fuse.pool ? n->fuse.conv_dims[3] : n->out->dims[3];
 }
 
+/* A window starts before H + pad (ceil_mode included: the output size rule)
+ * and spans (kernel - 1) * dilation + 1. */
+bool ir_window_fits_int(const Attrs *a, int64_t H, int64_t W)
+{
+    return H + a->ph + a->pb + a->kh * a->dh < INT32_MAX &&
+           W + a->pw + a->pr + a->kw * a->dw < INT32_MAX;
+}
+
 /* ---- textual dump -------------------------------------------------------- */
 
 /* The attributes of n as --emit=ir prints them (OpDef.print). */

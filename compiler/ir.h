@@ -242,6 +242,11 @@ void ir_conv_out_hw(const Node *n, int64_t *oh, int64_t *ow);
 const char *ir_pad_str(const Attrs *a, const char *sep, char *buf, size_t size);
 /* --emit=ir's " pad=(h,w)" or " pad=(top,left,bottom,right)". */
 void ir_print_pad(const Attrs *a, FILE *f);
+/* Whether every window position and tap index of a pool or conv2d with
+ * attributes a (kernel, stride, pad, dilation) over an H x W plane fits a C
+ * int. Past that (an attribute near 2^31) the window is computed in long
+ * long (ops/pool.c, ops/conv.c) and conv2d keeps its direct loops. */
+bool ir_window_fits_int(const Attrs *a, int64_t H, int64_t W);
 /* The layer whose output node n writes: the last layer fused into it
  * ("relu_1" for conv1 +bn1 +relu_1), or n itself. */
 const char *ir_result_name(const Node *n);

@@ -108,7 +108,9 @@ static void select_conv(Node *n)
     n->kernel = KERNEL_DIRECT;
     n->scratch_bytes = 0;
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
-    if (macs_per_group * a->groups < DIRECT_MAX_MACS)
+    /* an attribute near 2^31: only the direct loops compute in long long */
+    if (macs_per_group * a->groups < DIRECT_MAX_MACS ||
+        !ir_window_fits_int(a, in->dims[2], in->dims[3]))
         return;
     bool pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 &&
                      a->pw == 0 && a->pb == 0 && a->pr == 0;

@@ -103,13 +103,16 @@ static void emit_conv_acc(Emitter *e, const Node *n)
     out(e, "float acc = %s;", n->param[PARAM_BIAS] ? "bias[co]" : "0.0f");
     open_block(e, "for (int ci = 0; ci < %lld; ci++) {", cin_g);
     open_block(e, "for (int kh = 0; kh < %lld; kh++) {", (long long)a->kh);
-    out(e, "const int ih = oh * %lld - %lld + kh * %lld;", (long long)a->sh, (long long)a->ph,
-        (long long)a->dh);
+    /* wide: int would overflow (a stride, pad or dilation near 2^31) */
+    bool wide = !ir_window_fits_int(a, H, W);
+    const char *t = wide ? "long long" : "int", *cast = wide ? "(long long)" : "";
+    out(e, "const %s ih = %soh * %lld - %lld + %skh * %lld;", t, cast, (long long)a->sh,
+        (long long)a->ph, cast, (long long)a->dh);
     out(e, "if (ih < 0 || ih >= %lld)", H);
     out(e, "    continue;");
     open_block(e, "for (int kw = 0; kw < %lld; kw++) {", (long long)a->kw);
-    out(e, "const int iw = ow * %lld - %lld + kw * %lld;", (long long)a->sw, (long long)a->pw,
-        (long long)a->dw);
+    out(e, "const %s iw = %sow * %lld - %lld + %skw * %lld;", t, cast, (long long)a->sw,
+        (long long)a->pw, cast, (long long)a->dw);
     out(e, "if (iw >= 0 && iw < %lld)", W);
     out(e, "    acc += x[ci * %lld + ih * %lld + iw] * wc[(ci * %lld + kh) * %lld + kw];", H * W, W,
         (long long)a->kh, (long long)a->kw);

@@ -153,16 +153,6 @@ static void adaptive_print(const Node *n, FILE *f)
 
 #include "emit_internal.h"
 
-/* Whether every window position and tap index fits an int: a window starts
- * before H + pads (ceil_mode included) and spans (kernel - 1) * dilation + 1.
- * Past that (kernel, pad or dilation near 2^31) the window is computed in
- * long long and its loops visit only the taps inside the plane. */
-static bool window_fits_int(const Attrs *p, long long H, long long W)
-{
-    return H + p->ph + p->pb + p->kh * p->dh < INT32_MAX &&
-           W + p->pw + p->pr + p->kw * p->dw < INT32_MAX;
-}
-
 /* The long-long window loop over taps i of one axis: from the first tap at
  * or after 0 to the last before `size`, positions pos = start + i * d. */
 static void emit_wide_window_axis(Emitter *e, const char *i, const char *pos, const char *o,
@@ -181,7 +171,7 @@ static void emit_wide_window_axis(Emitter *e, const char *i, const char *pos, co
  * conv2d (emit_epilogue.c): the same rules, in the caller's variable names. */
 void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
-    if (!window_fits_int(p, H, W)) {
+    if (!ir_window_fits_int(p, H, W)) {
         emit_wide_window_axis(e, v->i, v->y, v->oy, p->kh, p->sh, p->ph, p->dh, H);
         emit_wide_window_axis(e, v->j, v->x, v->ox, p->kw, p->sw, p->pw, p->dw, W);
         return;
@@ -203,9 +193,9 @@ void emit_max_window_open(Emitter *e, const Attrs *p, long long H, long long W, 
  * plane itself. */
 void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const PoolVars *v)
 {
-    /* wide: int would overflow (window_fits_int); h0..w1 end within [0, H]
+    /* wide: int would overflow (ir_window_fits_int); h0..w1 end within [0, H]
      * and [0, W] either way, so the caller's int loops over them are safe */
-    bool wide = !window_fits_int(p, H, W);
+    bool wide = !ir_window_fits_int(p, H, W);
     const char *t = wide ? "long long" : "int", *cast = wide ? "(long long)" : "";
     out(e, "%s h0 = %s%s * %lld - %lld, w0 = %s%s * %lld - %lld;", t, cast, v->oy,
         (long long)p->sh, (long long)p->ph, cast, v->ox, (long long)p->sw, (long long)p->pw);

@@ -232,50 +232,107 @@ static const uint8_t *find_mark(const uint8_t *data, size_t size)
 
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
-/* Values where cnnc's bounds and C's int change behaviour: attribute maxima
- * (2^31), the tensor limit (2^30), table and fused-pool bounds (4096, 65536),
- * prune-channels' (2^22), and small ones. */
-static const long long near_limits[] = {0,          1,          2,          3,
-                                        4095,       4096,       4097,       65535,
-                                        65536,      65537,      1000001,    4194304,
-                                        1073741823, 1073741824, 1073741825, 2147483647,
-                                        2147483648, 2147483649, 4294967296};
+/* Values where cnnc's bounds and C's int change behaviour, each with its
+ * neighbours: the attribute maximum 2^31, the tensor and parameter limit
+ * 2^30, the arena limit 2^31 - 2^26 in bytes and in floats, table and
+ * fused-pool bounds (4096, 65536), prune-channels' 2^22, 64-bit overflow,
+ * and the documented maxima of docs/language.md (Limits): 125 tensors per
+ * layer, 16 outputs, 64 nesting levels, 32 block expansions, 255-byte names,
+ * 10000 layers and params, 65536 for --batch. */
+/* clang-format off */
+static const long long near_limits[] = {
+    0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 124, 125, 126, 254, 255, 256,
+    4095, 4096, 4097, 9999, 10000, 10001, 65535, 65536, 65537, 1000001, 4194304,
+    520093695, 520093696, 520093697,          /* the arena limit in floats */
+    1073741823, 1073741824, 1073741825,       /* 2^30 */
+    2080374783, 2080374784, 2080374785,       /* the arena limit in bytes */
+    2147483647, 2147483648, 2147483649,       /* 2^31 */
+    4294967295, 4294967296, 4611686018427387904, 9223372036854775807};
+/* clang-format on */
+#define NEAR_LIMITS (sizeof near_limits / sizeof *near_limits)
 
-/* Half the time libFuzzer's own mutation; else one decimal integer of the
- * source part (before any weights marker) becomes a value near a limit, so
- * attributes such as stride=2147483648 are reached without the fuzzer
- * guessing ten digits. */
+/* The attributes that take integers (docs/language.md, Ops). */
+static const char *const int_attrs[] = {
+    "kernel", "stride", "pad",   "dilation", "output_padding", "groups", "size",   "scale",
+    "dim",    "chunks", "index", "start",    "length",         "seed",   "amount", "features"};
+
+/* A value near a limit, sometimes negated or as a pair "(a, b)". */
+static int limit_value(char *buf, size_t n)
+{
+    long long a = near_limits[(size_t)rand() % NEAR_LIMITS];
+    const char *sign = rand() % 8 == 0 ? "-" : "";
+    if (rand() % 4 == 0) {
+        long long b = near_limits[(size_t)rand() % NEAR_LIMITS];
+        return snprintf(buf, n, "(%s%lld, %lld)", sign, a, b);
+    }
+    return snprintf(buf, n, "%s%lld", sign, a);
+}
+
+/* Replace data[start, end) by text[0, n); 0 if the result would not fit. */
+static size_t splice(uint8_t *data, size_t size, size_t max_size, size_t start, size_t end,
+                     const char *text, size_t n)
+{
+    size_t old = end - start;
+    if (size - old + n > max_size)
+        return 0;
+    memmove(data + start + n, data + end, size - end);
+    memcpy(data + start, text, n);
+    return size - old + n;
+}
+
+static bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Position of the k-th (mod their count) byte of data[0, len) that starts a
+ * digit run (want_digit) or is a ')' closing an op's arguments; len if none. */
+static size_t nth_site(const uint8_t *data, size_t len, bool want_digit, size_t k)
+{
+    size_t count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t seen = 0;
+        for (size_t i = 0; i < len; i++) {
+            bool site = want_digit ? is_digit(data[i]) && (i == 0 || !is_digit(data[i - 1]))
+                                   : data[i] == ')';
+            if (site && pass == 1 && seen++ == k % count)
+                return i;
+            count += site && pass == 0;
+        }
+        if (count == 0)
+            break;
+    }
+    return len;
+}
+
+/* Half the time libFuzzer's own mutation. Otherwise, in the source part (before
+ * any weights marker), one decimal integer becomes a value near a limit, or an
+ * argument list gets one more integer attribute with such a value before its
+ * ')' (", stride=2147483648"), so that attributes at the limits are reached
+ * without the fuzzer guessing ten digits or an attribute the seed lacks. */
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
 {
     srand(seed);
-    if (rand() % 2)
+    int kind = rand() % 4;
+    if (kind < 2)
         return LLVMFuzzerMutate(data, size, max_size);
     const uint8_t *mark = find_mark(data, size);
-    size_t src_len = mark ? (size_t)(mark - data) : size, runs = 0;
-    for (size_t i = 0; i < src_len; i++)
-        runs += data[i] >= '0' && data[i] <= '9' && (i == 0 || data[i - 1] < '0' || data[i - 1] > '9');
-    if (runs == 0)
-        return LLVMFuzzerMutate(data, size, max_size);
-    size_t pick = (size_t)rand() % runs, start = 0, end = 0;
-    for (size_t i = 0, k = 0; i < src_len; i++) {
-        if (data[i] >= '0' && data[i] <= '9' && (i == 0 || data[i - 1] < '0' || data[i - 1] > '9')) {
-            if (k++ == pick) {
-                start = end = i;
-                while (end < src_len && data[end] >= '0' && data[end] <= '9')
-                    end++;
-                break;
-            }
-        }
+    size_t src_len = mark ? (size_t)(mark - data) : size, out = 0;
+    size_t at = nth_site(data, src_len, kind == 2, (size_t)rand());
+    char text[96];
+    if (at < src_len && kind == 2) {
+        size_t end = at;
+        while (end < src_len && is_digit(data[end]))
+            end++;
+        int n = limit_value(text, sizeof text);
+        out = splice(data, size, max_size, at, end, text, (size_t)n);
+    } else if (at < src_len) {
+        const char *attr = int_attrs[(size_t)rand() % (sizeof int_attrs / sizeof *int_attrs)];
+        int n = snprintf(text, sizeof text, ", %s=", attr);
+        n += limit_value(text + n, sizeof text - (size_t)n);
+        out = splice(data, size, max_size, at, at, text, (size_t)n);
     }
-    char num[32];
-    long long v = near_limits[(size_t)rand() % (sizeof near_limits / sizeof *near_limits)];
-    int n = snprintf(num, sizeof num, "%lld", v);
-    size_t old = end - start;
-    if (size - old + (size_t)n > max_size)
-        return LLVMFuzzerMutate(data, size, max_size);
-    memmove(data + start + n, data + end, size - end);
-    memcpy(data + start, num, (size_t)n);
-    return size - old + (size_t)n;
+    return out ? out : LLVMFuzzerMutate(data, size, max_size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1835,6 +1835,19 @@ case("kern_depthwise_huge_stride", "depthwise conv, 4096 channels of 1x1, kernel
      lambda: seq(("c1", nn.Conv2d(4096, 4096, 1, groups=4096, padding=1000, stride=1000))),
      (4096, 1, 1))
 
+case("kern_conv_huge_attrs", "direct conv with a stride and padding near 2^31 (stride 2^30+1, "
+     "pad 2^31-1: output row 2 reads rows 3-7, the others only padding) and one with dilation "
+     "2^30, pad 2^30+1 (the middle tap reads real rows); ints would overflow (issue 14, found by "
+     "the differential fuzzer)",
+     simple("""
+        c1: conv2d(3, kernel=(5, 1), stride=(1073741825, 1), pad=(2147483647, 3), dilation=(1, 3))
+        c2: conv2d(3, kernel=(3, 2), pad=(1073741825, 3), dilation=(1073741824, 2))
+     """, (2, 9, 3)),
+     lambda: seq(("c1", nn.Conv2d(2, 3, (5, 1), stride=(1073741825, 1), padding=(2147483647, 3),
+                                  dilation=(1, 3))),
+                 ("c2", nn.Conv2d(3, 3, (3, 2), padding=(1073741825, 3),
+                                  dilation=(1073741824, 2)))), (2, 9, 3))
+
 case("kern_depthwise_direct_pool", "depthwise conv 3x3 stride 5 pad 1 (past the band layout's "
      "strides: direct loops) + relu + fused maxpool(2)",
      simple("c1: conv2d(16, kernel=3, stride=5, pad=1, groups=16) -> relu -> maxpool(2)",
