@@ -470,7 +470,7 @@ class Converter:
         self.used_labels = set()
         self.skip = set()  # nodes fused into another
         self.fused = {}  # id(Mul node) -> "hardswish" or "silu"
-        self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads,
+        self.folded_pad = {}  # output of a Pad folded into its pool or conv -> spatial pads,
         # the begin ones then the end ones, as ONNX's pads
         self.softmax_swap = {}  # id(Softmax node) -> the axis it runs over (see find_patterns)
         self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
@@ -1257,10 +1257,13 @@ def _pad(c, node):
         return c.define(node, t.val, t.oshape)
     users = c.consumers.get(node.output[0], [])
     begin, end = pads[:r], pads[r:]
-    if mode == "constant" and value == 0.0 and not any(begin[:2]) and not any(end[:2]) \
+    # zeros before a Conv or AveragePool, -inf before a MaxPool: its pad=
+    folds = ("Conv", "AveragePool") if value == 0.0 else ("MaxPool",) if value == -math.inf \
+        else ()
+    if mode == "constant" and not any(begin[:2]) and not any(end[:2]) \
             and min(pads) >= 0 and len(users) == 1 \
             and node.output[0] not in c.graph_outputs \
-            and users[0].op_type in ("Conv", "AveragePool") \
+            and users[0].op_type in folds \
             and users[0].input[0] == node.output[0]:
         if isinstance(t, Poison):
             return c.poison(node)
