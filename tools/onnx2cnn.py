@@ -471,7 +471,7 @@ class Converter:
         self.used_labels = set()
         self.skip = set()  # nodes fused into another
         self.fused = {}  # id(Mul node) -> "hardswish" or "silu"
-        self.folded_pad = {}  # output of a Pad folded into its consumer -> spatial pads,
+        self.folded_pad = {}  # output of a Pad folded into its pool or conv -> spatial pads,
         # the begin ones then the end ones, as ONNX's pads
         self.softmax_swap = {}  # id(Softmax node) -> the axis it runs over (see find_patterns)
         self.alias = {}  # tensor name -> the tensor it equals (skipped Transposes)
@@ -1285,10 +1285,13 @@ def _pad(c, node):
         return c.define(node, t.val, t.oshape)
     users = c.consumers.get(node.output[0], [])
     begin, end = pads[:r], pads[r:]
-    if mode == "constant" and value == 0.0 and not any(begin[:2]) and not any(end[:2]) \
+    # zeros before a Conv or AveragePool, -inf before a MaxPool: its pad=
+    folds = ("Conv", "AveragePool") if value == 0.0 else ("MaxPool",) if value == -math.inf \
+        else ()
+    if mode == "constant" and not any(begin[:2]) and not any(end[:2]) \
             and min(pads) >= 0 and len(users) == 1 \
             and node.output[0] not in c.graph_outputs \
-            and users[0].op_type in ("Conv", "AveragePool") \
+            and users[0].op_type in folds \
             and users[0].input[0] == node.output[0]:
         if isinstance(t, Poison):
             return c.poison(node)
@@ -1332,13 +1335,12 @@ def _check_mirror_pads(c, mode, pads, shape):
     """Pad in reflect or edge mode: pads from 0 (no crop), reflect's smaller
     than the axis (numpy, ONNX's reference, reflects again past it; cnnc
     follows PyTorch's ReflectionPad2d)."""
-    r = len(shape)
     for p, d in zip(pads, tuple(shape) * 2):
         if p < 0 or (mode == "reflect" and p >= d):
             c.fail("Pad mode '%s' with pads %s of %s; cnnc's (PyTorch's) needs each pad at least "
                    "0%s" % (mode, pads, list(shape), " and smaller than its axis"
                             if mode == "reflect" else ""), "pad (constant)")
-    assert len(pads) == 2 * r
+            return
 
 
 @handler("Mul")

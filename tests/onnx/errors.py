@@ -54,6 +54,33 @@ def expect_error(name, model_path, pattern, extra=()):
     check(name, ok, "\n  status %d, stderr:\n%s" % (rc, err))
 
 
+def pad_errors():
+    """9. padding cnnc cannot express: one unsupported node each."""
+    x = [vi("x", [1, 2, 3, 4])]
+    cases = [
+        ("pad_reflect_past_axis", helper.make_node("Pad", ["x", "p"], ["y"], mode="reflect"),
+         [("p", np.array([0, 0, 0, 4, 0, 0, 0, 0], dtype=np.int64))], [1, 2, 3, 8],
+         r"Pad mode 'reflect' with pads .* smaller than its axis"),
+        ("pad_edge_negative", helper.make_node("Pad", ["x", "p"], ["y"], mode="edge"),
+         [("p", np.array([0, 0, -1, 0, 0, 0, 0, 0], dtype=np.int64))], [1, 2, 2, 4],
+         r"Pad mode 'edge' with pads .* needs each pad at least 0"),
+        ("maxpool_pad_past_kernel", helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2],
+                                                     pads=[0, 0, 2, 0]),
+         [], [1, 2, 4, 3], r"pads \[0, 0, 2, 0\] .* not smaller than the kernel"),
+        ("convt_extend_begin", helper.make_node("ConvTranspose", ["x", "wt"], ["y"],
+                                                output_shape=[7, 8]),
+         [("wt", w((2, 2, 2, 2)))], [1, 2, 7, 8], r"extend the output at the beginning"),
+    ]
+    for name, node, inits, yshape, pattern in cases:
+        p = save(name, [node], x, [vi("y", yshape)], inits)
+        rc, out, err = run([p, "-o", os.path.join(TMP, name + ".cnn")])
+        lines = err.strip().splitlines()
+        check(name, rc == 1 and "Traceback" not in err and len(lines) == 2
+              and re.search(pattern, lines[0]) is not None
+              and "1 node cannot be expressed" in lines[1],
+              "\n  status %d, stderr:\n%s" % (rc, err))
+
+
 def w(shape, seed=0):
     return np.random.RandomState(seed).standard_normal(shape).astype(np.float32)
 
@@ -202,6 +229,7 @@ def main():
         check("two graph inputs", rc == 1 and "Traceback" not in err and
               re.search(r"onnx2cnn: error: the graph has 2 inputs \(a, b\)", err),
               "\n  status %d, stderr:\n%s" % (rc, err))
+        pad_errors()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     print("%d failed" % len(failures) if failures else "all importer error tests passed")

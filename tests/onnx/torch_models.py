@@ -251,8 +251,9 @@ class Shuffle(nn.Module):
 
 class Pads(nn.Module):
     """Padding with a different begin and end: F.pad (0, 1, 0, 1) before a
-    stride-2 conv and (1, 0, 0, 2) before an avgpool (Pads folded into the
-    consumer's pad=(top, left, bottom, right)), and the padding of
+    stride-2 conv, (1, 0, 0, 2) before an avgpool and -inf (0, 1, 1, 0)
+    before a maxpool (Pads folded into the consumer's pad=(top, left,
+    bottom, right)), and the padding of
     Conv2d(padding="same") with a 4x4 kernel, (1, 2, 1, 2), by hand (PyTorch
     does not export padding="same")."""
 
@@ -264,6 +265,7 @@ class Pads(nn.Module):
     def forward(self, x):
         y = F.relu(self.down(F.pad(x, (0, 1, 0, 1))))
         y = F.avg_pool2d(F.pad(y, (1, 0, 0, 2)), 3, stride=2)
+        y = F.max_pool2d(F.pad(y, (0, 1, 1, 0), value=float("-inf")), 2, stride=1)
         return self.same(F.pad(y, (1, 2, 1, 2)))
 
 

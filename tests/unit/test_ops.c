@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "shape.h"
 
 START_TEST(every_op_has_a_shape_rule)
 {
@@ -124,6 +125,31 @@ START_TEST(issue12_constant_channels)
 }
 END_TEST
 
+/* Per-side pads: any one side's padding changes what prune-channels may
+ * assume, and the window length counts both sides. */
+START_TEST(per_side_pads)
+{
+    float x[1] = {1.5f};
+    Node pool = {.op = OP_AVGPOOL, .a = {.count_include_pad = true, .pr = 1}};
+    ck_assert(isnan(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x)));
+    Node conv = {.op = OP_CONV2D, .a = {.groups = 1}};
+    ck_assert(op_def(OP_CONV2D)->absorbs(&conv, 1.5f));
+    conv.a.pb = 1;
+    ck_assert(!op_def(OP_CONV2D)->absorbs(&conv, 1.5f));
+    ck_assert(op_def(OP_CONV2D)->absorbs(&conv, 0.0f));
+    Node pad = {.op = OP_PAD, .a = {.pad_t = 2, .pad_mode = PAD_REFLECT}};
+    ck_assert(op_def(OP_PAD)->channel_value(&pad, 0, x) == 1.5f);
+    /* (in + top + bottom - span) / stride + 1; ceil_mode drops a last
+     * window starting at or after in + top */
+    ck_assert_int_eq(window_out(5, 3, 1, 0, 2, 1, false), 5);
+    ck_assert_int_eq(window_out(5, 3, 2, 2, 0, 1, false), 3);
+    ck_assert_int_eq(window_out(4, 2, 2, 1, 1, 1, true), 3);
+    ck_assert_int_eq(window_out(4, 2, 2, 0, 1, 1, true), 2); /* [4, 6) is all padding */
+    ck_assert_int_eq(window_out(4, 2, 3, 1, 1, 1, true), 2);
+    ck_assert_int_eq(window_out(2, 5, 1, 1, 1, 1, false), -1);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -134,6 +160,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, constant_channels);
     tcase_add_test(tc, concat_maps_channels);
     tcase_add_test(tc, issue12_constant_channels);
+    tcase_add_test(tc, per_side_pads);
     suite_add_tcase(s, tc);
     return s;
 }
