@@ -44,7 +44,7 @@ void emit_fused_comment(Emitter *e, const Node *n)
 static bool max_commutes(const Node *n)
 {
     OpKind a = n->fuse.act;
-    return a == OP_NONE || a == OP_RELU || a == OP_RELU6 ||
+    return a == OP_NONE || a == OP_RELU || a == OP_RELU6 || a == OP_CLAMP ||
            (a == OP_LEAKY_RELU && n->fuse.act_a.slope >= 0.0);
 }
 

@@ -96,6 +96,8 @@ typedef struct Attrs {
     bool count_include_pad; /* avgpool */
     double eps;             /* batchnorm */
     double slope;           /* leaky_relu */
+    double lo, hi;          /* clamp: the bounds given (has_lo, has_hi) */
+    bool has_lo, has_hi;
     double p;               /* dropout */
     int64_t dim;            /* softmax */
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */

@@ -1767,10 +1767,9 @@ def _clip(c, node):
             if np.asarray(lo).size == 1 else c.fail("its min is not a scalar")
         hi = None if hi is None else float(np.asarray(hi).reshape(-1)[0]) \
             if np.asarray(hi).size == 1 else c.fail("its max is not a scalar")
-    big = float(np.finfo(np.float32).max)
-    if hi is not None and (hi >= big or hi == math.inf):
+    if hi == math.inf:
         hi = None
-    if lo is not None and (lo <= -big or lo == -math.inf):
+    if lo == -math.inf:
         lo = None
     if lo == 0 and hi == 6:
         return _unary("relu6")(c, node)
@@ -1778,8 +1777,9 @@ def _clip(c, node):
         return _unary("relu")(c, node)
     if lo is None and hi is None:
         return _identity(c, node)
-    c.fail("Clip(min=%s, max=%s); cnnc has Clip(0, 6) (relu6) and Clip(0, inf) (relu) only"
-           % (lo, hi), "relu6 or relu")
+    bounds = [(k, fmt_value(np.float32(v))) for k, v in (("min", lo), ("max", hi))
+              if v is not None]
+    _unary("clamp", bounds)(c, node)
 
 
 @handler("Dropout")

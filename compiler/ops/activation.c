@@ -1,10 +1,11 @@
 /* ops/activation.c - elementwise activations: relu, relu6, leaky_relu,
- * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu.
+ * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu, clamp.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
 #include "opdef.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -47,6 +48,48 @@ static void gelu_print(const Node *n, FILE *f)
 {
     if (n->a.gelu_tanh)
         fprintf(f, " approximate=tanh");
+}
+
+static const AttrSpec clamp_args[] = {{"min", A_FLOAT, false}, {"max", A_FLOAT, false}, {NULL, 0, 0}};
+
+/* A bound given must round to a finite float32: below 2^128 - 2^103 in
+ * magnitude (FLT_MAX itself, 3.4028235e38 as written, is fine). */
+static bool clamp_bound_ok(const ArgSet *as, const char *name, bool given, double v)
+{
+    if (!given || fabs(v) < 0x1.ffffffp127)
+        return true;
+    diag_error(as->loc[spec_index(as->spec, name)],
+               "clamp: '%s' must be a finite float32 value, not %g", name, v);
+    return false;
+}
+
+/* torch.clamp(x, min, max): either bound may be left out, not both; each a
+ * finite float32. */
+static bool clamp_set_attrs(Node *n, const ArgSet *as)
+{
+    Attrs *a = &n->a;
+    a->has_lo = arg_given(as, "min");
+    a->has_hi = arg_given(as, "max");
+    if (!a->has_lo && !a->has_hi) {
+        diag_error(n->loc, "clamp needs 'min' or 'max' (or both)");
+        return false;
+    }
+    a->lo = get_float(as, "min", 0.0);
+    a->hi = get_float(as, "max", 0.0);
+    if (!clamp_bound_ok(as, "min", a->has_lo, a->lo) || !clamp_bound_ok(as, "max", a->has_hi, a->hi))
+        return false;
+    /* what rounds to FLT_MAX is FLT_MAX (casts stay in float's range) */
+    a->lo = fmax(fmin(a->lo, FLT_MAX), -FLT_MAX);
+    a->hi = fmax(fmin(a->hi, FLT_MAX), -FLT_MAX);
+    return true;
+}
+
+static void clamp_print(const Node *n, FILE *f)
+{
+    if (n->a.has_lo)
+        fprintf(f, " min=%g", n->a.lo);
+    if (n->a.has_hi)
+        fprintf(f, " max=%g", n->a.hi);
 }
 
 /* Each activation on one value as cnnc computes it (prune-channels folds
@@ -112,6 +155,23 @@ static float gelu_eval(const Attrs *a, float x)
         return 0.5f * x * (1.0f + tanhf(inner));
     }
     return x * 0.5f * (1.0f + erff(x * (float)GELU_ALPHA));
+}
+
+/* min(max(x, lo), hi) as torch.clamp: NaN stays NaN, and with min > max
+ * every other value is max. The low bound used is min(lo, hi), so a value
+ * below lo becomes hi then (the C below compares the same way). */
+static float clamp_low(const Attrs *a)
+{
+    return a->has_hi && (float)a->hi < (float)a->lo ? (float)a->hi : (float)a->lo;
+}
+
+static float clamp_eval(const Attrs *a, float x)
+{
+    if (a->has_lo && x < (float)a->lo)
+        return clamp_low(a);
+    if (a->has_hi && x > (float)a->hi)
+        return (float)a->hi;
+    return x;
 }
 
 /* ---- back end: emitter ---------------------------------------------------- */
@@ -183,6 +243,21 @@ static const char *gelu_c(const Attrs *a, const char *x, char *buf, size_t size)
     else
         snprintf(buf, size, "%s * 0.5f * (1.0f + erff(%s * %s))", x, x,
                  flit((float)GELU_ALPHA, k, sizeof k));
+    return buf;
+}
+
+static const char *clamp_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    char lo[40], low[40], hi[40];
+    flit(a->lo, lo, sizeof lo);
+    flit(clamp_low(a), low, sizeof low);
+    flit(a->hi, hi, sizeof hi);
+    if (a->has_lo && a->has_hi)
+        snprintf(buf, size, "%s < %s ? %s : %s > %s ? %s : %s", x, lo, low, x, hi, hi, x);
+    else if (a->has_lo)
+        snprintf(buf, size, "%s < %s ? %s : %s", x, lo, lo, x);
+    else
+        snprintf(buf, size, "%s > %s ? %s : %s", x, hi, hi, x);
     return buf;
 }
 
@@ -290,4 +365,16 @@ const OpDef opdef_GELU = {
     /* back end */
     .emit = emit_elementwise,
     .act_c = gelu_c,
+};
+
+const OpDef opdef_CLAMP = {
+    /* front end */
+    .args = clamp_args,
+    .set_attrs = clamp_set_attrs,
+    .infer = infer_elementwise,
+    .print = clamp_print,
+    .act_eval = clamp_eval,
+    /* back end */
+    .emit = emit_elementwise,
+    .act_c = clamp_c,
 };

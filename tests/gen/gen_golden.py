@@ -2275,6 +2275,12 @@ case("channel_shuffle_groups", "channel_shuffle(3) then channel_shuffle(2) (nn.C
      (6, 2, 3), batch=2)
 
 
+# Issue 16's activation, Gemm and Resize modes (tests/gen/golden_actmodes.py).
+import golden_actmodes  # noqa: E402
+
+golden_actmodes.add_cases(case, simple, seq, Net, ACT_SHAPE)
+
+
 # --------------------------------------------------------------------------
 # Generation
 
