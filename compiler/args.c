@@ -2,6 +2,7 @@
  * with defaults and range checks (args.h). */
 #include "args.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -179,6 +180,20 @@ double get_float(const ArgSet *as, const char *name, double def)
 {
     int k = spec_index(as->spec, name);
     return as->set[k] ? as->val[k].f : def;
+}
+
+bool get_float32(const ArgSet *as, const char *name, double def, double *out, const char *op)
+{
+    int k = spec_index(as->spec, name);
+    double v = as->set[k] ? as->val[k].f : def;
+    /* below 2^128 - 2^103 in magnitude rounds to a finite float (FLT_MAX
+     * itself, written 3.4028235e38, is above FLT_MAX as a double) */
+    if (!(fabs(v) < 0x1.ffffffp127)) {
+        diag_error(as->loc[k], "%s: '%s' must be a finite float32 value, not %g", op, name, v);
+        return false;
+    }
+    *out = fmax(fmin(v, FLT_MAX), -FLT_MAX); /* casts to float stay in its range */
+    return true;
 }
 
 bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi, bool hi_open,

@@ -41,6 +41,8 @@ static bool foldable_producer(const Graph *g, const Node *bn)
         return false;
     if (p->fuse.act != OP_NONE || p->fuse.pool)
         return false;
+    if (p->a.alpha_beta) /* linear's alpha and beta: the bias is scaled apart */
+        return false;
     return pass_sole_consumer(g, p->out) == bn;
 }
 

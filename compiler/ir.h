@@ -98,6 +98,8 @@ typedef struct Attrs {
     double slope;           /* leaky_relu */
     double lo, hi;          /* clamp: the bounds given (has_lo, has_hi) */
     bool has_lo, has_hi;
+    double alpha, beta;     /* with alpha_beta: hardsigmoid max(0, min(1, alpha*x + beta)); */
+    bool alpha_beta;        /* linear alpha * (x W^T) + beta * bias (alpha or beta not 1) */
     double p;               /* dropout */
     int64_t dim;            /* softmax */
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */

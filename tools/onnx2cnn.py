@@ -1636,13 +1636,14 @@ for _onnx, _kind in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"),
 
 @handler("HardSigmoid")
 def _hardsigmoid(c, node):
+    # ONNX's max(0, min(1, alpha * x + beta)) exactly: cnnc's hardsigmoid with
+    # alpha given (PyTorch's relu6(x + 3) / 6 rounds differently at alpha 1/6)
     a = _attrs(node)
     alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
-    if np.float32(alpha) != np.float32(1 / 6) or np.float32(beta) != np.float32(0.5):
-        c.fail("HardSigmoid with alpha=%s, beta=%s; cnnc's hardsigmoid is PyTorch's, "
-               "alpha=1/6, beta=0.5" % (fmt_value(float(alpha)), fmt_value(float(beta))),
-               "hardsigmoid (alpha 1/6, beta 0.5)")
-    _unary("hardsigmoid")(c, node)
+    attrs = [("alpha", fmt_value(np.float32(alpha)))]
+    if np.float32(beta) != np.float32(0.5):
+        attrs.append(("beta", fmt_value(np.float32(beta))))
+    _unary("hardsigmoid", attrs)(c, node)
 
 
 @handler("Split")
@@ -2277,16 +2278,18 @@ def _gemm(c, node):
     x = c.get(node, 0)
     c.need_float(node, node.input[0])
     B = c.cst(node, 1, "matrix B")
-    C = c.cst(node, 2, "bias C", optional=True)
     a = _attrs(node)
+    if len(node.input) > 2 and node.input[2] and node.input[2] not in c.const:
+        return _gemm_computed_c(c, node, x, B, a)
+    C = c.cst(node, 2, "bias C", optional=True)
     if a.get("transA", 0):
         c.fail("transA=1 (the input transposed); cnnc's linear takes [N, F]", "linear")
     alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
     if C is not None and beta == 0.0 and np.all(np.isfinite(C)):
         C = None  # beta = 0: no bias (0 * C is 0 for finite C)
-    if alpha != 1.0 or (C is not None and beta != 1.0):
-        c.fail("alpha=%s, beta=%s; cnnc's linear computes x W^T + b (alpha = beta = 1)"
-               % (fmt_value(alpha), fmt_value(beta)), "linear")
+    # alpha * (A B) + beta * C, each product rounded: linear(alpha=, beta=)
+    scaling = [(k, fmt_value(np.float32(v))) for k, v in (("alpha", alpha), ("beta", beta))
+               if np.float32(v) != 1 and (k == "alpha" or C is not None)]
     if B.ndim != 2:
         raise OnnxError("node %s (Gemm): B has shape %s" % (_node_desc(node), list(B.shape)))
     w = B if a.get("transB", 0) else B.T
@@ -2300,7 +2303,35 @@ def _gemm(c, node):
         names = [None, None]
     o = _linear(c, node, x, w, bias, names)
     if o is not None:
+        o.attrs.extend(scaling)
         c.define(node, o)
+
+
+def _gemm_computed_c(c, node, x, B, a):
+    """Gemm whose C is computed: linear(bias=false, alpha=) then add(C), exact
+    where C has the output's shape and beta is 1 (fl(alpha A B) + C)."""
+    if a.get("transA", 0):
+        c.fail("transA=1 (the input transposed); cnnc's linear takes [N, F]", "linear")
+    ct = c.get(node, 2)
+    c.need_float(node, node.input[2])
+    alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
+    if np.float32(beta) != 1:
+        c.fail("beta=%s with a computed C; cnnc adds a computed tensor unscaled (add)"
+               % fmt_value(beta), "linear, then add (beta 1)")
+    if B.ndim != 2:
+        raise OnnxError("node %s (Gemm): B has shape %s" % (_node_desc(node), list(B.shape)))
+    w = B if a.get("transB", 0) else B.T
+    o = _linear(c, node, x, w, None, [node.input[1] if a.get("transB", 0) else None, None])
+    if o is None or isinstance(ct, Poison) or ct.oshape is None:
+        return c.poison(node)
+    if tuple(ct.oshape) != (x.oshape[0], w.shape[0]):
+        c.fail("a computed C of shape %s to add to [%d, %d]; cnnc's add needs equal shapes"
+               % (list(ct.oshape), x.oshape[0], w.shape[0]), "linear, then add")
+    if np.float32(alpha) != 1:
+        o.attrs.append(("alpha", fmt_value(np.float32(alpha))))
+    o.onnx_name = None
+    c.need_natural(ct)
+    c.define(node, c.op(node, "add", [T(o, (x.oshape[0], w.shape[0])), ct], cshape=o.cshape))
 
 
 @handler("MatMul")

@@ -5,7 +5,6 @@
  * rule, parameters, IR printing (front end), and the emitter (back end). */
 #include "opdef.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -52,17 +51,6 @@ static void gelu_print(const Node *n, FILE *f)
 
 static const AttrSpec clamp_args[] = {{"min", A_FLOAT, false}, {"max", A_FLOAT, false}, {NULL, 0, 0}};
 
-/* A bound given must round to a finite float32: below 2^128 - 2^103 in
- * magnitude (FLT_MAX itself, 3.4028235e38 as written, is fine). */
-static bool clamp_bound_ok(const ArgSet *as, const char *name, bool given, double v)
-{
-    if (!given || fabs(v) < 0x1.ffffffp127)
-        return true;
-    diag_error(as->loc[spec_index(as->spec, name)],
-               "clamp: '%s' must be a finite float32 value, not %g", name, v);
-    return false;
-}
-
 /* torch.clamp(x, min, max): either bound may be left out, not both; each a
  * finite float32. */
 static bool clamp_set_attrs(Node *n, const ArgSet *as)
@@ -74,14 +62,7 @@ static bool clamp_set_attrs(Node *n, const ArgSet *as)
         diag_error(n->loc, "clamp needs 'min' or 'max' (or both)");
         return false;
     }
-    a->lo = get_float(as, "min", 0.0);
-    a->hi = get_float(as, "max", 0.0);
-    if (!clamp_bound_ok(as, "min", a->has_lo, a->lo) || !clamp_bound_ok(as, "max", a->has_hi, a->hi))
-        return false;
-    /* what rounds to FLT_MAX is FLT_MAX (casts stay in float's range) */
-    a->lo = fmax(fmin(a->lo, FLT_MAX), -FLT_MAX);
-    a->hi = fmax(fmin(a->hi, FLT_MAX), -FLT_MAX);
-    return true;
+    return get_float32(as, "min", 0.0, &a->lo, "clamp") && get_float32(as, "max", 0.0, &a->hi, "clamp");
 }
 
 static void clamp_print(const Node *n, FILE *f)
@@ -90,6 +71,25 @@ static void clamp_print(const Node *n, FILE *f)
         fprintf(f, " min=%g", n->a.lo);
     if (n->a.has_hi)
         fprintf(f, " max=%g", n->a.hi);
+}
+
+static const AttrSpec hardsigmoid_args[] = {
+    {"alpha", A_FLOAT, false}, {"beta", A_FLOAT, false}, {NULL, 0, 0}};
+
+/* nn.Hardsigmoid, relu6(x + 3) / 6; with alpha or beta given, ONNX's
+ * HardSigmoid max(0, min(1, alpha * x + beta)), defaults 1/6 and 0.5. */
+static bool hardsigmoid_set_attrs(Node *n, const ArgSet *as)
+{
+    Attrs *a = &n->a;
+    a->alpha_beta = arg_given(as, "alpha") || arg_given(as, "beta");
+    return get_float32(as, "alpha", 1.0 / 6.0, &a->alpha, "hardsigmoid") &&
+           get_float32(as, "beta", 0.5, &a->beta, "hardsigmoid");
+}
+
+static void hardsigmoid_print(const Node *n, FILE *f)
+{
+    if (n->a.alpha_beta)
+        fprintf(f, " alpha=%g beta=%g", n->a.alpha, n->a.beta);
 }
 
 /* Each activation on one value as cnnc computes it (prune-channels folds
@@ -135,10 +135,15 @@ static float silu_eval(const Attrs *a, float x)
     return x / (1.0f + expf(-x));
 }
 
-/* PyTorch: min(max(x + 3, 0), 6) / 6 (ATen's hardsigmoid kernel). */
+/* PyTorch: min(max(x + 3, 0), 6) / 6 (ATen's hardsigmoid kernel); ONNX's
+ * form as its reference computes it in float32, np.clip(x * alpha + beta,
+ * 0, 1) (NaN stays NaN). */
 static float hardsigmoid_eval(const Attrs *a, float x)
 {
-    (void)a;
+    if (a->alpha_beta) {
+        float v = x * (float)a->alpha + (float)a->beta;
+        return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
     return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
 }
 
@@ -229,8 +234,16 @@ static const char *silu_c(const Attrs *a, const char *x, char *buf, size_t size)
 
 static const char *hardsigmoid_c(const Attrs *a, const char *x, char *buf, size_t size)
 {
-    (void)a;
-    snprintf(buf, size, "fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x);
+    char al[40], be[40], v[100];
+    if (!a->alpha_beta) {
+        snprintf(buf, size, "fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x);
+        return buf;
+    }
+    /* at most 157 characters with x "acc" and 16-character literals: the
+     * callers' buffers are 160 */
+    snprintf(v, sizeof v, "(%s * %s + %s)", x, flit(a->alpha, al, sizeof al),
+             flit(a->beta, be, sizeof be));
+    snprintf(buf, size, "%s < 0 ? 0.0f : %s > 1 ? 1.0f : %s", v, v, v);
     return buf;
 }
 
@@ -347,8 +360,10 @@ const OpDef opdef_SILU = {
 
 const OpDef opdef_HARDSIGMOID = {
     /* front end */
-    .args = NULL,
+    .args = hardsigmoid_args,
+    .set_attrs = hardsigmoid_set_attrs,
     .infer = infer_elementwise,
+    .print = hardsigmoid_print,
     .act_eval = hardsigmoid_eval,
     /* back end */
     .emit = emit_elementwise,

@@ -58,3 +58,80 @@ def add_cases(case, simple, seq, Net, act_shape):
                      ("p", nn.MaxPool2d(2)), ("f", nn.Flatten()), ("fc", nn.Linear(36, 8)),
                      ("a3", Fn(lambda x: x.clamp(min=0.1)))),
          (3, 6, 6), scale=3.0)
+
+    # ---- hardsigmoid(alpha=, beta=): ONNX's HardSigmoid; PyTorch has no such
+    # op, so the reference is ONNX's own, np.clip(x * alpha + beta, 0, 1) in
+    # float32
+    def hsig(alpha, beta):
+        a, b = np.float32(alpha), np.float32(beta)
+        return _numpy(lambda x: np.clip(x * a + b, np.float32(0), np.float32(1)))
+
+    def hsigs(L, x):
+        return (hsig(0.2, 0.5)(x), hsig(0.5, 0.6)(x), hsig(1 / 6, 0.25)(x), hsig(-0.3, 0.1)(x))
+
+    case("act_hardsigmoid_alpha_beta", "hardsigmoid(alpha=0.2) (ONNX's default), "
+         "hardsigmoid(alpha=0.5, beta=0.6), hardsigmoid(beta=0.25) (alpha 1/6) and "
+         "hardsigmoid(alpha=-0.3, beta=0.1): ONNX's max(0, min(1, alpha*x + beta)); reference "
+         "numpy as ONNX's reference implementation computes it in float32 (PyTorch has no "
+         "alpha/beta); four outputs, batch 2",
+         simple("""
+            a = hardsigmoid(alpha=0.2)
+            b = x -> hardsigmoid(alpha=0.5, beta=0.6)
+            c = x -> hardsigmoid(beta=0.25)
+            d = x -> hardsigmoid(alpha=-0.3, beta=0.1)
+            output a, b, c, d
+         """, act_shape), lambda: Net([], hsigs), act_shape, scale=3.0, batch=2)
+
+    case("act_hardsigmoid_alpha_beta_layers", "hardsigmoid(alpha=0.2) fused into conv2d and "
+         "hardsigmoid(alpha=0.5, beta=0.6) into linear; the activations' reference is numpy as "
+         "ONNX's reference computes them (float32), the layers PyTorch's",
+         simple("""
+            c1: conv2d(6, kernel=3, pad=1) -> hardsigmoid(alpha=0.2)
+            flatten
+            fc: linear(8) -> hardsigmoid(alpha=0.5, beta=0.6)
+         """, (3, 5, 5)),
+         lambda: seq(("c1", nn.Conv2d(3, 6, 3, padding=1)), ("a1", Fn(hsig(0.2, 0.5))),
+                     ("f", nn.Flatten()), ("fc", nn.Linear(150, 8)), ("a2", Fn(hsig(0.5, 0.6)))),
+         (3, 5, 5), scale=3.0)
+
+    # ---- linear(alpha=, beta=): torch.addmm(bias, x, W^T, beta=beta, alpha=alpha),
+    # ONNX's Gemm alpha * (A B) + beta * C
+    def addmm(*specs):
+        def fwd(L, x):
+            for name, alpha, beta, act in specs:
+                fc = L(name)
+                if fc.bias is None:
+                    x = alpha * (x @ fc.weight.t())
+                else:
+                    x = torch.addmm(fc.bias, x, fc.weight.t(), beta=beta, alpha=alpha)
+                x = act(x) if act else x
+            return x
+        return fwd
+
+    case("linear_alpha_beta", "linear(alpha=0.5, beta=2) (a GEMM at batch 3), linear(alpha=-1.5) "
+         "with the default beta, linear(beta=0.25), linear(alpha=3, bias=false), then "
+         "linear(alpha=0.5, beta=-1) with relu fused: torch.addmm(bias, x, W^T, beta, alpha)",
+         simple("""
+            fc1: linear(12, alpha=0.5, beta=2.0)
+            fc2: linear(10, alpha=-1.5)
+            fc3: linear(9, beta=0.25)
+            fc4: linear(8, alpha=3, bias=false)
+            fc5: linear(6, alpha=0.5, beta=-1) -> relu
+         """, (7,)),
+         lambda: Net([("fc1", nn.Linear(7, 12)), ("fc2", nn.Linear(12, 10)),
+                      ("fc3", nn.Linear(10, 9)), ("fc4", nn.Linear(9, 8, bias=False)),
+                      ("fc5", nn.Linear(8, 6))],
+                     addmm(("fc1", 0.5, 2.0, None), ("fc2", -1.5, 1.0, None),
+                           ("fc3", 1.0, 0.25, None), ("fc4", 3.0, 1.0, None),
+                           ("fc5", 0.5, -1.0, torch.relu))),
+         (7,), batch=3)
+
+    case("linear_alpha_beta_gemv", "linear(alpha=0.5, beta=2) at batch 1 (a GEMV), then a "
+         "batchnorm, which is not folded into it (alpha and beta scale product and bias apart)",
+         simple("""
+            fc1: linear(12, alpha=0.5, beta=2.0) -> bn: batchnorm
+         """, (7,)),
+         lambda: Net([("fc1", nn.Linear(7, 12)), ("bn", nn.BatchNorm1d(12))],
+                     lambda L, x: L("bn")(torch.addmm(L("fc1").bias, x, L("fc1").weight.t(),
+                                                      beta=2.0, alpha=0.5))),
+         (7,))
