@@ -35,11 +35,17 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
     case A_NUM:
         ok = v->kind == V_INT || v->kind == V_FLOAT;
         break;
+    case A_SCALE:
+        if (v->kind == V_INT)
+            *v = (Value){.kind = V_PAIR, .i = v->i, .j = v->i};
+        ok = v->kind == V_PAIR || v->kind == V_FLOAT;
+        break;
     }
     if (!ok) {
         static const char *want[] = {"an integer", "an integer or a pair (h, w)",
                                      "a number",   "true or false",
-                                     "a string",   "a number"};
+                                     "a string",   "a number",
+                                     "an integer, a pair (h, w) or a number"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    value_kind_name(v->kind));
     }

@@ -14,7 +14,8 @@
 #include "expr.h"
 #include "ir.h"
 
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM } AttrKind; /* A_NUM: int or float */
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM, A_SCALE } AttrKind;
+/* A_NUM: int or float; A_SCALE: an int or pair (as A_PAIR), or a float */
 
 typedef struct AttrSpec {
     const char *name;

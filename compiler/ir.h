@@ -105,6 +105,8 @@ typedef struct Attrs {
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
     int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
     bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
+    double fscale;          /* upsample: a float scale (both axes), else 0 */
+    int coord, round_mode;  /* upsample: coordinate and rounding modes (ops/upsample.c) */
     bool gelu_tanh;         /* gelu: approximate="tanh" */
     int64_t pad_l, pad_r, pad_t, pad_b; /* pad: per side (negative crops, as F.pad) */
     double value;           /* pad: the constant */

@@ -2371,6 +2371,11 @@ def _matmul(c, node):
 
 # -- resampling
 
+_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+           "tf_half_pixel_for_nn")
+_ROUNDS = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+
+
 def _nearest_map(I, O, scale, coord, mode):
     """ONNX Resize's source index for each output index along one axis."""
     out = []
@@ -2441,42 +2446,40 @@ def _resample(c, node, x, mode, coord, nearest_mode, scales, sizes):
     ints = []
     for i, o, s in ((H, oh, sc[2]), (W, ow, sc[3])):
         ints.append(o // i if o % i == 0 and s == o // i else None)
-    if mode == "nearest":
-        for i, o, s, si in ((H, oh, sc[2], ints[0]), (W, ow, sc[3], ints[1])):
-            want = _nearest_map(i, o, s, coord, nearest_mode)
-            if want is None:
-                c.fail("coordinate_transformation_mode=%s, nearest_mode=%s not supported"
-                       % (coord, nearest_mode), "upsample (nearest: floor(x / scale))")
-            if want != _cnnc_nearest_map(i, o, si):
-                c.fail("nearest with coordinate_transformation_mode=%s, nearest_mode=%s picks "
-                       "other source pixels (%d -> %d) than cnnc's floor(x * in / out)"
-                       % (coord, nearest_mode, i, o),
-                       "upsample (nearest: asymmetric + floor, or an integer scale)")
-        cmode = None
-    elif mode in ("linear", "bilinear"):
-        if coord not in ("half_pixel", "pytorch_half_pixel"):
-            c.fail("linear with coordinate_transformation_mode=%s; cnnc's bilinear is "
-                   "half_pixel (PyTorch's align_corners=False)" % coord,
-                   "upsample(mode=\"bilinear\") (half_pixel)")
-        if coord == "pytorch_half_pixel" and (oh == 1 or ow == 1):
-            c.fail("linear with coordinate_transformation_mode=pytorch_half_pixel to an output "
-                   "size of 1: ONNX then samples coordinate 0, cnnc (PyTorch) the centre",
-                   "upsample(mode=\"bilinear\") (half_pixel)")
-        for i, o, s in ((H, oh, sc[2]), (W, ow, sc[3])):
-            if abs(o - i * s) > 1e-6 * o:
-                c.fail("linear with scale %s that does not give a whole output size (%d -> %d); "
-                       "cnnc maps coordinates by in/out, ONNX by the scale" % (s, i, o),
-                       "upsample(size=...)")
-        cmode = "bilinear"
-    else:
-        c.fail("mode=%s; cnnc's upsample has nearest and bilinear (half_pixel)" % mode,
+    if mode not in ("nearest", "linear", "bilinear"):
+        c.fail("mode=%s; cnnc's upsample has nearest and bilinear" % mode,
                "upsample(mode=\"bilinear\")")
+    if coord not in _COORDS:
+        c.fail("coordinate_transformation_mode=%s not supported" % coord, "upsample")
+    if mode == "nearest" and nearest_mode not in _ROUNDS:
+        c.fail("nearest_mode=%s not supported" % nearest_mode, "upsample")
+    # the size and the scale cnnc maps coordinates by: ONNX's (the scales
+    # given, else out / in)
     if ints[0] and ints[1]:
         attrs = [("scale", fmt_value((ints[0], ints[1])))]
+        float_scale = False
+    elif sizes is None and sc[2] == sc[3]:
+        attrs = [("scale", repr(float(np.float32(sc[2]))))]  # float32's value, exactly
+        float_scale = True
+    elif sizes is None and (sc[2] != oh / H or sc[3] != ow / W):
+        c.fail("scales %s and %s of H and W, not integers: cnnc's upsample takes one float "
+               "scale for both axes" % (sc[2], sc[3]), "upsample(size=...)")
     else:
         attrs = [("size", "(%d, %d)" % (oh, ow))]
-    if cmode:
-        attrs.append(("mode", '"%s"' % cmode))
+        float_scale = False
+    # PyTorch's formulas (upsample without coord) where they are ONNX's
+    if mode == "nearest":
+        pytorch = not float_scale and all(
+            _nearest_map(i, o, s, coord, nearest_mode) == _cnnc_nearest_map(i, o, si)
+            for i, o, s, si in ((H, oh, sc[2], ints[0]), (W, ow, sc[3], ints[1])))
+        if not pytorch:
+            attrs += [("coord", '"%s"' % coord), ("round", '"%s"' % nearest_mode)]
+    else:
+        pytorch = not float_scale and (coord == "half_pixel" or (
+            coord == "pytorch_half_pixel" and oh > 1 and ow > 1))
+        attrs.append(("mode", '"bilinear"'))
+        if not pytorch:
+            attrs.append(("coord", '"%s"' % coord))
     c.define(node, c.op(node, "upsample", [x], attrs, cshape=(N, C, oh, ow)), tuple(out))
 
 

@@ -135,3 +135,120 @@ def add_cases(case, simple, seq, Net, act_shape):
                      lambda L, x: L("bn")(torch.addmm(L("fc1").bias, x, L("fc1").weight.t(),
                                                       beta=2.0, alpha=0.5))),
          (7,))
+
+    # ---- upsample: a float scale, coordinate and rounding modes
+    F = torch.nn.functional
+
+    def interp(outs):
+        return lambda: Net([], lambda L, x: tuple(F.interpolate(x, **kw) for kw in outs))
+
+    case("up_align_corners", "upsample(mode=\"bilinear\", coord=\"align_corners\") by size "
+         "5x7 -> 8x12 and 5x7 -> 3x9, and by scale 2: F.interpolate(align_corners=True); three "
+         "outputs, batch 2",
+         simple("""
+            y = upsample(size=(8, 12), mode="bilinear", coord="align_corners")
+            z = x -> upsample(size=(3, 9), mode="bilinear", coord="align_corners")
+            u = x -> upsample(scale=2, mode="bilinear", coord="align_corners")
+            output y, z, u
+         """, (2, 5, 7)),
+         interp([dict(size=(8, 12), mode="bilinear", align_corners=True),
+                 dict(size=(3, 9), mode="bilinear", align_corners=True),
+                 dict(scale_factor=2, mode="bilinear", align_corners=True)]), (2, 5, 7), batch=2)
+
+    case("up_nearest_exact", "upsample(coord=\"half_pixel\", round=\"round_prefer_ceil\") "
+         "(nearest): PyTorch's mode=\"nearest-exact\", by size 5x6 -> 8x9 and 5x6 -> 3x4 and by "
+         "scale 3; three outputs, batch 2",
+         simple("""
+            y = upsample(size=(8, 9), coord="half_pixel", round="round_prefer_ceil")
+            z = x -> upsample(size=(3, 4), coord="half_pixel", round="round_prefer_ceil")
+            u = x -> upsample(scale=3, coord="half_pixel", round="round_prefer_ceil")
+            output y, z, u
+         """, (2, 5, 6)),
+         interp([dict(size=(8, 9), mode="nearest-exact"), dict(size=(3, 4), mode="nearest-exact"),
+                 dict(scale_factor=3, mode="nearest-exact")]), (2, 5, 6), batch=2)
+
+    case("up_float_scale", "upsample(scale=0.6) and upsample(scale=2.5) nearest and bilinear, "
+         "PyTorch's formulas: nn.Upsample(scale_factor=...) (size floor(in * scale), "
+         "coordinates by 1/scale); four outputs",
+         simple("""
+            a = upsample(scale=0.6)
+            b = x -> upsample(scale=2.5)
+            c = x -> upsample(scale=0.6, mode="bilinear")
+            d = x -> upsample(scale=2.5, mode="bilinear")
+            output a, b, c, d
+         """, (2, 5, 7)),
+         interp([dict(scale_factor=0.6), dict(scale_factor=2.5),
+                 dict(scale_factor=0.6, mode="bilinear"), dict(scale_factor=2.5, mode="bilinear")]),
+         (2, 5, 7))
+
+    # ONNX's Resize by its spec (and ONNX 1.12's reference implementation):
+    # the source coordinate in double, nearest by the rounding mode or
+    # linear between floor and floor + 1, indices clamped; PyTorch has no
+    # such modes
+    def onnx_axis(n_in, n_out, scale, coord, rnd, linear):
+        s = float(scale) if scale else n_out / n_in
+        O = s * n_in
+        idx0, idx1, lam = [], [], []
+        for x in range(n_out):
+            if coord == "half_pixel":
+                xo = (x + 0.5) / s - 0.5
+            elif coord == "pytorch_half_pixel":
+                xo = -0.5 if O == 1 else (x + 0.5) / s - 0.5
+            elif coord == "align_corners":
+                xo = 0.0 if O == 1 else x * (n_in - 1) / (O - 1)
+            elif coord == "asymmetric":
+                xo = x / s
+            else:  # tf_half_pixel_for_nn
+                xo = (x + 0.5) / s
+            fl = np.floor(xo)
+            f = xo - fl
+            up = {"round_prefer_floor": f > 0.5, "round_prefer_ceil": f >= 0.5,
+                  "floor": False, "ceil": f > 0}[rnd] if not linear else False
+            i0 = int(min(max(fl + up, 0), n_in - 1))
+            idx0.append(i0)
+            idx1.append(int(min(max(fl + 1, 0), n_in - 1)))
+            lam.append(f)
+        return np.array(idx0), np.array(idx1), np.array(lam)
+
+    def onnx_resize(size=None, scale=None, coord="half_pixel", rnd="round_prefer_floor",
+                    linear=False):
+        def fn(x):
+            H, W = x.shape[2:]
+            OH, OW = size if size else (int(np.floor(H * float(scale))),
+                                        int(np.floor(W * float(scale))))
+            h0, h1, lh = onnx_axis(H, OH, scale, coord, rnd, linear)
+            w0, w1, lw = onnx_axis(W, OW, scale, coord, rnd, linear)
+            x = x.astype(np.float64)
+            if not linear:
+                return x[:, :, h0][:, :, :, w0]
+            rows = x[:, :, h0] * (1 - lh)[:, None] + x[:, :, h1] * lh[:, None]
+            return rows[:, :, :, w0] * (1 - lw) + rows[:, :, :, w1] * lw
+        return _numpy(fn)
+
+    def onnx_modes(L, x):
+        return (onnx_resize((10, 9), None, "asymmetric", "round_prefer_ceil")(x),
+                onnx_resize((3, 5), None, "tf_half_pixel_for_nn")(x),
+                onnx_resize((10, 14), None, "align_corners", "floor")(x),
+                onnx_resize((9, 11), None, "half_pixel", "ceil")(x),
+                onnx_resize((1, 3), None, "pytorch_half_pixel", linear=True)(x),
+                onnx_resize(None, np.float32(0.6), "half_pixel", linear=True)(x),
+                onnx_resize(None, np.float32(0.6), "asymmetric", "floor")(x),
+                onnx_resize((3, 4), None, "asymmetric", linear=True)(x))
+
+    case("up_onnx_modes", "upsample with ONNX Resize's modes: asymmetric + round_prefer_ceil, "
+         "tf_half_pixel_for_nn (round_prefer_floor), align_corners + floor, half_pixel + ceil "
+         "(nearest); pytorch_half_pixel to a size of 1 (coordinate -0.5), a float scale 0.6 "
+         "(float32's, coordinates by 1/scale) half_pixel, asymmetric (bilinear); nearest "
+         "asymmetric + floor by scale 0.6. Reference: numpy following the ONNX spec (as ONNX "
+         "1.12's reference implementation, in double); eight outputs, batch 2",
+         simple("""
+            a = upsample(size=(10, 9), coord="asymmetric", round="round_prefer_ceil")
+            b = x -> upsample(size=(3, 5), coord="tf_half_pixel_for_nn")
+            c = x -> upsample(size=(10, 14), coord="align_corners", round="floor")
+            d = x -> upsample(size=(9, 11), coord="half_pixel", round="ceil")
+            e = x -> upsample(size=(1, 3), mode="bilinear", coord="pytorch_half_pixel")
+            f = x -> upsample(scale=0.6000000238418579, mode="bilinear", coord="half_pixel")
+            g = x -> upsample(scale=0.6000000238418579, coord="asymmetric", round="floor")
+            h = x -> upsample(size=(3, 4), mode="bilinear", coord="asymmetric")
+            output a, b, c, d, e, f, g, h
+         """, (2, 5, 7)), lambda: Net([], onnx_modes), (2, 5, 7), batch=2)
