@@ -2,6 +2,7 @@
  * with defaults and range checks (args.h). */
 #include "args.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -41,6 +42,11 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
     case A_NUM:
         ok = v->kind == V_INT || v->kind == V_FLOAT;
         break;
+    case A_SCALE:
+        if (v->kind == V_INT)
+            *v = (Value){.kind = V_PAIR, .i = v->i, .j = v->i};
+        ok = v->kind == V_PAIR || v->kind == V_FLOAT;
+        break;
     }
     if (!ok) {
         static const char *want[] = {
@@ -50,7 +56,8 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
             "true or false",
             "a string",
             "a number",
-            "an integer, a pair (h, w) or four pads (top, left, bottom, right)"};
+            "an integer, a pair (h, w) or four pads (top, left, bottom, right)",
+            "an integer, a pair (h, w) or a number"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    value_kind_name(v->kind));
     }
@@ -227,6 +234,20 @@ double get_float(const ArgSet *as, const char *name, double def)
 {
     int k = spec_index(as->spec, name);
     return as->set[k] ? as->val[k].f : def;
+}
+
+bool get_float32(const ArgSet *as, const char *name, double def, double *out, const char *op)
+{
+    int k = spec_index(as->spec, name);
+    double v = as->set[k] ? as->val[k].f : def;
+    /* below 2^128 - 2^103 in magnitude rounds to a finite float (FLT_MAX
+     * itself, written 3.4028235e38, is above FLT_MAX as a double) */
+    if (!(fabs(v) < 0x1.ffffffp127)) {
+        diag_error(as->loc[k], "%s: '%s' must be a finite float32 value, not %g", op, name, v);
+        return false;
+    }
+    *out = fmax(fmin(v, FLT_MAX), -FLT_MAX); /* casts to float stay in its range */
+    return true;
 }
 
 bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi, bool hi_open,

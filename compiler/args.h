@@ -15,8 +15,8 @@
 #include "ir.h"
 
 /* A_NUM: int or float; A_PADS: an integer, a pair (h, w) or four pads
- * (top, left, bottom, right) */
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM, A_PADS } AttrKind;
+ * (top, left, bottom, right); A_SCALE: an int or pair (as A_PAIR), or a float */
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM, A_PADS, A_SCALE } AttrKind;
 
 typedef struct AttrSpec {
     const char *name;
@@ -78,6 +78,10 @@ double get_float(const ArgSet *as, const char *name, double def);
  * `output_padding`), dilation, groups and bias, with PyTorch's defaults.
  * Reports the first error; false on it. */
 bool get_conv_attrs(Node *n, const ArgSet *as, bool output_padding);
+/* Fetch float attribute `name` (or its default), which must round to a
+ * finite float32 (the value a generated C literal takes); one that rounds
+ * to FLT_MAX is stored as FLT_MAX. */
+bool get_float32(const ArgSet *as, const char *name, double def, double *out, const char *op);
 /* Check a float argument's value v is in [lo, hi] (or [lo, hi) if hi_open). */
 bool float_in(const ArgSet *as, const char *name, double v, double lo, double hi, bool hi_open,
               const char *op);

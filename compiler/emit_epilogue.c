@@ -22,6 +22,23 @@ const char *act_expr(const Node *n, const char *x, char *buf, size_t size)
     return op_def(n->fuse.act)->act_c(&n->fuse.act_a, x, buf, size);
 }
 
+/* A linear's output value from its product `sum` for output o: sum + bias[o],
+ * or with alpha and beta alpha * sum + beta * bias[o], each product rounded
+ * to float, then the sum (ONNX's Gemm; C99 does not contract it to an fma). */
+const char *linear_value(const Node *n, const char *sum, char *buf, size_t size)
+{
+    char a[40], b[40];
+    bool bias = n->param[PARAM_BIAS] != NULL;
+    if (!n->a.alpha_beta)
+        snprintf(buf, size, "%s%s", sum, bias ? " + bias[o]" : "");
+    else if (bias)
+        snprintf(buf, size, "%s * %s + %s * bias[o]", flit(n->a.alpha, a, sizeof a), sum,
+                 flit(n->a.beta, b, sizeof b));
+    else
+        snprintf(buf, size, "%s * %s", flit(n->a.alpha, a, sizeof a), sum);
+    return buf;
+}
+
 /* First line of a fused layer's body: what it absorbed. */
 void emit_fused_comment(Emitter *e, const Node *n)
 {
@@ -44,7 +61,7 @@ void emit_fused_comment(Emitter *e, const Node *n)
 static bool max_commutes(const Node *n)
 {
     OpKind a = n->fuse.act;
-    return a == OP_NONE || a == OP_RELU || a == OP_RELU6 ||
+    return a == OP_NONE || a == OP_RELU || a == OP_RELU6 || a == OP_CLAMP ||
            (a == OP_LEAKY_RELU && n->fuse.act_a.slope >= 0.0);
 }
 

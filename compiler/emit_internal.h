@@ -126,6 +126,8 @@ void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const
 
 /* n's fused activation applied to the C variable x (x itself if none). */
 const char *act_expr(const Node *n, const char *x, char *buf, size_t size);
+/* A linear's value for output o from its product sum: bias, alpha and beta. */
+const char *linear_value(const Node *n, const char *sum, char *buf, size_t size);
 /* The comment naming what a fused layer absorbed. */
 void emit_fused_comment(Emitter *e, const Node *n);
 

@@ -227,7 +227,7 @@ void emit_linear_sparse(Emitter *e, const Node *n)
 {
     long long N = ir_linear_rows(n), FIN = n->in[0]->dims[n->in[0]->rank - 1],
               F = n->out->dims[n->out->rank - 1];
-    char v[160];
+    char v[160], val[160];
     emit_fused_comment(e, n);
     emit_sparse_pointers(e, n);
     open_block(e, "for (int b = 0; b < %lld; b++) {", N);
@@ -243,7 +243,7 @@ void emit_linear_sparse(Emitter *e, const Node *n)
     close_brace(e);
     out(e, "for (; t < start[o + 1]; t++)");
     out(e, "    s0 += x[off[t]] * val[t];");
-    out(e, "const float a = (s0 + s1) + (s2 + s3)%s;", n->param[PARAM_BIAS] ? " + bias[o]" : "");
+    out(e, "const float a = %s;", linear_value(n, "((s0 + s1) + (s2 + s3))", val, sizeof val));
     out(e, "out[b * %lld + o] = %s;", F, act_expr(n, "a", v, sizeof v));
     close_brace(e);
     close_brace(e);

@@ -21,7 +21,7 @@
  *
  * A maxpool takes the max of raw conv values and applies bias and activation
  * once per pooled output (emit_c.c): max(act(x + b)) == act(max(x) + b)
- * exactly in float32 for relu, relu6 and leaky_relu(slope >= 0), as adding a
+ * exactly in float32 for relu, relu6, clamp and leaky_relu(slope >= 0), as adding a
  * constant and these activations are monotone under rounding; sigmoid and
  * tanh (libm) are applied per value. The max is a branch-free select with the
  * last NaN carried apart (PyTorch's NaN-wins rule): branching on each value

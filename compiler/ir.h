@@ -102,11 +102,17 @@ typedef struct Attrs {
     bool count_include_pad; /* avgpool */
     double eps;             /* batchnorm */
     double slope;           /* leaky_relu */
+    double lo, hi;          /* clamp: the bounds given (has_lo, has_hi) */
+    bool has_lo, has_hi;
+    double alpha, beta;     /* with alpha_beta: hardsigmoid max(0, min(1, alpha*x + beta)); */
+    bool alpha_beta;        /* linear alpha * (x W^T) + beta * bias (alpha or beta not 1) */
     double p;               /* dropout */
     int64_t dim;            /* softmax */
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
     int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
     bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
+    double fscale;          /* upsample: a float scale (both axes), else 0 */
+    int coord, round_mode;  /* upsample: coordinate and rounding modes (ops/upsample.c) */
     bool gelu_tanh;         /* gelu: approximate="tanh" */
     int64_t pad_l, pad_r, pad_t, pad_b; /* pad: per side (negative crops, as F.pad) */
     double value;           /* pad: the constant */

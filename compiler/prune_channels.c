@@ -127,13 +127,15 @@ static void set_known(Prune *p, int64_t u, float v)
     p->value[u] = v;
 }
 
-/* conv2d / linear: a channel with all-zero weights is its bias. */
+/* conv2d / linear: a channel with all-zero weights is its bias (linear's
+ * alpha * 0 + beta * bias with alpha and beta). */
 static void known_weighted(Prune *p, const Node *n)
 {
     for (int64_t co = 0; co < n->a.channels; co++) {
-        if (row_is_zero(n->param[PARAM_WEIGHT], co))
-            set_known(p, unit(p, n->out, co),
-                      n->param[PARAM_BIAS] ? n->param[PARAM_BIAS]->data[co] : 0.0f);
+        if (!row_is_zero(n->param[PARAM_WEIGHT], co))
+            continue;
+        float b = n->param[PARAM_BIAS] ? n->param[PARAM_BIAS]->data[co] : 0.0f;
+        set_known(p, unit(p, n->out, co), n->a.alpha_beta ? (float)n->a.beta * b : b);
     }
 }
 

@@ -1819,13 +1819,14 @@ for _onnx, _kind in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"),
 
 @handler("HardSigmoid")
 def _hardsigmoid(c, node):
+    # ONNX's max(0, min(1, alpha * x + beta)) exactly: cnnc's hardsigmoid with
+    # alpha given (PyTorch's relu6(x + 3) / 6 rounds differently at alpha 1/6)
     a = _attrs(node)
     alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
-    if np.float32(alpha) != np.float32(1 / 6) or np.float32(beta) != np.float32(0.5):
-        c.fail("HardSigmoid with alpha=%s, beta=%s; cnnc's hardsigmoid is PyTorch's, "
-               "alpha=1/6, beta=0.5" % (fmt_value(float(alpha)), fmt_value(float(beta))),
-               "hardsigmoid (alpha 1/6, beta 0.5)")
-    _unary("hardsigmoid")(c, node)
+    attrs = [("alpha", fmt_value(np.float32(alpha)))]
+    if np.float32(beta) != np.float32(0.5):
+        attrs.append(("beta", fmt_value(np.float32(beta))))
+    _unary("hardsigmoid", attrs)(c, node)
 
 
 @handler("Split")
@@ -1964,10 +1965,9 @@ def _clip(c, node):
             if np.asarray(lo).size == 1 else c.fail("its min is not a scalar")
         hi = None if hi is None else float(np.asarray(hi).reshape(-1)[0]) \
             if np.asarray(hi).size == 1 else c.fail("its max is not a scalar")
-    big = float(np.finfo(np.float32).max)
-    if hi is not None and (hi >= big or hi == math.inf):
+    if hi == math.inf:
         hi = None
-    if lo is not None and (lo <= -big or lo == -math.inf):
+    if lo == -math.inf:
         lo = None
     if lo == 0 and hi == 6:
         return _unary("relu6")(c, node)
@@ -1975,8 +1975,9 @@ def _clip(c, node):
         return _unary("relu")(c, node)
     if lo is None and hi is None:
         return _identity(c, node)
-    c.fail("Clip(min=%s, max=%s); cnnc has Clip(0, 6) (relu6) and Clip(0, inf) (relu) only"
-           % (lo, hi), "relu6 or relu")
+    bounds = [(k, fmt_value(np.float32(v))) for k, v in (("min", lo), ("max", hi))
+              if v is not None]
+    _unary("clamp", bounds)(c, node)
 
 
 @handler("Dropout")
@@ -2493,16 +2494,18 @@ def _gemm(c, node):
     x = c.get(node, 0)
     c.need_float(node, node.input[0])
     B = c.cst(node, 1, "matrix B")
-    C = c.cst(node, 2, "bias C", optional=True)
     a = _attrs(node)
+    if len(node.input) > 2 and node.input[2] and node.input[2] not in c.const:
+        return _gemm_computed_c(c, node, x, B, a)
+    C = c.cst(node, 2, "bias C", optional=True)
     if a.get("transA", 0):
         c.fail("transA=1 (the input transposed); cnnc's linear takes [N, F]", "linear")
     alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
     if C is not None and beta == 0.0 and np.all(np.isfinite(C)):
         C = None  # beta = 0: no bias (0 * C is 0 for finite C)
-    if alpha != 1.0 or (C is not None and beta != 1.0):
-        c.fail("alpha=%s, beta=%s; cnnc's linear computes x W^T + b (alpha = beta = 1)"
-               % (fmt_value(alpha), fmt_value(beta)), "linear")
+    # alpha * (A B) + beta * C, each product rounded: linear(alpha=, beta=)
+    scaling = [(k, fmt_value(np.float32(v))) for k, v in (("alpha", alpha), ("beta", beta))
+               if np.float32(v) != 1 and (k == "alpha" or C is not None)]
     if B.ndim != 2:
         raise OnnxError("node %s (Gemm): B has shape %s" % (_node_desc(node), list(B.shape)))
     w = B if a.get("transB", 0) else B.T
@@ -2516,7 +2519,35 @@ def _gemm(c, node):
         names = [None, None]
     o = _linear(c, node, x, w, bias, names)
     if o is not None:
+        o.attrs.extend(scaling)
         c.define(node, o)
+
+
+def _gemm_computed_c(c, node, x, B, a):
+    """Gemm whose C is computed: linear(bias=false, alpha=) then add(C), exact
+    where C has the output's shape and beta is 1 (fl(alpha A B) + C)."""
+    if a.get("transA", 0):
+        c.fail("transA=1 (the input transposed); cnnc's linear takes [N, F]", "linear")
+    ct = c.get(node, 2)
+    c.need_float(node, node.input[2])
+    alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
+    if np.float32(beta) != 1:
+        c.fail("beta=%s with a computed C; cnnc adds a computed tensor unscaled (add)"
+               % fmt_value(beta), "linear, then add (beta 1)")
+    if B.ndim != 2:
+        raise OnnxError("node %s (Gemm): B has shape %s" % (_node_desc(node), list(B.shape)))
+    w = B if a.get("transB", 0) else B.T
+    o = _linear(c, node, x, w, None, [node.input[1] if a.get("transB", 0) else None, None])
+    if o is None or isinstance(ct, Poison) or ct.oshape is None:
+        return c.poison(node)
+    if tuple(ct.oshape) != (x.oshape[0], w.shape[0]):
+        c.fail("a computed C of shape %s to add to [%d, %d]; cnnc's add needs equal shapes"
+               % (list(ct.oshape), x.oshape[0], w.shape[0]), "linear, then add")
+    if np.float32(alpha) != 1:
+        o.attrs.append(("alpha", fmt_value(np.float32(alpha))))
+    o.onnx_name = None
+    c.need_natural(ct)
+    c.define(node, c.op(node, "add", [T(o, (x.oshape[0], w.shape[0])), ct], cshape=o.cshape))
 
 
 @handler("MatMul")
@@ -2555,6 +2586,11 @@ def _matmul(c, node):
 
 
 # -- resampling
+
+_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+           "tf_half_pixel_for_nn")
+_ROUNDS = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+
 
 def _nearest_map(I, O, scale, coord, mode):
     """ONNX Resize's source index for each output index along one axis."""
@@ -2626,42 +2662,40 @@ def _resample(c, node, x, mode, coord, nearest_mode, scales, sizes):
     ints = []
     for i, o, s in ((H, oh, sc[2]), (W, ow, sc[3])):
         ints.append(o // i if o % i == 0 and s == o // i else None)
-    if mode == "nearest":
-        for i, o, s, si in ((H, oh, sc[2], ints[0]), (W, ow, sc[3], ints[1])):
-            want = _nearest_map(i, o, s, coord, nearest_mode)
-            if want is None:
-                c.fail("coordinate_transformation_mode=%s, nearest_mode=%s not supported"
-                       % (coord, nearest_mode), "upsample (nearest: floor(x / scale))")
-            if want != _cnnc_nearest_map(i, o, si):
-                c.fail("nearest with coordinate_transformation_mode=%s, nearest_mode=%s picks "
-                       "other source pixels (%d -> %d) than cnnc's floor(x * in / out)"
-                       % (coord, nearest_mode, i, o),
-                       "upsample (nearest: asymmetric + floor, or an integer scale)")
-        cmode = None
-    elif mode in ("linear", "bilinear"):
-        if coord not in ("half_pixel", "pytorch_half_pixel"):
-            c.fail("linear with coordinate_transformation_mode=%s; cnnc's bilinear is "
-                   "half_pixel (PyTorch's align_corners=False)" % coord,
-                   "upsample(mode=\"bilinear\") (half_pixel)")
-        if coord == "pytorch_half_pixel" and (oh == 1 or ow == 1):
-            c.fail("linear with coordinate_transformation_mode=pytorch_half_pixel to an output "
-                   "size of 1: ONNX then samples coordinate 0, cnnc (PyTorch) the centre",
-                   "upsample(mode=\"bilinear\") (half_pixel)")
-        for i, o, s in ((H, oh, sc[2]), (W, ow, sc[3])):
-            if abs(o - i * s) > 1e-6 * o:
-                c.fail("linear with scale %s that does not give a whole output size (%d -> %d); "
-                       "cnnc maps coordinates by in/out, ONNX by the scale" % (s, i, o),
-                       "upsample(size=...)")
-        cmode = "bilinear"
-    else:
-        c.fail("mode=%s; cnnc's upsample has nearest and bilinear (half_pixel)" % mode,
+    if mode not in ("nearest", "linear", "bilinear"):
+        c.fail("mode=%s; cnnc's upsample has nearest and bilinear" % mode,
                "upsample(mode=\"bilinear\")")
+    if coord not in _COORDS:
+        c.fail("coordinate_transformation_mode=%s not supported" % coord, "upsample")
+    if mode == "nearest" and nearest_mode not in _ROUNDS:
+        c.fail("nearest_mode=%s not supported" % nearest_mode, "upsample")
+    # the size and the scale cnnc maps coordinates by: ONNX's (the scales
+    # given, else out / in)
     if ints[0] and ints[1]:
         attrs = [("scale", fmt_value((ints[0], ints[1])))]
+        float_scale = False
+    elif sizes is None and sc[2] == sc[3]:
+        attrs = [("scale", repr(float(np.float32(sc[2]))))]  # float32's value, exactly
+        float_scale = True
+    elif sizes is None and (sc[2] != oh / H or sc[3] != ow / W):
+        c.fail("scales %s and %s of H and W, not integers: cnnc's upsample takes one float "
+               "scale for both axes" % (sc[2], sc[3]), "upsample(size=...)")
     else:
         attrs = [("size", "(%d, %d)" % (oh, ow))]
-    if cmode:
-        attrs.append(("mode", '"%s"' % cmode))
+        float_scale = False
+    # PyTorch's formulas (upsample without coord) where they are ONNX's
+    if mode == "nearest":
+        pytorch = not float_scale and all(
+            _nearest_map(i, o, s, coord, nearest_mode) == _cnnc_nearest_map(i, o, si)
+            for i, o, s, si in ((H, oh, sc[2], ints[0]), (W, ow, sc[3], ints[1])))
+        if not pytorch:
+            attrs += [("coord", '"%s"' % coord), ("round", '"%s"' % nearest_mode)]
+    else:
+        pytorch = not float_scale and (coord == "half_pixel" or (
+            coord == "pytorch_half_pixel" and oh > 1 and ow > 1))
+        attrs.append(("mode", '"bilinear"'))
+        if not pytorch:
+            attrs.append(("coord", '"%s"' % coord))
     c.define(node, c.op(node, "upsample", [x], attrs, cshape=(N, C, oh, ow)), tuple(out))
 
 

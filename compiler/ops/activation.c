@@ -1,5 +1,5 @@
 /* ops/activation.c - elementwise activations: relu, relu6, leaky_relu,
- * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu.
+ * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu, clamp.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
@@ -49,6 +49,49 @@ static void gelu_print(const Node *n, FILE *f)
         fprintf(f, " approximate=tanh");
 }
 
+static const AttrSpec clamp_args[] = {{"min", A_FLOAT, false}, {"max", A_FLOAT, false}, {NULL, 0, 0}};
+
+/* torch.clamp(x, min, max): either bound may be left out, not both; each a
+ * finite float32. */
+static bool clamp_set_attrs(Node *n, const ArgSet *as)
+{
+    Attrs *a = &n->a;
+    a->has_lo = arg_given(as, "min");
+    a->has_hi = arg_given(as, "max");
+    if (!a->has_lo && !a->has_hi) {
+        diag_error(n->loc, "clamp needs 'min' or 'max' (or both)");
+        return false;
+    }
+    return get_float32(as, "min", 0.0, &a->lo, "clamp") && get_float32(as, "max", 0.0, &a->hi, "clamp");
+}
+
+static void clamp_print(const Node *n, FILE *f)
+{
+    if (n->a.has_lo)
+        fprintf(f, " min=%g", n->a.lo);
+    if (n->a.has_hi)
+        fprintf(f, " max=%g", n->a.hi);
+}
+
+static const AttrSpec hardsigmoid_args[] = {
+    {"alpha", A_FLOAT, false}, {"beta", A_FLOAT, false}, {NULL, 0, 0}};
+
+/* nn.Hardsigmoid, relu6(x + 3) / 6; with alpha or beta given, ONNX's
+ * HardSigmoid max(0, min(1, alpha * x + beta)), defaults 1/6 and 0.5. */
+static bool hardsigmoid_set_attrs(Node *n, const ArgSet *as)
+{
+    Attrs *a = &n->a;
+    a->alpha_beta = arg_given(as, "alpha") || arg_given(as, "beta");
+    return get_float32(as, "alpha", 1.0 / 6.0, &a->alpha, "hardsigmoid") &&
+           get_float32(as, "beta", 0.5, &a->beta, "hardsigmoid");
+}
+
+static void hardsigmoid_print(const Node *n, FILE *f)
+{
+    if (n->a.alpha_beta)
+        fprintf(f, " alpha=%g beta=%g", n->a.alpha, n->a.beta);
+}
+
 /* Each activation on one value as cnnc computes it (prune-channels folds
  * channels that are constant); the same formulas as the C below. */
 static float relu_eval(const Attrs *a, float x)
@@ -92,10 +135,15 @@ static float silu_eval(const Attrs *a, float x)
     return x / (1.0f + expf(-x));
 }
 
-/* PyTorch: min(max(x + 3, 0), 6) / 6 (ATen's hardsigmoid kernel). */
+/* PyTorch: min(max(x + 3, 0), 6) / 6 (ATen's hardsigmoid kernel); ONNX's
+ * form as its reference computes it in float32, np.clip(x * alpha + beta,
+ * 0, 1) (NaN stays NaN). */
 static float hardsigmoid_eval(const Attrs *a, float x)
 {
-    (void)a;
+    if (a->alpha_beta) {
+        float v = x * (float)a->alpha + (float)a->beta;
+        return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
     return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
 }
 
@@ -112,6 +160,23 @@ static float gelu_eval(const Attrs *a, float x)
         return 0.5f * x * (1.0f + tanhf(inner));
     }
     return x * 0.5f * (1.0f + erff(x * (float)GELU_ALPHA));
+}
+
+/* min(max(x, lo), hi) as torch.clamp: NaN stays NaN, and with min > max
+ * every other value is max. The low bound used is min(lo, hi), so a value
+ * below lo becomes hi then (the C below compares the same way). */
+static float clamp_low(const Attrs *a)
+{
+    return a->has_hi && (float)a->hi < (float)a->lo ? (float)a->hi : (float)a->lo;
+}
+
+static float clamp_eval(const Attrs *a, float x)
+{
+    if (a->has_lo && x < (float)a->lo)
+        return clamp_low(a);
+    if (a->has_hi && x > (float)a->hi)
+        return (float)a->hi;
+    return x;
 }
 
 /* ---- back end: emitter ---------------------------------------------------- */
@@ -169,8 +234,16 @@ static const char *silu_c(const Attrs *a, const char *x, char *buf, size_t size)
 
 static const char *hardsigmoid_c(const Attrs *a, const char *x, char *buf, size_t size)
 {
-    (void)a;
-    snprintf(buf, size, "fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x);
+    char al[40], be[40], v[100];
+    if (!a->alpha_beta) {
+        snprintf(buf, size, "fminf(fmaxf(%s + 3.0f, 0.0f), 6.0f) / 6.0f", x);
+        return buf;
+    }
+    /* at most 157 characters with x "acc" and 16-character literals: the
+     * callers' buffers are 160 */
+    snprintf(v, sizeof v, "(%s * %s + %s)", x, flit(a->alpha, al, sizeof al),
+             flit(a->beta, be, sizeof be));
+    snprintf(buf, size, "%s < 0 ? 0.0f : %s > 1 ? 1.0f : %s", v, v, v);
     return buf;
 }
 
@@ -183,6 +256,21 @@ static const char *gelu_c(const Attrs *a, const char *x, char *buf, size_t size)
     else
         snprintf(buf, size, "%s * 0.5f * (1.0f + erff(%s * %s))", x, x,
                  flit((float)GELU_ALPHA, k, sizeof k));
+    return buf;
+}
+
+static const char *clamp_c(const Attrs *a, const char *x, char *buf, size_t size)
+{
+    char lo[40], low[40], hi[40];
+    flit(a->lo, lo, sizeof lo);
+    flit(clamp_low(a), low, sizeof low);
+    flit(a->hi, hi, sizeof hi);
+    if (a->has_lo && a->has_hi)
+        snprintf(buf, size, "%s < %s ? %s : %s > %s ? %s : %s", x, lo, low, x, hi, hi, x);
+    else if (a->has_lo)
+        snprintf(buf, size, "%s < %s ? %s : %s", x, lo, lo, x);
+    else
+        snprintf(buf, size, "%s > %s ? %s : %s", x, hi, hi, x);
     return buf;
 }
 
@@ -272,8 +360,10 @@ const OpDef opdef_SILU = {
 
 const OpDef opdef_HARDSIGMOID = {
     /* front end */
-    .args = NULL,
+    .args = hardsigmoid_args,
+    .set_attrs = hardsigmoid_set_attrs,
     .infer = infer_elementwise,
+    .print = hardsigmoid_print,
     .act_eval = hardsigmoid_eval,
     /* back end */
     .emit = emit_elementwise,
@@ -290,4 +380,16 @@ const OpDef opdef_GELU = {
     /* back end */
     .emit = emit_elementwise,
     .act_c = gelu_c,
+};
+
+const OpDef opdef_CLAMP = {
+    /* front end */
+    .args = clamp_args,
+    .set_attrs = clamp_set_attrs,
+    .infer = infer_elementwise,
+    .print = clamp_print,
+    .act_eval = clamp_eval,
+    /* back end */
+    .emit = emit_elementwise,
+    .act_c = clamp_c,
 };

@@ -12,14 +12,27 @@
 #include "shape.h"
 #include "weights.h"
 
-static const AttrSpec linear_args[] = {
-    {"features", A_INT, true}, {"bias", A_BOOL, false}, {NULL, 0, 0}};
+static const AttrSpec linear_args[] = {{"features", A_INT, true}, {"bias", A_BOOL, false},
+                                        {"alpha", A_FLOAT, false}, {"beta", A_FLOAT, false},
+                                        {NULL, 0, 0}};
 
+/* nn.Linear; alpha and beta (default 1) scale the product and the bias as
+ * ONNX's Gemm and torch.addmm do. */
 static bool linear_set_attrs(Node *n, const ArgSet *as)
 {
-    bool ok = get_int(as, "features", 0, 1, &n->a.channels, op_name(n->op), n->loc);
-    n->a.bias = get_bool(as, "bias", true);
-    return ok;
+    Attrs *a = &n->a;
+    bool ok = get_int(as, "features", 0, 1, &a->channels, op_name(n->op), n->loc);
+    a->bias = get_bool(as, "bias", true);
+    if (!ok || !get_float32(as, "alpha", 1.0, &a->alpha, "linear") ||
+        !get_float32(as, "beta", 1.0, &a->beta, "linear"))
+        return false;
+    if (!a->bias && arg_given(as, "beta")) {
+        diag_error(as->loc[spec_index(as->spec, "beta")], "linear: 'beta' scales the bias; "
+                   "there is none with bias=false");
+        return false;
+    }
+    a->alpha_beta = (float)a->alpha != 1.0f || (float)a->beta != 1.0f;
+    return true;
 }
 
 /* nn.Linear: over the last dimension, [N, F] or [N, ..., F] -> [N, ..., features]. */
@@ -55,6 +68,8 @@ static void linear_params(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM
 static void linear_print(const Node *n, FILE *f)
 {
     fprintf(f, " features=%lld bias=%s", (long long)n->a.channels, n->a.bias ? "true" : "false");
+    if (n->a.alpha_beta)
+        fprintf(f, " alpha=%g beta=%g", n->a.alpha, n->a.beta);
 }
 
 static int64_t linear_macs(const Node *n)
@@ -83,12 +98,12 @@ static bool linear_param_mismatch(const Node *n, const Const *want, const StTens
     return true;
 }
 
-/* prune-channels: a constant input feature c adds c * W[o, j] to output o. */
+/* prune-channels: a constant input feature c adds c * W[o, j] to output o
+ * (not with alpha or beta: the bias is scaled apart from the product). */
 static bool linear_absorbs(const Node *n, float c)
 {
-    (void)n;
     (void)c;
-    return true;
+    return !n->a.alpha_beta;
 }
 
 /* --emit=dot: the features only when prune-channels removed some. */
@@ -102,13 +117,13 @@ static void linear_dot(const Node *n, FILE *f)
 
 #include "emit_internal.h"
 
-/* linear with a fused activation: the product, then bias and activation in
- * one pass over the output. */
+/* linear with a fused activation, or alpha and beta: the product, then
+ * alpha, bias and activation in one pass over the output. */
 static void emit_linear_act(Emitter *e, const Node *n)
 {
     long long N = ir_linear_rows(n), FIN = linear_in_features(n), F = n->out->dims[n->out->rank - 1];
     bool bias = n->param[PARAM_BIAS] != NULL;
-    char w[REF_SIZE], b[REF_SIZE], v[160];
+    char w[REF_SIZE], b[REF_SIZE], v[160], sum[80], val[160];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
     if (N == 1)
         out(e, "cnnrt_sgemv(false, %lld, %lld, 1.0f, w, %lld, in, 0.0f, out);", F, FIN, FIN);
@@ -121,7 +136,8 @@ static void emit_linear_act(Emitter *e, const Node *n)
         out(e, "const float *bias = %s;", wptr(e, n, PARAM_BIAS, b, sizeof b));
     open_block(e, "for (int b = 0; b < %lld; b++) {", N);
     open_block(e, "for (int o = 0; o < %lld; o++) {", F);
-    out(e, "const float v = out[b * %lld + o]%s;", F, bias ? " + bias[o]" : "");
+    snprintf(sum, sizeof sum, "out[b * %lld + o]", F);
+    out(e, "const float v = %s;", linear_value(n, sum, val, sizeof val));
     out(e, "out[b * %lld + o] = %s;", F, act_expr(n, "v", v, sizeof v));
     close_brace(e);
     close_brace(e);
@@ -138,7 +154,7 @@ static void emit_linear(Emitter *e, const Node *n)
         return;
     }
     emit_fused_comment(e, n);
-    if (n->fuse.act != OP_NONE) {
+    if (n->fuse.act != OP_NONE || n->a.alpha_beta) {
         emit_linear_act(e, n);
         return;
     }

@@ -2303,6 +2303,11 @@ import golden_pads  # noqa: E402
 
 golden_pads.add_cases(case, simple)
 
+# Issue 16's activation, Gemm and Resize modes (tests/gen/golden_actmodes.py).
+import golden_actmodes  # noqa: E402
+
+golden_actmodes.add_cases(case, simple, seq, Net, ACT_SHAPE)
+
 
 # --------------------------------------------------------------------------
 # Generation
