@@ -88,7 +88,7 @@ SUPPORTED_OPS = (
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
-    "HardSigmoid", "LayerNormalization", "Split", "Div",
+    "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -1690,6 +1690,12 @@ def _binary_bcast(c, node, kind):
             vals.append(T(_constant_op(c, name, _strip_ones(a)), shapes[k]))
         else:
             t = c.env[name]
+            if _strip_ones(t.val.cshape) != _strip_ones(a) and len(a) >= 2 and \
+                    a[0] == t.val.cshape[0] and _prod(a) == _prod(t.val.cshape):
+                # a lower rank, aligned with the result: the same bytes, a view
+                o = c.op(node, "reshape", [t], [(None, str(d)) for d in a[1:]], cshape=a)
+                o.onnx_name = name + "_aligned"
+                t = T(o, shapes[k])
             if _strip_ones(t.val.cshape) != _strip_ones(a):
                 c.fail("%s of %s and %s: the operand %s is held by cnnc as %s, which does not "
                        "broadcast as ONNX's shape does"
@@ -1726,6 +1732,30 @@ def _binary(c, node):
             c.need_natural(b)
         return c.define(node, c.op(node, kind, [a, b], cshape=a.val.cshape), a.oshape)
     return _binary_bcast(c, node, kind)
+
+
+@handler("Expand")
+def _expand(c, node):
+    """Expand of a computed tensor: a mul by ones of the shape it broadcasts
+    to (x * 1 is x exactly, signed zeros, infinities and NaNs too)."""
+    shape = [int(d) for d in c.cst(node, 1, "shape").reshape(-1)]
+    if node.input[0] in c.const:
+        x = c.const[node.input[0]]
+        return _fold(c, node, x * np.ones(shape, dtype=x.dtype))
+    t = c.get(node, 0)
+    if isinstance(t, Poison) or t.oshape is None:
+        return c.poison(node)
+    R = tuple(int(d) for d in np.broadcast_shapes(t.oshape, tuple(shape)))
+    if R == t.oshape:
+        return c.define(node, t.val, R)
+    x = (1,) * (len(R) - len(t.oshape)) + t.oshape
+    ones = tuple(r if d == 1 else 1 for d, r in zip(x, R))
+    name = node.output[0] + "_ones"
+    c.const[name] = np.ones(ones, dtype=np.float32)
+    c.elem_types[name] = ONNX_FLOAT
+    mul = types.SimpleNamespace(input=[node.input[0], name], output=node.output,
+                                op_type="Expand", name=node.name)
+    _binary_bcast(c, mul, "mul")
 
 
 def _binary_const(c, node, kind, k):
@@ -2706,7 +2736,7 @@ def _render(ops, inp, outputs, used):
 # Ops whose meaning stays the same when every tensor gains a leading axis of
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
-            "Tanh", "LeakyRelu", "HardSwish", "Softmax"}
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand"}
 
 
 def _opset(model):
@@ -2737,11 +2767,18 @@ def _lift_batch(model, input_weights):
         if len(t.dims) > 3:
             return None
         ranks[t.name] = len(t.dims)
+    shapes = set(n.input[1] for n in g.node if n.op_type == "Expand" and len(n.input) > 1)
+
+    def lift(name, a):  # a tensor gains a leading 1; Expand's shape a leading 1 value
+        a = np.asarray(a)
+        return np.concatenate([[1], a.reshape(-1)]).astype(a.dtype) if name in shapes \
+            else a.reshape((1,) + a.shape)
+
     weights = {}
     for name, arr in (input_weights or {}).items():
         if arr is not None and np.ndim(arr) > 3:
             return None
-        weights[name] = None if arr is None else np.asarray(arr).reshape((1,) + np.shape(arr))
+        weights[name] = None if arr is None else lift(name, arr)
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g2 = m.graph
@@ -2751,8 +2788,7 @@ def _lift_batch(model, input_weights):
     del g2.value_info[:]
     inits = []
     for t in g2.initializer:
-        a = numpy_helper.to_array(t)
-        inits.append(numpy_helper.from_array(a.reshape((1,) + a.shape), t.name))
+        inits.append(numpy_helper.from_array(lift(t.name, numpy_helper.to_array(t)), t.name))
     del g2.initializer[:]
     g2.initializer.extend(inits)
     for n in g2.node:
