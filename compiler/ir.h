@@ -97,7 +97,7 @@ typedef struct Attrs {
     double eps;             /* batchnorm */
     double slope;           /* leaky_relu */
     double p;               /* dropout */
-    int64_t dim;            /* softmax */
+    int64_t dim;            /* softmax, concat, narrow */
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
     int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
     bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
@@ -107,7 +107,7 @@ typedef struct Attrs {
     int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
     int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
     bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
-    int64_t shape[IR_MAX_RANK]; /* constant: its shape */
+    int64_t shape[IR_MAX_RANK]; /* constant: its shape; permute: the order; reshape: the dims */
     int nshape;
 } Attrs;
 

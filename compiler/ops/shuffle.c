@@ -139,17 +139,10 @@ static bool take_channels(Node *n, int64_t length)
 static bool narrow_infer(Node *n)
 {
     const Tensor *in = n->in[0];
-    int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
-    char buf[160];
-    if (d < 1 || d >= in->rank) {
-        diag_error(n->loc,
-                   "narrow '%s': dim=%lld does not fit '%s' %s (use 1 to %d, or -1 to %d%s)",
-                   n->name, (long long)n->a.dim, in->label,
-                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1,
-                   -(in->rank - 1), d == 0 ? "; narrowing the batch is not supported" : "");
+    if (!need_dim(n))
         return false;
-    }
-    n->a.dim = d;
+    int64_t d = n->a.dim;
+    char buf[160];
     if (n->a.start + n->a.length > in->dims[d]) {
         diag_error(n->loc, "narrow '%s': %s %lld to %lld are not all in '%s' %s", n->name,
                    d == 1 ? "channels" : "indices", (long long)n->a.start,
