@@ -65,12 +65,14 @@ bool get_pads(const ArgSet *as, Attrs *a, const char *op, Loc layer_loc);
  * into dims[0..*n). Reports errors. */
 bool get_dim_list(const ArgSet *as, int64_t min, int64_t *dims, int *n, const char *op,
                   Loc layer_loc);
-#define DIM_ARGS(first_required)                                                                 \
-    {{"d0", A_INT, first_required},                                                               \
-     {"d1", A_INT, false},                                                                        \
-     {"d2", A_INT, false},                                                                        \
-     {"d3", A_INT, false},                                                                        \
-     {NULL, 0, 0}}
+#define DIM_ARGS(first_required)                                                                   \
+    {                                                                                              \
+        {"d0", A_INT, first_required}, {"d1", A_INT, false}, {"d2", A_INT, false},                 \
+            {"d3", A_INT, false},                                                                  \
+        {                                                                                          \
+            NULL, 0, 0                                                                             \
+        }                                                                                          \
+    }
 bool get_bool(const ArgSet *as, const char *name, bool def);
 double get_float(const ArgSet *as, const char *name, double def);
 /* The attributes conv2d and conv_transpose2d share, in their argument

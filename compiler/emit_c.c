@@ -114,8 +114,7 @@ static void emit_layer(Emitter *e, const Node *n)
     e->sb = &layer;
     e->file_scope = &file_scope;
     sb_printf(e->sb, "/* %s: %s %s%s%s */\n", comment_safe(e, n->name), op_name(n->op),
-              n->nin ? ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in)
-                     : "",
+              n->nin ? ir_shape_str(n->in[0]->rank, n->in[0]->dims, shape_in, sizeof shape_in) : "",
               n->nin ? " -> " : "",
               ir_shape_str(n->out->rank, n->out->dims, shape_out, sizeof shape_out));
     const char *scratch = n->scratch_bytes > 0 ? ", float *restrict scratch" : "";

@@ -107,7 +107,7 @@ typedef struct Attrs {
     double alpha, beta;     /* with alpha_beta: hardsigmoid max(0, min(1, alpha*x + beta)); */
     bool alpha_beta;        /* linear alpha * (x W^T) + beta * bias (alpha or beta not 1) */
     double p;               /* dropout */
-    int64_t dim;            /* softmax */
+    int64_t dim;            /* softmax, concat, narrow */
     int64_t out_h, out_w;   /* upsample (with size), adaptive_avgpool */
     int64_t scale_h, scale_w; /* upsample with scale; 0 when size is given */
     bool bilinear;          /* upsample: mode="bilinear" (align_corners=False) */
@@ -120,7 +120,7 @@ typedef struct Attrs {
     int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
     int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
     bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
-    int64_t shape[IR_MAX_RANK]; /* constant: its shape */
+    int64_t shape[IR_MAX_RANK]; /* constant: its shape; permute: the order; reshape: the dims */
     int nshape;
 } Attrs;
 

@@ -25,8 +25,8 @@ enum {
                                * where it writes: may run in place on that input */
     OPT_VIEW = 1 << 6,        /* output is its input's memory (no code) */
     OPT_POOL = 1 << 7,        /* a window pool fuse-pool may merge into a conv2d */
-    OPT_READS_CONSTANT = 1 << 8, /* may read a constant layer (ir_is_constant), whose
-                                  * first dimension is not the batch */
+    OPT_READS_CONST = 1 << 8, /* may read a constant layer (ir_is_constant), whose
+                               * first dimension is not the batch */
 };
 
 struct ArgSet;

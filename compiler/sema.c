@@ -470,8 +470,8 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     Env env = env_of(s);
     if (op_arity(op) == 0) {
         if (incoming) {
-            diag_error(l->op_loc, "%s reads no tensor: it starts a chain, as 'k = %s(...)'",
-                       l->op, l->op);
+            diag_error(l->op_loc, "%s reads no tensor: it starts a chain, as 'k = %s(...)'", l->op,
+                       l->op);
             return false;
         }
         nin = 0;
@@ -484,7 +484,7 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
         return false;
     }
     for (int i = 0; i < nin; i++) {
-        if (ir_is_constant(ins[i]) && !op_has(op, OPT_READS_CONSTANT)) {
+        if (ir_is_constant(ins[i]) && !op_has(op, OPT_READS_CONST)) {
             diag_error(l->op_loc,
                        "%s cannot read the constant '%s' (only add, sub, mul, div and concat "
                        "read constants)",

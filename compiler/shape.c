@@ -35,6 +35,24 @@ bool need_rank(const Node *n, int rank, const char *what)
     return false;
 }
 
+bool need_dim(Node *n)
+{
+    const Tensor *in = n->in[0];
+    int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
+    if (d < 1 || d >= in->rank) {
+        char buf[160];
+        diag_error(n->loc,
+                   "%s '%s': dim=%lld does not fit '%s' %s (use 1 to %d, or -1 to %d%s%s%s)",
+                   op_name(n->op), n->name, (long long)n->a.dim, in->label,
+                   ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
+                   d == 0 ? "; " : "", d == 0 ? op_name(n->op) : "",
+                   d == 0 ? " over the batch is not supported" : "");
+        return false;
+    }
+    n->a.dim = d;
+    return true;
+}
+
 bool infer_elementwise(Node *n)
 {
     return set_out(n, n->in[0]->rank, n->in[0]->dims);

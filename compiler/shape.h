@@ -14,6 +14,10 @@
 bool set_out(Node *n, int rank, const int64_t *dims);
 /* n's input is of rank `rank` (`what` describes it: "an image [N, C, H, W]"). */
 bool need_rank(const Node *n, int rank, const char *what);
+/* n->a.dim as a dimension of n's first input other than the batch, a
+ * negative one counting from the end: normalised in place (so running this
+ * again is a no-op). Reports an error and returns false if it does not fit. */
+bool need_dim(Node *n);
 /* The output is the input's shape (elementwise ops). */
 bool infer_elementwise(Node *n);
 /* Output length of a sliding window (conv or pool), PyTorch's formula; -1 if

@@ -88,7 +88,7 @@ SUPPORTED_OPS = (
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
-    "HardSigmoid", "LayerNormalization", "Split", "Div",
+    "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -1247,11 +1247,13 @@ def _slice(c, node):
     if any(len(r_) == 0 for r_ in ranges):
         c.fail("Slice %s of %s is empty; cnnc tensors are never empty"
                % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges], list(shape)))
+    if moved != [1]:
+        return _slice_any(c, node, t, ranges, moved)
     rg = ranges[moved[0]]
-    if moved != [1] or rg.step != 1 or len(rg) == 0:
-        c.fail("Slice %s of a computed tensor %s; cnnc slices channels (axis 1, step 1) only, "
-               "with narrow" % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges],
-                                list(shape)), "narrow (axis 1)")
+    if rg.step != 1:
+        c.fail("Slice %s of a computed tensor %s; cnnc slices with step 1 only, with narrow"
+               % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges], list(shape)),
+               "narrow")
     if isinstance(t, Poison):
         return c.poison(node)
     c.channels_view(t)
@@ -1259,6 +1261,31 @@ def _slice(c, node):
     cshape = t.val.cshape[:1] + (len(rg),) + t.val.cshape[2:]
     c.define(node, c.op(node, "narrow", [t], [(None, str(rg.start)), (None, str(len(rg)))],
                         cshape=cshape), oshape)
+
+
+def _slice_any(c, node, t, ranges, moved):
+    """A Slice of a computed tensor along any axes but the batch, step 1: one
+    narrow(dim=) per axis, on the natural form."""
+    shape = t.oshape
+    r = len(shape)
+    dims = [_cnnc_axis(r, a) for a in moved]
+    if any(ranges[a].step != 1 for a in moved) or None in dims:
+        c.fail("Slice %s of a computed tensor %s; cnnc slices with step 1 along axes but the "
+               "batch (and, of rank 5 and more, the middle ones), with narrow"
+               % (["%d:%d:%d" % (r_.start, r_.stop, r_.step) for r_ in ranges], list(shape)),
+               "narrow")
+    if isinstance(t, Poison):
+        return c.poison(node)
+    c.need_natural(t)
+    oshape = list(shape)
+    for a, d in zip(moved, dims):
+        rg = ranges[a]
+        oshape[a] = len(rg)
+        attrs = [(None, str(rg.start)), (None, str(len(rg)))] + ([] if d == 1 else
+                                                                 [("dim", str(d))])
+        o = c.op(node, "narrow", [t], attrs, cshape=natural(tuple(oshape)))
+        t = T(o, tuple(oshape))
+    c.define(node, t.val, tuple(oshape))
 
 
 @handler("Pad")
@@ -1547,7 +1574,7 @@ def _concat(c, node):
 MAX_CONCAT = 125
 
 
-def _concat_axis(r, axis):
+def _cnnc_axis(r, axis):
     """The cnnc dimension that holds ONNX axis `axis` of a rank-r tensor
     (natural()), or None: the batch, or a merged middle axis other than the
     first (joining along the first of them keeps the bytes in order)."""
@@ -1582,7 +1609,7 @@ def _concat_any(c, node):
     axis = _attrs(node).get("axis", 1 if r else 0)
     if axis < 0:
         axis += r
-    d = _concat_axis(r, axis)
+    d = _cnnc_axis(r, axis)
     if d is None:
         c.fail("Concat over axis %d of rank-%d tensors %s: %s" % (
             axis, r, list(shapes[0]), "cnnc holds axis 0 as the batch" if axis == 0 else
@@ -1711,6 +1738,12 @@ def _binary_bcast(c, node, kind):
             vals.append(T(_constant_op(c, name, _strip_ones(a)), shapes[k]))
         else:
             t = c.env[name]
+            if _strip_ones(t.val.cshape) != _strip_ones(a) and len(a) >= 2 and \
+                    a[0] == t.val.cshape[0] and _prod(a) == _prod(t.val.cshape):
+                # a lower rank, aligned with the result: the same bytes, a view
+                o = c.op(node, "reshape", [t], [(None, str(d)) for d in a[1:]], cshape=a)
+                o.onnx_name = name + "_aligned"
+                t = T(o, shapes[k])
             if _strip_ones(t.val.cshape) != _strip_ones(a):
                 c.fail("%s of %s and %s: the operand %s is held by cnnc as %s, which does not "
                        "broadcast as ONNX's shape does"
@@ -1747,6 +1780,30 @@ def _binary(c, node):
             c.need_natural(b)
         return c.define(node, c.op(node, kind, [a, b], cshape=a.val.cshape), a.oshape)
     return _binary_bcast(c, node, kind)
+
+
+@handler("Expand")
+def _expand(c, node):
+    """Expand of a computed tensor: a mul by ones of the shape it broadcasts
+    to (x * 1 is x exactly, signed zeros, infinities and NaNs too)."""
+    shape = [int(d) for d in c.cst(node, 1, "shape").reshape(-1)]
+    if node.input[0] in c.const:
+        x = c.const[node.input[0]]
+        return _fold(c, node, x * np.ones(shape, dtype=x.dtype))
+    t = c.get(node, 0)
+    if isinstance(t, Poison) or t.oshape is None:
+        return c.poison(node)
+    R = tuple(int(d) for d in np.broadcast_shapes(t.oshape, tuple(shape)))
+    if R == t.oshape:
+        return c.define(node, t.val, R)
+    x = (1,) * (len(R) - len(t.oshape)) + t.oshape
+    ones = tuple(r if d == 1 else 1 for d, r in zip(x, R))
+    name = node.output[0] + "_ones"
+    c.const[name] = np.ones(ones, dtype=np.float32)
+    c.elem_types[name] = ONNX_FLOAT
+    mul = types.SimpleNamespace(input=[node.input[0], name], output=node.output,
+                                op_type="Expand", name=node.name)
+    _binary_bcast(c, mul, "mul")
 
 
 def _binary_const(c, node, kind, k):
@@ -1853,21 +1910,28 @@ def _split(c, node):
     if len(sizes) != n or sum(sizes) != t.oshape[axis] or min(sizes) < 0:
         raise OnnxError("node %s (Split): split %s does not fit axis %d of size %d into %d "
                         "outputs" % (_node_desc(node), sizes, axis, t.oshape[axis], n))
-    if axis != 1 or r < 2:
-        c.fail("Split along axis %d of a rank-%d tensor; cnnc splits channels (axis 1) only, "
-               "with narrow" % (axis, r), "narrow (axis 1)")
+    d = _cnnc_axis(r, axis)
+    if d is None:
+        c.fail("Split along axis %d of a rank-%d tensor; cnnc splits along axes but the batch "
+               "(and, of rank 5 and more, the middle ones), with narrow" % (axis, r), "narrow")
     if 0 in sizes:
         c.fail("Split %s has an empty part; cnnc tensors are never empty" % sizes)
     if isinstance(t, Poison):
         return c.poison(node)
-    c.channels_view(t)
+    if d == 1 and r >= 2:
+        c.channels_view(t)
+    else:
+        c.need_natural(t)
     start = 0
     for k, size in enumerate(sizes):
         if c.used(node.output[k]):
-            oshape = t.oshape[:1] + (size,) + t.oshape[2:]
-            cshape = t.val.cshape[:1] + (size,) + t.val.cshape[2:]
-            c.define(node, c.op(node, "narrow", [t], [(None, str(start)), (None, str(size))],
-                                cshape=cshape, k=k), oshape, k=k)
+            oshape = t.oshape[:axis] + (size,) + t.oshape[axis + 1:]
+            cshape = list(t.val.cshape)
+            cshape[d] = size
+            attrs = [(None, str(start)), (None, str(size))] + ([] if d == 1 else
+                                                               [("dim", str(d))])
+            c.define(node, c.op(node, "narrow", [t], attrs, cshape=tuple(cshape), k=k),
+                     oshape, k=k)
         start += size
 
 
@@ -2779,11 +2843,63 @@ def _render(ops, inp, outputs, used):
 # Ops whose meaning stays the same when every tensor gains a leading axis of
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
-            "Tanh", "LeakyRelu", "HardSwish", "Softmax"}
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split"}
 
 
 def _opset(model):
     return max([imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")] or [1])
+
+
+# The role of a constant input in a lifted graph: data gains a leading 1,
+# Expand's shape a leading 1 value, Slice's axes are shifted, Slice's starts,
+# ends and steps and Split's sizes stay.
+LIFT_ROLES = {("Expand", 1): "shape", ("Slice", 1): "keep", ("Slice", 2): "keep",
+              ("Slice", 3): "axes", ("Slice", 4): "keep", ("Split", 1): "keep"}
+
+
+def _lift_value(role, a):
+    a = np.asarray(a)
+    if role == "shape":
+        return np.concatenate([[1], a.reshape(-1)]).astype(a.dtype)
+    if role == "axes":
+        return np.where(a >= 0, a + 1, a).astype(a.dtype)
+    return a if role == "keep" else a.reshape((1,) + a.shape)
+
+
+def _lift_node(n, ranks, consts, opset, g2):
+    """Shift n's axis attributes for the leading axis (and make the default
+    ones explicit); False if it cannot be."""
+    attrs = {a.name: a for a in n.attribute}
+    op = n.op_type
+    if op in ("Concat", "Softmax", "Split") and "axis" in attrs:
+        if attrs["axis"].i >= 0:
+            attrs["axis"].i += 1
+    elif op == "Split" or (op == "Softmax" and opset < 13):  # default 0, or 1 before 13
+        n.attribute.extend([onnx.helper.make_attribute("axis", 1 if op == "Split" else 2)])
+    if op == "Transpose":
+        r = ranks.get(n.input[0])
+        if "perm" not in attrs and r is None:
+            return False
+        perm = list(attrs["perm"].ints) if "perm" in attrs else list(range(r - 1, -1, -1))
+        if "perm" in attrs:
+            n.attribute.remove(attrs["perm"])
+        n.attribute.extend([onnx.helper.make_attribute("perm", [0] + [p + 1 for p in perm])])
+    if op == "Slice" and opset < 10:
+        axes = list(attrs["axes"].ints) if "axes" in attrs else \
+            list(range(len(attrs["starts"].ints)))
+        if "axes" in attrs:
+            n.attribute.remove(attrs["axes"])
+        n.attribute.extend([onnx.helper.make_attribute(
+            "axes", [a + 1 if a >= 0 else a for a in axes])])
+    elif op == "Slice" and (len(n.input) < 4 or not n.input[3]):
+        if n.input[1] not in consts:
+            return False
+        name = n.output[0] + "_lifted_axes"
+        k = np.asarray(consts[n.input[1]]).size
+        g2.initializer.append(numpy_helper.from_array(np.arange(1, k + 1, dtype=np.int64), name))
+        del n.input[3:]
+        n.input.append(name)
+    return True
 
 
 def _lift_batch(model, input_weights):
@@ -2806,44 +2922,38 @@ def _lift_batch(model, input_weights):
         if d is None or len(d) > 3 or (d and not isinstance(d[0], int)):
             return None
         ranks[vi.name] = len(d)
-    for t in inferred.initializer:
-        if len(t.dims) > 3:
-            return None
-        ranks[t.name] = len(t.dims)
+    roles = {}
+    for n in g.node:
+        for k, name in enumerate(n.input):
+            role = LIFT_ROLES.get((n.op_type, k), "data")
+            if name and roles.setdefault(name, role) != role:
+                return None
+    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     weights = {}
     for name, arr in (input_weights or {}).items():
         if arr is not None and np.ndim(arr) > 3:
             return None
-        weights[name] = None if arr is None else np.asarray(arr).reshape((1,) + np.shape(arr))
+        if arr is not None:
+            consts[name] = arr
+        weights[name] = None if arr is None else _lift_value(roles.get(name, "data"), arr)
+    if any(roles.get(name) == "data" and np.ndim(a) > 3 for name, a in consts.items()):
+        return None
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g2 = m.graph
     for vi in list(g2.input) + list(g2.output):
-        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape") and \
+                roles.get(vi.name, "data") == "data":
             vi.type.tensor_type.shape.dim.insert(0, onnx.TensorShapeProto.Dimension(dim_value=1))
     del g2.value_info[:]
-    inits = []
-    for t in g2.initializer:
-        a = numpy_helper.to_array(t)
-        inits.append(numpy_helper.from_array(a.reshape((1,) + a.shape), t.name))
+    inits = [numpy_helper.from_array(_lift_value(roles.get(t.name, "data"),
+                                                 numpy_helper.to_array(t)), t.name)
+             for t in g2.initializer]
     del g2.initializer[:]
     g2.initializer.extend(inits)
-    for n in g2.node:
-        for a in n.attribute:
-            if n.op_type in ("Concat", "Softmax") and a.name == "axis" and a.i >= 0:
-                a.i += 1
-            elif n.op_type == "Transpose" and a.name == "perm":
-                perm = [0] + [p + 1 for p in a.ints]
-                del a.ints[:]
-                a.ints.extend(perm)
-        if n.op_type == "Softmax" and not any(a.name == "axis" for a in n.attribute) and \
-                _opset(model) < 13:  # the default axis 1, shifted (13 and on: -1)
-            n.attribute.extend([onnx.helper.make_attribute("axis", 2)])
-        if n.op_type == "Transpose" and not any(a.name == "perm" for a in n.attribute):
-            r = ranks.get(n.input[0])
-            if r is None:
-                return None
-            n.attribute.extend([onnx.helper.make_attribute("perm", [0] + list(range(r, 0, -1)))])
+    opset = _opset(model)
+    if not all(_lift_node(n, ranks, consts, opset, g2) for n in g2.node):
+        return None
     return m, weights
 
 

@@ -121,7 +121,8 @@ static void linear_dot(const Node *n, FILE *f)
  * alpha, bias and activation in one pass over the output. */
 static void emit_linear_act(Emitter *e, const Node *n)
 {
-    long long N = ir_linear_rows(n), FIN = linear_in_features(n), F = n->out->dims[n->out->rank - 1];
+    long long N = ir_linear_rows(n), FIN = linear_in_features(n),
+              F = n->out->dims[n->out->rank - 1];
     bool bias = n->param[PARAM_BIAS] != NULL;
     char w[REF_SIZE], b[REF_SIZE], v[160], sum[80], val[160];
     out(e, "const float *w = %s;", wptr(e, n, PARAM_WEIGHT, w, sizeof w));
@@ -146,7 +147,8 @@ static void emit_linear_act(Emitter *e, const Node *n)
 /* linear's layer body: a GEMV (batch 1) or GEMM, or the sparse kernel. */
 static void emit_linear(Emitter *e, const Node *n)
 {
-    long long N = ir_linear_rows(n), FIN = linear_in_features(n), F = n->out->dims[n->out->rank - 1];
+    long long N = ir_linear_rows(n), FIN = linear_in_features(n),
+              F = n->out->dims[n->out->rank - 1];
     bool bias = n->param[PARAM_BIAS] != NULL;
     char w[REF_SIZE], b[REF_SIZE];
     if (n->kernel == KERNEL_SPARSE) {

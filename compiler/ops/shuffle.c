@@ -2,7 +2,8 @@
  * constant, nn.ZeroPad2d, nn.ConstantPad2d, and in "reflect" and "replicate"
  * modes, nn.ReflectionPad2d, nn.ReplicationPad2d), channel_shuffle
  * (nn.ChannelShuffle), and narrow and chunk, which take a range of channels
- * (torch.narrow(x, 1, start, length) and x.chunk(chunks, dim=1)[index]).
+ * (torch.narrow(x, dim, start, length), dim 1 by default, and
+ * x.chunk(chunks, dim=1)[index]).
  *
  * A PyTorch op with several results (x.chunk(2, dim=1)) is one cnnc layer
  * per result: `a = x -> chunk(2, 0)` and `b = x -> chunk(2, 1)`, so every
@@ -165,40 +166,48 @@ static void shuffle_print(const Node *n, FILE *f)
 }
 
 static const AttrSpec narrow_args[] = {
-    {"start", A_INT, true}, {"length", A_INT, true}, {NULL, 0, 0}};
+    {"start", A_INT, true}, {"length", A_INT, true}, {"dim", A_INT, false}, {NULL, 0, 0}};
 static const AttrSpec chunk_args[] = {
     {"chunks", A_INT, true}, {"index", A_INT, true}, {NULL, 0, 0}};
 
 static bool narrow_set_attrs(Node *n, const ArgSet *as)
 {
     return get_int(as, "start", 0, 0, &n->a.start, "narrow", n->loc) &&
-           get_int(as, "length", 1, 1, &n->a.length, "narrow", n->loc);
+           get_int(as, "length", 1, 1, &n->a.length, "narrow", n->loc) &&
+           get_int(as, "dim", 1, -IR_MAX_RANK, &n->a.dim, "narrow", n->loc);
 }
 
 static bool chunk_set_attrs(Node *n, const ArgSet *as)
 {
+    n->a.dim = 1; /* the channels */
     return get_int(as, "chunks", 1, 1, &n->a.chunks, "chunk", n->loc) &&
            get_int(as, "index", 0, 0, &n->a.index, "chunk", n->loc);
 }
 
-/* [N, length, H, W] or [N, length]: channels [start, start + length). */
+/* The input with dimension a.dim cut to [start, start + length). */
 static bool take_channels(Node *n, int64_t length)
 {
     const Tensor *in = n->in[0];
     int64_t dims[IR_MAX_RANK];
     for (int d = 0; d < in->rank; d++)
         dims[d] = in->dims[d];
-    dims[1] = length;
+    dims[n->a.dim] = length;
     return set_out(n, in->rank, dims);
 }
 
+/* torch.narrow(x, dim, start, length): any dim but the batch, negative
+ * counting from the end (normalised, so running this again is a no-op). */
 static bool narrow_infer(Node *n)
 {
     const Tensor *in = n->in[0];
-    if (n->a.start + n->a.length > in->dims[1]) {
-        char buf[160];
-        diag_error(n->loc, "narrow '%s': channels %lld to %lld are not all in '%s' %s", n->name,
-                   (long long)n->a.start, (long long)(n->a.start + n->a.length - 1), in->label,
+    if (!need_dim(n))
+        return false;
+    int64_t d = n->a.dim;
+    char buf[160];
+    if (n->a.start + n->a.length > in->dims[d]) {
+        diag_error(n->loc, "narrow '%s': %s %lld to %lld are not all in '%s' %s", n->name,
+                   d == 1 ? "channels" : "indices", (long long)n->a.start,
+                   (long long)(n->a.start + n->a.length - 1), in->label,
                    ir_shape_str(in->rank, in->dims, buf, sizeof buf));
         return false;
     }
@@ -231,6 +240,8 @@ static bool chunk_infer(Node *n)
 static void narrow_print(const Node *n, FILE *f)
 {
     fprintf(f, " start=%lld length=%lld", (long long)n->a.start, (long long)n->a.length);
+    if (n->a.dim != 1)
+        fprintf(f, " dim=%lld", (long long)n->a.dim);
 }
 
 static void chunk_print(const Node *n, FILE *f)
@@ -339,12 +350,14 @@ static void emit_channel_shuffle(Emitter *e, const Node *n)
         S * (long long)sizeof(float));
 }
 
-/* narrow and chunk: per image, one contiguous run of channels. */
+/* narrow and chunk: for each index of the dimensions before dim, one
+ * contiguous run (a run of channels per image, for dim 1). */
 static void emit_take_channels(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0];
-    long long N = in->dims[0], C = in->dims[1], S = ir_numel(in->rank - 2, in->dims + 2);
-    long long len = n->a.length;
+    int d = (int)n->a.dim;
+    long long N = ir_numel(d, in->dims), C = in->dims[d];
+    long long S = ir_numel(in->rank - d - 1, in->dims + d + 1), len = n->a.length;
     out(e, "for (int b = 0; b < %lld; b++)", N);
     out(e, "    memcpy(out + b * %lld, in + (b * %lld + %lld) * %lld, %lld);", len * S, C,
         (long long)n->a.start, S, len * S * (long long)sizeof(float));

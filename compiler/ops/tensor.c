@@ -55,17 +55,9 @@ static bool concat_set_attrs(Node *n, const ArgSet *as)
 static bool concat_infer(Node *n)
 {
     const Tensor *first = n->in[0];
-    int64_t d = n->a.dim < 0 ? n->a.dim + first->rank : n->a.dim;
-    if (d < 1 || d >= first->rank) {
-        char buf[160];
-        diag_error(n->loc,
-                   "concat '%s': dim=%lld does not fit '%s' %s (use 1 to %d, or -1 to %d%s)",
-                   n->name, (long long)n->a.dim, first->label,
-                   ir_shape_str(first->rank, first->dims, buf, sizeof buf), first->rank - 1,
-                   -(first->rank - 1), d == 0 ? "; concat over the batch is not supported" : "");
+    if (!need_dim(n))
         return false;
-    }
-    n->a.dim = d;
+    int64_t d = n->a.dim;
     int64_t dims[IR_MAX_RANK];
     memcpy(dims, first->dims, sizeof dims);
     dims[d] = 0;

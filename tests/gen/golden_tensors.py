@@ -116,6 +116,14 @@ def _layout(L, x):
     return torch.relu(L("fc")(d))
 
 
+def _narrow_dims(L, x):
+    y = L("c1")(x)                                            # [N, 4, 5, 6]
+    a = torch.narrow(y, 2, 1, 3)                              # rows 1..3
+    b = torch.narrow(y, -1, 2, 4)                             # columns 2..5
+    c = torch.narrow(torch.flatten(y, 1), 1, 7, 50)           # features 7..56
+    return torch.cat([torch.flatten(a, 1), torch.flatten(b, 1), c], dim=1)
+
+
 def add_layout_cases(case, simple, Net):
     case("permute_reshape", "permute (x.permute(0, 3, 1, 2), negative dims) and reshape "
          "(x.reshape(N, 12, -1), a view) of [N, 4, 3, 5], a permute of the rank-3 result, "
@@ -129,6 +137,17 @@ def add_layout_cases(case, simple, Net):
          """, (3, 3, 5)),
          lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1)), ("fc", nn.Linear(180, 7))],
                      _layout), (3, 3, 5), batch=2)
+    case("narrow_dims", "narrow over H (dim=2), W (dim=-1) and the features of [N, F] "
+         "(torch.narrow(x, dim, start, length)), batch 2",
+         simple("""
+            y = c1: conv2d(4, kernel=3, pad=1)
+            a = y -> narrow(1, 3, dim=2) -> flatten
+            b = y -> narrow(2, 4, dim=-1) -> flatten
+            c = y -> flatten -> narrow(7, 50)
+            concat(a, b, c)
+         """, (3, 5, 6)),
+         lambda: Net([("c1", nn.Conv2d(3, 4, 3, padding=1))], _narrow_dims), (3, 5, 6),
+         batch=2)
 
 
 def _linear_last(L, x):
