@@ -441,10 +441,10 @@ fuzz-differential: all $(BUILD)/tools/gen_net
 	@bash tests/fuzz/differential.sh $(if $(FUZZDIFF_COUNT),--count $(FUZZDIFF_COUNT),--seconds $(FUZZDIFF_SECONDS)) \
 	    $(if $(FUZZDIFF_SEED),--seed $(FUZZDIFF_SEED))
 
-# For make check: three fixed networks (seeds 38-40: 25 of the 32 ops),
+# For make check: three fixed networks (seeds 224-226: 23 of the 32 ops and prune),
 # without PyTorch, a few seconds, so that a broken generator or driver is caught.
 fuzzdiff-smoke: all $(BUILD)/tools/gen_net
-	@FUZZDIFF_TORCH=0 bash tests/fuzz/differential.sh --count 3 --seed 38
+	@FUZZDIFF_TORCH=0 bash tests/fuzz/differential.sh --count 3 --seed 224
 
 demo: deps
 	$(MAKE) all

@@ -201,9 +201,17 @@ static int gen_conv(StrBuf *sb, const char *op, Shape x, Shape *y)
     if (x.rank != 4)
         return 0;
     int transpose = op[4] == '_';
-    int64_t g = pick_groups(x.c), out = g * range(1, (MAX_C / g) < 3 ? MAX_C / g : 3);
+    /* up to MAX_C outputs (past 4096 multiply-adds: the blocked, depthwise and
+     * GEMM kernels), or a few */
+    int64_t g = pick_groups(x.c), out = g * range(1, chance(0.5) || MAX_C / g < 3 ? MAX_C / g : 3);
     Axis h = transpose ? axis_convt(x.h) : axis_conv(x.h);
     Axis w = transpose ? axis_convt(x.w) : axis_conv(x.w);
+    if (!transpose && chance(0.3)) { /* a network's conv: 3x3 pad 1 or 1x1, often wide */
+        int64_t k = chance(0.7) ? 3 : 1;
+        h = (Axis){k, 1, k / 2, 1, 0, x.h};
+        w = (Axis){k, 1, k / 2, 1, 0, x.w};
+        out = g * range(1, MAX_C / g);
+    }
     sb_printf(sb, "%s(%" PRId64, op, out);
     put_pair(sb, "kernel", h.k, w.k);
     put_pair(sb, "stride", h.s, w.s);
@@ -387,40 +395,54 @@ static int gen_channels(StrBuf *sb, const char *op, Shape x, Shape *y)
 typedef struct OpGen {
     const char *name;
     GenFn fn;
+    int weight; /* how often it is drawn, relative to the others */
 } OpGen;
 
-/* The ops with one tensor input; add, mul, sub and concat are in gen_multi. */
+/* The ops with one tensor input; add, mul, sub and concat are in gen_multi.
+ * The kernels' ops (conv2d's blocked, depthwise, GEMM and sparse kernels,
+ * the pools fused into it) are drawn more often. */
 static const OpGen unary[] = {
-    {"conv2d", gen_conv},
-    {"conv_transpose2d", gen_conv},
-    {"batchnorm", gen_norm},
-    {"relu", gen_plain},
-    {"relu6", gen_plain},
-    {"leaky_relu", gen_plain},
-    {"sigmoid", gen_plain},
-    {"tanh", gen_plain},
-    {"maxpool", gen_pool},
-    {"avgpool", gen_pool},
-    {"global_avgpool", gen_global},
-    {"flatten", gen_global},
-    {"linear", gen_linear},
-    {"dropout", gen_plain},
-    {"softmax", gen_softmax},
-    {"mean", gen_global},
-    {"upsample", gen_resample},
-    {"adaptive_avgpool", gen_resample},
-    {"hardswish", gen_plain},
-    {"silu", gen_plain},
-    {"hardsigmoid", gen_plain},
-    {"gelu", gen_plain},
-    {"layernorm", gen_norm},
-    {"scale", gen_norm},
-    {"pad", gen_pad},
-    {"channel_shuffle", gen_channels},
-    {"narrow", gen_channels},
-    {"chunk", gen_channels},
+    {"conv2d", gen_conv, 8},
+    {"conv_transpose2d", gen_conv, 2},
+    {"batchnorm", gen_norm, 1},
+    {"relu", gen_plain, 1},
+    {"relu6", gen_plain, 1},
+    {"leaky_relu", gen_plain, 1},
+    {"sigmoid", gen_plain, 1},
+    {"tanh", gen_plain, 1},
+    {"maxpool", gen_pool, 2},
+    {"avgpool", gen_pool, 2},
+    {"global_avgpool", gen_global, 1},
+    {"flatten", gen_global, 1},
+    {"linear", gen_linear, 2},
+    {"dropout", gen_plain, 1},
+    {"softmax", gen_softmax, 1},
+    {"mean", gen_global, 1},
+    {"upsample", gen_resample, 1},
+    {"adaptive_avgpool", gen_resample, 1},
+    {"hardswish", gen_plain, 1},
+    {"silu", gen_plain, 1},
+    {"hardsigmoid", gen_plain, 1},
+    {"gelu", gen_plain, 1},
+    {"layernorm", gen_norm, 1},
+    {"scale", gen_norm, 1},
+    {"pad", gen_pad, 1},
+    {"channel_shuffle", gen_channels, 1},
+    {"narrow", gen_channels, 1},
+    {"chunk", gen_channels, 1},
 };
 #define NUNARY ((int)(sizeof unary / sizeof *unary))
+
+static const OpGen *draw_op(void)
+{
+    int total = 0;
+    for (int i = 0; i < NUNARY; i++)
+        total += unary[i].weight;
+    int64_t r = rnd(total);
+    for (int i = 0;; i++)
+        if ((r -= unary[i].weight) < 0)
+            return &unary[i];
+}
 
 static int fits(Shape s)
 {
@@ -432,7 +454,7 @@ static int fits(Shape s)
 static int gen_layer(StrBuf *sb, Shape x, Shape *y)
 {
     for (int t = 0; t < 32; t++) {
-        const OpGen *g = &unary[rnd(NUNARY)];
+        const OpGen *g = draw_op();
         StrBuf text = {0};
         if (g->fn(&text, g->name, x, y) && fits(*y)) {
             sb_printf(sb, "l%d: %s", ++nlabels, text.data);
@@ -553,8 +575,8 @@ int main(int argc, char **argv)
         in = (Shape){2, range(1, 24), 0, 0};
         sb_printf(&net, "input t0[%" PRId64 "]\n", in.c);
     } else {
-        int64_t h = chance(0.2) ? 1 : range(1, 9), w = chance(0.2) ? 1 : range(1, 9);
-        in = (Shape){4, range(1, 6), h, w};
+        int64_t h = chance(0.2) ? 1 : range(1, 12), w = chance(0.2) ? 1 : range(1, 12);
+        in = (Shape){4, range(1, 8), h, w};
         sb_printf(&net, "input t0[%" PRId64 ", %" PRId64 ", %" PRId64 "]\n", in.c, in.h, in.w);
     }
     sb_printf(&net, "init %s(seed=%" PRId64 ")\n", chance(0.5) ? "he" : "xavier", rnd(1000000));
