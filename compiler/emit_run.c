@@ -229,7 +229,7 @@ void emit_run(Emitter *e, bool profile)
             else
                 out(e, "/* %s: %s is a view of %s */", comment_safe(e, n->name), n->out->name,
                     tensor_root(n->out)->name);
-            if (e->dump)
+            if (e->dump && !n->out->quant)
                 emit_dump_call(e, n, false);
             continue;
         }
@@ -245,7 +245,7 @@ void emit_run(Emitter *e, bool profile)
         sb_free(&args);
         if (profile)
             out(e, "prof_t = cnnrt_prof_tick(&%s_prof[%d], prof_t);", e->net, timed++);
-        if (e->dump)
+        if (e->dump && !n->out->quant) /* dumps are float32 */
             emit_dump_call(e, n, profile);
         free(fn);
     }

@@ -25,6 +25,7 @@ enum {
                                * where it writes: may run in place on that input */
     OPT_VIEW = 1 << 6,        /* output is its input's memory (no code) */
     OPT_POOL = 1 << 7,        /* a window pool fuse-pool may merge into a conv2d */
+    OPT_QUANT = 1 << 8,       /* also takes quint8 inputs (docs/quantization.md, emit_quant.c) */
 };
 
 struct ArgSet;
@@ -86,6 +87,12 @@ typedef struct OpDef {
 } OpDef;
 
 const OpDef *op_def(OpKind op);
+
+/* ops/quant.c: whether a zero point is a quint8 value, else an error at loc
+ * ("OP: 'WHAT' must be in [0, 255]"); the quantized ops whose output scale
+ * and zero point the weights file gives (conv2d, linear, add, concat). */
+bool quant_zero_ok(Loc loc, int64_t zero, const char *op, const char *what);
+bool quant_has_qparams(OpKind op);
 unsigned op_traits(OpKind op);
 static inline bool op_has(OpKind op, unsigned trait)
 {

@@ -336,6 +336,10 @@ void select_kernels(Graph *g, double sparse_min)
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         n->scratch_bytes = 0;
+        if (ir_node_quant(n)) { /* emit_quant.c's loops */
+            n->kernel = KERNEL_DIRECT;
+            continue;
+        }
         if (n->op == OP_CONV2D)
             select_conv(n);
         else if (n->op == OP_LINEAR)
