@@ -62,16 +62,6 @@ bool quant_has_qparams(OpKind op)
     return op == OP_CONV2D || op == OP_LINEAR || op == OP_ADD || op == OP_CONCAT;
 }
 
-static bool same_dims(const Tensor *a, const Tensor *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
 bool quant_infer(Node *n)
 {
     Tensor *o = n->out, *in = n->in[0];
@@ -105,7 +95,7 @@ bool quant_infer(Node *n)
                    op_name(n->op), n->name, in->label);
         return false;
     }
-    if (n->op == OP_ADD && !same_dims(n->in[0], n->in[1])) {
+    if (n->op == OP_ADD && !same_shape(n->in[0], n->in[1])) {
         diag_error(n->loc,
                    "add '%s': quantized operands must have the same shape (no "
                    "broadcasting)",

@@ -43,16 +43,6 @@ static void dropout_print(const Node *n, FILE *f)
     fprintf(f, " p=%g", n->a.p);
 }
 
-static bool same_shape(const Tensor *a, const Tensor *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
 /* The operand of add/mul/sub that is broadcast over H and W: PyTorch's
  * broadcasting for the shapes cnnc has, one operand [N, C, 1, 1] and the other
  * [N, C, H, W] (a squeeze-and-excitation gate, a per-channel shift). -1 when
