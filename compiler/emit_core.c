@@ -198,6 +198,8 @@ const char *kernel_name(Kernel k)
         return "depthwise";
     case KERNEL_SPARSE:
         return "sparse";
+    case KERNEL_QDOT:
+        return "int8-dot";
     default:
         return "direct";
     }

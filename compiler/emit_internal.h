@@ -32,6 +32,13 @@
 #include "emit.h"
 #include "kernels.h"
 
+/* The guard of the per-instruction-set copies of kernels, in the generated C
+ * (emit_conv.c, emit_quant.c). */
+/* (one line: the generated C has no backslash outside its string literals) */
+#define ISA_GUARD                                                                                  \
+    "defined(__GNUC__) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 6) && "      \
+    "!defined(CNNC_PORTABLE_KERNELS)"
+
 /* ---- emit_core.c ------------------------------------------------------------- */
 
 /* Room for a reference such as "<network>_weights.f + <offset>", with the

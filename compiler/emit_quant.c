@@ -48,26 +48,32 @@ static void store_clamped(Emitter *e, const char *at, long long lo, long long hi
         hi, lo, lo);
 }
 
-/* conv2d and linear's tables: the int8 weight, m[c] and b[c]. */
-static void emit_weight_tables(Emitter *e, const Node *n, int64_t oc, int64_t k)
+/* The requantization's tables: m[c] and b[c], in float32. */
+static void emit_requant_tables(Emitter *e, const Node *n, int64_t oc)
 {
     const QLayer *q = n->q;
     float sx = (float)n->in[0]->qscale, so = (float)q->scale;
-    int64_t *w = xmalloc(sizeof *w * (size_t)(oc * k));
     float *m = xmalloc(sizeof *m * (size_t)oc), *b = xmalloc(sizeof *b * (size_t)oc);
-    for (int64_t i = 0; i < oc * k; i++)
-        w[i] = q->w[i];
     for (int64_t c = 0; c < oc; c++) {
         float sw = sx * q->wscale[c];
         m[c] = sw / so;
         b[c] = q->bias ? q->bias[c] / so : 0.0f;
     }
-    emit_int_table_as(e, "signed char", "w", w, oc * k);
     emit_float_table(e, "m", m, oc);
     emit_float_table(e, "b", b, oc);
-    free(w);
     free(m);
     free(b);
+}
+
+/* The direct conv2d and linear's tables: the int8 weight as it is, m, b. */
+static void emit_weight_tables(Emitter *e, const Node *n, int64_t oc, int64_t k)
+{
+    int64_t *w = xmalloc(sizeof *w * (size_t)(oc * k));
+    for (int64_t i = 0; i < oc * k; i++)
+        w[i] = n->q->w[i];
+    emit_int_table_as(e, "signed char", "w", w, oc * k);
+    free(w);
+    emit_requant_tables(e, n, oc);
 }
 
 /* The accumulator type: int unless sums of k products of a byte and an
@@ -85,6 +91,151 @@ static void emit_requant(Emitter *e, const Node *n, const char *co, const char *
     out(e, "const float r = nearbyintf((float)acc * m[%s] + b[%s]) + %lld.0f;", co, co,
         (long long)n->out->qzero);
     store_clamped(e, at, lo, hi);
+}
+
+/* ---- KERNEL_QDOT: unfolded bytes and u8 x s8 dot products ---------------- */
+
+/* NET_qdot4(a, w, kp, r): r[j] = sum over k < kp of a[k] * w[j * kp + k] for
+ * j < 4, kp a multiple of 64; with AVX-512 VNNI 4 x vpdpbusd per 64 bytes,
+ * with AVX2 the bytes widened to int16 and vpmaddwd (exact: vpmaddubsw's
+ * int16 pair sums would saturate at 255 * 127 * 2), else portable C. Once
+ * per file, before the first KERNEL_QDOT layer. */
+static void emit_qdot_helpers(Emitter *e)
+{
+    const char *net = e->net, *NET = e->NET;
+    StrBuf *f = e->file_scope;
+    sb_printf(f,
+              "/* u8 x s8 dot products of the quantized conv2d layers: r[j] = sum of a[k] * "
+              "w[j * kp + k] */\n#if %s\n#define %s_QTILES 1\n#include <immintrin.h>\n"
+              "/* 2: AVX-512 VNNI, 1: AVX2, 0: portable C; set on the first %s_run() */\n"
+              "static int %s_qisa;\n",
+              ISA_GUARD, NET, net, net);
+    sb_printf(f,
+              "__attribute__((target(\"avx512f,avx512bw,avx512vnni\")))\n"
+              "static void %s_qdot4_vnni(const unsigned char *a, const signed char *w, int kp, "
+              "int *r)\n{\n"
+              "    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;\n"
+              "    for (int k = 0; k < kp; k += 64) {\n"
+              "        const __m512i x = _mm512_loadu_si512((const void *)(a + k));\n",
+              net);
+    for (int j = 0; j < 4; j++)
+        sb_printf(f,
+                  "        s%d = _mm512_dpbusd_epi32(s%d, x, _mm512_loadu_si512((const void *)(w "
+                  "+ %d * kp + k)));\n",
+                  j, j, j);
+    sb_puts(f, "    }\n");
+    for (int j = 0; j < 4; j++)
+        sb_printf(f, "    r[%d] = _mm512_reduce_add_epi32(s%d);\n", j, j);
+    sb_printf(f,
+              "}\n__attribute__((target(\"avx2\")))\nstatic int %s_hsum8(__m256i v)\n{\n"
+              "    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), "
+              "_mm256_extracti128_si256(v, 1));\n"
+              "    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));\n"
+              "    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));\n"
+              "    return _mm_cvtsi128_si32(s);\n}\n"
+              "__attribute__((target(\"avx2\")))\n"
+              "static void %s_qdot4_avx2(const unsigned char *a, const signed char *w, int kp, "
+              "int *r)\n{\n"
+              "    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;\n"
+              "    for (int k = 0; k < kp; k += 16) {\n"
+              "        const __m256i x = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i "
+              "*)(const void *)(a + k)));\n",
+              net, net);
+    for (int j = 0; j < 4; j++)
+        sb_printf(f,
+                  "        s%d = _mm256_add_epi32(s%d, _mm256_madd_epi16(x, "
+                  "_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + %d "
+                  "* kp + k)))));\n",
+                  j, j, j);
+    sb_puts(f, "    }\n");
+    for (int j = 0; j < 4; j++)
+        sb_printf(f, "    r[%d] = %s_hsum8(s%d);\n", j, net, j);
+    sb_printf(
+        f,
+        "}\n#endif\nstatic void %s_qdot4(const unsigned char *a, const signed char *w, "
+        "int kp, int *r)\n{\n#ifdef %s_QTILES\n"
+        "    if (%s_qisa == 2) {\n        %s_qdot4_vnni(a, w, kp, r);\n        return;\n    }\n"
+        "    if (%s_qisa == 1) {\n        %s_qdot4_avx2(a, w, kp, r);\n        return;\n    }\n"
+        "#endif\n    for (int j = 0; j < 4; j++) {\n        int s = 0;\n"
+        "        for (int k = 0; k < kp; k++)\n            s += a[k] * w[j * kp + k];\n"
+        "        r[j] = s;\n    }\n}\n\n",
+        net, NET, net, net, net, net);
+}
+
+/* Whether n is the graph's first KERNEL_QDOT layer. */
+static bool first_qdot(const Emitter *e, const Node *n)
+{
+    for (int i = 0; i < e->g->nnodes; i++)
+        if (e->g->nodes[i]->kernel == KERNEL_QDOT)
+            return e->g->nodes[i] == n;
+    return false;
+}
+
+/* KERNEL_QDOT: per image and group, the input unfolded into scratch, one
+ * row of kp bytes per output position (padding taps x_zero, the row's tail
+ * 0), then 4 output channels at a time the dot products of each row with
+ * their weight rows (padded with 0 to kp, and to whole fours of channels);
+ * acc = dot - x_zero * sum(w) is the direct kernel's sum exactly. */
+static void emit_qconv_dot(Emitter *e, const Node *n)
+{
+    const Tensor *in = n->in[0], *o = n->out;
+    const Attrs *a = &n->a;
+    long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
+    long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], P = OH * OW, G = a->groups;
+    long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw, kp = qdot_row(K);
+    long long c4 = (cout_g + 3) / 4 * 4, zx = in->qzero;
+    if (first_qdot(e, n))
+        emit_qdot_helpers(e);
+    emit_fused_comment(e, n);
+    int64_t *w = xcalloc((size_t)(G * c4 * kp), sizeof *w), *ws = xcalloc((size_t)OC, sizeof *ws);
+    for (long long co = 0; co < OC; co++)
+        for (long long k = 0; k < K; k++) {
+            w[(co / cout_g * c4 + co % cout_g) * kp + k] = n->q->w[co * K + k];
+            ws[co] += n->q->w[co * K + k];
+        }
+    emit_int_table_as(e, "signed char", "w", w, G * c4 * kp);
+    emit_int_table(e, "wsum", ws, OC);
+    free(w);
+    free(ws);
+    emit_requant_tables(e, n, OC);
+    out(e, "unsigned char *col = (unsigned char *)scratch;");
+    open_block(e, "for (int bi = 0; bi < %lld; bi++) {", N);
+    open_block(e, "for (int g = 0; g < %lld; g++) {", G);
+    out(e, "const unsigned char *x = in + (bi * %lld + g * %lld) * %lld;", C, cin_g, H * W);
+    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", OH);
+    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", OW);
+    out(e, "unsigned char *c = col + (oh * %lld + ow) * %lld;", OW, kp);
+    open_block(e, "for (int ci = 0; ci < %lld; ci++) {", cin_g);
+    open_block(e, "for (int kh = 0; kh < %lld; kh++) {", (long long)a->kh);
+    out(e, "const int ih = oh * %lld - %lld + kh * %lld;", (long long)a->sh, (long long)a->ph,
+        (long long)a->dh);
+    open_block(e, "for (int kw = 0; kw < %lld; kw++) {", (long long)a->kw);
+    out(e, "const int iw = ow * %lld - %lld + kw * %lld;", (long long)a->sw, (long long)a->pw,
+        (long long)a->dw);
+    out(e,
+        "c[(ci * %lld + kh) * %lld + kw] = ih >= 0 && ih < %lld && iw >= 0 && iw < %lld ? "
+        "x[ci * %lld + ih * %lld + iw] : %lld;",
+        (long long)a->kh, (long long)a->kw, H, W, H * W, W, zx);
+    for (int i = 0; i < 3; i++)
+        close_brace(e);
+    if (kp > K)
+        out(e, "memset(c + %lld, 0, %lld);", K, kp - K);
+    close_brace(e);
+    close_brace(e);
+    open_block(e, "for (int c0 = 0; c0 < %lld; c0 += 4) {", cout_g);
+    out(e, "const signed char *wc = w + (g * %lld + c0) * %lld;", c4, kp);
+    out(e, "const int nj = %lld - c0 < 4 ? %lld - c0 : 4;", cout_g, cout_g);
+    open_block(e, "for (int p = 0; p < %lld; p++) {", P);
+    out(e, "int r[4];");
+    out(e, "%s_qdot4(col + p * %lld, wc, %lld, r);", e->net, kp, kp);
+    open_block(e, "for (int j = 0; j < nj; j++) {");
+    out(e, "const int co = g * %lld + c0 + j;", cout_g);
+    out(e, "const int acc = r[j] - %lld * wsum[co];", zx);
+    char at[96];
+    snprintf(at, sizeof at, "(bi * %lld + co) * %lld + p", OC, P);
+    emit_requant(e, n, "co", at);
+    for (int i = 0; i < 5; i++)
+        close_brace(e);
 }
 
 static void emit_qconv(Emitter *e, const Node *n)
@@ -266,7 +417,10 @@ void emit_quant_layer(Emitter *e, const Node *n)
 {
     switch (n->op) {
     case OP_CONV2D:
-        emit_qconv(e, n);
+        if (n->kernel == KERNEL_QDOT)
+            emit_qconv_dot(e, n);
+        else
+            emit_qconv(e, n);
         break;
     case OP_LINEAR:
         emit_qlinear(e, n);

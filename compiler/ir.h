@@ -127,6 +127,7 @@ typedef enum Kernel {
     KERNEL_BLOCKED, /* direct, register-blocked: 16 output channels x a row segment (emit_conv.c) */
     KERNEL_DEPTHWISE, /* depthwise (one input channel per output), rows vectorized (emit_conv.c) */
     KERNEL_SPARSE, /* conv2d/linear: only the nonzero weights, from compile-time lists */
+    KERNEL_QDOT,   /* quantized conv2d: unfolded bytes, u8 x s8 dot products (emit_quant.c) */
 } Kernel;
 
 /* What the optimizer merged into a node. Each computed value goes through the
