@@ -122,13 +122,13 @@ static void emit_layer(Emitter *e, const Node *n)
     const char *restrict_kw = runs_in_place(n) ? "" : "restrict ";
     StrBuf ins = {0};
     if (n->nin == 1)
-        sb_printf(&ins, "const float *%sin", restrict_kw);
+        sb_printf(&ins, "const %s *%sin", elem_type(n->in[0]), restrict_kw);
     for (int i = 0; n->nin > 1 && i < n->nin; i++)
-        sb_printf(&ins, "const float *%sin%d, ", restrict_kw, i);
+        sb_printf(&ins, "const %s *%sin%d, ", elem_type(n->in[i]), restrict_kw, i);
     if (n->nin > 1)
         ins.data[ins.len - 2] = '\0';
-    char *params = xasprintf("%s%sfloat *%sout%s", n->nin ? ins.data : "", n->nin ? ", " : "",
-                             restrict_kw, scratch);
+    char *params = xasprintf("%s%s%s *%sout%s", n->nin ? ins.data : "", n->nin ? ", " : "",
+                             elem_type(n->out), restrict_kw, scratch);
     sb_free(&ins);
     open_block(e, "static void %s(%s)", fn, params);
     e->layer_params = params;
@@ -138,7 +138,10 @@ static void emit_layer(Emitter *e, const Node *n)
     const OpDef *def = op_def(n->op);
     if (!def->emit)
         die("no emitter for %s", op_name(n->op));
-    def->emit(e, n);
+    if (ir_node_quant(n) && n->op != OP_QUANTIZE && n->op != OP_DEQUANTIZE)
+        emit_quant_layer(e, n);
+    else
+        def->emit(e, n);
     close_brace(e);
     e->sb = file;
     sb_puts(file, "\n");

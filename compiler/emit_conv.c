@@ -150,11 +150,6 @@ static const Isa isas[] = {
 /* The set whose copy is being emitted; NULL: the portable kernel. */
 static const Isa *isa_cur;
 
-/* The guard of the per-set copies, in the generated C. */
-/* (one line: the generated C has no backslash outside its string literals) */
-#define ISA_GUARD                                                                                  \
-    "defined(__GNUC__) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 6) && "      \
-    "!defined(CNNC_PORTABLE_KERNELS)"
 
 /* The block shape for the kernel being emitted: the tile's columns. */
 static ConvShape blocked_shape(const Node *n)

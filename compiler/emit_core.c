@@ -87,13 +87,18 @@ void emit_string_chunks(Emitter *e, const unsigned char *bytes, int64_t n)
     }
 }
 
-void emit_int_table(Emitter *e, const char *name, const int64_t *v, int64_t n)
+void emit_int_table_as(Emitter *e, const char *type, const char *name, const int64_t *v, int64_t n)
 {
     StrBuf sb = {0};
     for (int64_t i = 0; i < n; i++)
         sb_printf(&sb, "%s%lld", i ? ", " : "", (long long)v[i]);
-    out(e, "static const int %s[%lld] = {%s};", name, (long long)n, sb.data);
+    out(e, "static const %s %s[%lld] = {%s};", type, name, (long long)n, sb.data);
     sb_free(&sb);
+}
+
+void emit_int_table(Emitter *e, const char *name, const int64_t *v, int64_t n)
+{
+    emit_int_table_as(e, "int", name, v, n);
 }
 
 void emit_float_table(Emitter *e, const char *name, const float *v, int64_t n)
@@ -110,6 +115,11 @@ const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size)
     snprintf(buf, size, "%s_weights.f + %lld", e->net,
              (long long)e->param_at[n->id * PARAM_MAX + p]);
     return buf;
+}
+
+const char *elem_type(const Tensor *t)
+{
+    return t->quant ? "unsigned char" : "float";
 }
 
 Tensor *tensor_root(const Tensor *t)
@@ -151,7 +161,9 @@ const char *tensor_ptr(const Emitter *e, const Tensor *t, StrBuf *buf)
     t = tensor_root(t);
     buf->len = 0;
     sb_write(buf, "", 0); /* NUL-terminated */
-    if (t->storage == STORE_ARENA)
+    if (t->storage == STORE_ARENA && t->quant)
+        sb_printf(buf, "(unsigned char *)(%s_arena + %lld)", e->net, (long long)(t->offset / 4));
+    else if (t->storage == STORE_ARENA)
         sb_printf(buf, "%s_arena + %lld", e->net, (long long)(t->offset / 4));
     else
         sb_printf(buf, "%s%s", t->name, hiding_suffix(e, t));
@@ -186,6 +198,8 @@ const char *kernel_name(Kernel k)
         return "depthwise";
     case KERNEL_SPARSE:
         return "sparse";
+    case KERNEL_QDOT:
+        return "int8-dot";
     default:
         return "direct";
     }

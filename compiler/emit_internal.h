@@ -11,6 +11,7 @@
  *                    activation (act_c), the pool per output or band
  *   emit_conv.c      the blocked and depthwise conv kernels
  *   emit_sparse.c    the sparse conv2d and linear kernels and their table
+ *   emit_quant.c     the quantized layers (integer loops, tables as statics)
  *   ops/FAMILY.c     (back ends) each op's layer body, OpDef.emit; conv2d
  *                    and linear pick among the kernels above by n->kernel
  *   emit_weights.c   the weight blob: layout, string literals, .incbin of
@@ -30,6 +31,13 @@
 
 #include "emit.h"
 #include "kernels.h"
+
+/* The guard of the per-instruction-set copies of kernels, in the generated C
+ * (emit_conv.c, emit_quant.c). */
+/* (one line: the generated C has no backslash outside its string literals) */
+#define ISA_GUARD                                                                                  \
+    "defined(__GNUC__) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 6) && "      \
+    "!defined(CNNC_PORTABLE_KERNELS)"
 
 /* ---- emit_core.c ------------------------------------------------------------- */
 
@@ -80,10 +88,14 @@ void put_c_string(StrBuf *sb, const char *s);
 void emit_string_chunks(Emitter *e, const unsigned char *bytes, int64_t n);
 /* `static const int name[n] = {...};` and the float version (exact). */
 void emit_int_table(Emitter *e, const char *name, const int64_t *v, int64_t n);
+/* The same with elements of C type `type` ("signed char"). */
+void emit_int_table_as(Emitter *e, const char *type, const char *name, const int64_t *v, int64_t n);
 void emit_float_table(Emitter *e, const char *name, const float *v, int64_t n);
 
 /* C expression for node n's parameter p in the weight blob. */
 const char *wptr(const Emitter *e, const Node *n, int p, char *buf, size_t size);
+/* The C type of t's elements: "float", or "unsigned char" for quint8. */
+const char *elem_type(const Tensor *t);
 /* The tensor whose memory t is (t itself unless a view). */
 Tensor *tensor_root(const Tensor *t);
 /* C expression for the memory of tensor t, in NAME_run(), written into buf
@@ -157,6 +169,13 @@ void emit_conv_depthwise(Emitter *e, const Node *n);
 void emit_conv_sparse(Emitter *e, const Node *n);
 void emit_linear_sparse(Emitter *e, const Node *n);
 void emit_sparse_tables(Emitter *e);
+
+/* ---- emit_quant.c: quantized layers (docs/quantization.md) ------------------- */
+
+/* The body of a layer computing on quint8 (ir_node_quant) other than
+ * quantize and dequantize (ops/quant.c): conv2d, linear, add, concat, relu,
+ * relu6, the pools: integer loops, the weights as static tables in the layer. */
+void emit_quant_layer(Emitter *e, const Node *n);
 
 /* ---- emit_weights.c, emit_run.c, emit_header.c, emit_main.c --------------------- */
 

@@ -157,7 +157,7 @@ static bool uses_blas(const Graph *g)
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         if (n->kernel == KERNEL_GEMM || n->kernel == KERNEL_IM2COL ||
-            (n->op == OP_LINEAR && n->kernel != KERNEL_SPARSE))
+            (n->op == OP_LINEAR && n->kernel != KERNEL_SPARSE && !ir_node_quant(n)))
             return true;
     }
     return false;
@@ -169,6 +169,27 @@ static bool uses_blocked(const Graph *g)
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i]->op == OP_CONV2D && (g->nodes[i]->kernel == KERNEL_BLOCKED ||
                                               g->nodes[i]->kernel == KERNEL_DEPTHWISE))
+            return true;
+    return false;
+}
+
+/* In NAME_run(), where NAME_<macro> is defined: NAME_<var> = value, once. */
+static void emit_isa_once(Emitter *e, const char *macro, const char *var, const char *value)
+{
+    sb_printf(e->sb, "#ifdef %s_%s\n", e->NET, macro);
+    out(e, "static int %s_set;", var);
+    open_block(e, "if (!%s_set) {", var);
+    out(e, "%s_%s = %s;", e->net, var, value);
+    out(e, "%s_set = 1;", var);
+    close_brace(e);
+    sb_puts(e->sb, "#endif\n");
+}
+
+/* Whether a layer of g is a KERNEL_QDOT quantized conv2d. */
+static bool uses_qdot(const Graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->kernel == KERNEL_QDOT)
             return true;
     return false;
 }
@@ -202,15 +223,11 @@ void emit_run(Emitter *e, bool profile)
     }
     /* Once: the instruction set of the blocked and depthwise conv layers' copies
      * (emit_conv.c; NAME_TILES only where they were emitted). */
-    if (uses_blocked(g)) {
-        sb_printf(e->sb, "#ifdef %s_TILES\n", e->NET);
-        out(e, "static int isa_set;");
-        open_block(e, "if (!isa_set) {");
-        out(e, "%s_isa = cnnrt_cpu_isa();", e->net);
-        out(e, "isa_set = 1;");
-        close_brace(e);
-        sb_puts(e->sb, "#endif\n");
-    }
+    if (uses_blocked(g))
+        emit_isa_once(e, "TILES", "isa", "cnnrt_cpu_isa()");
+    if (uses_qdot(g)) /* emit_quant.c's dot products */
+        emit_isa_once(e, "QTILES", "qisa",
+                      "cnnrt_cpu_vnni() ? 2 : cnnrt_cpu_isa() >= CNNRT_ISA_AVX2");
     if (e->dump) {
         open_block(e, "if (%s_dump_dir && cnnrt_dump_begin(%s_dump_dir) != 0) {", e->net, e->net);
         out(e, "%s_dump_dir = NULL;", e->net);
@@ -229,7 +246,7 @@ void emit_run(Emitter *e, bool profile)
             else
                 out(e, "/* %s: %s is a view of %s */", comment_safe(e, n->name), n->out->name,
                     tensor_root(n->out)->name);
-            if (e->dump)
+            if (e->dump && !n->out->quant)
                 emit_dump_call(e, n, false);
             continue;
         }
@@ -245,7 +262,7 @@ void emit_run(Emitter *e, bool profile)
         sb_free(&args);
         if (profile)
             out(e, "prof_t = cnnrt_prof_tick(&%s_prof[%d], prof_t);", e->net, timed++);
-        if (e->dump)
+        if (e->dump && !n->out->quant) /* dumps are float32 */
             emit_dump_call(e, n, profile);
         free(fn);
     }

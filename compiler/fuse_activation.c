@@ -11,7 +11,10 @@
  *   - GEMM conv2d (1x1 or im2col): in the loop that adds the bias after the
  *     product (a loop that now runs even without a bias);
  *   - linear: one pass after the GEMV/GEMM adds the bias and applies it;
- *   - batchnorm: in its scale-and-shift loop.
+ *   - batchnorm: in its scale-and-shift loop;
+ *   - quantized conv2d and linear (only relu and relu6 take quint8): in the
+ *     requantization's clamp (emit_quant.c), exactly the standalone clamp, as
+ *     relu and relu6 keep their input's scale and zero point.
  * The expression is the one the standalone layer uses, so the value stored is
  * the unfused one. (For linear the bias is added after the product instead
  * of being BLAS's beta * y term; the outputs were bit-identical on every

@@ -36,8 +36,9 @@
  * Legality: the conv's output must have the pool as its only consumer and not
  * be a graph output. Any pool attributes are allowed (padding, dilation,
  * ceil_mode, count_include_pad): the fused loops use the same window and
- * divisor rules as the standalone pools. Only conv2d producers are fused;
- * batchnorm that stays, or pools after other layers, run as before.
+ * divisor rules as the standalone pools. Only float conv2d producers are
+ * fused; batchnorm that stays, pools after other layers, or after a quantized
+ * conv2d, run as before.
  *
  * Bounds: the fused loops recompute or unroll per window tap and use int
  * positions, so a pool with a window over FUSE_POOL_MAX_WINDOW taps, or a
@@ -70,7 +71,7 @@ bool fuse_pool(Graph *g, PassStats *st)
         bool is_pool = op_has(pool->op, OPT_POOL);
         Node *c = is_pool ? pool->in[0]->producer : NULL;
         if (!is_pool || !small_pool(&pool->a) || !c || c->op != OP_CONV2D || c->fuse.pool ||
-            pass_sole_consumer(g, c->out) != pool) {
+            ir_node_quant(c) || pass_sole_consumer(g, c->out) != pool) {
             i++;
             continue;
         }

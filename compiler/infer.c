@@ -11,7 +11,7 @@ bool infer_shape(Node *n)
 {
     if (n->op <= OP_NONE || n->op >= OP_COUNT || !op_def(n->op)->infer)
         die("infer_shape: bad op %d", (int)n->op);
-    return op_def(n->op)->infer(n);
+    return op_def(n->op)->infer(n) && quant_infer(n);
 }
 
 bool ir_infer_node(Node *n)

@@ -98,7 +98,12 @@ int64_t ir_tensor_numel(const Tensor *t)
 
 int64_t ir_tensor_bytes(const Tensor *t)
 {
-    return ir_tensor_numel(t) * (int64_t)sizeof(float);
+    return ir_tensor_numel(t) * (t->quant ? 1 : (int64_t)sizeof(float));
+}
+
+bool ir_node_quant(const Node *n)
+{
+    return (n->nin > 0 && n->in[0]->quant) || n->out->quant;
 }
 
 void ir_const_free(Const *c)
@@ -115,6 +120,12 @@ void ir_node_free(Node *n)
 {
     for (int p = 0; p < PARAM_MAX; p++)
         ir_const_free(n->param[p]);
+    if (n->q) {
+        free(n->q->w);
+        free(n->q->wscale);
+        free(n->q->bias);
+        free(n->q);
+    }
     free(n->in);
     free(n->name);
     free(n->fuse.names);
@@ -289,6 +300,8 @@ static void print_tensor(const Tensor *t, FILE *f)
     char shape[128], where[160];
     const char *s = storage_str(t, where, sizeof where);
     fprintf(f, "%%%s %s", t->name, ir_shape_str(t->rank, t->dims, shape, sizeof shape));
+    if (t->quant)
+        fprintf(f, " quint8(scale=%.9g, zero_point=%lld)", t->qscale, (long long)t->qzero);
     if (s)
         fprintf(f, " @%s", s);
 }

@@ -67,6 +67,12 @@ typedef struct Tensor {
     Storage storage;
     int64_t offset;       /* bytes, STORE_ARENA */
     struct Tensor *alias; /* STORE_ALIAS */
+    /* quint8 (docs/quantization.md): one byte per element, real value
+     * (q - qzero) * qscale; set with the shape (ops/quant.c's quant_infer).
+     * Otherwise float32 and the q fields are unused. */
+    bool quant;
+    double qscale;
+    int64_t qzero;
 } Tensor;
 
 /* A constant (parameter) tensor. */
@@ -122,6 +128,8 @@ typedef struct Attrs {
     bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
     int64_t shape[IR_MAX_RANK]; /* constant: its shape; permute: the order; reshape: the dims */
     int nshape;
+    double qscale;          /* quantize: the output's scale and zero point */
+    int64_t qzero;
 } Attrs;
 
 enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_MEAN, PARAM_VAR, PARAM_MAX };
@@ -134,6 +142,7 @@ typedef enum Kernel {
     KERNEL_BLOCKED, /* direct, register-blocked: 16 output channels x a row segment (emit_conv.c) */
     KERNEL_DEPTHWISE, /* depthwise (one input channel per output), rows vectorized (emit_conv.c) */
     KERNEL_SPARSE, /* conv2d/linear: only the nonzero weights, from compile-time lists */
+    KERNEL_QDOT,   /* quantized conv2d: unfolded bytes, u8 x s8 dot products (emit_quant.c) */
 } Kernel;
 
 /* What the optimizer merged into a node. Each computed value goes through the
@@ -154,6 +163,18 @@ typedef struct Fused {
     char *last;  /* the last of them, whose output the node now writes; NULL if none */
 } Fused;
 
+/* A quantized conv2d, linear, add or concat's numbers from the weights file
+ * (docs/quantization.md, weights_quant.c): the output's scale and zero point,
+ * and for conv2d and linear the int8 weight (row-major, as the float weight),
+ * its scale per output channel and the float bias. */
+typedef struct QLayer {
+    double scale;
+    int64_t zero;
+    signed char *w; /* NULL for add, concat */
+    float *wscale;  /* [channels] */
+    float *bias;    /* [channels], NULL without bias */
+} QLayer;
+
 typedef struct Node {
     int id;
     OpKind op;
@@ -171,6 +192,7 @@ typedef struct Node {
     /* conv2d/linear: the output channels (features) before prune-channels
      * removed some, for --emit=dot and --summary; 0 if none were removed. */
     int64_t channels_before_prune;
+    QLayer *q; /* quantized conv2d, linear, add, concat once bound; else NULL */
 } Node;
 
 /* A `prune` statement (docs/language.md), resolved to its layers by
@@ -237,6 +259,11 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt);
  * returns false if the node is invalid. Also used by passes that create or
  * change nodes. */
 bool infer_shape(Node *n);
+/* Whether each tensor is quint8, and its scale and zero point, for node n's
+ * output (ops/quant.c): quantize sets them, conv2d, linear, add and concat
+ * take them from n->q (zero until bound), other ops keep their input's.
+ * Reports an op that cannot take a quantized input. infer_shape calls it. */
+bool quant_infer(Node *n);
 /* infer_shape for a node as the optimizer may have left it: a conv2d with a
  * fused pool infers the convolution (checked against fuse.conv_dims), then the
  * pool on its result. ir_verify uses this. */
@@ -277,7 +304,10 @@ bool ir_is_output(const Graph *g, const Tensor *t); /* one of g->outputs */
 int64_t ir_linear_rows(const Node *n);
 /* t is a constant layer's value (no batch: its shape is its own). */
 bool ir_is_constant(const Tensor *t);
-int64_t ir_tensor_bytes(const Tensor *t);
+int64_t ir_tensor_bytes(const Tensor *t);           /* 4 per element, 1 if quant */
+/* Whether node n computes on quint8 (its first input or its output is);
+ * quantize and dequantize too. */
+bool ir_node_quant(const Node *n);
 void ir_graph_free(Graph *g);
 /* Free one node (with its parameters), tensor or constant no longer in a graph. */
 void ir_node_free(Node *n);

@@ -70,4 +70,11 @@ void sparse_conv_layout(const Node *n, SparseConv *sc);
  * reads in xp, relative to a block's position in the plane. */
 int64_t sparse_conv_offset(const Node *n, const SparseConv *sc, int64_t co, int64_t col);
 
+/* KERNEL_QDOT: the bytes of one unfolded row of k taps, padded to whole
+ * 64-byte vectors (the padding is 0 in the weights). */
+static inline int64_t qdot_row(int64_t k)
+{
+    return (k + 63) / 64 * 64;
+}
+
 #endif

@@ -27,6 +27,7 @@ enum {
     OPT_POOL = 1 << 7,        /* a window pool fuse-pool may merge into a conv2d */
     OPT_READS_CONST = 1 << 8, /* may read a constant layer (ir_is_constant), whose
                                * first dimension is not the batch */
+    OPT_QUANT = 1 << 9,       /* also takes quint8 inputs (docs/quantization.md, emit_quant.c) */
 };
 
 struct ArgSet;
@@ -91,6 +92,12 @@ typedef struct OpDef {
 } OpDef;
 
 const OpDef *op_def(OpKind op);
+
+/* ops/quant.c: whether a zero point is a quint8 value, else an error at loc
+ * ("OP: 'WHAT' must be in [0, 255]"); the quantized ops whose output scale
+ * and zero point the weights file gives (conv2d, linear, add, concat). */
+bool quant_zero_ok(Loc loc, int64_t zero, const char *op, const char *what);
+bool quant_has_qparams(OpKind op);
 unsigned op_traits(OpKind op);
 static inline bool op_has(OpKind op, unsigned trait)
 {

@@ -95,9 +95,10 @@ static void block_tensor(Prune *p, const Tensor *t)
         p->blocked[unit(p, t, k)] = true;
 }
 
+/* Fused, or quantized (the pass keeps every channel of a quantized layer). */
 static bool is_fused(const Node *n)
 {
-    return n->fuse.act != OP_NONE || n->fuse.pool;
+    return n->fuse.act != OP_NONE || n->fuse.pool || ir_node_quant(n);
 }
 
 /* A node that keeps every channel of its input and output: anything fused

@@ -315,7 +315,13 @@ bool prune_weights(Graph *g)
     for (int s = 0; s < g->nprunes; s++) {
         const PruneSpec *ps = &g->prunes[s];
         for (int i = 0; i < ps->nnodes; i++) {
-            if (ps->structured)
+            if (ir_node_quant(ps->nodes[i])) {
+                diag_error(ps->locs[i],
+                           "prune: %s '%s' is quantized; prune its float weights "
+                           "before quantizing them",
+                           op_name(ps->nodes[i]->op), ps->nodes[i]->name);
+                ok = false;
+            } else if (ps->structured)
                 ok = prune_structured(ps, ps->nodes[i], ps->locs[i]) && ok;
             else
                 ok = prune_unstructured(ps, ps->nodes[i], ps->locs[i]) && ok;

@@ -11,6 +11,10 @@
  *     KERNEL_BLOCKED, the register-blocked direct kernel of emit_conv.c.
  *     It replaced im2col + GEMM, which it beats on every measured layer
  *     (no unfolding, no multiply-adds on padding, no packing per call).
+ * A quantized conv2d (quint8 input, emit_quant.c) is KERNEL_QDOT: its input
+ * unfolded to bytes in scratch, then u8 x s8 dot products; direct loops
+ * where the scratch would pass QDOT_MAX_SCRATCH or an int32 sum could
+ * overflow. The other quantized layers are direct loops.
  * linear is a GEMM (a GEMV at batch 1). The choice is recorded in the IR so
  * the memory planner can reserve the scratch and the emitter can print the
  * matching code.
@@ -333,11 +337,36 @@ static void select_sparse(Node *n, double sparse_min)
     n->fuse.band_rows = n->fuse.band_conv_rows = 0;
 }
 
+/* The most bytes a quantized conv2d's unfolded input may take. */
+#ifndef QDOT_MAX_SCRATCH
+#define QDOT_MAX_SCRATCH ((int64_t)1 << 26)
+#endif
+
+/* Quantized conv2d: KERNEL_QDOT, its scratch one image's unfolded group
+ * (OH * OW rows of qdot_row() bytes), unless the int32 sums could overflow
+ * (then, and for the other quantized ops, direct loops). */
+static void select_quant(Node *n)
+{
+    n->kernel = KERNEL_DIRECT;
+    if (n->op != OP_CONV2D)
+        return;
+    int64_t k = n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw;
+    int64_t bytes = n->out->dims[2] * n->out->dims[3] * qdot_row(k);
+    if (k * 255 * 128 < INT32_MAX && bytes <= QDOT_MAX_SCRATCH) {
+        n->kernel = KERNEL_QDOT;
+        n->scratch_bytes = (bytes + 63) / 64 * 64;
+    }
+}
+
 void select_kernels(Graph *g, double sparse_min)
 {
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         n->scratch_bytes = 0;
+        if (ir_node_quant(n)) { /* emit_quant.c's loops */
+            select_quant(n);
+            continue;
+        }
         if (n->op == OP_CONV2D)
             select_conv(n);
         else if (n->op == OP_LINEAR)

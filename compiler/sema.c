@@ -879,6 +879,11 @@ Graph *ir_build(const Program *prog, const BuildOptions *opt)
             diag_error(s.output_stmt ? s.output_stmt->loc : top.current_loc,
                        "the network output '%s' is a constant: outputs are computed tensors",
                        s.g->outputs[i]->label);
+        else if (s.g->outputs[i]->quant)
+            diag_error(s.output_stmt ? s.output_stmt->loc : top.current_loc,
+                       "the network output '%s' is quantized (quint8): add a dequantize layer "
+                       "(outputs are float32)",
+                       s.g->outputs[i]->label);
     for (int i = 0; i < s.nparams; i++)
         free(s.params[i].name);
     free(s.params);

@@ -117,3 +117,13 @@ bool need_groups_divide(const Node *n)
                (long long)a->channels);
     return false;
 }
+
+bool same_shape(const Tensor *a, const Tensor *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}

@@ -12,6 +12,8 @@
 
 /* n's output is dims[rank], unless it has more than IR_MAX_ELEMS elements. */
 bool set_out(Node *n, int rank, const int64_t *dims);
+/* Whether a and b have the same rank and dimensions. */
+bool same_shape(const Tensor *a, const Tensor *b);
 /* n's input is of rank `rank` (`what` describes it: "an image [N, C, H, W]"). */
 bool need_rank(const Node *n, int rank, const char *what);
 /* n->a.dim as a dimension of n's first input other than the batch, a

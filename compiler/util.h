@@ -43,6 +43,11 @@ char *read_file(const char *path, size_t *len);
 bool ck_add(int64_t a, int64_t b, int64_t *r);
 bool ck_mul(int64_t a, int64_t b, int64_t *r);
 
+/* The file name of a path: what follows its last '/'. */
+const char *path_base(const char *path);
+/* The n <= 8 bytes at p as a little-endian unsigned integer. */
+uint64_t le_bytes(const unsigned char *p, int n);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 int edit_distance(const char *a, const char *b);
 /* The closest of `count` names to `name` (at most two edits, and fewer than

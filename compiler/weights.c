@@ -19,7 +19,7 @@ static const char *param_suffix[PARAM_MAX] = {"weight", "bias", "running_mean", 
 void weights_expected(const Node *n, int rank[PARAM_MAX], int64_t dims[PARAM_MAX][4])
 {
     memset(rank, 0, sizeof(int) * PARAM_MAX);
-    if (op_def(n->op)->params)
+    if (op_def(n->op)->params && !ir_node_quant(n)) /* quantized: weights_quant.c */
         op_def(n->op)->params(n, rank, dims);
 }
 
@@ -61,12 +61,6 @@ static void init_node(Graph *g, InitRng *r, Node *n)
 
 /* ---- loading from a file ------------------------------------------------ */
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static void suggest_key(const StFile *f, const char *key, Loc loc)
 {
     const char *best = NULL;
@@ -100,7 +94,7 @@ static bool check_tensor(const Node *n, const Const *c, const StTensor *t, const
 {
     if (t->dtype != ST_F32) {
         diag_error(n->loc, "'%s' in %s is %s; cnnc needs F32 (save the tensor with .float())",
-                   t->name, base_name(path), t->dtype_name);
+                   t->name, path_base(path), t->dtype_name);
         return false;
     }
     bool same = t->rank == c->rank;
@@ -113,8 +107,7 @@ static bool check_tensor(const Node *n, const Const *c, const StTensor *t, const
 
 static float read_f32(const unsigned char *src)
 {
-    uint32_t bits =
-        (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24;
+    uint32_t bits = (uint32_t)le_bytes(src, 4);
     float v;
     memcpy(&v, &bits, 4);
     return v;
@@ -140,7 +133,7 @@ static bool load_pruned(const StFile *f, const char *path, const Node *n, Const 
     bool ok = mask != NULL;
     if (!mask)
         diag_error(n->loc, "%s '%s': %s has '%s' but no '%s' (a pruned tensor needs both)",
-                   op_name(n->op), n->name, base_name(path), orig->name, mask_key);
+                   op_name(n->op), n->name, path_base(path), orig->name, mask_key);
     free(mask_key);
     if (!ok)
         return false;
@@ -170,7 +163,7 @@ static bool load_param(const StFile *f, const char *path, const Node *n, Const *
             return load_pruned(f, path, n, c, t);
         }
         diag_error(n->loc, "%s '%s' needs '%s', which is not in %s", op_name(n->op), n->name,
-                   c->key, base_name(path));
+                   c->key, path_base(path));
         suggest_key(f, c->key, n->loc);
         return false;
     }
@@ -196,13 +189,13 @@ static void warn_unused(const StFile *f, const char *path)
             continue;
         if (++unused <= 10) {
             diag_warning((Loc){0}, "'%s' in %s is not used by any layer; skipped",
-                         f->tensors[i].name, base_name(path));
+                         f->tensors[i].name, path_base(path));
             shown++;
         }
     }
     if (unused > shown)
         diag_warning((Loc){0}, "%d more unused tensors in %s skipped", unused - shown,
-                     base_name(path));
+                     path_base(path));
 }
 
 bool weights_bind(Graph *g)
@@ -283,6 +276,7 @@ bool weights_bind_file(Graph *g, StFile *f)
         if (!f)
             init_node(g, &rng, n);
     }
+    ok = ok && quant_bind(g, f, path);
     if (f && ok)
         warn_unused(f, path);
     return ok;

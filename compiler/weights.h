@@ -20,6 +20,12 @@ bool weights_bind(Graph *g);
  * it to bind from memory. */
 bool weights_bind_file(Graph *g, StFile *f);
 
+/* weights_quant.c: the numbers of each quantized conv2d, linear, add and
+ * concat (Node.q) from f (docs/quantization.md has the keys), then every
+ * quint8 tensor's scale and zero point (quant_infer). `path` names f in
+ * messages. f NULL (--init) is an error if the graph has such a layer. */
+bool quant_bind(Graph *g, StFile *f, const char *path);
+
 /* Apply the `prune` statements (g->prunes, in order) to the bound weights,
  * as torch.nn.utils.prune's l1_unstructured and ln_structured(n=1, dim=0)
  * would (prune_weights.c), then free g->prunes. Errors via diag.h. */

@@ -283,6 +283,17 @@ int cnnrt_cpu_isa(void)
     return want < isa ? want : isa;
 }
 
+int cnnrt_cpu_vnni(void)
+{
+    if (cnnrt_cpu_isa() != CNNRT_ISA_AVX512)
+        return 0;
+#ifdef CNNRT_CPU_DETECT
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#else
+    return 0;
+#endif
+}
+
 void cnnrt_set_blas_threads(int n)
 {
 #ifdef CNNRT_OPENBLAS

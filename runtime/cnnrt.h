@@ -104,6 +104,10 @@ int cnnrt_get_blas_threads(void);
 #define CNNRT_ISA_AVX2 1
 #define CNNRT_ISA_AVX512 2
 int cnnrt_cpu_isa(void);
+/* Whether the quantized conv2d kernels may use AVX-512 VNNI (vpdpbusd, with
+ * AVX-512BW): the CPU has them and cnnrt_cpu_isa() is CNNRT_ISA_AVX512 (so
+ * CNNRT_ISA=avx2 or sse turns them off too). */
+int cnnrt_cpu_vnni(void);
 
 /* A monotonic clock in milliseconds (CLOCK_MONOTONIC where available). */
 double cnnrt_now_ms(void);

@@ -24,7 +24,7 @@ if [ ${#cases[@]} -eq 0 ]; then
         flags=()
         [ -f "$d/flags" ] && read -r -a flags <"$d/flags"
         if "$BUILD_DIR/cnnc" "$(case_cnn "$d")" -O2 ${flags[@]+"${flags[@]}"} -o "$tmp/s.c" \
-            >/dev/null 2>&1 && grep -qE ' (blocked|depthwise)$' "$tmp/s.c"; then
+            >/dev/null 2>&1 && grep -qE ' (blocked|depthwise|int8-dot)$' "$tmp/s.c"; then
             cases+=("$(basename "$d")")
         fi
     done

@@ -18,6 +18,7 @@ _ST_DTYPES = {
     np.dtype("float16"): "F16",
     np.dtype("int64"): "I64",
     np.dtype("int32"): "I32",
+    np.dtype("int8"): "I8",
     np.dtype("uint8"): "U8",
     np.dtype("bool"): "BOOL",
 }

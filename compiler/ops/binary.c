@@ -16,16 +16,6 @@
 
 static const AttrSpec constant_args[] = DIM_ARGS(true);
 
-static bool same_shape(const Tensor *a, const Tensor *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
 /* The operand of add/mul/sub/div that is broadcast over H and W: one operand
  * [N, C, 1, 1] and the other [N, C, H, W] (a squeeze-and-excitation gate, a
  * per-channel shift), which has a loop of its own. -1 for any other shapes. */

@@ -75,6 +75,31 @@ def malformed_weights(good):
     w("metadata_not_string", raw_header(('{"__metadata__":{"format":1},%s}' % fc).encode(), data))
 
 
+def quant_weights():
+    """A quantized linear fc [4] -> [2] (docs/quantization.md's keys), and
+    broken variants of it (tests/errors/q_*)."""
+    def keys(**bad):
+        k = {
+            "fc.weight": ("I8", [2, 4], struct.pack("<8b", *range(-4, 4))),
+            "fc.weight_scale": ("F32", [2], struct.pack("<2f", 0.01, 0.02)),
+            "fc.weight_zero_point": ("I64", [2], struct.pack("<2q", 0, 0)),
+            "fc.bias": ("F32", [2], struct.pack("<2f", 0.5, -0.5)),
+            "fc.scale": ("F32", [], struct.pack("<f", 0.05)),
+            "fc.zero_point": ("I64", [], struct.pack("<q", 128)),
+        }
+        k.update(bad)
+        return safetensors([(n,) + v for n, v in k.items() if v is not None])
+    write("q_scale_zero.safetensors", keys(**{"fc.scale": ("F32", [], struct.pack("<f", 0.0))}))
+    write("q_weight_scale_nan.safetensors",
+          keys(**{"fc.weight_scale": ("F32", [2], struct.pack("<2f", 0.01, float("nan")))}))
+    write("q_zero_range.safetensors", keys(**{"fc.zero_point": ("I64", [], struct.pack("<q", 300))}))
+    write("q_missing_scale.safetensors", keys(**{"fc.scale": None}))
+    write("q_weight_dtype.safetensors", keys(**{"fc.weight": ("F32", [2, 4], struct.pack("<8f", *[0.5] * 8))}))
+    write("q_weight_zero_point.safetensors",
+          keys(**{"fc.weight_zero_point": ("I64", [2], struct.pack("<2q", 0, 3))}))
+    write("q_scale_shape.safetensors", keys(**{"fc.weight_scale": ("F32", [3], struct.pack("<3f", 1, 1, 1))}))
+
+
 def main():
     t = lambda name, spec: (name, spec[0], spec[1], spec[2])
     write("linear_shape.safetensors", safetensors([t("fc1.weight", f32([120, 256])), t("fc1.bias", f32([120]))]))
@@ -90,6 +115,7 @@ def main():
     # torch.nn.utils.prune's form: <key>_orig with <key>_mask (missing, or of the wrong shape)
     write("prune_mask_missing.safetensors", safetensors([t("conv1.weight_orig", f32([4, 3, 3, 3])), t("conv1.bias", f32([4]))]))
     write("prune_mask_shape.safetensors", safetensors([t("conv1.weight_orig", f32([4, 3, 3, 3])), t("conv1.weight_mask", f32([4, 3, 3])), t("conv1.bias", f32([4]))]))
+    quant_weights()
     write("../cli/unused_tensor.safetensors", safetensors([t("fc.weight", f32([2, 4])), t("fc.bias", f32([2])), t("extra.weight", f32([3]))]))
 
 

@@ -810,7 +810,8 @@ START_TEST(test_blas_threads)
 }
 END_TEST
 
-/* cnnrt_cpu_isa: in range, and CNNRT_ISA lowers it but never raises it. */
+/* cnnrt_cpu_isa: in range, and CNNRT_ISA lowers it but never raises it;
+ * cnnrt_cpu_vnni follows it. */
 START_TEST(test_cpu_isa)
 {
     unsetenv("CNNRT_ISA");
@@ -834,6 +835,15 @@ START_TEST(test_cpu_isa)
     ck_assert_int_eq(cnnrt_cpu_isa(), hw);
     unsetenv("CNNRT_ISA");
     ck_assert_int_eq(cnnrt_cpu_isa(), hw);
+    /* VNNI only with AVX-512, so CNNRT_ISA=avx2 and sse turn it off */
+    const int vnni = cnnrt_cpu_vnni();
+    ck_assert(vnni == 0 || (vnni == 1 && hw == CNNRT_ISA_AVX512));
+    setenv("CNNRT_ISA", "avx2", 1);
+    ck_assert_int_eq(cnnrt_cpu_vnni(), 0);
+    setenv("CNNRT_ISA", "sse", 1);
+    ck_assert_int_eq(cnnrt_cpu_vnni(), 0);
+    unsetenv("CNNRT_ISA");
+    ck_assert_int_eq(cnnrt_cpu_vnni(), vnni);
 }
 END_TEST
 
