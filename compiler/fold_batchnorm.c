@@ -42,6 +42,7 @@ static bool foldable_producer(const Graph *g, const Node *bn)
     if (p->fuse.act != OP_NONE || p->fuse.pool)
         return false;
     if (p->out->rank != 2 && p->op == OP_LINEAR) /* over the last dim: not the channels */
+        return false;
     if (p->a.alpha_beta) /* linear's alpha and beta: the bias is scaled apart */
         return false;
     return pass_sole_consumer(g, p->out) == bn;
