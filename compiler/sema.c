@@ -486,8 +486,8 @@ static bool apply_op(Sema *s, const Layer *l, OpKind op, const char *label, bool
     for (int i = 0; i < nin; i++) {
         if (ir_is_constant(ins[i]) && !op_has(op, OPT_READS_CONST)) {
             diag_error(l->op_loc,
-                       "%s cannot read the constant '%s' (only add, sub, mul, div and concat "
-                       "read constants)",
+                       "%s cannot read the constant '%s' (only add, sub, mul, div, maximum, "
+                       "minimum and concat read constants)",
                        l->op, ins[i]->label);
             return false;
         }

@@ -18,7 +18,7 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Ops that take several tensors; in a chain the incoming one is left out of
 # their arguments.
-MULTI_INPUT = ("add", "mul", "sub", "div", "concat")
+MULTI_INPUT = ("add", "mul", "sub", "div", "maximum", "minimum", "concat")
 
 LINE = 100
 

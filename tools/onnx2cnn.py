@@ -88,7 +88,7 @@ SUPPORTED_OPS = (
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
-    "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand",
+    "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand", "Max", "Min", "Sum", "Mean",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -1853,6 +1853,41 @@ def _binary_const(c, node, kind, k):
     c.define(node, _scale_op(c, node, t, weight, bias), t.oshape)
 
 
+VARIADIC = {"Max": ("maximum", np.maximum), "Min": ("minimum", np.minimum),
+            "Sum": ("add", np.add), "Mean": ("add", np.add)}
+
+
+@handler("Max", "Min", "Sum", "Mean")
+def _variadic(c, node):
+    """Max, Min, Sum, Mean of any number of tensors: maximum, minimum or add
+    of each in turn (with broadcasting, constants as constant layers), Mean
+    then divided by the count."""
+    kind, fn = VARIADIC[node.op_type]
+    names = [i for i in node.input if i]
+    if not names:
+        raise OnnxError("node %s (%s) has no inputs" % (_node_desc(node), node.op_type))
+    acc = names[0]
+    for k, name in enumerate(names[1:] + ([None] if node.op_type == "Mean" else [])):
+        last = k == len(names) - (1 if node.op_type == "Mean" else 2)
+        out = node.output[0] if last else "%s_%d" % (node.output[0], k + 1)
+        if name is None:  # Mean: the sum divided by the count
+            name, kind = out + "_count", "div"
+            c.const[name] = np.float32(len(names))
+        if acc in c.const and name in c.const:
+            c.const[out] = fn(c.const[acc], c.const[name]) if kind != "div" else \
+                np.divide(c.const[acc], c.const[name])
+        else:
+            step = types.SimpleNamespace(input=[acc, name], output=[out], op_type=node.op_type,
+                                         name=node.name)
+            _binary_bcast(c, step, kind)
+        acc = out
+    if len(names) == 1 and node.op_type != "Mean":
+        if acc in c.const:
+            return _fold(c, node, c.const[acc])
+        t = c.get(node, 0)
+        c.define(node, t.val, t.oshape)
+
+
 HANDLERS["Add"] = _binary
 HANDLERS["Sub"] = _binary
 
@@ -2843,7 +2878,8 @@ def _render(ops, inp, outputs, used):
 # Ops whose meaning stays the same when every tensor gains a leading axis of
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
-            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split"}
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split", "Max",
+            "Min", "Sum", "Mean"}
 
 
 def _opset(model):

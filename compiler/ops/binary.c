@@ -1,5 +1,5 @@
 /* ops/binary.c - elementwise ops of two tensors with PyTorch's (numpy's)
- * broadcasting: add, mul, sub, div; and constant, a tensor of the weights file
+ * broadcasting: add, mul, sub, div, maximum, minimum; and constant, a tensor of the weights file
  * they (and concat) may read.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
@@ -8,6 +8,7 @@
 
 /* ---- front end ------------------------------------------------------------ */
 
+#include <math.h>
 #include <string.h>
 
 #include "args.h"
@@ -131,6 +132,21 @@ static float div_channel_value(const Node *n, int64_t k, const float *x)
     return x[0] / x[1];
 }
 
+/* maximum, minimum: as the emitted expression (NaN propagates). */
+static float maximum_channel_value(const Node *n, int64_t k, const float *x)
+{
+    (void)n;
+    (void)k;
+    return (x[0] > x[1] || isnan(x[0])) ? x[0] : x[1];
+}
+
+static float minimum_channel_value(const Node *n, int64_t k, const float *x)
+{
+    (void)n;
+    (void)k;
+    return (x[0] < x[1] || isnan(x[0])) ? x[0] : x[1];
+}
+
 /* constant(d0, ..., dk): its shape, one to four positive dimensions, as
  * torch.empty's arguments. */
 static bool constant_set_attrs(Node *n, const ArgSet *as)
@@ -162,12 +178,32 @@ static void constant_init_range(const Node *n, int p, InitScheme init, double *l
 
 /* ---- back end: emitter ---------------------------------------------------- */
 
+#include <stdlib.h>
+
 #include "emit_internal.h"
+
+/* The C expression of n on the operands a and b: `a op b`, or for maximum
+ * and minimum the selection torch.maximum / torch.minimum make (a NaN in
+ * either operand gives NaN). */
+static const char *binary_expr(const Node *n, const char *a, const char *b, char *buf, size_t size)
+{
+    const char *op = n->op == OP_ADD       ? "+"
+                     : n->op == OP_MUL     ? "*"
+                     : n->op == OP_SUB     ? "-"
+                     : n->op == OP_DIV     ? "/"
+                     : n->op == OP_MAXIMUM ? ">"
+                                           : "<";
+    if (n->op == OP_MAXIMUM || n->op == OP_MINIMUM)
+        snprintf(buf, size, "(%s %s %s || %s != %s) ? %s : %s", a, op, b, a, a, a, b);
+    else
+        snprintf(buf, size, "%s %s %s", a, op, b);
+    return buf;
+}
 
 /* The loop over the result's elements in row-major order, each operand read
  * at its broadcast position: stride 0 along the dimensions where it is 1 or
  * that it lacks. */
-static void emit_broadcast(Emitter *e, const Node *n, const char *op)
+static void emit_broadcast(Emitter *e, const Node *n)
 {
     const Tensor *o = n->out;
     int r = o->rank;
@@ -189,26 +225,31 @@ static void emit_broadcast(Emitter *e, const Node *n, const char *op)
     out(e, "int o = 0;");
     for (int d = 0; d < r; d++)
         open_block(e, "for (int i%d = 0; i%d < %lld; i%d++) {", d, d, (long long)o->dims[d], d);
-    out(e, "out[o++] = in0[%s] %s in1[%s];", idx[0].data, op, idx[1].data);
+    char *a = xasprintf("in0[%s]", idx[0].data), *b = xasprintf("in1[%s]", idx[1].data);
+    char buf[1024];
+    out(e, "out[o++] = %s;", binary_expr(n, a, b, buf, sizeof buf));
+    free(a);
+    free(b);
     for (int d = 0; d < r; d++)
         close_brace(e);
     sb_free(&idx[0]);
     sb_free(&idx[1]);
 }
 
-/* add, mul, sub, div: one C operator on each element; a broadcast [N, C, 1, 1]
- * operand's value is read once per image and channel. In place, out is the
- * full-size operand. */
-static void emit_binary(Emitter *e, const Node *n, const char *op)
+/* add, mul, sub, div, maximum, minimum: one C expression per element; a
+ * broadcast [N, C, 1, 1] operand's value is read once per image and channel.
+ * In place, out is the full-size operand. */
+static void emit_binary(Emitter *e, const Node *n)
 {
+    char buf[1024], a[64], b[64];
     if (same_shape(n->in[0], n->in[1])) {
         out(e, "for (int i = 0; i < %lld; i++)", (long long)ir_tensor_numel(n->out));
-        out(e, "    out[i] = in0[i] %s in1[i];", op);
+        out(e, "    out[i] = %s;", binary_expr(n, "in0[i]", "in1[i]", buf, sizeof buf));
         return;
     }
     int k = broadcast_operand(n);
     if (k < 0) {
-        emit_broadcast(e, n, op);
+        emit_broadcast(e, n);
         return;
     }
     const Tensor *o = n->out;
@@ -216,31 +257,10 @@ static void emit_binary(Emitter *e, const Node *n, const char *op)
     open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(o->dims[0] * o->dims[1]));
     out(e, "const float s = in%d[p];", k);
     out(e, "for (int i = 0; i < %lld; i++)", HW);
-    if (k == 1)
-        out(e, "    out[p * %lld + i] = in0[p * %lld + i] %s s;", HW, HW, op);
-    else
-        out(e, "    out[p * %lld + i] = s %s in1[p * %lld + i];", HW, op, HW);
+    snprintf(k == 1 ? a : b, sizeof a, "in%d[p * %lld + i]", 1 - k, HW);
+    snprintf(k == 1 ? b : a, sizeof a, "s");
+    out(e, "    out[p * %lld + i] = %s;", HW, binary_expr(n, a, b, buf, sizeof buf));
     close_brace(e);
-}
-
-static void emit_add(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "+");
-}
-
-static void emit_mul(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "*");
-}
-
-static void emit_sub(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "-");
-}
-
-static void emit_div(Emitter *e, const Node *n)
-{
-    emit_binary(e, n, "/");
 }
 
 /* The value is copied from the weights on each run: the layers reading it
@@ -262,7 +282,7 @@ const OpDef opdef_ADD = {
     .maps_channels = binary_maps_channels,
     .channel_value = add_channel_value,
     /* back end */
-    .emit = emit_add,
+    .emit = emit_binary,
 };
 
 const OpDef opdef_MUL = {
@@ -273,7 +293,7 @@ const OpDef opdef_MUL = {
     .maps_channels = binary_maps_channels,
     .channel_value = mul_channel_value,
     /* back end */
-    .emit = emit_mul,
+    .emit = emit_binary,
 };
 
 const OpDef opdef_SUB = {
@@ -284,7 +304,7 @@ const OpDef opdef_SUB = {
     .maps_channels = binary_maps_channels,
     .channel_value = sub_channel_value,
     /* back end */
-    .emit = emit_sub,
+    .emit = emit_binary,
 };
 
 const OpDef opdef_DIV = {
@@ -295,7 +315,29 @@ const OpDef opdef_DIV = {
     .maps_channels = binary_maps_channels,
     .channel_value = div_channel_value,
     /* back end */
-    .emit = emit_div,
+    .emit = emit_binary,
+};
+
+const OpDef opdef_MAXIMUM = {
+    /* front end */
+    .args = NULL,
+    .infer = binary_infer,
+    .channel_in = binary_channel_in,
+    .maps_channels = binary_maps_channels,
+    .channel_value = maximum_channel_value,
+    /* back end */
+    .emit = emit_binary,
+};
+
+const OpDef opdef_MINIMUM = {
+    /* front end */
+    .args = NULL,
+    .infer = binary_infer,
+    .channel_in = binary_channel_in,
+    .maps_channels = binary_maps_channels,
+    .channel_value = minimum_channel_value,
+    /* back end */
+    .emit = emit_binary,
 };
 
 const OpDef opdef_CONSTANT = {

@@ -47,6 +47,17 @@ def _concat_dims(L, x):
     return torch.cat([torch.flatten(d, 1), g], dim=-1)
 
 
+def _max_min(L, x):
+    y = L("c1")(x)                                             # [N, 3, 4, 5]
+    k = L("k")()                                               # [5]
+    a = torch.maximum(x, y)
+    b = torch.minimum(k, y)                                    # the constant first
+    g = nn.functional.adaptive_avg_pool2d(y, 1)                # [N, 3, 1, 1]
+    c = torch.maximum(y, g)
+    d = torch.minimum(g, x)
+    return torch.cat([a, b, c, d], dim=1)
+
+
 def add_cases(case, simple, Net):
     case("broadcast_const", "constants of shape [5], [4, 1] and [3, 1, 1] with add, mul, sub and "
          "div of [N, 3, 4, 5] (PyTorch's broadcasting, the constant first or second), batch 2",
@@ -62,6 +73,21 @@ def add_cases(case, simple, Net):
          """, (3, 4, 5)),
          lambda: Net([("k", Const(5)), ("j", Const(4, 1)), ("m", Const(3, 1, 1, lo=0.5, hi=2.0))],
                      _broadcast_const), (3, 4, 5), batch=2)
+
+    case("max_min", "maximum and minimum (torch.maximum, torch.minimum) of equal shapes, "
+         "with a constant [5] first, and with [N, C, 1, 1] in both orders, batch 2",
+         simple("""
+            y = c1: conv2d(3, kernel=3, pad=1)
+            k: constant(5)
+            a = maximum(x, y)
+            b = minimum(k, y)
+            g = y -> global_avgpool
+            c = y -> maximum(g)
+            d = minimum(g, x)
+            concat(a, b, c, d)
+         """, (3, 4, 5)),
+         lambda: Net([("c1", nn.Conv2d(3, 3, 3, padding=1)), ("k", Const(5))], _max_min),
+         (3, 4, 5), batch=2)
 
     case("broadcast_computed", "add, sub, mul, div of computed tensors that broadcast other "
          "than [N, C, 1, 1]: [N, 4, 1, 5] and [N, 4, 4, 1] with [N, 4, 4, 5] and with each "
