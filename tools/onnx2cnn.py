@@ -89,6 +89,7 @@ SUPPORTED_OPS = (
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
     "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand", "Max", "Min", "Sum", "Mean",
+    "LogSoftmax",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -2100,6 +2101,16 @@ def _dropout(c, node):
 
 @handler("Softmax")
 def _softmax(c, node):
+    _softmax_like(c, node, "softmax")
+
+
+@handler("LogSoftmax")
+def _log_softmax(c, node):
+    _softmax_like(c, node, "log_softmax")
+
+
+def _softmax_like(c, node, kind):
+    """Softmax or LogSoftmax (cnnc's softmax or log_softmax) over ONNX's axes."""
     t = c.get(node, 0)
     c.need_float(node, node.input[0])
     if isinstance(t, Poison) or t.oshape is None:
@@ -2111,7 +2122,7 @@ def _softmax(c, node):
     if axis < 0:
         axis += r
     if not 0 <= axis < max(r, 1):
-        raise OnnxError("node %s (Softmax): axis out of range" % _node_desc(node))
+        raise OnnxError("node %s (%s): axis out of range" % (_node_desc(node), node.op_type))
     axes = [axis] if c.opset >= 13 or id(node) in c.softmax_swap else list(range(axis, r))
     c.need_natural(t)
     # ONNX axis -> cnnc dim of the natural view
@@ -2130,13 +2141,13 @@ def _softmax(c, node):
         if d == 0:
             c.fail("softmax over the batch dimension (axis 0); cnnc's softmax runs over one "
                    "dimension of each sample", "softmax (dim 1 or later)")
-        o = c.op(node, "softmax", [t], [] if d == 1 else [("dim", str(d))], cshape=cs)
+        o = c.op(node, kind, [t], [] if d == 1 else [("dim", str(d))], cshape=cs)
         return c.define(node, o, t.oshape)
     if axes and axes[0] == 1 and axes == list(range(1, r)) and len(cs) == 4:
         # over everything but the batch: flatten, softmax; held as [N, F]
         f = c.op(node, "flatten", [t], cshape=(cs[0], _prod(cs[1:])))
         f.onnx_name = None
-        o = c.op(node, "softmax", [T(f, None)], cshape=f.cshape)
+        o = c.op(node, kind, [T(f, None)], cshape=f.cshape)
         return c.define(node, o, t.oshape)
     c.fail("softmax over axes %s of %s together; cnnc's softmax runs over one dimension"
            % (axes, list(t.oshape)), "softmax (one dimension)")

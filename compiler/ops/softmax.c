@@ -1,4 +1,5 @@
-/* ops/softmax.c - softmax over one dimension (nn.Softmax).
+/* ops/softmax.c - softmax and log_softmax over one dimension (nn.Softmax,
+ * nn.LogSoftmax).
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
@@ -25,11 +26,13 @@ static bool softmax_infer(Node *n)
     int64_t d = n->a.dim < 0 ? n->a.dim + in->rank : n->a.dim;
     if (d < 1 || d >= in->rank) {
         char buf[160];
+        const char *op = op_name(n->op);
         diag_error(n->loc,
-                   "softmax '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s)",
-                   n->name, (long long)n->a.dim, in->label,
+                   "%s '%s': dim=%lld does not fit input '%s' %s (use 1 to %d, or -1 to %d%s%s%s)",
+                   op, n->name, (long long)n->a.dim, in->label,
                    ir_shape_str(in->rank, in->dims, buf, sizeof buf), in->rank - 1, -(in->rank - 1),
-                   d == 0 ? "; softmax over the batch is not supported" : "");
+                   d == 0 ? "; " : "", d == 0 ? op : "",
+                   d == 0 ? " over the batch is not supported" : "");
         return false;
     }
     n->a.dim = d;
@@ -47,7 +50,9 @@ static void softmax_print(const Node *n, FILE *f)
 
 /* Softmax over dimension d: for each of the `outer` slices before d and each
  * of the `inner` positions after it, over the dims[d] values at stride inner.
- * Subtracting the maximum first keeps expf finite, as PyTorch does. */
+ * Subtracting the maximum first keeps expf finite, as PyTorch does.
+ * log_softmax: (x - max) - log(sum of exp(x - max)), as ONNX's LogSoftmax
+ * and PyTorch's log_softmax compute it. */
 static void emit_softmax(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0];
@@ -61,6 +66,16 @@ static void emit_softmax(Emitter *e, const Node *n)
     out(e, "float m = x[0], sum = 0.0f;");
     out(e, "for (int c = 1; c < %lld; c++)", C);
     out(e, "    m = x[c * %lld] > m ? x[c * %lld] : m;", S, S);
+    if (n->op == OP_LOG_SOFTMAX) {
+        out(e, "for (int c = 0; c < %lld; c++)", C);
+        out(e, "    sum += expf(x[c * %lld] - m);", S);
+        out(e, "const float ls = logf(sum);");
+        out(e, "for (int c = 0; c < %lld; c++)", C);
+        out(e, "    y[c * %lld] = (x[c * %lld] - m) - ls;", S, S);
+        close_brace(e);
+        close_brace(e);
+        return;
+    }
     open_block(e, "for (int c = 0; c < %lld; c++) {", C);
     out(e, "y[c * %lld] = expf(x[c * %lld] - m);", S, S);
     out(e, "sum += y[c * %lld];", S);
@@ -74,6 +89,16 @@ static void emit_softmax(Emitter *e, const Node *n)
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_SOFTMAX = {
+    /* front end */
+    .args = softmax_args,
+    .set_attrs = softmax_set_attrs,
+    .infer = softmax_infer,
+    .print = softmax_print,
+    /* back end */
+    .emit = emit_softmax,
+};
+
+const OpDef opdef_LOG_SOFTMAX = {
     /* front end */
     .args = softmax_args,
     .set_attrs = softmax_set_attrs,

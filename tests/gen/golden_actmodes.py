@@ -252,3 +252,20 @@ def add_cases(case, simple, seq, Net, act_shape):
             h = x -> upsample(size=(3, 4), mode="bilinear", coord="asymmetric")
             output a, b, c, d, e, f, g, h
          """, (2, 5, 7)), lambda: Net([], onnx_modes), (2, 5, 7), batch=2)
+
+    # ---- log_softmax: nn.LogSoftmax(dim)
+    case("log_softmax_dims", "log_softmax over the channels (dim=1, the default), over H "
+         "(dim=2) and over W (dim=-1) of [N, C, H, W], and over the features after a linear; "
+         "inputs spanning +-9 (saturated exponents), batch 2",
+         simple("""
+            a = log_softmax
+            b = x -> log_softmax(dim=2)
+            c = x -> log_softmax(-1)
+            d = x -> flatten -> fc: linear(5) -> log_softmax
+            output a, b, c, d
+         """, (3, 4, 5)),
+         lambda: Net([("fc", nn.Linear(60, 5))],
+                     lambda L, x: (torch.log_softmax(x, 1), torch.log_softmax(x, 2),
+                                   torch.log_softmax(x, -1),
+                                   torch.log_softmax(L("fc")(x.flatten(1)), 1))),
+         (3, 4, 5), scale=3.0, batch=2)
