@@ -17,7 +17,7 @@ random batches, convert. The case directory is laid out as gen_golden.py's:
                          (I64 [C_out]), NAME.bias (F32), NAME.scale (F32 []),
                          NAME.zero_point (I64 []); for add and concat
                          (FloatFunctional) NAME.scale and NAME.zero_point
-    input.f32            the input batch
+    input.f32            the input batch (input.seed for the large q_conv_wide)
     expected.f32         the quantized PyTorch model's (dequantized) output
     flags                --batch N
     tolerance            one output quantization step (x 1.01): every element
@@ -48,8 +48,8 @@ torch.backends.quantized.engine = "onednn"
 CASES = []
 
 
-def case(name, what, cnn, make, inp, batch=2, fuse=()):
-    CASES.append((name, what, cnn, make, inp, batch, fuse))
+def case(name, what, cnn, make, inp, batch=2, fuse=(), seeded=False):
+    CASES.append((name, what, cnn, make, inp, batch, fuse, seeded))
 
 
 class Net(nn.Module):
@@ -106,6 +106,10 @@ case("q_grouped", "quantized grouped conv2d (groups 2), stride (2, 1), non-squar
      "c1: conv2d(6, kernel=(3, 2), stride=(2, 1), pad=1, groups=2)",
      lambda: Net(chain("c1"), c1=nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=1, groups=2)),
      (4, 7, 6))
+
+case("q_conv_wide", "quantized conv2d with a 257x257 kernel: 66049 taps, past KERNEL_QDOT's int32 bound, so the direct loops (64-bit sums)",
+     "c1: conv2d(1, kernel=257)",
+     lambda: Net(chain("c1"), c1=nn.Conv2d(1, 1, 257)), (1, 257, 258), batch=1, seeded=True)
 
 # -- linear, flatten, dropout ----------------------------------------------------
 
@@ -299,7 +303,7 @@ def state(m):
 
 
 def generate(c):
-    name, what, cnn, make, inp, batch, fuse = c
+    name, what, cnn, make, inp, batch, fuse, seeded = c
     seed = seed_of(name)
     m = quantized(make, inp, batch, fuse, seed)
     qs = m.q
@@ -312,8 +316,12 @@ def generate(c):
     dims = ", ".join(str(d) for d in inp)
     text = "# golden case %s: %s, batch %d\ninput x[%s]\nweights \"weights.safetensors\"\n%s\n" % (
         name, what, batch, dims, body)
-    g = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(batch, *inp, generator=g) * 1.5
+    if seeded:  # input.seed: tests/tools/f32gen's U(-1, 1) values, as gen_golden.py's cases
+        from gen_golden import seeded_input
+        x = torch.from_numpy(seeded_input(seed, batch * int(np.prod(inp))).reshape(batch, *inp))
+    else:
+        g = torch.Generator().manual_seed(seed + 1)
+        x = torch.randn(batch, *inp, generator=g) * 1.5
     with torch.no_grad():
         y = m(x)
     last = [mod for mod in m.modules() if hasattr(mod, "scale") and not isinstance(mod, tq.QuantStub)]
@@ -323,7 +331,11 @@ def generate(c):
     with open(os.path.join(d, "net.cnn"), "w") as f:
         f.write(text)
     write_safetensors(os.path.join(d, "weights.safetensors"), state(m))
-    x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
+    if seeded:
+        with open(os.path.join(d, "input.seed"), "w") as f:
+            f.write("%d\n" % seed)
+    else:
+        x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
     y.numpy().astype("<f4").tofile(os.path.join(d, "expected.f32"))
     with open(os.path.join(d, "flags"), "w") as f:
         f.write("--batch %d\n" % batch)
