@@ -169,15 +169,15 @@ def main():
             helper.make_node("Pad", ["r", "pads"], ["pd"], name="pad", mode="reflect"),
             helper.make_node("ConvTranspose", ["pd", "w2"], ["t"], name="deconv",
                              pads=[0, 0, 1, 1]),
-            helper.make_node("Gemm", ["f", "w3"], ["y"], name="gemm_alpha", alpha=0.5,
+            helper.make_node("Gemm", ["f", "w3"], ["y"], name="gemm_transa", transA=1,
                              transB=1),
             helper.make_node("Flatten", ["t"], ["f"], name="flat"),
         ]
         un = un[:5] + [un[6], un[5]]
         uinits = [("w1", w((4, 3, 3, 3))), ("k", w((7,))),
                   ("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64)),
-                  ("w2", w((4, 2, 2, 2))), ("w3", w((3, 2 * 10 * 10)))]
-        p = save("unsupported", un, [vi("x", [1, 3, 8, 8])], [vi("y", [1, 3])], uinits)
+                  ("w2", w((4, 2, 2, 2))), ("w3", w((3, 1)))]
+        p = save("unsupported", un, [vi("x", [1, 3, 8, 8])], [vi("y", [2 * 9 * 9, 3])], uinits)
         rc, out, err = run([p, "-o", os.path.join(TMP, "unsupported.cnn")])
         lines = err.strip().splitlines()
         want = [r"node 'conv_asym' \(Conv\): asymmetric pads .*nearest supported: pad=",
@@ -186,7 +186,7 @@ def main():
                 r"node 'pad' \(Pad\): Pad mode 'reflect'.*nearest supported: pad",
                 r"node 'deconv' \(ConvTranspose\): asymmetric pads .*nearest supported: "
                 r"conv_transpose2d",
-                r"node 'gemm_alpha' \(Gemm\): alpha=0\.5.*nearest supported: linear"]
+                r"node 'gemm_transa' \(Gemm\): transA=1.*nearest supported: linear"]
         ok = rc == 1 and "Traceback" not in err and len(lines) == len(want) + 1
         for pat, line in zip(want, lines):
             ok = ok and line.startswith("onnx2cnn: error: ") and re.search(pat, line)
