@@ -22,7 +22,8 @@
  *
  * Legality: the producer's output must have the batchnorm as its only consumer
  * and must not be a graph output (the unnormalised value would still be
- * needed), and nothing may be fused into the producer yet. A batchnorm with no
+ * needed), nothing may be fused into the producer yet, and a linear must not
+ * have alpha or beta (they scale product and bias apart). A batchnorm with no
  * such producer (after the input, a pool, an add) stays; the emitter computes
  * it as a per-channel scale and shift, and fuse-activation can still merge a
  * following activation into its loop. */

@@ -1,7 +1,7 @@
 /* fuse_activation.c - pass fuse-activation: an activation is applied in the
  * loop of the layer that produces its input.
  *
- * Design note. relu, relu6, leaky_relu, sigmoid and tanh are elementwise, so
+ * Design note. The activations (relu, relu6, clamp, ...) are elementwise, so
  * applying one costs a read and a write of the whole tensor when it runs as a
  * layer of its own. After conv2d, linear or batchnorm it becomes an epilogue
  * instead (Node.fuse.act): the producer applies it to each value just before

@@ -2139,8 +2139,8 @@ def _softmax_like(c, node, kind):
     if dim_of is not None and len(big) <= 1:
         d = dim_of[big[0]] if big else dim_of[axes[-1]] if axes else 1
         if d == 0:
-            c.fail("softmax over the batch dimension (axis 0); cnnc's softmax runs over one "
-                   "dimension of each sample", "softmax (dim 1 or later)")
+            c.fail("%s over the batch dimension (axis 0); cnnc's %s runs over one dimension "
+                   "of each sample" % (kind, kind), "%s (dim 1 or later)" % kind)
         o = c.op(node, kind, [t], [] if d == 1 else [("dim", str(d))], cshape=cs)
         return c.define(node, o, t.oshape)
     if axes and axes[0] == 1 and axes == list(range(1, r)) and len(cs) == 4:
@@ -2149,8 +2149,8 @@ def _softmax_like(c, node, kind):
         f.onnx_name = None
         o = c.op(node, kind, [T(f, None)], cshape=f.cshape)
         return c.define(node, o, t.oshape)
-    c.fail("softmax over axes %s of %s together; cnnc's softmax runs over one dimension"
-           % (axes, list(t.oshape)), "softmax (one dimension)")
+    c.fail("%s over axes %s of %s together; cnnc's %s runs over one dimension"
+           % (kind, axes, list(t.oshape), kind), "%s (one dimension)" % kind)
 
 
 # -- convolution and pooling

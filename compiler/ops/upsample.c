@@ -337,6 +337,50 @@ static void emit_upsample_axis(Emitter *e, const Node *n, const Axis *x)
     }
 }
 
+/* An axis's tables (h0, h1, lh0, lh1 for 'h'): the nearest source index,
+ * or bilinear's two taps and weights. */
+static void emit_axis_tables(Emitter *e, const Attrs *at, const Axis *x, int64_t *i0,
+                             int64_t *i1, float *l0, float *l1)
+{
+    char nm[4][8];
+    snprintf(nm[0], sizeof nm[0], "%c0", x->name);
+    snprintf(nm[1], sizeof nm[1], "%c1", x->name);
+    snprintf(nm[2], sizeof nm[2], "l%c0", x->name);
+    snprintf(nm[3], sizeof nm[3], "l%c1", x->name);
+    if (!at->bilinear) {
+        for (int64_t d = 0; d < x->out; d++)
+            i0[d] = nearest_index(at, x, d);
+        emit_int_table(e, nm[0], i0, x->out);
+        return;
+    }
+    linear_taps(at, x, i0, i1, l0, l1);
+    emit_int_table(e, nm[0], i0, x->out);
+    emit_int_table(e, nm[1], i1, x->out);
+    emit_float_table(e, nm[2], l0, x->out);
+    emit_float_table(e, nm[3], l1, x->out);
+}
+
+/* The loop over an axis's output index; without a table, its taps computed
+ * at the top of the body. close_axis_loop ends it. */
+static void open_axis_loop(Emitter *e, const Node *n, const Axis *x, bool table)
+{
+    if (table) {
+        out(e, "for (int %s = 0; %s < %lld; %s++)", x->d, x->d, (long long)x->out, x->d);
+        e->indent++;
+        return;
+    }
+    open_block(e, "for (int %s = 0; %s < %lld; %s++) {", x->d, x->d, (long long)x->out, x->d);
+    emit_upsample_axis(e, n, x);
+}
+
+static void close_axis_loop(Emitter *e, bool table)
+{
+    if (table)
+        e->indent--;
+    else
+        close_brace(e);
+}
+
 static void emit_upsample(Emitter *e, const Node *n)
 {
     const Tensor *in = n->in[0], *o = n->out;
@@ -350,31 +394,10 @@ static void emit_upsample(Emitter *e, const Node *n)
     int64_t *w0 = xcalloc((size_t)TW, sizeof *w0), *w1 = xcalloc((size_t)TW, sizeof *w1);
     float *lh0 = xcalloc((size_t)TH, sizeof *lh0), *lh1 = xcalloc((size_t)TH, sizeof *lh1);
     float *lw0 = xcalloc((size_t)TW, sizeof *lw0), *lw1 = xcalloc((size_t)TW, sizeof *lw1);
-    if (n->a.bilinear) {
-        if (th) {
-            linear_taps(&n->a, &ah, h0, h1, lh0, lh1);
-            emit_int_table(e, "h0", h0, OH);
-            emit_int_table(e, "h1", h1, OH);
-            emit_float_table(e, "lh0", lh0, OH);
-            emit_float_table(e, "lh1", lh1, OH);
-        }
-        if (tw) {
-            linear_taps(&n->a, &aw, w0, w1, lw0, lw1);
-            emit_int_table(e, "w0", w0, OW);
-            emit_int_table(e, "w1", w1, OW);
-            emit_float_table(e, "lw0", lw0, OW);
-            emit_float_table(e, "lw1", lw1, OW);
-        }
-    } else {
-        for (int64_t d = 0; th && d < OH; d++)
-            h0[d] = nearest_index(&n->a, &ah, d);
-        for (int64_t d = 0; tw && d < OW; d++)
-            w0[d] = nearest_index(&n->a, &aw, d);
-        if (th)
-            emit_int_table(e, "h0", h0, OH);
-        if (tw)
-            emit_int_table(e, "w0", w0, OW);
-    }
+    if (th)
+        emit_axis_tables(e, &n->a, &ah, h0, h1, lh0, lh1);
+    if (tw)
+        emit_axis_tables(e, &n->a, &aw, w0, w1, lw0, lw1);
     const char *H0 = th ? "h0[oh]" : "h0v", *H1 = th ? "h1[oh]" : "h1v";
     const char *LH0 = th ? "lh0[oh]" : "lh0v", *LH1 = th ? "lh1[oh]" : "lh1v";
     const char *W0 = tw ? "w0[ow]" : "w0v", *W1 = tw ? "w1[ow]" : "w1v";
@@ -382,20 +405,8 @@ static void emit_upsample(Emitter *e, const Node *n)
     open_block(e, "for (int p = 0; p < %lld; p++) {", (long long)(in->dims[0] * in->dims[1]));
     out(e, "const float *x = in + p * %lld;", (long long)(H * W));
     out(e, "float *y = out + p * %lld;", (long long)(OH * OW));
-    if (th) {
-        out(e, "for (int oh = 0; oh < %lld; oh++)", (long long)OH);
-        e->indent++;
-    } else {
-        open_block(e, "for (int oh = 0; oh < %lld; oh++) {", (long long)OH);
-        emit_upsample_axis(e, n, &ah);
-    }
-    if (tw) {
-        out(e, "for (int ow = 0; ow < %lld; ow++)", (long long)OW);
-        e->indent++;
-    } else {
-        open_block(e, "for (int ow = 0; ow < %lld; ow++) {", (long long)OW);
-        emit_upsample_axis(e, n, &aw);
-    }
+    open_axis_loop(e, n, &ah, th);
+    open_axis_loop(e, n, &aw, tw);
     if (n->a.bilinear) {
         out(e, "y[oh * %lld + ow] =", (long long)OW);
         out(e, "    (x[%s * %lld + %s] * %s + x[%s * %lld + %s] * %s) * %s +", H0, (long long)W,
@@ -405,14 +416,8 @@ static void emit_upsample(Emitter *e, const Node *n)
     } else {
         out(e, "y[oh * %lld + ow] = x[%s * %lld + %s];", (long long)OW, H0, (long long)W, W0);
     }
-    if (tw)
-        e->indent--;
-    else
-        close_brace(e);
-    if (th)
-        e->indent--;
-    else
-        close_brace(e);
+    close_axis_loop(e, tw);
+    close_axis_loop(e, th);
     close_brace(e);
     free(h0), free(h1), free(w0), free(w1), free(lh0), free(lh1), free(lw0), free(lw1);
 }

@@ -142,30 +142,27 @@ def add_cases(case, simple, seq, Net, act_shape):
     def interp(outs):
         return lambda: Net([], lambda L, x: tuple(F.interpolate(x, **kw) for kw in outs))
 
-    case("up_align_corners", "upsample(mode=\"bilinear\", coord=\"align_corners\") by size "
+    # three outputs: two sizes and a scale, with the same mode arguments
+    for nm, covers, shape, args, kw, (s1, s2, k) in [
+        ("up_align_corners", "upsample(mode=\"bilinear\", coord=\"align_corners\") by size "
          "5x7 -> 8x12 and 5x7 -> 3x9, and by scale 2: F.interpolate(align_corners=True); three "
-         "outputs, batch 2",
-         simple("""
-            y = upsample(size=(8, 12), mode="bilinear", coord="align_corners")
-            z = x -> upsample(size=(3, 9), mode="bilinear", coord="align_corners")
-            u = x -> upsample(scale=2, mode="bilinear", coord="align_corners")
-            output y, z, u
-         """, (2, 5, 7)),
-         interp([dict(size=(8, 12), mode="bilinear", align_corners=True),
-                 dict(size=(3, 9), mode="bilinear", align_corners=True),
-                 dict(scale_factor=2, mode="bilinear", align_corners=True)]), (2, 5, 7), batch=2)
-
-    case("up_nearest_exact", "upsample(coord=\"half_pixel\", round=\"round_prefer_ceil\") "
-         "(nearest): PyTorch's mode=\"nearest-exact\", by size 5x6 -> 8x9 and 5x6 -> 3x4 and by "
-         "scale 3; three outputs, batch 2",
-         simple("""
-            y = upsample(size=(8, 9), coord="half_pixel", round="round_prefer_ceil")
-            z = x -> upsample(size=(3, 4), coord="half_pixel", round="round_prefer_ceil")
-            u = x -> upsample(scale=3, coord="half_pixel", round="round_prefer_ceil")
-            output y, z, u
-         """, (2, 5, 6)),
-         interp([dict(size=(8, 9), mode="nearest-exact"), dict(size=(3, 4), mode="nearest-exact"),
-                 dict(scale_factor=3, mode="nearest-exact")]), (2, 5, 6), batch=2)
+         "outputs, batch 2", (2, 5, 7), 'mode="bilinear", coord="align_corners"',
+         dict(mode="bilinear", align_corners=True), ((8, 12), (3, 9), 2)),
+        ("up_nearest_exact", "upsample(coord=\"half_pixel\", round=\"round_prefer_ceil\") "
+         "(nearest): PyTorch's mode=\"nearest-exact\", by size 5x6 -> 8x9 and 5x6 -> 3x4 and "
+         "by scale 3; three outputs, batch 2", (2, 5, 6),
+         'coord="half_pixel", round="round_prefer_ceil"', dict(mode="nearest-exact"),
+         ((8, 9), (3, 4), 3)),
+    ]:
+        case(nm, covers,
+             simple("""
+                y = upsample(size=%s, %s)
+                z = x -> upsample(size=%s, %s)
+                u = x -> upsample(scale=%d, %s)
+                output y, z, u
+             """ % (s1, args, s2, args, k, args), shape),
+             interp([dict(size=s1, **kw), dict(size=s2, **kw), dict(scale_factor=k, **kw)]),
+             shape, batch=2)
 
     case("up_float_scale", "upsample(scale=0.6) and upsample(scale=2.5) nearest and bilinear, "
          "PyTorch's formulas: nn.Upsample(scale_factor=...) (size floor(in * scale), "
