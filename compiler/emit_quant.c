@@ -162,17 +162,19 @@ static void emit_qdot_helpers(Emitter *e)
         net, NET, net, net, net, net);
 }
 
-/* Whether n is the graph's first KERNEL_QDOT layer. */
+/* Whether n is the graph's first KERNEL_QDOT layer (by name: a linear
+ * comes here as a conv2d copy). */
 static bool first_qdot(const Emitter *e, const Node *n)
 {
     for (int i = 0; i < e->g->nnodes; i++)
         if (e->g->nodes[i]->kernel == KERNEL_QDOT)
-            return e->g->nodes[i] == n;
+            return e->g->nodes[i]->id == n->id;
     return false;
 }
 
-/* KERNEL_QDOT: per image and group, the input unfolded into scratch, one
- * row of kp bytes per output position (padding taps x_zero, the row's tail
+/* KERNEL_QDOT: per image, group and band of R output rows
+ * (qdot_band_rows), the input unfolded into scratch, one row of kp bytes
+ * per output position (padding taps x_zero, the row's tail
  * 0), then 4 output channels at a time the dot products of each row with
  * their weight rows (padded with 0 to kp, and to whole fours of channels);
  * acc = dot - x_zero * sum(w) is the direct kernel's sum exactly. */
@@ -183,7 +185,7 @@ static void emit_qconv_dot(Emitter *e, const Node *n)
     long long N = in->dims[0], C = in->dims[1], H = in->dims[2], W = in->dims[3];
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], P = OH * OW, G = a->groups;
     long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw, kp = qdot_row(K);
-    long long c4 = (cout_g + 3) / 4 * 4, zx = in->qzero;
+    long long c4 = (cout_g + 3) / 4 * 4, zx = in->qzero, R = qdot_band_rows(OH, OW, K);
     if (first_qdot(e, n))
         emit_qdot_helpers(e);
     emit_fused_comment(e, n);
@@ -202,9 +204,11 @@ static void emit_qconv_dot(Emitter *e, const Node *n)
     open_block(e, "for (int bi = 0; bi < %lld; bi++) {", N);
     open_block(e, "for (int g = 0; g < %lld; g++) {", G);
     out(e, "const unsigned char *x = in + (bi * %lld + g * %lld) * %lld;", C, cin_g, H * W);
-    open_block(e, "for (int oh = 0; oh < %lld; oh++) {", OH);
+    open_block(e, "for (int oh0 = 0; oh0 < %lld; oh0 += %lld) {", OH, R);
+    out(e, "const int oh1 = oh0 + %lld < %lld ? oh0 + %lld : %lld;", R, OH, R, OH);
+    open_block(e, "for (int oh = oh0; oh < oh1; oh++) {");
     open_block(e, "for (int ow = 0; ow < %lld; ow++) {", OW);
-    out(e, "unsigned char *c = col + (oh * %lld + ow) * %lld;", OW, kp);
+    out(e, "unsigned char *c = col + ((oh - oh0) * %lld + ow) * %lld;", OW, kp);
     open_block(e, "for (int ci = 0; ci < %lld; ci++) {", cin_g);
     open_block(e, "for (int kh = 0; kh < %lld; kh++) {", (long long)a->kh);
     out(e, "const int ih = oh * %lld - %lld + kh * %lld;", (long long)a->sh, (long long)a->ph,
@@ -225,16 +229,16 @@ static void emit_qconv_dot(Emitter *e, const Node *n)
     open_block(e, "for (int c0 = 0; c0 < %lld; c0 += 4) {", cout_g);
     out(e, "const signed char *wc = w + (g * %lld + c0) * %lld;", c4, kp);
     out(e, "const int nj = %lld - c0 < 4 ? %lld - c0 : 4;", cout_g, cout_g);
-    open_block(e, "for (int p = 0; p < %lld; p++) {", P);
+    open_block(e, "for (int p = 0; p < (oh1 - oh0) * %lld; p++) {", OW);
     out(e, "int r[4];");
     out(e, "%s_qdot4(col + p * %lld, wc, %lld, r);", e->net, kp, kp);
     open_block(e, "for (int j = 0; j < nj; j++) {");
     out(e, "const int co = g * %lld + c0 + j;", cout_g);
     out(e, "const int acc = r[j] - %lld * wsum[co];", zx);
     char at[96];
-    snprintf(at, sizeof at, "(bi * %lld + co) * %lld + p", OC, P);
+    snprintf(at, sizeof at, "(bi * %lld + co) * %lld + oh0 * %lld + p", OC, P, OW);
     emit_requant(e, n, "co", at);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         close_brace(e);
 }
 
@@ -294,6 +298,21 @@ static void emit_qlinear(Emitter *e, const Node *n)
     emit_requant(e, n, "o", at);
     close_brace(e);
     close_brace(e);
+}
+
+/* A KERNEL_QDOT linear: the 1x1 conv2d on [N, F, 1, 1] it is (same
+ * memory, same weight rows). */
+static void emit_qlinear_dot(Emitter *e, const Node *n)
+{
+    Tensor in = *n->in[0], o = *n->out, *ins[1] = {&in};
+    in.rank = o.rank = 4;
+    in.dims[2] = in.dims[3] = o.dims[2] = o.dims[3] = 1;
+    Node c = *n;
+    c.in = ins;
+    c.out = &o;
+    c.a.kh = c.a.kw = c.a.sh = c.a.sw = c.a.dh = c.a.dw = c.a.groups = 1;
+    c.a.ph = c.a.pw = 0;
+    emit_qconv_dot(e, &c);
 }
 
 /* add: both operands dequantized with one fma each, summed, quantized. */
@@ -423,7 +442,10 @@ void emit_quant_layer(Emitter *e, const Node *n)
             emit_qconv(e, n);
         break;
     case OP_LINEAR:
-        emit_qlinear(e, n);
+        if (n->kernel == KERNEL_QDOT)
+            emit_qlinear_dot(e, n);
+        else
+            emit_qlinear(e, n);
         break;
     case OP_ADD:
         emit_qadd(e, n);

@@ -77,4 +77,15 @@ static inline int64_t qdot_row(int64_t k)
     return (k + 63) / 64 * 64;
 }
 
+/* KERNEL_QDOT: output rows unfolded at a time, so that the unfolded band
+ * stays within QDOT_BAND_BYTES (at least one row, at most all oh). */
+#ifndef QDOT_BAND_BYTES
+#define QDOT_BAND_BYTES 65536
+#endif
+static inline int64_t qdot_band_rows(int64_t oh, int64_t ow, int64_t k)
+{
+    int64_t r = QDOT_BAND_BYTES / (ow * qdot_row(k));
+    return r < 1 ? 1 : r > oh ? oh : r;
+}
+
 #endif

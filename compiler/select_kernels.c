@@ -11,7 +11,7 @@
  *     KERNEL_BLOCKED, the register-blocked direct kernel of emit_conv.c.
  *     It replaced im2col + GEMM, which it beats on every measured layer
  *     (no unfolding, no multiply-adds on padding, no packing per call).
- * A quantized conv2d (quint8 input, emit_quant.c) is KERNEL_QDOT: its input
+ * A quantized conv2d or linear (quint8 input, emit_quant.c) is KERNEL_QDOT: its input
  * unfolded to bytes in scratch, then u8 x s8 dot products; direct loops
  * where the scratch would pass QDOT_MAX_SCRATCH or an int32 sum could
  * overflow. The other quantized layers are direct loops.
@@ -342,16 +342,21 @@ static void select_sparse(Node *n, double sparse_min)
 #define QDOT_MAX_SCRATCH ((int64_t)1 << 26)
 #endif
 
-/* Quantized conv2d: KERNEL_QDOT, its scratch one image's unfolded group
- * (OH * OW rows of qdot_row() bytes), unless the int32 sums could overflow
- * (then, and for the other quantized ops, direct loops). */
+/* Quantized conv2d and linear (a 1x1 conv2d on [N, F, 1, 1]): KERNEL_QDOT,
+ * its scratch one band of an image's unfolded group (qdot_band_rows() times
+ * OW rows of qdot_row() bytes),
+ * unless the int32 sums could overflow (then, and for the other quantized
+ * ops, direct loops). */
 static void select_quant(Node *n)
 {
     n->kernel = KERNEL_DIRECT;
-    if (n->op != OP_CONV2D)
+    if (n->op != OP_CONV2D && n->op != OP_LINEAR)
         return;
-    int64_t k = n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw;
-    int64_t bytes = n->out->dims[2] * n->out->dims[3] * qdot_row(k);
+    bool conv = n->op == OP_CONV2D;
+    int64_t k = conv ? n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw : n->in[0]->dims[1];
+    int64_t bytes =
+        conv ? qdot_band_rows(n->out->dims[2], n->out->dims[3], k) * n->out->dims[3] * qdot_row(k)
+             : qdot_row(k);
     if (k * 255 * 128 < INT32_MAX && bytes <= QDOT_MAX_SCRATCH) {
         n->kernel = KERNEL_QDOT;
         n->scratch_bytes = (bytes + 63) / 64 * 64;

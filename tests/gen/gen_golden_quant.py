@@ -107,9 +107,18 @@ case("q_grouped", "quantized grouped conv2d (groups 2), stride (2, 1), non-squar
      lambda: Net(chain("c1"), c1=nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=1, groups=2)),
      (4, 7, 6))
 
+case("q_conv_bands", "quantized conv2d unfolded in bands of 8 output rows (20 rows: 8, 8, 4), stride 1, pad 1",
+     "c1: conv2d(8, kernel=3, pad=1) -> relu",
+     lambda: Net(chain("c1", "r1"), c1=nn.Conv2d(16, 8, 3, padding=1), r1=R()), (16, 20, 40),
+     batch=1, fuse=(["c1", "r1"],), seeded=True)
+
 case("q_conv_wide", "quantized conv2d with a 257x257 kernel: 66049 taps, past KERNEL_QDOT's int32 bound, so the direct loops (64-bit sums)",
      "c1: conv2d(1, kernel=257)",
      lambda: Net(chain("c1"), c1=nn.Conv2d(1, 1, 257)), (1, 257, 258), batch=1, seeded=True)
+
+case("q_linear_wide", "quantized linear with 66049 input features: past KERNEL_QDOT's int32 bound, so the direct loop (64-bit sums)",
+     "fc: linear(1)",
+     lambda: Net(chain("fc"), fc=nn.Linear(66049, 1)), (66049,), batch=1, seeded=True)
 
 # -- linear, flatten, dropout ----------------------------------------------------
 
