@@ -92,6 +92,8 @@ SUPPORTED_OPS = (
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
+    # unary math ops (_unary_math)
+    "Exp", "Log", "Neg", "Abs", "Sqrt", "Reciprocal", "Floor", "Ceil", "Sin", "Cos",
 )
 
 NEAREST = {
@@ -1817,6 +1819,15 @@ for _onnx, _kind in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"),
     HANDLERS[_onnx] = _unary(_kind)
 
 
+# -- unary math ops: one C library call per element, as PyTorch computes them
+
+UNARY_MATH = {"Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Sqrt": "sqrt",
+              "Reciprocal": "reciprocal", "Floor": "floor", "Ceil": "ceil", "Sin": "sin",
+              "Cos": "cos"}
+for _onnx, _kind in UNARY_MATH.items():
+    HANDLERS[_onnx] = _unary(_kind)
+
+
 @handler("HardSigmoid")
 def _hardsigmoid(c, node):
     a = _attrs(node)
@@ -2746,6 +2757,7 @@ def _render(ops, inp, outputs, used):
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
             "Tanh", "LeakyRelu", "HardSwish", "Softmax"}
+LIFTABLE |= set(UNARY_MATH)
 
 
 def _opset(model):

@@ -2303,6 +2303,13 @@ import golden_pads  # noqa: E402
 
 golden_pads.add_cases(case, simple)
 
+# --------------------------------------------------------------------------
+# Unary math ops and reductions over chosen dims (tests/gen/golden_reduce.py)
+
+import golden_reduce  # noqa: E402
+
+golden_reduce.add_cases(case, simple, Net)
+
 
 # --------------------------------------------------------------------------
 # Generation
