@@ -28,6 +28,9 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
             *v = (Value){.kind = V_QUAD, .i = v->i, .j = v->j, .k = v->i, .l = v->j};
         ok = v->kind == V_QUAD;
         break;
+    case A_DIMS:
+        ok = v->kind == V_INT || v->kind == V_PAIR || v->kind == V_TRIPLE || v->kind == V_QUAD;
+        break;
     case A_FLOAT:
         if (v->kind == V_INT)
             *v = (Value){.kind = V_FLOAT, .f = (double)v->i};
@@ -57,7 +60,8 @@ static bool convert_arg(const AttrSpec *sp, const char *op, Value *v, Loc loc)
             "a string",
             "a number",
             "an integer, a pair (h, w) or four pads (top, left, bottom, right)",
-            "an integer, a pair (h, w) or a number"};
+            "an integer, a pair (h, w) or a number",
+            "a dimension or a tuple of dimensions"};
         diag_error(loc, "%s: '%s' must be %s, not %s", op, sp->name, want[sp->kind],
                    value_kind_name(v->kind));
     }
@@ -189,6 +193,13 @@ bool get_pair(const ArgSet *as, const char *name, int64_t def_h, int64_t def_w, 
         return false;
     }
     return true;
+}
+
+void get_dims(const ArgSet *as, const char *name, int64_t dims[4], int *n)
+{
+    const Value *v = &as->val[spec_index(as->spec, name)];
+    dims[0] = v->i, dims[1] = v->j, dims[2] = v->k, dims[3] = v->l;
+    *n = v->kind == V_INT ? 1 : v->kind == V_PAIR ? 2 : v->kind == V_TRIPLE ? 3 : 4;
 }
 
 bool get_pads(const ArgSet *as, Attrs *a, const char *op, Loc layer_loc)

@@ -15,8 +15,10 @@
 #include "ir.h"
 
 /* A_NUM: int or float; A_PADS: an integer, a pair (h, w) or four pads
- * (top, left, bottom, right); A_SCALE: an int or pair (as A_PAIR), or a float */
-typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM, A_PADS, A_SCALE } AttrKind;
+ * (top, left, bottom, right); A_SCALE: an int or pair (as A_PAIR), or a float;
+ * A_DIMS: dimensions, one to four (an integer, a pair, three or four
+ * integers; get_dims) */
+typedef enum { A_INT, A_PAIR, A_FLOAT, A_BOOL, A_STR, A_NUM, A_PADS, A_SCALE, A_DIMS } AttrKind;
 
 typedef struct AttrSpec {
     const char *name;
@@ -65,14 +67,14 @@ bool get_pads(const ArgSet *as, Attrs *a, const char *op, Loc layer_loc);
  * into dims[0..*n). Reports errors. */
 bool get_dim_list(const ArgSet *as, int64_t min, int64_t *dims, int *n, const char *op,
                   Loc layer_loc);
-#define DIM_ARGS(first_required)                                                                   \
-    {                                                                                              \
-        {"d0", A_INT, first_required}, {"d1", A_INT, false}, {"d2", A_INT, false},                 \
-            {"d3", A_INT, false},                                                                  \
-        {                                                                                          \
-            NULL, 0, 0                                                                             \
-        }                                                                                          \
-    }
+#define DIM_ARGS(first_required)                                                                 \
+    {{"d0", A_INT, first_required},                                                               \
+     {"d1", A_INT, false},                                                                        \
+     {"d2", A_INT, false},                                                                        \
+     {"d3", A_INT, false},                                                                        \
+     {NULL, 0, 0}}
+/* The dimensions of argument `name` (A_DIMS), as given, into dims[0..*n). */
+void get_dims(const ArgSet *as, const char *name, int64_t dims[4], int *n);
 bool get_bool(const ArgSet *as, const char *name, bool def);
 double get_float(const ArgSet *as, const char *name, double def);
 /* The attributes conv2d and conv_transpose2d share, in their argument

@@ -13,8 +13,9 @@
 
 const char *value_kind_name(ValKind k)
 {
-    static const char *names[] = {"an integer", "a float", "a boolean",
-                                  "a string",   "a pair",  "four integers"};
+    static const char *names[] = {"an integer", "a float",       "a boolean",
+                                  "a string",   "a pair",        "four integers",
+                                  "three integers"};
     return names[k];
 }
 
@@ -170,12 +171,13 @@ static bool eval(const Env *s, const Expr *e, Value *out)
     case EX_BINOP:
         return eval_binop(s, e, out);
     case EX_TUPLE: {
-        /* a pair (h, w), or four integers (top, left, bottom, right) for pad= */
+        /* a pair (h, w), three dimensions (dim= of the reductions), or four
+         * integers (top, left, bottom, right) for pad= */
         Value v[4];
-        if (e->nitems != 2 && e->nitems != 4) {
+        if (e->nitems > 4) {
             diag_error(e->loc,
-                       "expected a pair (h, w) or four pads (top, left, bottom, right), not %d "
-                       "values",
+                       "expected a pair (h, w), three dimensions or four pads (top, left, bottom, "
+                       "right), not %d values",
                        e->nitems);
             return false;
         }
@@ -183,13 +185,17 @@ static bool eval(const Env *s, const Expr *e, Value *out)
             if (!eval(s, e->items[i], &v[i]))
                 return false;
             if (v[i].kind != V_INT) {
-                diag_error(e->loc, "a %s must hold %s integers",
-                           e->nitems == 2 ? "pair" : "4-tuple", e->nitems == 2 ? "two" : "four");
+                static const char *what[] = {"pair", "3-tuple", "4-tuple"};
+                static const char *count[] = {"two", "three", "four"};
+                diag_error(e->loc, "a %s must hold %s integers", what[e->nitems - 2],
+                           count[e->nitems - 2]);
                 return false;
             }
         }
         if (e->nitems == 2)
             *out = (Value){.kind = V_PAIR, .i = v[0].i, .j = v[1].i};
+        else if (e->nitems == 3)
+            *out = (Value){.kind = V_TRIPLE, .i = v[0].i, .j = v[1].i, .k = v[2].i};
         else
             *out = (Value){.kind = V_QUAD, .i = v[0].i, .j = v[1].i, .k = v[2].i, .l = v[3].i};
         return true;

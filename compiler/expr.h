@@ -11,11 +11,12 @@
 
 #include "ast.h"
 
-typedef enum { V_INT, V_FLOAT, V_BOOL, V_STR, V_PAIR, V_QUAD } ValKind;
+typedef enum { V_INT, V_FLOAT, V_BOOL, V_STR, V_PAIR, V_QUAD, V_TRIPLE } ValKind;
 
 typedef struct Value {
     ValKind kind;
-    int64_t i, j, k, l; /* V_INT, V_BOOL: i; V_PAIR: (i, j); V_QUAD: (i, j, k, l) */
+    int64_t i, j, k, l; /* V_INT, V_BOOL: i; V_PAIR: (i, j); V_TRIPLE: (i, j, k);
+                         * V_QUAD: (i, j, k, l) */
     double f;
     const char *s;
 } Value;

@@ -125,8 +125,10 @@ typedef struct Attrs {
     PadMode pad_mode;       /* pad: F.pad's mode */
     int64_t start, length;  /* narrow, chunk: the channels [start, start + length) */
     int64_t chunks, index;  /* chunk: x.chunk(chunks, dim=1)[index] */
-    bool keepdim;           /* mean: [N, C, 1, 1], else [N, C] */
-    int64_t shape[IR_MAX_RANK]; /* constant: its shape; permute: the order; reshape: the dims */
+    bool keepdim;           /* sum, mean, amax, amin: the reduced dimensions stay, as 1 */
+    unsigned reduced;       /* sum, mean, amax, amin: bit d for each reduced dimension d */
+    int64_t shape[IR_MAX_RANK]; /* constant: its shape; permute, reshape, the reductions: the
+                                 * dimensions as given */
     int nshape;
     double qscale;          /* quantize: the output's scale and zero point */
     int64_t qzero;

@@ -93,6 +93,8 @@ SUPPORTED_OPS = (
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
+    # unary math ops (_unary_math)
+    "Exp", "Log", "Neg", "Abs", "Sqrt", "Reciprocal", "Floor", "Ceil", "Sin", "Cos",
 )
 
 NEAREST = {
@@ -1910,6 +1912,15 @@ for _onnx, _kind in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"),
     HANDLERS[_onnx] = _unary(_kind)
 
 
+# -- unary math ops: one C library call per element, as PyTorch computes them
+
+UNARY_MATH = {"Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Sqrt": "sqrt",
+              "Reciprocal": "reciprocal", "Floor": "floor", "Ceil": "ceil", "Sin": "sin",
+              "Cos": "cos"}
+for _onnx, _kind in UNARY_MATH.items():
+    HANDLERS[_onnx] = _unary(_kind)
+
+
 @handler("HardSigmoid")
 def _hardsigmoid(c, node):
     # ONNX's max(0, min(1, alpha * x + beta)) exactly: cnnc's hardsigmoid with
@@ -2891,6 +2902,7 @@ def _render(ops, inp, outputs, used):
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
             "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split", "Max",
             "Min", "Sum", "Mean"}
+LIFTABLE |= set(UNARY_MATH)
 
 
 def _opset(model):

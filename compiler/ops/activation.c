@@ -1,5 +1,6 @@
 /* ops/activation.c - elementwise activations: relu, relu6, leaky_relu,
- * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu, clamp.
+ * sigmoid, tanh, hardswish, silu, hardsigmoid, gelu, clamp; and the unary
+ * math ops exp, log, neg, abs, sqrt, reciprocal, floor, ceil, sin, cos.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
@@ -393,3 +394,41 @@ const OpDef opdef_CLAMP = {
     .emit = emit_elementwise,
     .act_c = clamp_c,
 };
+/* ---- the unary math ops ------------------------------------------------------ */
+
+/* torch.exp, torch.log, ...: one float C library call (or operator) on each
+ * element, as PyTorch computes them in float32 (NaN, inf and the results
+ * outside each op's domain, log(-1) or sqrt(-1) NaN, 1/0 inf, alike). Each
+ * is an activation like the ones above: fuse-activation may merge it into a
+ * producer's epilogue. UNARY(ID, name, C format of x, the same in C on x)
+ * defines NAME_eval, NAME_c and opdef_ID. */
+#define UNARY(ID, name, fmt, expr)                                                      \
+    static float name##_eval(const Attrs *a, float x)                                   \
+    {                                                                                   \
+        (void)a;                                                                        \
+        return expr;                                                                    \
+    }                                                                                   \
+    static const char *name##_c(const Attrs *a, const char *x, char *buf, size_t size) \
+    {                                                                                   \
+        (void)a;                                                                        \
+        snprintf(buf, size, fmt, x);                                                    \
+        return buf;                                                                     \
+    }                                                                                   \
+    const OpDef opdef_##ID = {                                                          \
+        .args = NULL,                                                                   \
+        .infer = infer_elementwise,                                                     \
+        .act_eval = name##_eval,                                                        \
+        .emit = emit_elementwise,                                                       \
+        .act_c = name##_c,                                                              \
+    };
+
+UNARY(EXP, exp, "expf(%s)", expf(x))
+UNARY(LOG, log, "logf(%s)", logf(x))
+UNARY(NEG, neg, "-%s", -x)
+UNARY(ABS, abs, "fabsf(%s)", fabsf(x))
+UNARY(SQRT, sqrt, "sqrtf(%s)", sqrtf(x))
+UNARY(RECIPROCAL, reciprocal, "1.0f / %s", 1.0f / x)
+UNARY(FLOOR, floor, "floorf(%s)", floorf(x))
+UNARY(CEIL, ceil, "ceilf(%s)", ceilf(x))
+UNARY(SIN, sin, "sinf(%s)", sinf(x))
+UNARY(COS, cos, "cosf(%s)", cosf(x))

@@ -1,5 +1,5 @@
 /* ops/pool.c - pools: maxpool, avgpool (nn.MaxPool2d, nn.AvgPool2d), global_avgpool,
- * adaptive_avgpool, and mean over (2, 3) (torch.mean).
+ * adaptive_avgpool.
  *
  * Everything specific to these ops: arguments and PyTorch defaults, shape
  * rule, parameters, IR printing (front end), and the emitter (back end). */
@@ -22,8 +22,6 @@ static const AttrSpec avgpool_args[] = {{"kernel", A_PAIR, true},
                                         {"count_include_pad", A_BOOL, false},
                                         {NULL, 0, 0}};
 static const AttrSpec adaptive_args[] = {{"size", A_PAIR, true}, {NULL, 0, 0}};
-static const AttrSpec mean_args[] = {
-    {"dim", A_PAIR, true}, {"keepdim", A_BOOL, false}, {NULL, 0, 0}};
 
 /* maxpool and avgpool: the stride defaults to the kernel; avgpool has no
  * dilation (1) and counts the padding by default. */
@@ -79,53 +77,6 @@ static bool global_avgpool_infer(Node *n)
         return false;
     int64_t dims[4] = {in->dims[0], in->dims[1], 1, 1};
     return set_out(n, 4, dims);
-}
-
-/* mean: torch.mean(x, dim, keepdim=False) over the spatial dimensions only,
- * dim (2, 3) in either order or counted from the end (-2, -1), as a pair. */
-static bool mean_set_attrs(Node *n, const ArgSet *as)
-{
-    int k = spec_index(as->spec, "dim");
-    int64_t d0 = as->val[k].i, d1 = as->val[k].j;
-    int64_t a = d0 < 0 ? d0 + 4 : d0, b = d1 < 0 ? d1 + 4 : d1;
-    if (!((a == 2 && b == 3) || (a == 3 && b == 2))) {
-        diag_error(as->loc[k],
-                   "mean: dim must be (2, 3), the spatial dimensions of [N, C, H, W] (global "
-                   "average pooling), not (%lld, %lld)",
-                   (long long)d0, (long long)d1);
-        return false;
-    }
-    n->a.keepdim = get_bool(as, "keepdim", false);
-    return true;
-}
-
-static bool mean_infer(Node *n)
-{
-    const Tensor *in = n->in[0];
-    if (!need_rank(n, 4, "an image [N, C, H, W]"))
-        return false;
-    int64_t dims[4] = {in->dims[0], in->dims[1], 1, 1};
-    return set_out(n, n->a.keepdim ? 4 : 2, dims);
-}
-
-static void mean_print(const Node *n, FILE *f)
-{
-    fprintf(f, " dim=(2,3) keepdim=%s", n->a.keepdim ? "true" : "false");
-}
-
-/* prune-channels: the emitter's sum of H*W copies of the constant, in order,
- * divided by H*W (not always the constant itself); past 4096 values, not
- * worth computing: not a constant. */
-static float mean_channel_value(const Node *n, int64_t k, const float *x)
-{
-    (void)k;
-    int64_t hw = n->in[0]->dims[2] * n->in[0]->dims[3];
-    if (hw > 4096)
-        return NAN;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < hw; i++)
-        sum += x[0];
-    return sum / (float)hw;
 }
 
 static bool adaptive_set_attrs(Node *n, const ArgSet *as)
@@ -359,18 +310,6 @@ const OpDef opdef_GLOBAL_AVGPOOL = {
     /* front end */
     .args = NULL,
     .infer = global_avgpool_infer,
-    /* back end */
-    .emit = emit_global_avgpool,
-};
-
-/* The same loops as global_avgpool: [N, C] is [N, C, 1, 1]'s memory. */
-const OpDef opdef_MEAN = {
-    /* front end */
-    .args = mean_args,
-    .set_attrs = mean_set_attrs,
-    .infer = mean_infer,
-    .print = mean_print,
-    .channel_value = mean_channel_value,
     /* back end */
     .emit = emit_global_avgpool,
 };

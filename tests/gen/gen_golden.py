@@ -2307,6 +2307,12 @@ golden_pads.add_cases(case, simple)
 import golden_actmodes  # noqa: E402
 
 golden_actmodes.add_cases(case, simple, seq, Net, ACT_SHAPE)
+# --------------------------------------------------------------------------
+# Unary math ops and reductions over chosen dims (tests/gen/golden_reduce.py)
+
+import golden_reduce  # noqa: E402
+
+golden_reduce.add_cases(case, simple, Net)
 
 
 # --------------------------------------------------------------------------

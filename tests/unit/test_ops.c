@@ -73,15 +73,25 @@ START_TEST(constant_channels)
     ck_assert(isnan(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x)));
     x[0] = 0.0f;
     ck_assert(op_def(OP_AVGPOOL)->channel_value(&pool, 0, x) == 0.0f);
-    /* mean: the emitter's in-order sum of H*W copies, divided; too large: not a constant */
+    /* mean over (2, 3): the emitter's in-order sum of H*W copies, divided
+     * (sum: not divided; amax: the constant); too large: not a constant */
     Tensor img = {.rank = 4, .dims = {1, 1, 7, 7}};
     Tensor *img_in[] = {&img};
-    Node mean = {.op = OP_MEAN, .in = img_in, .nin = 1};
+    Node mean = {.op = OP_MEAN, .in = img_in, .nin = 1, .a = {.reduced = 1u << 2 | 1u << 3}};
     x[0] = 0.1f;
     float sum = 0.0f;
     for (int i = 0; i < 49; i++)
         sum += x[0];
     ck_assert(op_def(OP_MEAN)->channel_value(&mean, 0, x) == sum / 49.0f);
+    mean.op = OP_SUM;
+    ck_assert(op_def(OP_SUM)->channel_value(&mean, 0, x) == sum);
+    mean.op = OP_AMAX;
+    ck_assert(op_def(OP_AMAX)->channel_value(&mean, 0, x) == 0.1f);
+    ck_assert(op_def(OP_AMAX)->maps_channels(&mean));
+    mean.a.reduced = 1u << 1;
+    ck_assert(!op_def(OP_AMAX)->maps_channels(&mean));
+    mean.op = OP_MEAN;
+    mean.a.reduced = 1u << 2 | 1u << 3;
     img.dims[2] = img.dims[3] = 100;
     ck_assert(isnan(op_def(OP_MEAN)->channel_value(&mean, 0, x)));
 }
