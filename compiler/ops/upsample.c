@@ -181,12 +181,25 @@ static float upsample_scale(const Axis *x)
     return x->sf > 0 ? (float)(1.0 / x->sf) : (float)x->in / (float)x->out;
 }
 
+/* The nearest shortcuts (a copy, a shift) only where the formula's scale is
+ * exactly 1 or 1/2: a float scale of 1.3 can keep the size (3 -> 3) and
+ * still map 0, 0, 1 (issue 14, found by the differential fuzzer). */
+static bool nearest_copy(const Axis *x)
+{
+    return x->out == x->in && upsample_scale(x) == 1.0f;
+}
+
+static bool nearest_half(const Axis *x)
+{
+    return x->out == 2 * x->in && upsample_scale(x) == 0.5f;
+}
+
 /* nearest: src = min(floor(dst * scale), in - 1), as upsample_nearest2d. */
 static int64_t nearest_src(const Axis *x, int64_t dst)
 {
-    if (x->out == x->in)
+    if (nearest_copy(x))
         return dst;
-    if (x->out == 2 * x->in)
+    if (nearest_half(x))
         return dst >> 1;
     int64_t src = (int64_t)floorf((float)dst * upsample_scale(x));
     return src < x->in - 1 ? src : x->in - 1;
@@ -326,9 +339,9 @@ static void emit_upsample_axis(Emitter *e, const Node *n, const Axis *x)
         out(e, "float l%c1v = %csrc - (float)%c0v;", axis, axis, axis);
         out(e, "l%c1v = l%c1v < 0 ? 0 : l%c1v > 1 ? 1 : l%c1v;", axis, axis, axis, axis);
         out(e, "const float l%c0v = 1.0f - l%c1v;", axis, axis);
-    } else if (x->out == x->in) {
+    } else if (nearest_copy(x)) {
         out(e, "const int %c0v = %s;", axis, d);
-    } else if (x->out == 2 * x->in) {
+    } else if (nearest_half(x)) {
         out(e, "const int %c0v = %s >> 1;", axis, d);
     } else {
         out(e, "int %c0v = (int)floorf((float)%s * %af);", axis, d, (double)scale);

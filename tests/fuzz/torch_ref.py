@@ -104,7 +104,7 @@ def layer(net, label, op, x, args, kw):
         return F.conv_transpose2d(x, w, b, pair(kw.get("stride", 1)), pair(kw.get("pad", 0)),
                                   pair(kw.get("output_padding", 0)), g, pair(kw.get("dilation", 1)))
     if op == "linear":
-        f = x.shape[1]
+        f = x.shape[-1]  # over the last dimension
         w, b = net.conv_params((args[0], f), f, args[0], kw.get("bias", True), args[0])
         return F.linear(x, w, b)
     if op == "batchnorm":

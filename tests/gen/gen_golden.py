@@ -2314,6 +2314,12 @@ import golden_reduce  # noqa: E402
 
 golden_reduce.add_cases(case, simple, Net)
 
+# The differential fuzzer's findings (tests/gen/golden_fuzz.py)
+
+import golden_fuzz  # noqa: E402
+
+golden_fuzz.add_cases(case, simple)
+
 
 # --------------------------------------------------------------------------
 # Generation
