@@ -150,7 +150,7 @@ void emit_avg_window(Emitter *e, const Attrs *p, long long H, long long W, const
     const char *t = wide ? "long long" : "int", *cast = wide ? "(long long)" : "";
     out(e, "%s h0 = %s%s * %lld - %lld, w0 = %s%s * %lld - %lld;", t, cast, v->oy,
         (long long)p->sh, (long long)p->ph, cast, v->ox, (long long)p->sw, (long long)p->pw);
-    out(e, "%s h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", t, (long long)p->kh, H + p->ph,
+    out(e, "%s h1 = h0 + %lld < %lld ? h0 + %lld : %lld;", t, (long long)p->kh, H + p->pb,
         (long long)p->kh, H + p->pb);
     out(e, "%s w1 = w0 + %lld < %lld ? w0 + %lld : %lld;", t, (long long)p->kw, W + p->pr,
         (long long)p->kw, W + p->pr);

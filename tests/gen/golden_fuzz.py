@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnlib import seq
+from golden_pads import PadAvgPool
 
 
 class Up(nn.Module):
@@ -27,3 +28,13 @@ def add_cases(case, simple):
          """, (2, 3, 5)),
          lambda: seq(("a", Up(scale_factor=1.3, mode="nearest")),
                      ("b", Up(scale_factor=2.0, mode="nearest"))), (2, 3, 5), batch=2)
+
+    case("avgpool_pad_end", "avgpool(3, stride=1, pad=(0, 0, 2, 2)) on 2x2 then (3, 2) stride 2 "
+         "pad (1, 0, 2, 1) on its 2x2, counting the padding: each window's divisor ends at the "
+         "bottom pad, not the top's (a window ending in the bottom padding was divided by 16)",
+         simple("""
+            a1: avgpool(3, stride=1, pad=(0, 0, 2, 2))
+            a2: avgpool((3, 2), stride=2, pad=(1, 0, 2, 1))
+         """, (3, 2, 2)),
+         lambda: seq(("a1", PadAvgPool(3, (0, 0, 2, 2), stride=1)),
+                     ("a2", PadAvgPool((3, 2), (1, 0, 2, 1), stride=2))), (3, 2, 2), shift=1.0)
