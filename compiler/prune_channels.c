@@ -398,6 +398,8 @@ static void rewrite(Prune *p, PassStats *st)
     count_removed(p, st);
     for (int i = 0; i < p->g->nnodes; i++) {
         Node *n = p->g->nodes[i];
+        if (keeps_channels(n)) /* a linear over the last dim: rows are not channels */
+            continue;
         if (op_has(n->op, OPT_PRUNABLE))
             rewrite_weighted(p, n, keep);
         else if (op_has(n->op, OPT_WEIGHTS)) /* per channel: batchnorm */

@@ -4,6 +4,7 @@ and computed by PyTorch (gen_golden.py adds them with add_cases)."""
 
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.nn.utils.prune as tprune
 
 from cnnlib import seq
 from golden_pads import PadAvgPool
@@ -16,6 +17,10 @@ class Up(nn.Module):
 
     def forward(self, x):
         return F.interpolate(x, **self.kw)
+
+
+def _prune_c1(m):
+    tprune.ln_structured(m.c1, "weight", 0.5, n=1, dim=0)
 
 
 def add_cases(case, simple):
@@ -38,3 +43,15 @@ def add_cases(case, simple):
          """, (3, 2, 2)),
          lambda: seq(("a1", PadAvgPool(3, (0, 0, 2, 2), stride=1)),
                      ("a2", PadAvgPool((3, 2), (1, 0, 2, 1), stride=2))), (3, 2, 2), shift=1.0)
+
+    case("prune_linear_last_dim", "prune-channels beside a linear over the last dimension: "
+         "conv2d(4) on 3x4x4 with 2 of its 4 channels pruned (structured), then linear(5) over "
+         "the 4 columns: the linear keeps its 5 rows (-O2 sliced them to the 4 channels), "
+         "batch 2",
+         simple("""
+            c1: conv2d(4, kernel=1, bias=false)
+            fc: linear(5)
+            prune(amount=0.5, structured=true) c1
+         """, (3, 4, 4)),
+         lambda: seq(("c1", nn.Conv2d(3, 4, 1, bias=False)), ("fc", nn.Linear(4, 5))),
+         (3, 4, 4), batch=2, prune=_prune_c1)
