@@ -426,16 +426,17 @@ fuzz-smoke:
 	fi
 
 # The differential fuzzer of the generated code (tests/fuzz/differential.sh):
-# random valid networks (tests/fuzz/gen_net.c) at -O0, -O2 and --threads 2,
+# random valid networks (tests/fuzz/gen_net.c, gen_ops.c) at -O0, -O2 and --threads 2,
 # compiled with -Werror and ASan+UBSan, run, and compared with each other and
 # with PyTorch where /usr/bin/python3 has it. FUZZDIFF_SECONDS (default 60) or
 # FUZZDIFF_COUNT networks; FUZZDIFF_SEED the first seed; findings go to
 # $(BUILD)/fuzzdiff/findings/.
 FUZZDIFF_SECONDS ?= 60
-$(BUILD)/tools/gen_net: tests/fuzz/gen_net.c $(LIB_OBJ) $(HEADERS)
+GEN_NET_SRC := tests/fuzz/gen_net.c tests/fuzz/gen_ops.c
+$(BUILD)/tools/gen_net: $(GEN_NET_SRC) tests/fuzz/gen_net.h $(LIB_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lm
+	@echo "  CC      $(GEN_NET_SRC)"
+	$(Q)$(CC) $(STD) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $(GEN_NET_SRC) $(LIB_OBJ) -lm
 
 fuzz-differential: all $(BUILD)/tools/gen_net
 	@bash tests/fuzz/differential.sh $(if $(FUZZDIFF_COUNT),--count $(FUZZDIFF_COUNT),--seconds $(FUZZDIFF_SECONDS)) \

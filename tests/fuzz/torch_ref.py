@@ -169,13 +169,37 @@ def layer(net, label, op, x, args, kw):
         return torch.narrow(x, 1, kw["start"], kw["length"])
     if op == "chunk":
         return x.chunk(kw["chunks"], 1)[kw["index"]].contiguous()
-    if op in ("add", "mul", "sub"):
+    if op in BINARY:
         a, b = args
-        return {"add": torch.add, "mul": torch.mul, "sub": torch.sub}[op](a, b)
+        return BINARY[op](a, b)
+    if op in MATH:
+        return MATH[op](x)
+    if op == "clamp":
+        return torch.clamp(x, kw.get("min"), kw.get("max"))
+    if op == "log_softmax":
+        return F.log_softmax(x, kw.get("dim", 1))
+    if op in ("sum", "amax", "amin"):
+        return getattr(torch, op)(x, kw["dim"], kw.get("keepdim", False))
+    if op == "permute":
+        return x.permute(*args).contiguous()
+    if op == "reshape":
+        return x.reshape(x.shape[0], *args)
+    if op == "constant":  # init: U(-1, 1), drawn in layer order
+        return net.draw(-1.0, 1.0, args)
+    if op == "quantize":
+        return torch.quantize_per_tensor(x, float(kw["scale"]), kw["zero_point"], torch.quint8)
+    if op == "dequantize":
+        return x.dequantize()
     if op == "concat":
         return torch.cat(args, 1)
     raise ValueError("unknown op '%s'" % op)
 
+
+BINARY = {"add": torch.add, "mul": torch.mul, "sub": torch.sub, "div": torch.div,
+          "maximum": torch.maximum, "minimum": torch.minimum}
+MATH = {"exp": torch.exp, "log": torch.log, "neg": torch.neg, "abs": torch.abs,
+        "sqrt": torch.sqrt, "reciprocal": torch.reciprocal, "floor": torch.floor,
+        "ceil": torch.ceil, "sin": torch.sin, "cos": torch.cos}
 
 LAYER = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([a-z_0-9]+)\s*(?:\((.*)\))?\s*$")
 
