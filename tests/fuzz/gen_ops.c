@@ -12,6 +12,7 @@
 
 typedef struct Axis {
     int64_t k, s, p, d, op, out;
+    int64_t pe; /* pools: the end side's pad, where it differs (sides) */
 } Axis;
 
 /* conv2d: out = (n + 2p - d(k-1) - 1) / s + 1, the dilated kernel within the
@@ -21,7 +22,8 @@ static Axis axis_conv(int64_t n)
     for (int t = 0; t < 64; t++) {
         Axis a = {range(1, 5), chance(0.3) ? range(2, 3) : 1,
                   range(0, 3), chance(0.2) ? range(2, 3) : 1,
-                  0,           0};
+                  0,           0,
+                  0};
         if (chance(0.12)) {
             int64_t h = gen_huge[rnd(HUGE_COUNT)];
             switch (rnd(3)) {
@@ -50,20 +52,26 @@ static Axis axis_conv(int64_t n)
         if (a.out <= MAX_HW)
             return a;
     }
-    return (Axis){1, 1, 0, 1, 0, n};
+    return (Axis){1, 1, 0, 1, 0, n, 0};
 }
 
 /* maxpool/avgpool: pad at most half the kernel; ceil_mode drops a last window
- * that would start in the right padding (PyTorch's rule). */
-static Axis axis_pool(int64_t n, int dilation, int ceil_mode)
+ * that would start in the right padding (PyTorch's rule). With sides (never
+ * with ceil_mode), each side's pad up to kernel - 1, ONNX's pads. */
+static Axis axis_pool(int64_t n, int dilation, int ceil_mode, int sides)
 {
     for (int t = 0; t < 64; t++) {
-        Axis a = {range(1, 4), 0, 0, dilation && chance(0.3) ? range(2, 3) : 1, 0, 0};
+        Axis a = {range(1, 4), 0, 0, dilation && chance(0.3) ? range(2, 3) : 1, 0, 0, 0};
         a.s = chance(0.4) ? a.k : range(1, 3);
         if (chance(0.1))
             a.s = gen_huge[rnd(HUGE_COUNT)];
         a.p = chance(0.5) ? a.k / 2 : range(0, a.k / 2);
-        int64_t num = n + 2 * a.p - a.d * (a.k - 1) - 1;
+        a.pe = a.p;
+        if (sides) {
+            a.p = range(0, a.k - 1);
+            a.pe = range(0, a.k - 1);
+        }
+        int64_t num = n + a.p + a.pe - a.d * (a.k - 1) - 1;
         if (num < 0)
             continue;
         a.out = ceil_mode ? (num + a.s - 1) / a.s + 1 : num / a.s + 1;
@@ -72,7 +80,7 @@ static Axis axis_pool(int64_t n, int dilation, int ceil_mode)
         if (a.out >= 1 && a.out <= MAX_HW)
             return a;
     }
-    return (Axis){1, 1, 0, 1, 0, n};
+    return (Axis){1, 1, 0, 1, 0, n, 0};
 }
 
 /* conv_transpose2d: out = (n-1)s - 2p + d(k-1) + output_padding + 1, with
@@ -81,7 +89,7 @@ static Axis axis_pool(int64_t n, int dilation, int ceil_mode)
 static Axis axis_convt(int64_t n)
 {
     for (int t = 0; t < 64; t++) {
-        Axis a = {range(1, 4), range(1, 3), range(0, 2), chance(0.2) ? 2 : 1, 0, 0};
+        Axis a = {range(1, 4), range(1, 3), range(0, 2), chance(0.2) ? 2 : 1, 0, 0, 0};
         if (chance(0.15)) {
             if (n == 1 && chance(0.5)) {
                 a.s = gen_huge[rnd(HUGE_COUNT)];
@@ -96,7 +104,7 @@ static Axis axis_convt(int64_t n)
         if (a.out >= 1 && a.out <= MAX_HW)
             return a;
     }
-    return (Axis){1, 1, 0, 1, 0, n};
+    return (Axis){1, 1, 0, 1, 0, n, 0};
 }
 
 
@@ -122,8 +130,8 @@ static int gen_conv(StrBuf *sb, const char *op, Shape x, Shape *y)
     Axis w = transpose ? axis_convt(x.w) : axis_conv(x.w);
     if (!transpose && chance(0.3)) { /* a network's conv: 3x3 pad 1 or 1x1, often wide */
         int64_t k = chance(0.7) ? 3 : 1;
-        h = (Axis){k, 1, k / 2, 1, 0, x.h};
-        w = (Axis){k, 1, k / 2, 1, 0, x.w};
+        h = (Axis){k, 1, k / 2, 1, 0, x.h, 0};
+        w = (Axis){k, 1, k / 2, 1, 0, x.w, 0};
         out = g * range(1, MAX_C / g);
     }
     sb_printf(sb, "%s(%" PRId64, op, out);
@@ -142,15 +150,19 @@ static int gen_pool(StrBuf *sb, const char *op, Shape x, Shape *y)
 {
     if (x.rank != 4)
         return 0;
-    int max = op[0] == 'm', ceil_mode = chance(0.4);
-    Axis h = axis_pool(x.h, max, ceil_mode), w = axis_pool(x.w, max, ceil_mode);
+    int max = op[0] == 'm', ceil_mode = chance(0.4), sides = !ceil_mode && chance(0.3);
+    Axis h = axis_pool(x.h, max, ceil_mode, sides), w = axis_pool(x.w, max, ceil_mode, sides);
     sb_printf(sb, "%s(kernel=", op);
     if (h.k == w.k)
         sb_printf(sb, "%" PRId64, h.k);
     else
         sb_printf(sb, "(%" PRId64 ", %" PRId64 ")", h.k, w.k);
     put_pair(sb, "stride", h.s, w.s);
-    put_pair(sb, "pad", h.p, w.p);
+    if (sides)
+        sb_printf(sb, ", pad=(%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")", h.p, w.p,
+                  h.pe, w.pe);
+    else
+        put_pair(sb, "pad", h.p, w.p);
     if (max)
         put_pair(sb, "dilation", h.d, w.d);
     sb_printf(sb, ", ceil_mode=%s", boolean(ceil_mode));

@@ -86,6 +86,24 @@ def per_channel(v, x):
     return v.view(1, -1, 1, 1) if x.dim() == 4 else v.view(1, -1)
 
 
+def side_pool(op, x, kw):
+    """A pool with pad=(top, left, bottom, right) (gen_net draws it without
+    ceil_mode): F.pad, -inf for maxpool and 0 for avgpool, then the pool
+    without padding; avgpool without count_include_pad divides by the pooled
+    count of real elements (a pooled ones-mask), as tests/gen/golden_pads.py."""
+    t, l, b, r = kw["pad"]
+    k = pair(kw["kernel"])
+    s = pair(kw.get("stride", k))
+    if op == "maxpool":
+        xp = F.pad(x, (l, r, t, b), value=-math.inf)
+        return F.max_pool2d(xp, k, s, 0, pair(kw.get("dilation", 1)))
+    pool = lambda v: F.avg_pool2d(F.pad(v, (l, r, t, b)), k, s, 0,  # noqa: E731
+                                  divisor_override=1)
+    if kw.get("count_include_pad", True):
+        return pool(x) / float(k[0] * k[1])
+    return pool(x) / pool(torch.ones_like(x[:, :1]))
+
+
 def layer(net, label, op, x, args, kw):
     """One layer of the network on x (a tensor, or the tensors of add/...)."""
     net.label = label
@@ -133,6 +151,8 @@ def layer(net, label, op, x, args, kw):
         return F.leaky_relu(x, kw.get("slope", 0.01))
     if op == "gelu":
         return F.gelu(x, approximate=kw.get("approximate", "none"))
+    if op in ("maxpool", "avgpool") and len(pair(kw.get("pad", 0))) == 4:
+        return side_pool(op, x, kw)
     if op == "maxpool":
         k = pair(kw["kernel"])
         return F.max_pool2d(x, k, pair(kw.get("stride", k)), pair(kw.get("pad", 0)),
