@@ -215,9 +215,11 @@ static int gen_resample(StrBuf *sb, const char *op, Shape x, Shape *y)
         else
             sb_printf(sb, "(%" PRId64 ", %" PRId64 "))", h, w);
     } else if (chance(0.25)) { /* a float scale: floor(in * s), coordinates by 1/s */
-        static const char *const fs[] = {"0.5", "0.75", "1.3", "1.5", "2.5", "1.0", "0.3"};
-        static const double fv[] = {0.5, 0.75, 1.3, 1.5, 2.5, 1.0, 0.3};
-        int i = (int)rnd(7);
+        /* 1.1 and 1.3 keep small sizes, 2.2 doubles them: not copies or shifts */
+        static const char *const fs[] = {"0.5", "0.75", "1.3", "1.5", "2.5", "1.0", "0.3",
+                                         "1.1", "2.2"};
+        static const double fv[] = {0.5, 0.75, 1.3, 1.5, 2.5, 1.0, 0.3, 1.1, 2.2};
+        int i = (int)rnd(9);
         h = (int64_t)((double)x.h * fv[i]);
         w = (int64_t)((double)x.w * fv[i]);
         if (h < 1 || w < 1 || h > MAX_HW || w > MAX_HW)
