@@ -442,10 +442,10 @@ fuzz-differential: all $(BUILD)/tools/gen_net
 	@bash tests/fuzz/differential.sh $(if $(FUZZDIFF_COUNT),--count $(FUZZDIFF_COUNT),--seconds $(FUZZDIFF_SECONDS)) \
 	    $(if $(FUZZDIFF_SEED),--seed $(FUZZDIFF_SEED))
 
-# For make check: three fixed networks (seeds 224-226: 23 of the 32 ops and prune),
+# For make check: three fixed networks (seeds 1638-1640: 31 of the 55 ops and prune),
 # without PyTorch, a few seconds, so that a broken generator or driver is caught.
 fuzzdiff-smoke: all $(BUILD)/tools/gen_net
-	@FUZZDIFF_TORCH=0 bash tests/fuzz/differential.sh --count 3 --seed 224
+	@FUZZDIFF_TORCH=0 bash tests/fuzz/differential.sh --count 3 --seed 1638
 
 demo: deps
 	$(MAKE) all
