@@ -20,9 +20,12 @@ typedef struct Axis {
 static Axis axis_conv(int64_t n)
 {
     for (int t = 0; t < 64; t++) {
-        Axis a = {range(1, 5), chance(0.3) ? range(2, 3) : 1,
-                  range(0, 3), chance(0.2) ? range(2, 3) : 1,
-                  0,           0,
+        Axis a = {range(1, 5),
+                  chance(0.3) ? range(2, 3) : 1,
+                  range(0, 3),
+                  chance(0.2) ? range(2, 3) : 1,
+                  0,
+                  0,
                   0};
         if (chance(0.12)) {
             int64_t h = gen_huge[rnd(HUGE_COUNT)];
@@ -107,7 +110,6 @@ static Axis axis_convt(int64_t n)
     return (Axis){1, 1, 0, 1, 0, n, 0};
 }
 
-
 /* ---- the ops: each appends "op(args)" for input x, or returns 0 ---------- */
 
 static int64_t pick_groups(int64_t c)
@@ -159,8 +161,8 @@ static int gen_pool(StrBuf *sb, const char *op, Shape x, Shape *y)
         sb_printf(sb, "(%" PRId64 ", %" PRId64 ")", h.k, w.k);
     put_pair(sb, "stride", h.s, w.s);
     if (sides)
-        sb_printf(sb, ", pad=(%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")", h.p, w.p,
-                  h.pe, w.pe);
+        sb_printf(sb, ", pad=(%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")", h.p, w.p, h.pe,
+                  w.pe);
     else
         put_pair(sb, "pad", h.p, w.p);
     if (max)
@@ -216,8 +218,8 @@ static int gen_resample(StrBuf *sb, const char *op, Shape x, Shape *y)
             sb_printf(sb, "(%" PRId64 ", %" PRId64 "))", h, w);
     } else if (chance(0.25)) { /* a float scale: floor(in * s), coordinates by 1/s */
         /* 1.1 and 1.3 keep small sizes, 2.2 doubles them: not copies or shifts */
-        static const char *const fs[] = {"0.5", "0.75", "1.3", "1.5", "2.5", "1.0", "0.3",
-                                         "1.1", "2.2"};
+        static const char *const fs[] = {"0.5", "0.75", "1.3", "1.5", "2.5",
+                                         "1.0", "0.3",  "1.1", "2.2"};
         static const double fv[] = {0.5, 0.75, 1.3, 1.5, 2.5, 1.0, 0.3, 1.1, 2.2};
         int i = (int)rnd(9);
         h = (int64_t)((double)x.h * fv[i]);
@@ -289,7 +291,6 @@ static int gen_channels(StrBuf *sb, const char *op, Shape x, Shape *y)
     return 1;
 }
 
-
 /* global_avgpool, flatten; sum, mean, amax, amin over dims that keep a
  * shape gen_net knows: keepdim, or the plane (rank 4 -> 2) */
 static int gen_global(StrBuf *sb, const char *op, Shape x, Shape *y)
@@ -315,7 +316,8 @@ static int gen_global(StrBuf *sb, const char *op, Shape x, Shape *y)
     }
     static const char *const plane[] = {"(2, 3)", "(-2, -1)", "(3, 2)"};
     static const char *const kept[] = {"1", "2", "3", "(1, 3)", "(1, 2, 3)", "(-3, 2)"};
-    static const int kc[] = {1, 0, 0, 1, 1, 1}, kh[] = {0, 1, 0, 0, 1, 1}, kw[] = {0, 0, 1, 1, 1, 0};
+    static const int kc[] = {1, 0, 0, 1, 1, 1}, kh[] = {0, 1, 0, 0, 1, 1},
+                     kw[] = {0, 0, 1, 1, 1, 0};
     if (chance(0.4)) {
         sb_printf(sb, "%s(dim=%s, keepdim=false)", op, plane[rnd(3)]);
         *y = (Shape){2, x.c, 0, 0, 0, 0};
@@ -372,7 +374,8 @@ static int gen_math(StrBuf *sb, const char *op, Shape x, Shape *y)
 /* permute of [C, H, W] (or the identity of [F]) */
 static int gen_permute(StrBuf *sb, const char *op, Shape x, Shape *y)
 {
-    static const int perms[6][3] = {{1, 2, 3}, {1, 3, 2}, {2, 1, 3}, {2, 3, 1}, {3, 1, 2}, {3, 2, 1}};
+    static const int perms[6][3] = {{1, 2, 3}, {1, 3, 2}, {2, 1, 3},
+                                    {2, 3, 1}, {3, 1, 2}, {3, 2, 1}};
     (void)op;
     *y = x;
     if (x.rank == 2) {
