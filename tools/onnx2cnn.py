@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cnn_text  # noqa: E402
+import onnx_lower  # noqa: E402
 
 try:
     import onnx
@@ -89,7 +90,8 @@ SUPPORTED_OPS = (
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
     "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand", "Max", "Min", "Sum", "Mean",
-    "LogSoftmax",
+    "LogSoftmax", "ReduceSum", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+    "ReduceLogSum", "ReduceLogSumExp",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -2538,6 +2540,7 @@ HANDLERS["ReduceMean"] = lambda c, node: _reduce(c, node, "global_avgpool")
 HANDLERS["ReduceMax"] = lambda c, node: _reduce(c, node, "global_maxpool")
 HANDLERS["GlobalAveragePool"] = lambda c, node: _global(c, node, "global_avgpool")
 HANDLERS["GlobalMaxPool"] = lambda c, node: _global(c, node, "global_maxpool")
+onnx_lower.install(HANDLERS, sys.modules[__name__])  # Reduce* over any axes
 
 
 @handler("BatchNormalization")
@@ -2901,7 +2904,7 @@ def _render(ops, inp, outputs, used):
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
             "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split", "Max",
-            "Min", "Sum", "Mean"}
+            "Min", "Sum", "Mean", "MatMul", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"}
 LIFTABLE |= set(UNARY_MATH)
 
 
@@ -2913,7 +2916,8 @@ def _opset(model):
 # Expand's shape a leading 1 value, Slice's axes are shifted, Slice's starts,
 # ends and steps and Split's sizes stay.
 LIFT_ROLES = {("Expand", 1): "shape", ("Slice", 1): "keep", ("Slice", 2): "keep",
-              ("Slice", 3): "axes", ("Slice", 4): "keep", ("Split", 1): "keep"}
+              ("Slice", 3): "axes", ("Slice", 4): "keep", ("Split", 1): "keep",
+              ("MatMul", 1): "keep", ("ReduceSum", 1): "axes"}
 
 
 def _lift_value(role, a):
@@ -2943,6 +2947,10 @@ def _lift_node(n, ranks, consts, opset, g2):
         if "perm" in attrs:
             n.attribute.remove(attrs["perm"])
         n.attribute.extend([onnx.helper.make_attribute("perm", [0] + [p + 1 for p in perm])])
+    if op.startswith("Reduce") and "axes" in attrs:
+        axes = [a + 1 if a >= 0 else a for a in attrs["axes"].ints]
+        n.attribute.remove(attrs["axes"])
+        n.attribute.extend([onnx.helper.make_attribute("axes", axes)])
     if op == "Slice" and opset < 10:
         axes = list(attrs["axes"].ints) if "axes" in attrs else \
             list(range(len(attrs["starts"].ints)))
@@ -3032,7 +3040,7 @@ def convert(model_path, out_path, batch=1, input_weights=None):
     whole) or UnsupportedModel (every unsupported node)."""
     if not out_path.endswith(".cnn"):
         raise OnnxError("the output file name must end in .cnn: %s" % out_path)
-    model = load_model(model_path)
+    model = onnx_lower.lower(load_model(model_path), input_weights)
     conv = Converter(model, batch=batch, input_weights=input_weights)
     lifted = None
     try:
