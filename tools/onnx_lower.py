@@ -101,6 +101,82 @@ def _lower_reduce(node, names, opset, inits):
     return out
 
 
+class _Builder:
+    """Nodes computing one ONNX node's output from elementwise ops, named
+    after it; scalars become float32 initializers."""
+
+    def __init__(self, node, names, inits, opset):
+        self.base = node.name or node.output[0]
+        self.out = node.output[0]
+        self.names, self.inits, self.nodes, self.opset = names, inits, [], opset
+
+    def const(self, v, what):
+        k = self.names("%s_%s" % (self.base, what))
+        self.inits.append(numpy_helper.from_array(np.asarray(v, dtype=np.float32), k))
+        return k
+
+    def __call__(self, op, inputs, what=None):
+        """A node; its output is the original one if `what` is None."""
+        y = self.names("%s_%s" % (self.base, what)) if what else self.out
+        # before opset 7, Add, Sub, Mul, Div broadcast a scalar second operand
+        # with broadcast=1 (and take their output shape from the first)
+        bc = {"broadcast": 1} if op in ("Add", "Sub", "Mul", "Div") and self.opset < 7 else {}
+        self.nodes.append(helper.make_node(op, inputs, [y], name=y, **bc))
+        return y
+
+    def min0(self, x, what):
+        """min(x, 0): Min with a scalar from opset 8 (broadcasting), else
+        -relu(-x) (the same value; negation is exact)."""
+        if self.opset >= 8:
+            return self("Min", [x, self.const(0.0, "zero")], what)
+        return self("Neg", [self("Relu", [self("Neg", [x], what + "_neg")], what + "_relu")],
+                    what)
+
+
+def _lower_activation(node, names, inits, opset, consts, shapes):
+    """PRelu, Elu, Selu, Celu, Softplus, Softsign in the elementwise ops of
+    ONNX's reference formulas (onnx/backend/test/case/node), in their order."""
+    op, x = node.op_type, node.input[0]
+    b = _Builder(node, names, inits, opset)
+    alpha = _attr(node, "alpha", {"Elu": 1.0, "Celu": 1.0}.get(op, 1.6732632423543772))
+    if op == "PRelu":  # clip(x, 0, inf) + clip(x, -inf, 0) * slope
+        if len(node.input) < 2:
+            return None
+        r = b("Relu", [x], "pos")
+        m = b.min0(x, "neg")
+        slope = node.input[1]
+        xs, sv = shapes.get(x), consts.get(slope)
+        if opset < 7 and sv is not None and np.ndim(sv) == 1 and np.size(sv) > 1 and xs \
+                and len(xs) >= 3 and xs[1] == np.size(sv):
+            # PRelu-6: a slope of C values is one per channel (axis 1)
+            slope = b.const(np.reshape(sv, (-1,) + (1,) * (len(xs) - 2)), "slope")
+        b("Add", [r, b("Mul", [m, slope], "neg_slope")])
+    elif op in ("Elu", "Selu"):
+        # clip(x, 0, inf) [* gamma] + (exp(clip(x, -inf, 0)) - 1) * alpha [* gamma]
+        r = b("Relu", [x], "pos")
+        e = b("Exp", [b.min0(x, "neg")], "exp")
+        t = b("Mul", [b("Sub", [e, b.const(1.0, "one")], "expm1"), b.const(alpha, "alpha")],
+              "neg_alpha")
+        if op == "Selu":
+            gamma = b.const(_attr(node, "gamma", 1.0507009873554805), "gamma")
+            r = b("Mul", [r, gamma], "pos_gamma")
+            t = b("Mul", [t, gamma], "neg_gamma")
+        b("Add", [r, t])
+    elif op == "Celu":  # maximum(0, x) + minimum(0, alpha * (exp(x / alpha) - 1))
+        a = b.const(alpha, "alpha")
+        e = b("Exp", [b("Div", [x, a], "div")], "exp")
+        t = b("Mul", [b("Sub", [e, b.const(1.0, "one")], "expm1"), a], "neg_alpha")
+        b("Add", [b("Relu", [x], "pos"), b.min0(t, "neg")])
+    elif op == "Softplus":  # log(exp(x) + 1)
+        b("Log", [b("Add", [b("Exp", [x], "exp"), b.const(1.0, "one")], "exp1")])
+    elif op == "Softsign":  # x / (1 + abs(x))
+        b("Div", [x, b("Add", [b("Abs", [x], "abs"), b.const(1.0, "one")], "abs1")])
+    return b.nodes
+
+
+ACTIVATIONS = ("PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign")
+
+
 def _gemm_needs_lowering(node, consts, shapes):
     """Can onnx2cnn's Gemm handler not take this node as it is?"""
     if len(node.input) < 2 or node.input[1] not in consts:
@@ -167,10 +243,10 @@ def lower(model, input_weights=None):
     itself if it has none."""
     g = model.graph
     todo = [n for n in g.node if n.domain in ("", "ai.onnx") and
-            (n.op_type in REDUCE_LOWER or n.op_type == "Gemm")]
+            (n.op_type in REDUCE_LOWER or n.op_type in ACTIVATIONS or n.op_type == "Gemm")]
     if not todo:
         return model
-    wanted = {i for n in todo if n.op_type == "Gemm" for i in n.input[1:3]}
+    wanted = {i for n in todo if n.op_type in ("Gemm", "PRelu") for i in n.input[1:3]}
     consts = {}
     for t in g.initializer:
         if t.name in wanted:
@@ -182,7 +258,7 @@ def lower(model, input_weights=None):
         if arr is not None:
             consts[name] = np.asarray(arr)
     shapes = {}
-    if any(n.op_type == "Gemm" for n in todo):
+    if any(n.op_type in ("Gemm", "PRelu") for n in todo):
         try:
             inf = onnx.shape_inference.infer_shapes(model).graph
             for vi in list(inf.input) + list(inf.value_info) + list(inf.output):
@@ -205,6 +281,8 @@ def lower(model, input_weights=None):
         if n.domain in ("", "ai.onnx"):
             if n.op_type in REDUCE_LOWER and n.input and n.output:
                 new = _lower_reduce(n, names, opset, inits)
+            elif n.op_type in ACTIVATIONS and n.input and n.output:
+                new = _lower_activation(n, names, inits, opset, consts, shapes)
             elif n.op_type == "Gemm" and n.output and _gemm_needs_lowering(n, consts, shapes):
                 new = _lower_gemm(n, names, consts, inits)
         if new is None:
