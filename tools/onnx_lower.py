@@ -174,6 +174,44 @@ def _lower_activation(node, names, inits, opset, consts, shapes):
     return b.nodes
 
 
+def _lower_layernorm(node, names, inits, shapes, used):
+    """LayerNormalization whose Mean or InvStdDev output is used, as ONNX's
+    reference computes it: the mean over axes axis..r-1, the deviation, its
+    mean square plus epsilon, sqrt, reciprocal; y = d * inv * W + B."""
+    xs = shapes.get(node.input[0])
+    if xs is None or len(node.input) < 2:
+        return None
+    r = len(xs)
+    axis = _attr(node, "axis", -1)
+    axis = axis + r if axis < 0 else axis
+    if not 0 <= axis < r:
+        return None
+    axes = list(range(axis, r))
+    b = _Builder(node, names, inits, 17)
+    outs = list(node.output) + [""] * 3
+
+    def out(k, what):  # the node's output k if used, else a fresh name
+        return outs[k] if outs[k] and outs[k] in used else names("%s_%s" % (b.base, what))
+
+    x = node.input[0]
+    mean = out(1, "mean")
+    b.nodes.append(helper.make_node("ReduceMean", [x], [mean], name=mean, axes=axes, keepdims=1))
+    d = b("Sub", [x, mean], "dev")
+    v = b("ReduceMean", [b("Mul", [d, d], "dev2")], "var")
+    b.nodes[-1].attribute.extend([helper.make_attribute("axes", axes),
+                                  helper.make_attribute("keepdims", 1)])
+    sd = b("Sqrt", [b("Add", [v, b.const(_attr(node, "epsilon", 1e-5), "eps")], "var_eps")],
+           "std")
+    inv = out(2, "inv_std")
+    b.nodes.append(helper.make_node("Reciprocal", [sd], [inv], name=inv))
+    y = b("Mul", [d, inv], "norm")
+    has_b = len(node.input) > 2 and node.input[2]
+    y = b("Mul", [y, node.input[1]], "scaled" if has_b else None)
+    if has_b:
+        b("Add", [y, node.input[2]])
+    return b.nodes
+
+
 ACTIVATIONS = ("PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign")
 
 
@@ -242,8 +280,11 @@ def lower(model, input_weights=None):
     """The model with the patterns above rewritten (a copy), or the model
     itself if it has none."""
     g = model.graph
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
     todo = [n for n in g.node if n.domain in ("", "ai.onnx") and
-            (n.op_type in REDUCE_LOWER or n.op_type in ACTIVATIONS or n.op_type == "Gemm")]
+            (n.op_type in REDUCE_LOWER or n.op_type in ACTIVATIONS or n.op_type == "Gemm" or
+             (n.op_type == "LayerNormalization" and
+              any(o in used for o in n.output[1:])))]
     if not todo:
         return model
     wanted = {i for n in todo if n.op_type in ("Gemm", "PRelu") for i in n.input[1:3]}
@@ -258,7 +299,7 @@ def lower(model, input_weights=None):
         if arr is not None:
             consts[name] = np.asarray(arr)
     shapes = {}
-    if any(n.op_type in ("Gemm", "PRelu") for n in todo):
+    if any(n.op_type in ("Gemm", "PRelu", "LayerNormalization") for n in todo):
         try:
             inf = onnx.shape_inference.infer_shapes(model).graph
             for vi in list(inf.input) + list(inf.value_info) + list(inf.output):
@@ -281,6 +322,8 @@ def lower(model, input_weights=None):
         if n.domain in ("", "ai.onnx"):
             if n.op_type in REDUCE_LOWER and n.input and n.output:
                 new = _lower_reduce(n, names, opset, inits)
+            elif n.op_type == "LayerNormalization" and n in todo:
+                new = _lower_layernorm(n, names, inits, shapes, used)
             elif n.op_type in ACTIVATIONS and n.input and n.output:
                 new = _lower_activation(n, names, inits, opset, consts, shapes)
             elif n.op_type == "Gemm" and n.output and _gemm_needs_lowering(n, consts, shapes):
