@@ -92,6 +92,7 @@ SUPPORTED_OPS = (
     "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand", "Max", "Min", "Sum", "Mean",
     "LogSoftmax", "ReduceSum", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceSumSquare",
     "ReduceLogSum", "ReduceLogSumExp", "PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign",
+    "Size",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -666,6 +667,8 @@ class Converter:
                         continue
                     raise OnnxError("--input-as-weights %s: no value given (NAME=FILE)" % vi.name)
                 g2.initializer.append(numpy_helper.from_array(np.asarray(arr), vi.name))
+                if model.ir_version < 4:  # IR 3: every initializer is a graph input too
+                    keep.append(vi)
                 continue
             keep.append(vi)
         del g2.input[:]

@@ -415,9 +415,38 @@ def _reduce_any(c, node):
                                 "%s without keepdims" % node.op_type)
 
 
+def _size(c, node):
+    """Size: the element count, known at import time (shapes are static)."""
+    name = node.input[0]
+    s = c.const[name].shape if name in c.const else c.shape_of(name)
+    if s is None and isinstance(c.env.get(name), (O.T, O.Poison)):
+        s = c.env[name].oshape
+    if s is None:
+        c.fail("the shape of '%s' is not known at import time" % name)
+    O._fold(c, node, np.int64(O._prod(s)))
+
+
 def install(handlers, module):
-    """Register the reduction handlers in onnx2cnn's table."""
+    """Register the reduction handlers (and Size) in onnx2cnn's table."""
     global O
     O = module
     for op in REDUCE_KIND:
         handlers[op] = _reduce_any
+    handlers["Size"] = _size
+    for op, fn in UNARY_FOLD.items():
+        handlers[op] = _folding(handlers[op], fn)
+
+
+# Unary math ops of constants, evaluated at import time as numpy does.
+UNARY_FOLD = {"Neg": np.negative, "Abs": np.abs, "Sqrt": np.sqrt, "Exp": np.exp, "Log": np.log,
+              "Reciprocal": np.reciprocal, "Floor": np.floor, "Ceil": np.ceil, "Sin": np.sin,
+              "Cos": np.cos}
+
+
+def _folding(h, fn):
+    def fold_or_compute(c, node):
+        if node.input and node.input[0] in c.const:
+            with np.errstate(all="ignore"):
+                return O._fold(c, node, fn(np.asarray(c.const[node.input[0]])))
+        return h(c, node)
+    return fold_or_compute
