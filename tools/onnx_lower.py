@@ -212,6 +212,34 @@ def _lower_layernorm(node, names, inits, shapes, used):
     return b.nodes
 
 
+def _lower_instancenorm(node, names, inits, opset, consts, shapes):
+    """InstanceNormalization as ONNX's reference computes it: s * (x - mean)
+    / sqrt(var + epsilon) + bias, mean and var over the spatial axes."""
+    xs = shapes.get(node.input[0])
+    if xs is None or len(xs) < 3 or len(node.input) < 3:
+        return None
+    sv, bv = consts.get(node.input[1]), consts.get(node.input[2])
+    if sv is None or bv is None or np.size(sv) != xs[1] or np.size(bv) != xs[1]:
+        return None  # the converter reports what it cannot do
+    axes = list(range(2, len(xs)))
+    shape = (-1,) + (1,) * (len(xs) - 2)
+    b = _Builder(node, names, inits, opset)
+    x = node.input[0]
+
+    def mean(t, what):
+        y = names("%s_%s" % (b.base, what))
+        b.nodes.append(helper.make_node("ReduceMean", [t], [y], name=y, axes=axes, keepdims=1))
+        return y
+
+    d = b("Sub", [x, mean(x, "mean")], "dev")
+    v = mean(b("Mul", [d, d], "dev2"), "var")
+    sd = b("Sqrt", [b("Add", [v, b.const(_attr(node, "epsilon", 1e-5), "eps")], "var_eps")],
+           "std")
+    t = b("Mul", [d, b.const(np.reshape(sv, shape), "scale")], "scaled")
+    b("Add", [b("Div", [t, sd], "norm"), b.const(np.reshape(bv, shape), "bias")])
+    return b.nodes
+
+
 ACTIVATIONS = ("PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign")
 
 
@@ -282,12 +310,14 @@ def lower(model, input_weights=None):
     g = model.graph
     used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
     todo = [n for n in g.node if n.domain in ("", "ai.onnx") and
-            (n.op_type in REDUCE_LOWER or n.op_type in ACTIVATIONS or n.op_type == "Gemm" or
+            (n.op_type in REDUCE_LOWER or n.op_type in ACTIVATIONS or
+             n.op_type in ("Gemm", "InstanceNormalization") or
              (n.op_type == "LayerNormalization" and
               any(o in used for o in n.output[1:])))]
     if not todo:
         return model
-    wanted = {i for n in todo if n.op_type in ("Gemm", "PRelu") for i in n.input[1:3]}
+    wanted = {i for n in todo if n.op_type in ("Gemm", "PRelu", "InstanceNormalization")
+              for i in n.input[1:3]}
     consts = {}
     for t in g.initializer:
         if t.name in wanted:
@@ -299,7 +329,8 @@ def lower(model, input_weights=None):
         if arr is not None:
             consts[name] = np.asarray(arr)
     shapes = {}
-    if any(n.op_type in ("Gemm", "PRelu", "LayerNormalization") for n in todo):
+    if any(n.op_type in ("Gemm", "PRelu", "LayerNormalization", "InstanceNormalization")
+           for n in todo):
         try:
             inf = onnx.shape_inference.infer_shapes(model).graph
             for vi in list(inf.input) + list(inf.value_info) + list(inf.output):
@@ -324,6 +355,8 @@ def lower(model, input_weights=None):
                 new = _lower_reduce(n, names, opset, inits)
             elif n.op_type == "LayerNormalization" and n in todo:
                 new = _lower_layernorm(n, names, inits, shapes, used)
+            elif n.op_type == "InstanceNormalization" and n.input and n.output:
+                new = _lower_instancenorm(n, names, inits, opset, consts, shapes)
             elif n.op_type in ACTIVATIONS and n.input and n.output:
                 new = _lower_activation(n, names, inits, opset, consts, shapes)
             elif n.op_type == "Gemm" and n.output and _gemm_needs_lowering(n, consts, shapes):
