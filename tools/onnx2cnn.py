@@ -92,7 +92,7 @@ SUPPORTED_OPS = (
     "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand", "Max", "Min", "Sum", "Mean",
     "LogSoftmax", "ReduceSum", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceSumSquare",
     "ReduceLogSum", "ReduceLogSumExp", "PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign",
-    "Size", "InstanceNormalization",
+    "Size", "InstanceNormalization", "Tile",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",

@@ -240,6 +240,23 @@ def _lower_instancenorm(node, names, inits, opset, consts, shapes):
     return b.nodes
 
 
+def _lower_tile(node, names, consts):
+    """Tile by constant repeats: a Concat of copies along each repeated axis
+    (the leading axis first: joined in order, as Tile repeats)."""
+    reps = consts.get(node.input[1]) if len(node.input) > 1 else None
+    if reps is None or np.ndim(reps) != 1 or np.any(np.asarray(reps) < 1):
+        return None  # the converter reports it
+    x, out, base = node.input[0], [], node.name or node.output[0]
+    axes = [a for a, r in enumerate(np.asarray(reps).tolist()) if r > 1]
+    if not axes:
+        return [helper.make_node("Identity", [x], [node.output[0]], name=base)]
+    for k, a in enumerate(axes):
+        y = node.output[0] if k == len(axes) - 1 else names("%s_axis%d" % (base, a))
+        out.append(helper.make_node("Concat", [x] * int(reps[a]), [y], name=y, axis=a))
+        x = y
+    return out
+
+
 ACTIVATIONS = ("PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign")
 
 
@@ -311,12 +328,12 @@ def lower(model, input_weights=None):
     used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
     todo = [n for n in g.node if n.domain in ("", "ai.onnx") and
             (n.op_type in REDUCE_LOWER or n.op_type in ACTIVATIONS or
-             n.op_type in ("Gemm", "InstanceNormalization") or
+             n.op_type in ("Gemm", "InstanceNormalization", "Tile") or
              (n.op_type == "LayerNormalization" and
               any(o in used for o in n.output[1:])))]
     if not todo:
         return model
-    wanted = {i for n in todo if n.op_type in ("Gemm", "PRelu", "InstanceNormalization")
+    wanted = {i for n in todo if n.op_type in ("Gemm", "PRelu", "InstanceNormalization", "Tile")
               for i in n.input[1:3]}
     consts = {}
     for t in g.initializer:
@@ -325,6 +342,14 @@ def lower(model, input_weights=None):
                 consts[t.name] = numpy_helper.to_array(t)
             except Exception:  # malformed: onnx2cnn reports it
                 pass
+    for n in g.node:  # Constant nodes (PyTorch's repeats)
+        if n.op_type == "Constant" and n.output and n.output[0] in wanted:
+            v = _attr(n, "value", None)
+            if v is not None:
+                try:
+                    consts[n.output[0]] = numpy_helper.to_array(v)
+                except Exception:
+                    pass
     for name, arr in (input_weights or {}).items():
         if arr is not None:
             consts[name] = np.asarray(arr)
@@ -357,6 +382,8 @@ def lower(model, input_weights=None):
                 new = _lower_layernorm(n, names, inits, shapes, used)
             elif n.op_type == "InstanceNormalization" and n.input and n.output:
                 new = _lower_instancenorm(n, names, inits, opset, consts, shapes)
+            elif n.op_type == "Tile" and n.input and n.output:
+                new = _lower_tile(n, names, consts)
             elif n.op_type in ACTIVATIONS and n.input and n.output:
                 new = _lower_activation(n, names, inits, opset, consts, shapes)
             elif n.op_type == "Gemm" and n.output and _gemm_needs_lowering(n, consts, shapes):
