@@ -2906,8 +2906,9 @@ def _render(ops, inp, outputs, used):
 # Ops whose meaning stays the same when every tensor gains a leading axis of
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
-            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split", "Max",
-            "Min", "Sum", "Mean", "MatMul", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"}
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "LogSoftmax", "Expand", "Slice",
+            "Split", "Max", "Min", "Sum", "Mean", "MatMul", "ReduceSum", "ReduceMean",
+            "ReduceMax", "ReduceMin"}
 LIFTABLE |= set(UNARY_MATH)
 
 
@@ -2937,10 +2938,10 @@ def _lift_node(n, ranks, consts, opset, g2):
     ones explicit); False if it cannot be."""
     attrs = {a.name: a for a in n.attribute}
     op = n.op_type
-    if op in ("Concat", "Softmax", "Split") and "axis" in attrs:
+    if op in ("Concat", "Softmax", "LogSoftmax", "Split") and "axis" in attrs:
         if attrs["axis"].i >= 0:
             attrs["axis"].i += 1
-    elif op == "Split" or (op == "Softmax" and opset < 13):  # default 0, or 1 before 13
+    elif op == "Split" or (op in ("Softmax", "LogSoftmax") and opset < 13):  # 0, or 1 < 13
         n.attribute.extend([onnx.helper.make_attribute("axis", 1 if op == "Split" else 2)])
     if op == "Transpose":
         r = ranks.get(n.input[0])
