@@ -471,7 +471,14 @@ def _reduce_any(c, node):
     dim = str(best[0]) if len(best) == 1 else "(%s)" % ", ".join(str(d) for d in best)
     attrs = [(None, dim)] + ([("keepdim", "true")] if keep else [])
     t = c.op(node, kind, [x], attrs, cshape=res)
-    c.env[node.output[0]] = O.T(t, oshape, None if res == O.natural(oshape) else
+    nat = O.natural(oshape)
+    if res != nat and res[0] == nat[0] and O._prod(res) == O._prod(nat):
+        # x.mean(2) of [N, C, H, W] is [N, C, W]: held as [N, C, 1, W] (a view)
+        t.onnx_name = None
+        t = c.op(node, "reshape", [O.T(t, oshape)], [(None, str(d)) for d in nat[1:]],
+                 cshape=nat)
+        res = nat
+    c.env[node.output[0]] = O.T(t, oshape, None if res == nat else
                                 "%s without keepdims" % node.op_type)
 
 
