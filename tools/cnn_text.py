@@ -153,7 +153,8 @@ def render(ops, inp, outputs, used, op_type, tensor_name, fmt_label, continues,
         if first.kind in starts_free:
             parts = []
             chained_from = None
-        elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0):
+        elif first.inputs[0] is prev_result and (prev_result.name is None or k == 0) \
+                and not (first.kind in MULTI_INPUT and prev_result.name is not None):
             parts = []
             chained_from = prev_result
         else:

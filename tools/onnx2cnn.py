@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cnn_text  # noqa: E402
+import onnx_lower  # noqa: E402
 
 try:
     import onnx
@@ -89,7 +90,9 @@ SUPPORTED_OPS = (
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Add", "Concat", "Resize", "Upsample",
     "Softmax", "Dropout", "Identity", "ReduceMean", "ReduceMax", "Sub", "ConvTranspose",
     "HardSigmoid", "LayerNormalization", "Split", "Div", "Expand", "Max", "Min", "Sum", "Mean",
-    "LogSoftmax",
+    "LogSoftmax", "ReduceSum", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+    "ReduceLogSum", "ReduceLogSumExp", "PRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign",
+    "Size", "InstanceNormalization", "Tile",
     # evaluated at import time when their inputs are constants (shape arithmetic)
     "Constant", "Shape", "Gather", "Cast", "Transpose", "Slice",
     "Pad", "Mul",
@@ -664,6 +667,8 @@ class Converter:
                         continue
                     raise OnnxError("--input-as-weights %s: no value given (NAME=FILE)" % vi.name)
                 g2.initializer.append(numpy_helper.from_array(np.asarray(arr), vi.name))
+                if model.ir_version < 4:  # IR 3: every initializer is a graph input too
+                    keep.append(vi)
                 continue
             keep.append(vi)
         del g2.input[:]
@@ -2538,6 +2543,7 @@ HANDLERS["ReduceMean"] = lambda c, node: _reduce(c, node, "global_avgpool")
 HANDLERS["ReduceMax"] = lambda c, node: _reduce(c, node, "global_maxpool")
 HANDLERS["GlobalAveragePool"] = lambda c, node: _global(c, node, "global_avgpool")
 HANDLERS["GlobalMaxPool"] = lambda c, node: _global(c, node, "global_maxpool")
+onnx_lower.install(HANDLERS, sys.modules[__name__])  # Reduce* over any axes
 
 
 @handler("BatchNormalization")
@@ -2900,8 +2906,9 @@ def _render(ops, inp, outputs, used):
 # Ops whose meaning stays the same when every tensor gains a leading axis of
 # 1 (with Concat's axis and Transpose's perm shifted): see _lift_batch.
 LIFTABLE = {"Add", "Sub", "Mul", "Div", "Concat", "Transpose", "Identity", "Relu", "Sigmoid",
-            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "Expand", "Slice", "Split", "Max",
-            "Min", "Sum", "Mean"}
+            "Tanh", "LeakyRelu", "HardSwish", "Softmax", "LogSoftmax", "Expand", "Slice",
+            "Split", "Max", "Min", "Sum", "Mean", "MatMul", "ReduceSum", "ReduceMean",
+            "ReduceMax", "ReduceMin"}
 LIFTABLE |= set(UNARY_MATH)
 
 
@@ -2913,7 +2920,8 @@ def _opset(model):
 # Expand's shape a leading 1 value, Slice's axes are shifted, Slice's starts,
 # ends and steps and Split's sizes stay.
 LIFT_ROLES = {("Expand", 1): "shape", ("Slice", 1): "keep", ("Slice", 2): "keep",
-              ("Slice", 3): "axes", ("Slice", 4): "keep", ("Split", 1): "keep"}
+              ("Slice", 3): "axes", ("Slice", 4): "keep", ("Split", 1): "keep",
+              ("MatMul", 1): "keep", ("ReduceSum", 1): "axes"}
 
 
 def _lift_value(role, a):
@@ -2930,10 +2938,10 @@ def _lift_node(n, ranks, consts, opset, g2):
     ones explicit); False if it cannot be."""
     attrs = {a.name: a for a in n.attribute}
     op = n.op_type
-    if op in ("Concat", "Softmax", "Split") and "axis" in attrs:
+    if op in ("Concat", "Softmax", "LogSoftmax", "Split") and "axis" in attrs:
         if attrs["axis"].i >= 0:
             attrs["axis"].i += 1
-    elif op == "Split" or (op == "Softmax" and opset < 13):  # default 0, or 1 before 13
+    elif op == "Split" or (op in ("Softmax", "LogSoftmax") and opset < 13):  # 0, or 1 < 13
         n.attribute.extend([onnx.helper.make_attribute("axis", 1 if op == "Split" else 2)])
     if op == "Transpose":
         r = ranks.get(n.input[0])
@@ -2943,6 +2951,10 @@ def _lift_node(n, ranks, consts, opset, g2):
         if "perm" in attrs:
             n.attribute.remove(attrs["perm"])
         n.attribute.extend([onnx.helper.make_attribute("perm", [0] + [p + 1 for p in perm])])
+    if op.startswith("Reduce") and "axes" in attrs:
+        axes = [a + 1 if a >= 0 else a for a in attrs["axes"].ints]
+        n.attribute.remove(attrs["axes"])
+        n.attribute.extend([onnx.helper.make_attribute("axes", axes)])
     if op == "Slice" and opset < 10:
         axes = list(attrs["axes"].ints) if "axes" in attrs else \
             list(range(len(attrs["starts"].ints)))
@@ -3032,7 +3044,7 @@ def convert(model_path, out_path, batch=1, input_weights=None):
     whole) or UnsupportedModel (every unsupported node)."""
     if not out_path.endswith(".cnn"):
         raise OnnxError("the output file name must end in .cnn: %s" % out_path)
-    model = load_model(model_path)
+    model = onnx_lower.lower(load_model(model_path), input_weights)
     conv = Converter(model, batch=batch, input_weights=input_weights)
     lifted = None
     try:

@@ -173,6 +173,19 @@ def main():
         onnx.save(m, p)
         expect_error("initializer_data_too_short", p, r"features\.0\.bias")
 
+        # lowered ops (tools/onnx_lower.py) on broken models: the same errors
+        gt = [helper.make_node("Gemm", ["x", "gw"], ["y"], name="gemm_t", transA=1)]
+        t = numpy_helper.from_array(w((4, 3)), "gw")
+        t.raw_data = t.raw_data[:10]
+        g = helper.make_graph(gt, "g", [vi("x", [4, 2])], [vi("y", [2, 3])], [t])
+        p = os.path.join(TMP, "gemm_short.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p)
+        expect_error("lowered_gemm_initializer_too_short", p, r"'gw'")
+        rl = [helper.make_node("ReduceL2", ["x"], ["y"], name="l2", axes=[5])]
+        p = save("reduce_axes", rl, [vi("x", [1, 3, 4])], [vi("y", [1, 3, 4])],
+                 check_model=False)
+        expect_error("lowered_reduce_axes_out_of_range", p, r"(axes|axis|shape inference)")
+
         # 5. a cycle
         cyc = [helper.make_node("Relu", ["x2"], ["x1"], name="a"),
                helper.make_node("Relu", ["x1"], ["x2"], name="b"),
@@ -214,7 +227,9 @@ def main():
                 r"node 'deconv' \(ConvTranspose\): pads .* extend the output at the "
                 r"beginning.*nearest supported: conv_transpose2d",
                 r"node 'pad' \(Pad\): Pad mode 'wrap'.*nearest supported: pad",
-                r"node 'gemm_transa' \(Gemm\): transA=1.*nearest supported: linear",
+                # Gemm transA=1 is lowered to Transpose(A) then MatMul (onnx_lower.py)
+                r"node 'gemm_transa_at' \(Transpose\): Transpose \[1, 0\] of \[1, 192\] "
+                r"moves axis 0.*nearest supported: permute",
                 r"node 'tile' \(Tile\): .*nearest supported: upsample"]
         ok = rc == 1 and "Traceback" not in err and len(lines) == len(want) + 1
         for pat, line in zip(want, lines):
