@@ -269,9 +269,10 @@ def register(t):
     ]
     # Other quantized modules (batchnorm not fused, hardswish, ...) are no
     # float module on a quantized tensor: not supported.
-    for cls in (nnq.BatchNorm2d, nnq.Hardswish, nnq.ELU, nnq.LeakyReLU, nnq.Sigmoid,
-                nnq.LayerNorm, nnq.ConvTranspose2d, nnq.Conv1d, nnq.Conv3d):
-        t.MODULE_HANDLERS.insert(8, (cls, _unsupported_quant))
+    for name in ("BatchNorm2d", "Hardswish", "ELU", "LeakyReLU", "Sigmoid", "LayerNorm",
+                 "ConvTranspose2d", "Conv1d", "Conv3d"):
+        if hasattr(nnq, name):
+            t.MODULE_HANDLERS.insert(8, (getattr(nnq, name), _unsupported_quant))
     q = torch.ops.quantized
     t.FUNCTION_HANDLERS.update({
         torch.quantize_per_tensor: _f_quantize,
