@@ -277,7 +277,7 @@ test: $(DEPS_FIRST)
 CHECK_SUITES := golden san-golden valgrind san-golden-large san-golden-noblas \
                 san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke fuzzdiff-smoke \
                 san-determinism san-cli san-errors san-ir determinism errors cli ir \
-                install-test bench-smoke
+                install-test bench-smoke check-quant
 SAN_SUITES   := $(filter san-%,$(CHECK_SUITES))
 
 ifeq ($(SAN),1)
@@ -362,6 +362,15 @@ install-test: all
 
 check-export: all
 	@bash tests/export/run.sh
+
+# PyTorch's quantized models (eager and FX, onednn and qnnpack) through
+# tools/torch2cnn.py and cnnc, compared with PyTorch's quantized outputs
+# (tests/quant/run.py; skips without python3-torch).
+.PHONY: check-quant
+check-quant: all
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+	    /usr/bin/python3 tests/quant/run.py --build $(BUILD); \
+	else echo "check-quant: skipped: /usr/bin/python3 cannot import torch"; fi
 
 # ONNX import (tools/onnx2cnn.py): its error tests and libonnx-testdata's conformance tests;
 # skips when python3-onnx or libonnx-testdata is missing. Not part of check.

@@ -1803,6 +1803,10 @@ METHOD_HANDLERS = {
     "split": lambda c, node: _split_parts(c, node, "self", "split_size", False),
 }
 
+# Quantized models (torch.ao.quantization): their handlers, in their own module.
+import torch2cnn_quant  # noqa: E402
+torch2cnn_quant.register(sys.modules[__name__])
+
 
 # ---------------------------------------------------------------------------
 # From ops to .cnn text
@@ -1931,6 +1935,7 @@ def _convert(module, example_input):
     ops = cnn_text.remove_dead(conv.ops, conv.outputs, Op)
     if not ops:
         raise ExportError("the network has no layers")
+    torch2cnn_quant.check(conv, ops)
     for o in ops:
         o.group = _group(o.node)
     return gm, conv, ops
