@@ -23,7 +23,7 @@ bool eval_supported(const Graph *g, const char *why)
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         if (ir_node_quant(n)) {
-            diag_error(n->loc, "%s needs a float network, and %s '%s' is quantized already", why,
+            diag_error(n->loc, "%s needs a float network: %s '%s' computes on quint8 already", why,
                        op_name(n->op), n->name);
             return false;
         }
