@@ -240,8 +240,8 @@ static void print_sqnr(const Graph *g, const CalibData *cd, const Plan *p)
         if (!(p->qnode[i] && quant_has_qparams(n->op)) && !output)
             continue;
         double db = noise[o] > 0 ? 10.0 * log10(sig[o] / noise[o]) : INFINITY;
-        fprintf(stderr, "stats: quantize: %s%s '%s'%s: SQNR %.1f dB%s\n", output ? "output " : "",
-                op_name(n->op), n->name, o != n->out->id ? " +relu" : "", db,
+        fprintf(stderr, "stats: quantize: %s%s '%s'%s%s: SQNR %.1f dB%s\n", output ? "output " : "",
+                op_name(n->op), n->name, o != n->out->id ? " +" : "", o != n->out->id ? op_name(c->op) : "", db,
                 p->qnode[i] ? "" : " (float)");
     }
     for (int i = 0; i < g->nnodes; i++)
