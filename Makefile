@@ -356,6 +356,7 @@ ir: all
 	@bash tests/check-layout.sh $(BUILD)
 	@bash tests/cli/passes.sh
 	@bash tests/cli/prune.sh
+	@bash tests/cli/quantize.sh
 
 install-test: all
 	@bash tests/install/run.sh

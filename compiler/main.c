@@ -403,7 +403,9 @@ static void parse_args(int argc, char **argv, Options *o)
     if (!o->quantize && (o->quant.calib_path || o->calibrate_method))
         usage_error("%s", "--calibrate and --calibrate-method go with --quantize=int8");
     if (o->quantize) {
-        o->passes.force[pass_find("quantize")] = 1;
+        int q = pass_find("quantize");
+        if (o->passes.force[q] == 0) /* -fno-quantize still turns it off */
+            o->passes.force[q] = 1;
         o->quant.stats = o->passes.stats;
         quantize_configure(&o->quant);
     }
