@@ -277,7 +277,7 @@ test: $(DEPS_FIRST)
 CHECK_SUITES := golden san-golden valgrind san-golden-large san-golden-noblas \
                 san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke fuzzdiff-smoke \
                 san-determinism san-cli san-errors san-ir determinism errors cli ir \
-                install-test bench-smoke
+                install-test bench-smoke check-calib
 SAN_SUITES   := $(filter san-%,$(CHECK_SUITES))
 
 ifeq ($(SAN),1)
@@ -363,6 +363,13 @@ install-test: all
 
 check-export: all
 	@bash tests/export/run.sh
+
+# cnnc's own int8 quantization on the Fashion-MNIST example: float against
+# --quantize=int8 with each observer on the 10,000 test images (about a
+# minute; skips without dataset-fashion-mnist).
+.PHONY: check-calib
+check-calib: all
+	@bash tests/check-calib.sh
 
 # ONNX import (tools/onnx2cnn.py): its error tests and libonnx-testdata's conformance tests;
 # skips when python3-onnx or libonnx-testdata is missing. Not part of check.
