@@ -106,8 +106,8 @@ static void observe(const Range *r, int64_t *hist, const float *v, int64_t n, Ra
             acc->hi = v[i] > acc->hi ? v[i] : acc->hi;
             continue;
         }
-        double w = r->hi - r->lo;
-        int64_t b = w > 0 ? (int64_t)((v[i] - r->lo) / w * HIST_BINS) : 0;
+        double w = r->hi - r->lo, x = (v[i] - r->lo) / w * HIST_BINS;
+        int64_t b = w > 0 && x >= 0 && x < HIST_BINS ? (int64_t)x : x >= HIST_BINS ? HIST_BINS : 0;
         hist[b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b]++;
     }
 }
@@ -156,7 +156,7 @@ void calib_ranges(const Graph *g, const CalibData *cd, CalibMethod m, Range *r)
                  b > 0 && (cum += h[b]) <= (double)total * (1.0 - PERCENTILE); b--)
                 ;
             hi = r[i].lo + (b + 1) * w;
-            if (total > 0 && w > 0)
+            if (total > 0 && w > 0 && isfinite(w))
                 r[i] = (Range){lo, hi};
         }
         free(o.hist);
@@ -164,15 +164,18 @@ void calib_ranges(const Graph *g, const CalibData *cd, CalibMethod m, Range *r)
     eval_free(g, val);
 }
 
-void calib_qparams(Range r, double *scale, int64_t *zero)
+bool calib_qparams(Range r, double *scale, int64_t *zero)
 {
     double lo = r.lo < 0.0 ? r.lo : 0.0, hi = r.hi > 0.0 ? r.hi : 0.0;
+    if (!((hi - lo) / 255.0 <= FLT_MAX))
+        return false; /* infinite or NaN */
     float s = (float)((hi - lo) / 255.0);
     if (!(s >= FLT_EPSILON))
         s = FLT_EPSILON; /* PyTorch's observer eps: a constant tensor */
     double z = -nearbyint(lo / s);
     *scale = s;
     *zero = z < 0 ? 0 : z > 255 ? 255 : (int64_t)z;
+    return true;
 }
 
 float calib_weight_scale(const float *w, int64_t n)

@@ -36,8 +36,9 @@ void calib_free(CalibData *cd);
 /* Every tensor's range over the samples (r[t->id]): min and max, or the
  * 0.01% and 99.99% percentiles of a 2048-bin histogram. */
 void calib_ranges(const Graph *g, const CalibData *cd, CalibMethod m, Range *r);
-/* quint8 scale (a float32) and zero point for a range (widened to hold 0). */
-void calib_qparams(Range r, double *scale, int64_t *zero);
+/* quint8 scale (a float32) and zero point for a range (widened to hold 0);
+ * false if no float32 scale covers it (an infinite or NaN bound). */
+bool calib_qparams(Range r, double *scale, int64_t *zero);
 /* Symmetric int8 scale of one output channel's n weights: max|w| / 127. */
 float calib_weight_scale(const float *w, int64_t n);
 

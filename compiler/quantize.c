@@ -96,7 +96,33 @@ static Range out_range(const Graph *g, const Node *n, const Range *r)
     return r[n->out->id];
 }
 
-static void plan(const Graph *g, const Range *r, Plan *p)
+/* t's scale and zero point from range r, or an error at n (where t is
+ * quantized) if no float32 scale covers r. */
+static bool qparams_of(const Node *n, const Tensor *t, Range r, Plan *p)
+{
+    if (calib_qparams(r, &p->scale[t->id], &p->zero[t->id]))
+        return true;
+    diag_error(n->loc,
+               "--quantize=int8: '%s' ranges over [%g, %g] on the calibration samples, which "
+               "no float32 scale covers",
+               t->label, r.lo, r.hi);
+    return false;
+}
+
+/* A conv2d or linear whose weights are not all finite cannot be quantized. */
+static bool weights_finite(const Node *n)
+{
+    const Const *w = n->param[PARAM_WEIGHT];
+    for (int64_t i = 0; w && i < ir_numel(w->rank, w->dims); i++)
+        if (!isfinite(w->data[i])) {
+            diag_error(n->loc, "--quantize=int8: %s '%s' has a weight that is not finite (%g)",
+                       op_name(n->op), n->name, w->data[i]);
+            return false;
+        }
+    return true;
+}
+
+static bool plan(const Graph *g, const Range *r, Plan *p)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
@@ -105,9 +131,12 @@ static void plan(const Graph *g, const Range *r, Plan *p)
         p->qnode[i] = true;
         int o = n->out->id;
         p->isq[o] = true;
-        if (quant_has_qparams(n->op))
-            calib_qparams(out_range(g, n, r), &p->scale[o], &p->zero[o]);
-        else {
+        if (!weights_finite(n))
+            return false;
+        if (quant_has_qparams(n->op)) {
+            if (!qparams_of(n, n->out, out_range(g, n, r), p))
+                return false;
+        } else {
             p->scale[o] = p->scale[n->in[0]->id];
             p->zero[o] = p->zero[n->in[0]->id];
         }
@@ -115,10 +144,12 @@ static void plan(const Graph *g, const Range *r, Plan *p)
             int t = n->in[k]->id;
             if (!p->isq[t]) {
                 p->isq[t] = true;
-                calib_qparams(r[t], &p->scale[t], &p->zero[t]);
+                if (!qparams_of(n, n->in[k], r[t], p))
+                    return false;
             }
         }
     }
+    return true;
 }
 
 /* conv2d, linear: n->q from the float weights (which the node then drops). */
@@ -314,7 +345,6 @@ static void rewrite(Graph *g, const Plan *p)
     Node **old = xmalloc(sizeof *old * (size_t)nold);
     memcpy(old, g->nodes, sizeof *old * (size_t)nold);
     Tensor **qof = xcalloc((size_t)g->ntensors, sizeof *qof);
-    int ntens = g->ntensors;
     Node **order = xmalloc(sizeof *order * (size_t)(3 * nold + 1));
     for (int i = 0; i < nold; i++) {
         Node *n = old[i];
@@ -357,7 +387,6 @@ static void rewrite(Graph *g, const Plan *p)
             qof[t->id] = t;
         }
     }
-    (void)ntens;
     free(g->nodes);
     g->nodes = order;
     g->nnodes = count;
@@ -388,21 +417,18 @@ bool quantize_int8(Graph *g, PassStats *st)
     Plan p = {xcalloc((size_t)g->nnodes, sizeof(bool)), xcalloc((size_t)g->ntensors, sizeof(bool)),
               xcalloc((size_t)g->ntensors, sizeof(double)),
               xcalloc((size_t)g->ntensors, sizeof(int64_t))};
-    plan(g, r, &p);
-    if (qopt.stats)
+    bool ok = plan(g, r, &p);
+    if (ok && qopt.stats)
         print_sqnr(g, &cd, &p);
-    int before = g->nnodes;
-    for (int i = 0; i < g->nnodes; i++)
+    for (int i = 0; ok && i < g->nnodes; i++)
         st->folded += p.qnode[i] && quant_has_qparams(g->nodes[i]->op);
-    rewrite(g, &p);
-    st->removed = 0;
-    st->fused = 0;
-    (void)before;
+    if (ok)
+        rewrite(g, &p);
     free(p.qnode);
     free(p.isq);
     free(p.scale);
     free(p.zero);
     free(r);
     calib_free(&cd);
-    return true;
+    return ok;
 }
