@@ -277,7 +277,7 @@ test: $(DEPS_FIRST)
 CHECK_SUITES := golden san-golden valgrind san-golden-large san-golden-noblas \
                 san-golden-threads golden-threads golden-noblas san-unit fuzz-smoke fuzzdiff-smoke \
                 san-determinism san-cli san-errors san-ir determinism errors cli ir \
-                install-test bench-smoke check-quant
+                install-test bench-smoke check-quant check-calib
 SAN_SUITES   := $(filter san-%,$(CHECK_SUITES))
 
 ifeq ($(SAN),1)
@@ -356,6 +356,7 @@ ir: all
 	@bash tests/check-layout.sh $(BUILD)
 	@bash tests/cli/passes.sh
 	@bash tests/cli/prune.sh
+	@bash tests/cli/quantize.sh
 
 install-test: all
 	@bash tests/install/run.sh
@@ -371,6 +372,13 @@ check-quant: all
 	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
 	    /usr/bin/python3 tests/quant/run.py --build $(BUILD); \
 	else echo "check-quant: skipped: /usr/bin/python3 cannot import torch"; fi
+
+# cnnc's own int8 quantization on the Fashion-MNIST example: float against
+# --quantize=int8 with each observer on the 10,000 test images (about a
+# minute; skips without dataset-fashion-mnist).
+.PHONY: check-calib
+check-calib: all
+	@bash tests/check-calib.sh
 
 # ONNX import (tools/onnx2cnn.py): its error tests and libonnx-testdata's conformance tests;
 # skips when python3-onnx or libonnx-testdata is missing. Not part of check.

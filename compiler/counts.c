@@ -3,8 +3,26 @@
 #include "ir.h"
 #include "opdef.h"
 
+/* A quantized conv2d or linear keeps its weights in n->q (int8 weights, one
+ * scale per output channel, float bias): its parameters are the weights and
+ * the bias, as for the float layer; with nonzero, only those not zero. */
+static int64_t q_params(const Node *n, bool nonzero)
+{
+    int rank[PARAM_MAX] = {0};
+    int64_t dims[PARAM_MAX][4], total = 0;
+    op_def(n->op)->params(n, rank, dims);
+    int64_t w = ir_numel(rank[PARAM_WEIGHT], dims[PARAM_WEIGHT]), oc = dims[PARAM_WEIGHT][0];
+    for (int64_t i = 0; i < w; i++)
+        total += !nonzero || n->q->w[i] != 0;
+    for (int64_t c = 0; n->q->bias && c < oc; c++)
+        total += !nonzero || n->q->bias[c] != 0.0f;
+    return total;
+}
+
 int64_t ir_node_params(const Node *n)
 {
+    if (n->q && n->q->w)
+        return q_params(n, false);
     int64_t total = 0;
     for (int p = 0; p < PARAM_MAX; p++)
         if (n->param[p])
@@ -29,6 +47,8 @@ int64_t ir_const_zeros(const Const *c)
 
 int64_t ir_node_nonzero_params(const Node *n)
 {
+    if (n->q && n->q->w)
+        return q_params(n, true);
     int64_t total = 0;
     for (int p = 0; p < PARAM_MAX; p++)
         if (n->param[p])

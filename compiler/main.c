@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "calibrate.h"
 #include "emit.h"
 #include "ir.h"
 #include "output.h"
@@ -59,6 +60,9 @@ typedef struct Options {
     double sparse_min;  /* --sparse-min: negative for the default thresholds */
     PassOptions passes;
     BuildOptions build;
+    const char *quantize;         /* --quantize=int8 */
+    const char *calibrate_method; /* --calibrate-method */
+    QuantOptions quant;           /* --calibrate FILE, the method */
 } Options;
 
 static const char usage_text[] =
@@ -117,6 +121,13 @@ static const char usage_text[] =
     "  --sparse-min=F   conv2d/linear layers with at least this fraction F of zero weights\n"
     "                   use sparse kernels (0 <= F <= 1, or 'off'; default: measured\n"
     "                   thresholds per kernel, see docs/optimizer.md)\n"
+    "  --quantize=int8  quantize the float network (the quantize pass): int8 weights per\n"
+    "                   channel, quint8 activations with ranges observed on --calibrate\n"
+    "  --calibrate FILE  calibration samples: raw little-endian float32, a whole number\n"
+    "                   of inputs (docs/quantization.md; tools/idx2f32.py makes one)\n"
+    "  --calibrate-method=M  'minmax' (default: nothing clipped) or 'percentile'\n"
+    "                   (the 0.01% and 99.99% percentiles of a 2048-bin histogram);\n"
+    "                   with --stats, each quantized layer's SQNR against float\n"
     "  Passes, in the order they run:\n"
     "@PASSES@"
     "\n"
@@ -318,6 +329,20 @@ static void parse_args(int argc, char **argv, Options *o)
             if (strcmp(v, "all") != 0 && pass_find(v) < 0)
                 usage_error("--dump-after: unknown pass '%s' (cnnc --help lists the passes)", v);
             o->passes.dump_after = v;
+        } else if ((v = option_value(argc, argv, &i, "--quantize"))) {
+            if (strcmp(v, "int8") != 0)
+                usage_error("--quantize must be 'int8', not '%s'", v);
+            o->quantize = v;
+        } else if ((v = option_value(argc, argv, &i, "--calibrate-method"))) {
+            if (!strcmp(v, "minmax"))
+                o->quant.method = CALIB_MINMAX;
+            else if (!strcmp(v, "percentile"))
+                o->quant.method = CALIB_PERCENTILE;
+            else
+                usage_error("--calibrate-method must be 'minmax' or 'percentile', not '%s'", v);
+            o->calibrate_method = v;
+        } else if ((v = option_value(argc, argv, &i, "--calibrate"))) {
+            o->quant.calib_path = v;
         } else if ((v = option_value(argc, argv, &i, "--sparse-min"))) {
             o->sparse_min = parse_fraction(v);
         } else if ((v = option_value(argc, argv, &i, "-o"))) {
@@ -372,6 +397,18 @@ static void parse_args(int argc, char **argv, Options *o)
     if (o->weights_file && o->weights_as != WEIGHTS_AUTO && o->weights_as != WEIGHTS_FILE)
         usage_error("%s", "--weights-file writes the weights to a file of their own; it cannot "
                           "be combined with --weights-as=c or --weights-as=incbin");
+    if (o->quantize && !o->quant.calib_path)
+        usage_error("%s", "--quantize=int8 needs --calibrate FILE (calibration samples, raw "
+                          "float32)");
+    if (!o->quantize && (o->quant.calib_path || o->calibrate_method))
+        usage_error("%s", "--calibrate and --calibrate-method go with --quantize=int8");
+    if (o->quantize) {
+        int q = pass_find("quantize");
+        if (o->passes.force[q] == 0) /* -fno-quantize still turns it off */
+            o->passes.force[q] = 1;
+        o->quant.stats = o->passes.stats;
+        quantize_configure(&o->quant);
+    }
     o->build.source_path = o->input;
 }
 

@@ -83,6 +83,11 @@ typedef struct OpDef {
     void (*select)(Node *n);
     /* --emit=dot: what follows the op in the node's box (conv2d: " 3x3/1, 16 ch") */
     void (*dot)(const Node *n, FILE *f);
+    /* calibration (eval.c): the op in float on one batch, a reference (double
+     * sums, plain loops) for activation ranges: in[i] holds n->in[i], out
+     * n->out, both row-major; parameters bound, nothing fused. NULL: views
+     * (OPT_VIEW) copy and activations use act_eval; else not evaluable */
+    void (*eval)(const Node *n, const float *const *in, float *out);
     /* ---- back end: C emitter ---- */
     /* emit_internal.h has what it builds on; NULL for views (OPT_VIEW) */
     void (*emit)(struct Emitter *e, const Node *n);       /* the layer function's body */

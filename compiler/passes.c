@@ -15,6 +15,11 @@
  *                       input channels; after folding (a folded layer's zero
  *                       rows carry the folded bias) and before fusion (it
  *                       needs activations and pools as nodes);
+ *   quantize            only with --quantize=int8: float layers become quantized
+ *                       (quantize.c); after folding (a folded batchnorm is
+ *                       quantized with its conv2d), before fusion (it observes
+ *                       the relu after a conv2d, which fusion then folds into
+ *                       the requantization clamp);
  *   fuse-activation     conv/linear/batchnorm + activation;
  *   fuse-pool           conv(+act) + maxpool/avgpool, last, as it needs the
  *                       activation already inside the conv.
@@ -36,6 +41,8 @@ const Pass passes[] = {
     {"dce", "remove layers no output depends on, with a warning", true, eliminate_dead_code},
     {"fold-batchnorm", "fold batchnorm into the conv2d/linear before it", true, fold_batchnorm},
     {"prune-channels", "remove all-zero output channels and what reads them", true, prune_channels},
+    {"quantize", "int8 layers from calibration samples (--quantize=int8 turns it on)", false,
+     quantize_int8},
     {"fuse-activation", "apply an activation in the producing layer's loop", true, fuse_activation},
     {"fuse-pool", "conv2d writes maxpool/avgpool output directly", true, fuse_pool},
 };

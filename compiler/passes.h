@@ -61,7 +61,13 @@ bool eliminate_identity(Graph *g, PassStats *st);  /* eliminate_identity.c */
 bool eliminate_dead_code(Graph *g, PassStats *st); /* dce.c */
 bool fold_batchnorm(Graph *g, PassStats *st);      /* fold_batchnorm.c */
 bool prune_channels(Graph *g, PassStats *st);      /* prune_channels.c */
+bool quantize_int8(Graph *g, PassStats *st);       /* quantize.c */
 bool fuse_activation(Graph *g, PassStats *st);     /* fuse_activation.c */
+/* quantize.c: what the quantize pass reads (calibrate.h's QuantOptions), set
+ * by the driver for --quantize=int8; NULL: not configured (the pass is an
+ * error then). */
+struct QuantOptions;
+void quantize_configure(const struct QuantOptions *o);
 bool fuse_pool(Graph *g, PassStats *st);           /* fuse_pool.c */
 
 /* ---- graph editing, shared by the passes (graph_edit.c) ---------------- */

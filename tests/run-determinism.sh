@@ -19,6 +19,7 @@ for dir in "$root"/tests/golden/*/; do
     cnn=$(case_cnn "$dir")
     flags=()
     [ -f "$dir/flags" ] && read -r -a flags <"$dir/flags"
+    [ ${#flags[@]} -eq 0 ] || flags=("${flags[@]//@DIR@/${dir%/}}") # the case's directory
     problem=""
     for run in 1 2; do
         mkdir -p "$tmp/$run"
@@ -46,6 +47,7 @@ for name in lenet5 mini_mobilenet conv_groups2 avgpool_ceil_excl; do
     problem=""
     flags=()
     [ -f "$dir/flags" ] && read -r -a flags <"$dir/flags"
+    [ ${#flags[@]} -eq 0 ] || flags=("${flags[@]//@DIR@/${dir%/}}") # the case's directory
     if ! "$cnnc" "$dir/net.cnn" --main -o "$tmp/net.c" ${flags[@]+"${flags[@]}"} >"$tmp/log" 2>&1; then
         problem="cnnc failed"
     fi

@@ -23,6 +23,7 @@ if [ ${#cases[@]} -eq 0 ]; then
         d=${d%/}
         flags=()
         [ -f "$d/flags" ] && read -r -a flags <"$d/flags"
+        [ ${#flags[@]} -eq 0 ] || flags=("${flags[@]//@DIR@/$d}") # the case's directory
         if "$BUILD_DIR/cnnc" "$(case_cnn "$d")" -O2 ${flags[@]+"${flags[@]}"} -o "$tmp/s.c" \
             >/dev/null 2>&1 && grep -qE ' (blocked|depthwise|int8-dot)$' "$tmp/s.c"; then
             cases+=("$(basename "$d")")

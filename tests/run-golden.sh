@@ -5,7 +5,7 @@
 #
 # A case is a directory tests/golden/<case>/ (written by tests/gen/gen_golden.py)
 # with net.cnn, input.f32, expected.f32 and optionally flags (extra cnnc
-# arguments, one line) and tolerance (one number, default 1e-4). Arguments are
+# arguments, one line; @DIR@ stands for the case's directory) and tolerance (one number, default 1e-4). Arguments are
 # case names or case directories; with none, every case runs.
 #
 # Two substitutes keep large cases small:
@@ -156,6 +156,8 @@ run_case() {
     if [ -f "$dir/flags" ]; then
         read -r -a flags <"$dir/flags" || true
     fi
+    # @DIR@ in flags: the case's directory (--calibrate @DIR@/calib.f32)
+    [ ${#flags[@]} -eq 0 ] || flags=("${flags[@]//@DIR@/${dir%/}}")
     tol=$DEFAULT_TOL
     if [ -f "$dir/tolerance" ]; then
         read -r tol <"$dir/tolerance" || true

@@ -272,9 +272,50 @@ static void emit_constant(Emitter *e, const Node *n)
         (long long)ir_tensor_bytes(n->out));
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+/* Element i of the result from operand t, broadcast (aligned at the right). */
+static int64_t broadcast_index(const Tensor *o, const Tensor *t, int64_t i)
+{
+    int64_t idx = 0, stride = 1;
+    for (int d = o->rank - 1, e = t->rank - 1; d >= 0; d--, e--) {
+        int64_t c = i % o->dims[d];
+        i /= o->dims[d];
+        if (e >= 0) {
+            idx += (t->dims[e] == 1 ? 0 : c) * stride;
+            stride *= t->dims[e];
+        }
+    }
+    return idx;
+}
+
+static void binary_eval(const Node *n, const float *const *in, float *out)
+{
+    int64_t total = ir_tensor_numel(n->out);
+    for (int64_t i = 0; i < total; i++) {
+        float a = in[0][broadcast_index(n->out, n->in[0], i)];
+        float b = in[1][broadcast_index(n->out, n->in[1], i)];
+        switch (n->op) {
+        case OP_ADD: out[i] = a + b; break;
+        case OP_SUB: out[i] = a - b; break;
+        case OP_MUL: out[i] = a * b; break;
+        case OP_DIV: out[i] = a / b; break;
+        case OP_MAXIMUM: out[i] = isnan(a) || a > b ? a : b; break;
+        default: out[i] = isnan(a) || a < b ? a : b; break;
+        }
+    }
+}
+
+static void constant_eval(const Node *n, const float *const *in, float *out)
+{
+    (void)in;
+    memcpy(out, n->param[PARAM_WEIGHT]->data, sizeof(float) * (size_t)ir_tensor_numel(n->out));
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_ADD = {
+    .eval = binary_eval,
     /* front end */
     .args = NULL,
     .infer = binary_infer,
@@ -286,6 +327,7 @@ const OpDef opdef_ADD = {
 };
 
 const OpDef opdef_MUL = {
+    .eval = binary_eval,
     /* front end */
     .args = NULL,
     .infer = binary_infer,
@@ -297,6 +339,7 @@ const OpDef opdef_MUL = {
 };
 
 const OpDef opdef_SUB = {
+    .eval = binary_eval,
     /* front end */
     .args = NULL,
     .infer = binary_infer,
@@ -308,6 +351,7 @@ const OpDef opdef_SUB = {
 };
 
 const OpDef opdef_DIV = {
+    .eval = binary_eval,
     /* front end */
     .args = NULL,
     .infer = binary_infer,
@@ -319,6 +363,7 @@ const OpDef opdef_DIV = {
 };
 
 const OpDef opdef_MAXIMUM = {
+    .eval = binary_eval,
     /* front end */
     .args = NULL,
     .infer = binary_infer,
@@ -330,6 +375,7 @@ const OpDef opdef_MAXIMUM = {
 };
 
 const OpDef opdef_MINIMUM = {
+    .eval = binary_eval,
     /* front end */
     .args = NULL,
     .infer = binary_infer,
@@ -341,6 +387,7 @@ const OpDef opdef_MINIMUM = {
 };
 
 const OpDef opdef_CONSTANT = {
+    .eval = constant_eval,
     /* front end */
     .args = constant_args,
     .set_attrs = constant_set_attrs,

@@ -304,9 +304,40 @@ static void emit_conv2d(Emitter *e, const Node *n)
     }
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+static void conv_eval(const Node *n, const float *const *in, float *out)
+{
+    const Attrs *a = &n->a;
+    const int64_t *x = n->in[0]->dims, *y = n->out->dims;
+    int64_t cg = x[1] / a->groups, kg = y[1] / a->groups;
+    const float *w = n->param[PARAM_WEIGHT]->data;
+    const float *bias = a->bias ? n->param[PARAM_BIAS]->data : NULL;
+    for (int64_t b = 0; b < y[0]; b++)
+        for (int64_t k = 0; k < y[1]; k++)
+            for (int64_t oy = 0; oy < y[2]; oy++)
+                for (int64_t ox = 0; ox < y[3]; ox++) {
+                    double s = bias ? bias[k] : 0.0;
+                    for (int64_t c = 0; c < cg; c++) {
+                        const float *xp = in[0] + (b * x[1] + (k / kg) * cg + c) * x[2] * x[3];
+                        const float *wp = w + (k * cg + c) * a->kh * a->kw;
+                        for (int64_t i = 0; i < a->kh; i++) {
+                            int64_t iy = oy * a->sh - a->ph + i * a->dh;
+                            for (int64_t j = 0; iy >= 0 && iy < x[2] && j < a->kw; j++) {
+                                int64_t ix = ox * a->sw - a->pw + j * a->dw;
+                                if (ix >= 0 && ix < x[3])
+                                    s += (double)xp[iy * x[3] + ix] * wp[i * a->kw + j];
+                            }
+                        }
+                    }
+                    out[((b * y[1] + k) * y[2] + oy) * y[3] + ox] = (float)s;
+                }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_CONV2D = {
+    .eval = conv_eval,
     /* front end */
     .args = conv_args,
     .set_attrs = conv_set_attrs,

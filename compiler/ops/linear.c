@@ -177,9 +177,30 @@ static void emit_linear(Emitter *e, const Node *n)
             N, F, FIN, FIN, FIN, bias ? "1.0f" : "0.0f", F);
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+static void linear_eval(const Node *n, const float *const *in, float *out)
+{
+    int64_t rows = ir_linear_rows(n), fin = linear_in_features(n), f = n->a.channels;
+    const float *w = n->param[PARAM_WEIGHT]->data;
+    const float *bias = n->a.bias ? n->param[PARAM_BIAS]->data : NULL;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < f; o++) {
+            double s = 0.0;
+            for (int64_t i = 0; i < fin; i++)
+                s += (double)in[0][r * fin + i] * w[o * fin + i];
+            if (n->a.alpha_beta)
+                s *= (float)n->a.alpha;
+            if (bias)
+                s += n->a.alpha_beta ? (double)(float)n->a.beta * bias[o] : bias[o];
+            out[r * f + o] = (float)s;
+        }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_LINEAR = {
+    .eval = linear_eval,
     /* front end */
     .args = linear_args,
     .set_attrs = linear_set_attrs,

@@ -235,9 +235,27 @@ static void emit_scale(Emitter *e, const Node *n)
     close_brace(e);
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+static void batchnorm_eval(const Node *n, const float *const *in, float *out)
+{
+    const int64_t *x = n->in[0]->dims;
+    int64_t plane = ir_tensor_numel(n->in[0]) / (x[0] * x[1]);
+    for (int64_t i = 0; i < x[0] * x[1]; i++) {
+        int64_t c = i % x[1];
+        double s = 1.0 / sqrt((double)n->param[PARAM_VAR]->data[c] + n->a.eps);
+        double w = n->a.affine ? n->param[PARAM_WEIGHT]->data[c] : 1.0;
+        double b = n->a.affine ? n->param[PARAM_BIAS]->data[c] : 0.0;
+        double m = n->param[PARAM_MEAN]->data[c];
+        for (int64_t j = 0; j < plane; j++)
+            out[i * plane + j] = (float)((in[0][i * plane + j] - m) * s * w + b);
+    }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_BATCHNORM = {
+    .eval = batchnorm_eval,
     /* front end */
     .args = batchnorm_args,
     .set_attrs = batchnorm_set_attrs,

@@ -283,9 +283,59 @@ static void emit_adaptive_avgpool(Emitter *e, const Node *n)
     free(hs), free(he), free(ws), free(we);
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+/* maxpool, avgpool (PyTorch's window and divisor) and adaptive_avgpool, one
+ * plane at a time; global_avgpool is adaptive_avgpool to 1x1. */
+static void pool_eval(const Node *n, const float *const *in, float *out)
+{
+    const Attrs *a = &n->a;
+    const int64_t *x = n->in[0]->dims, *y = n->out->dims;
+    int64_t H = x[2], W = x[3];
+    for (int64_t p = 0; p < y[0] * y[1]; p++) {
+        const float *xp = in[0] + p * H * W;
+        for (int64_t oy = 0; oy < y[2]; oy++)
+            for (int64_t ox = 0; ox < y[3]; ox++) {
+                double s = 0.0, m = -INFINITY, cnt = 0.0;
+                int64_t y0, y1, x0, x1, dy = 1, dx = 1;
+                if (n->op == OP_MAXPOOL || n->op == OP_AVGPOOL) {
+                    y0 = oy * a->sh - a->ph;
+                    x0 = ox * a->sw - a->pw;
+                    dy = a->dh;
+                    dx = a->dw;
+                    y1 = y0 + (a->kh - 1) * dy + 1;
+                    x1 = x0 + (a->kw - 1) * dx + 1;
+                    if (n->op == OP_AVGPOOL) {
+                        int64_t ye = y1 < H + a->pb ? y1 : H + a->pb;
+                        int64_t xe = x1 < W + a->pr ? x1 : W + a->pr;
+                        cnt = (double)((ye - y0) * (xe - x0));
+                    }
+                } else {
+                    y0 = oy * H / y[2];
+                    y1 = ((oy + 1) * H + y[2] - 1) / y[2];
+                    x0 = ox * W / y[3];
+                    x1 = ((ox + 1) * W + y[3] - 1) / y[3];
+                }
+                int64_t taps = 0;
+                for (int64_t iy = y0; iy < y1; iy += dy)
+                    for (int64_t ix = x0; ix < x1; ix += dx)
+                        if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                            double v = xp[iy * W + ix];
+                            s += v;
+                            m = v > m || isnan(v) ? v : m;
+                            taps++;
+                        }
+                if (n->op != OP_AVGPOOL || !a->count_include_pad)
+                    cnt = (double)taps;
+                out[(p * y[2] + oy) * y[3] + ox] = (float)(n->op == OP_MAXPOOL ? m : s / cnt);
+            }
+    }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_MAXPOOL = {
+    .eval = pool_eval,
     /* front end */
     .args = maxpool_args,
     .set_attrs = window_pool_set_attrs,
@@ -296,6 +346,7 @@ const OpDef opdef_MAXPOOL = {
 };
 
 const OpDef opdef_AVGPOOL = {
+    .eval = pool_eval,
     /* front end */
     .args = avgpool_args,
     .set_attrs = window_pool_set_attrs,
@@ -307,6 +358,7 @@ const OpDef opdef_AVGPOOL = {
 };
 
 const OpDef opdef_GLOBAL_AVGPOOL = {
+    .eval = pool_eval,
     /* front end */
     .args = NULL,
     .infer = global_avgpool_infer,
@@ -315,6 +367,7 @@ const OpDef opdef_GLOBAL_AVGPOOL = {
 };
 
 const OpDef opdef_ADAPTIVE_AVGPOOL = {
+    .eval = pool_eval,
     /* front end */
     .args = adaptive_args,
     .set_attrs = adaptive_set_attrs,

@@ -86,9 +86,36 @@ static void emit_softmax(Emitter *e, const Node *n)
     close_brace(e);
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+#include <math.h>
+
+static void softmax_eval(const Node *n, const float *const *in, float *out)
+{
+    const Tensor *t = n->in[0];
+    int64_t len = t->dims[n->a.dim], inner = 1;
+    for (int d = (int)n->a.dim + 1; d < t->rank; d++)
+        inner *= t->dims[d];
+    int64_t outer = ir_tensor_numel(t) / (len * inner);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < inner; k++) {
+            const float *x = in[0] + o * len * inner + k;
+            float *y = out + o * len * inner + k;
+            double m = -INFINITY, s = 0.0;
+            for (int64_t i = 0; i < len; i++)
+                m = x[i * inner] > m ? x[i * inner] : m;
+            for (int64_t i = 0; i < len; i++)
+                s += exp(x[i * inner] - m);
+            for (int64_t i = 0; i < len; i++)
+                y[i * inner] = (float)(n->op == OP_SOFTMAX ? exp(x[i * inner] - m) / s
+                                                           : x[i * inner] - m - log(s));
+        }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_SOFTMAX = {
+    .eval = softmax_eval,
     /* front end */
     .args = softmax_args,
     .set_attrs = softmax_set_attrs,
@@ -99,6 +126,7 @@ const OpDef opdef_SOFTMAX = {
 };
 
 const OpDef opdef_LOG_SOFTMAX = {
+    .eval = softmax_eval,
     /* front end */
     .args = softmax_args,
     .set_attrs = softmax_set_attrs,

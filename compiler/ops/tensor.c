@@ -124,6 +124,22 @@ static void emit_concat(Emitter *e, const Node *n)
     close_brace(e);
 }
 
+/* ---- calibration: reference evaluation (eval.c) --------------------------- */
+
+static void concat_eval(const Node *n, const float *const *in, float *out)
+{
+    int64_t outer = 1;
+    for (int d = 0; d < n->a.dim; d++)
+        outer *= n->out->dims[d];
+    int64_t row = ir_tensor_numel(n->out) / outer, at = 0;
+    for (int i = 0; i < n->nin; i++) {
+        int64_t part = ir_tensor_numel(n->in[i]) / outer;
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(out + o * row + at, in[i] + o * part, sizeof(float) * (size_t)part);
+        at += part;
+    }
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 const OpDef opdef_FLATTEN = {
@@ -146,6 +162,7 @@ const OpDef opdef_DROPOUT = {
 };
 
 const OpDef opdef_CONCAT = {
+    .eval = concat_eval,
     /* front end */
     .args = concat_args,
     .set_attrs = concat_set_attrs,

@@ -14,7 +14,7 @@ side = feat -> tanh
 feat -> flatten -> dropout
 fc: linear(10)
 CNN
-passes="eliminate-identity dce fold-batchnorm prune-channels fuse-activation fuse-pool"
+passes="eliminate-identity dce fold-batchnorm prune-channels quantize fuse-activation fuse-pool"
 
 check "--help lists every pass" bash -c "for p in $passes; do '$cnnc' --help | grep -q \"^    \$p \" || exit 1; done"
 check "-fno- of an unknown pass is an error" bash -c "'$cnnc' -fno-frob net.cnn 2>&1 | grep -q \"unknown pass in '-fno-frob'\"; test \${PIPESTATUS[0]} -eq 1"
@@ -25,7 +25,7 @@ check "--dump-after prints the IR after that pass to stderr" bash -c "
 graph small batch=1\" && grep -q '= relu ' err && ! grep -q '= batchnorm' err && ! grep -q '^# after' out"
 check "--dump-after=all dumps after each pass, in order" bash -c "
     '$cnnc' net.cnn -o o.c --dump-after=all 2>err &&
-    test \"\$(grep '^# after' err | tr '\n' ' ')\" = '# after eliminate-identity # after dce # after fold-batchnorm # after prune-channels # after fuse-activation # after fuse-pool '"
+    test \"\$(grep '^# after' err | tr '\n' ' ')\" = '# after eliminate-identity # after dce # after fold-batchnorm # after prune-channels # after quantize (not run) # after fuse-activation # after fuse-pool '"
 check "a pass that does not run is dumped as such" bash -c "'$cnnc' net.cnn -O0 -o o.c --dump-after=dce 2>&1 | grep -qx '# after dce (not run)'"
 check "--stats: one line per pass, then the arena" bash -c "
     '$cnnc' net.cnn -o o.c --stats 2>err &&
@@ -33,12 +33,13 @@ check "--stats: one line per pass, then the arena" bash -c "
     grep -qx 'stats: dce: 0 folded, 1 removed, 0 fused, 256 bytes saved' err &&
     grep -qx 'stats: fold-batchnorm: 1 folded, 0 removed, 0 fused, 1024 bytes saved' err &&
     grep -qx 'stats: prune-channels: 0 folded, 0 removed, 0 fused, 0 bytes saved' err &&
+    grep -qx 'stats: quantize: not run' err &&
     grep -qx 'stats: fuse-activation: 0 folded, 0 removed, 1 fused, 1024 bytes saved' err &&
     grep -qx 'stats: fuse-pool: 0 folded, 0 removed, 1 fused, 1024 bytes saved' err &&
     grep -qx 'stats: parameters: 774 -> 762 (nonzero: 774 -> 762)' err &&
     grep -qx 'stats: MACs: 7552 -> 7552 (of nonzero weights: 7552 -> 7552)' err &&
-    grep -qE '^stats: arena: [0-9]+ bytes$' err && test \$(grep -c '^stats:' err) -eq 9"
-check "--stats at -O0: no pass runs" bash -c "'$cnnc' net.cnn -O0 -o o.c --stats 2>&1 | grep -c 'not run\$' | grep -qx 6"
+    grep -qE '^stats: arena: [0-9]+ bytes$' err && test \$(grep -c '^stats:' err) -eq 10"
+check "--stats at -O0: no pass runs" bash -c "'$cnnc' net.cnn -O0 -o o.c --stats 2>&1 | grep -c 'not run\$' | grep -qx 7"
 check "the dead branch is removed with a warning at -O2 only" bash -c "
     '$cnnc' net.cnn -o o.c 2>err && grep -q \"warning: tanh 'tanh_1' does not contribute to any output; removed\" err &&
     '$cnnc' net.cnn -O0 -o o.c 2>err && test ! -s err"
