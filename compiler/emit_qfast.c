@@ -344,6 +344,7 @@ void emit_qfast_layer(Emitter *e, const Node *n)
     QFastGeom q;
     qfast_geom(n, &q);
     long long C = in->dims[1], OC = o->dims[1], T = a->kh * a->kw, s = a->sh;
+    emit_qisa_header(e, n);
     if (first_of(e, n, KERNEL_DIRECT))
         put_template(e, qpack_text);
     if (first_of(e, n, n->kernel))
