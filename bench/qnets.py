@@ -285,11 +285,21 @@ def bench_net(name, runs, work):
                 fbytes=fbytes, qbytes=qbytes)
 
 
+NOTE = """Written by bench/qnets.py (`make bench`). float32 cnnc and int8 cnnc: `cnnc --main`,
+`cc -std=c99 -O3 -march=native`, the program's `--bench` median; PyTorch in process,
+torch.set_num_threads(1), median. The networks, calibration and export: bench/qnets.py's
+docstring. Weights: float32 state_dict bytes against the int8 file's (int8 weights, float
+scales and biases).
+"""
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nets", default="resnet18,mobilenet_v2")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--results", default=None,
+                    help="replace the int8 section of this markdown file (bench/RESULTS.md)")
     ap.add_argument("--work", default=None, help="keep the files in this directory")
     args = ap.parse_args(argv)
     torch.backends.quantized.engine = "onednn"
@@ -324,6 +334,16 @@ def main(argv):
     if args.out:
         with open(args.out, "w") as f:
             f.write(out)
+    if args.results:
+        begin, end = "<!-- qnets.py section int8 -->\n", "<!-- end qnets.py section int8 -->\n"
+        old = open(args.results).read() if os.path.exists(args.results) else ""
+        sec = begin + "## " + out.lstrip("#").lstrip() + "\n" + NOTE + end
+        if begin in old and end in old:
+            old = old[:old.index(begin)] + sec + old[old.index(end) + len(end):]
+        else:
+            old = old.rstrip("\n") + "\n\n" + sec
+        with open(args.results, "w") as f:
+            f.write(old)
     return 0
 
 
