@@ -147,15 +147,16 @@ case("q_fast_stem", "int8-direct 7x7 stride 2 pad 3 conv2d on 3 channels + relu 
      lambda: Net(chain("c1", "r1"), c1=nn.Conv2d(3, 16, 7, stride=2, padding=3), r1=R()),
      (3, 30, 27), fuse=(["c1", "r1"],))
 
-case("q_fast_depthwise", "int8-depthwise: 3x3 pad 1 + relu6, 3x3 stride 2 pad 1 + relu, 5x5 pad 2, 24 channels",
+case("q_fast_depthwise", "int8-depthwise: 3x3 pad 1 + relu6, 3x3 stride 2 pad 1 + relu, 5x5 stride 2 pad 2, 12 channels, rows of 70 and 35",
      """
-     d1: conv2d(24, kernel=3, pad=1, groups=24) -> relu6
-     d2: conv2d(24, kernel=3, stride=2, pad=1, groups=24) -> relu
-     d3: conv2d(24, kernel=5, pad=2, groups=24)
+     d1: conv2d(12, kernel=3, pad=1, groups=12) -> relu6
+     d2: conv2d(12, kernel=3, stride=2, pad=1, groups=12) -> relu
+     d3: conv2d(12, kernel=5, stride=2, pad=2, groups=12)
      """,
-     lambda: Net(chain("d1", "r1", "d2", "r2", "d3"), d1=nn.Conv2d(24, 24, 3, padding=1, groups=24),
-                 r1=nn.ReLU6(), d2=nn.Conv2d(24, 24, 3, stride=2, padding=1, groups=24), r2=R(),
-                 d3=nn.Conv2d(24, 24, 5, padding=2, groups=24)), (24, 19, 21), fuse=(["d2", "r2"],))
+     lambda: Net(chain("d1", "r1", "d2", "r2", "d3"), d1=nn.Conv2d(12, 12, 3, padding=1, groups=12),
+                 r1=nn.ReLU6(), d2=nn.Conv2d(12, 12, 3, stride=2, padding=1, groups=12), r2=R(),
+                 d3=nn.Conv2d(12, 12, 5, stride=2, padding=2, groups=12)), (12, 9, 70),
+     fuse=(["d2", "r2"],))
 
 # -- linear, flatten, dropout ----------------------------------------------------
 
