@@ -30,6 +30,7 @@
 #   make install    install cnnc, libcnnrt, cnnrt.h, cnnrt.pc, the man page, the docs
 #   make uninstall  remove them again (same PREFIX and DESTDIR as for install)
 #   make bench      time the generated code against PyTorch and ONNX Runtime (npm's
+#                   (then bench/qnets.py: int8 ResNet-18 and MobileNetV2, QNETS_ARGS=...)
 #                   onnxruntime-node in build/ort, installed by deps-bench), -O0 against -O2 and
 #                   pruned against unpruned networks (bench/bench.py); BENCH_QUICK=1
 #                   for a smoke test, BENCH_NETS=lenet5,cifar_vgg to choose networks,
@@ -495,6 +496,7 @@ bench: deps-bench
 	/usr/bin/python3 bench/bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
 	    $(if $(BENCH_NETS),--nets $(BENCH_NETS)) \
 	    $(if $(BENCH_SECTIONS),--sections $(BENCH_SECTIONS)) $(BENCH_ARGS)
+	/usr/bin/python3 bench/qnets.py --results bench/RESULTS.md $(QNETS_ARGS)
 
 format:
 	clang-format -i compiler/*.c compiler/*.h compiler/ops/*.c runtime/*.c runtime/*.h tests/unit/*.c tests/tools/*.c \

@@ -138,7 +138,9 @@ static void emit_layer(Emitter *e, const Node *n)
     const OpDef *def = op_def(n->op);
     if (!def->emit)
         die("no emitter for %s", op_name(n->op));
-    if (ir_node_quant(n) && n->op != OP_QUANTIZE && n->op != OP_DEQUANTIZE)
+    if (n->kernel == KERNEL_QCONV || n->kernel == KERNEL_QDW)
+        emit_qfast_layer(e, n);
+    else if (ir_node_quant(n) && n->op != OP_QUANTIZE && n->op != OP_DEQUANTIZE)
         emit_quant_layer(e, n);
     else
         def->emit(e, n);

@@ -200,6 +200,10 @@ const char *kernel_name(Kernel k)
         return "sparse";
     case KERNEL_QDOT:
         return "int8-dot";
+    case KERNEL_QCONV:
+        return "int8-direct";
+    case KERNEL_QDW:
+        return "int8-depthwise";
     default:
         return "direct";
     }

@@ -12,6 +12,7 @@
  *   emit_conv.c      the blocked and depthwise conv kernels
  *   emit_sparse.c    the sparse conv2d and linear kernels and their table
  *   emit_quant.c     the quantized layers (integer loops, tables as statics)
+ *   emit_qfast.c     the fast quantized conv2d kernels (packed input, register tiles)
  *   ops/FAMILY.c     (back ends) each op's layer body, OpDef.emit; conv2d
  *                    and linear pick among the kernels above by n->kernel
  *   emit_weights.c   the weight blob: layout, string literals, .incbin of
@@ -176,6 +177,17 @@ void emit_sparse_tables(Emitter *e);
  * quantize and dequantize (ops/quant.c): conv2d, linear, add, concat, relu,
  * relu6, the pools: integer loops, the weights as static tables in the layer. */
 void emit_quant_layer(Emitter *e, const Node *n);
+/* The clamp of a quantized output: [0, 255], relu's [zero, 255], relu6's [zero, q(6)]. */
+void quant_clamp_range(OpKind act, const Tensor *t, long long *lo, long long *hi);
+/* The requantization's float tables m[c] and b[c] of oc channels. */
+void emit_requant_tables(Emitter *e, const Node *n, int64_t oc);
+/* Once per file, before the first int8 dot-product layer n: NAME_QTILES, NAME_qisa. */
+void emit_qisa_header(Emitter *e, const Node *n);
+
+/* ---- emit_qfast.c ------------------------------------------------------------ */
+
+/* A KERNEL_QCONV or KERNEL_QDW quantized conv2d's body (its helpers once per file). */
+void emit_qfast_layer(Emitter *e, const Node *n);
 
 /* ---- emit_weights.c, emit_run.c, emit_header.c, emit_main.c --------------------- */
 

@@ -28,7 +28,7 @@
 
 /* The clamp of node n's output: [0, 255], or relu's [zero, 255], or relu6's
  * [zero, q(6)] (act: the standalone or fused activation). */
-static void clamp_range(OpKind act, const Tensor *t, long long *lo, long long *hi)
+void quant_clamp_range(OpKind act, const Tensor *t, long long *lo, long long *hi)
 {
     *lo = 0;
     *hi = 255;
@@ -49,7 +49,7 @@ static void store_clamped(Emitter *e, const char *at, long long lo, long long hi
 }
 
 /* The requantization's tables: m[c] and b[c], in float32. */
-static void emit_requant_tables(Emitter *e, const Node *n, int64_t oc)
+void emit_requant_tables(Emitter *e, const Node *n, int64_t oc)
 {
     const QLayer *q = n->q;
     float sx = (float)n->in[0]->qscale, so = (float)q->scale;
@@ -87,7 +87,7 @@ static const char *acc_type(int64_t k)
 static void emit_requant(Emitter *e, const Node *n, const char *co, const char *at)
 {
     long long lo, hi;
-    clamp_range(n->fuse.act, n->out, &lo, &hi);
+    quant_clamp_range(n->fuse.act, n->out, &lo, &hi);
     out(e, "const float r = nearbyintf((float)acc * m[%s] + b[%s]) + %lld.0f;", co, co,
         (long long)n->out->qzero);
     store_clamped(e, at, lo, hi);
@@ -106,10 +106,8 @@ static void emit_qdot_helpers(Emitter *e)
     StrBuf *f = e->file_scope;
     sb_printf(f,
               "/* u8 x s8 dot products of the quantized conv2d layers: r[j] = sum of a[k] * "
-              "w[j * kp + k] */\n#if %s\n#define %s_QTILES 1\n#include <immintrin.h>\n"
-              "/* 2: AVX-512 VNNI, 1: AVX2, 0: portable C; set on the first %s_run() */\n"
-              "static int %s_qisa;\n",
-              ISA_GUARD, NET, net, net);
+              "w[j * kp + k] */\n#ifdef %s_QTILES\n",
+              NET);
     sb_printf(f,
               "__attribute__((target(\"avx512f,avx512bw,avx512vnni\")))\n"
               "static void %s_qdot4_vnni(const unsigned char *a, const signed char *w, int kp, "
@@ -162,7 +160,7 @@ static void emit_qdot_helpers(Emitter *e)
         net, NET, net, net, net, net);
 }
 
-/* Whether n is the graph's first KERNEL_QDOT layer (by name: a linear
+/* Whether n is the graph's first KERNEL_QDOT layer (by id: a linear
  * comes here as a conv2d copy). */
 static bool first_qdot(const Emitter *e, const Node *n)
 {
@@ -170,6 +168,23 @@ static bool first_qdot(const Emitter *e, const Node *n)
         if (e->g->nodes[i]->kernel == KERNEL_QDOT)
             return e->g->nodes[i]->id == n->id;
     return false;
+}
+
+void emit_qisa_header(Emitter *e, const Node *n)
+{
+    for (int i = 0; i < e->g->nnodes; i++) {
+        Kernel k = e->g->nodes[i]->kernel;
+        if (k != KERNEL_QDOT && k != KERNEL_QCONV && k != KERNEL_QDW)
+            continue;
+        if (e->g->nodes[i]->id == n->id)
+            sb_printf(e->file_scope,
+                      "/* The quantized conv2d layers' instruction set */\n#if %s\n"
+                      "#define %s_QTILES 1\n#include <immintrin.h>\n"
+                      "/* 2: AVX-512 VNNI, 1: AVX2, 0: portable C; set on the first %s_run() "
+                      "*/\nstatic int %s_qisa;\n#endif\n",
+                      ISA_GUARD, e->NET, e->net, e->net);
+        return;
+    }
 }
 
 /* KERNEL_QDOT: per image, group and band of R output rows
@@ -186,6 +201,7 @@ static void emit_qconv_dot(Emitter *e, const Node *n)
     long long OC = o->dims[1], OH = o->dims[2], OW = o->dims[3], P = OH * OW, G = a->groups;
     long long cin_g = C / G, cout_g = OC / G, K = cin_g * a->kh * a->kw, kp = qdot_row(K);
     long long c4 = (cout_g + 3) / 4 * 4, zx = in->qzero, R = qdot_band_rows(OH, OW, K);
+    emit_qisa_header(e, n);
     if (first_qdot(e, n))
         emit_qdot_helpers(e);
     emit_fused_comment(e, n);
@@ -321,7 +337,7 @@ static void emit_qadd(Emitter *e, const Node *n)
     const Tensor *a = n->in[0], *b = n->in[1], *o = n->out;
     char sa[48], sb[48], za[48], zb[48], inv[48];
     long long lo, hi;
-    clamp_range(n->fuse.act, o, &lo, &hi);
+    quant_clamp_range(n->fuse.act, o, &lo, &hi);
     open_block(e, "for (int i = 0; i < %lld; i++) {", (long long)ir_tensor_numel(o));
     out(e, "const float v = fmaf((float)in0[i], %s, %s) + fmaf((float)in1[i], %s, %s);",
         flit(a->qscale, sa, sizeof sa), flit((float)-a->qzero * (float)a->qscale, za, sizeof za),
@@ -362,7 +378,7 @@ static void emit_qconcat(Emitter *e, const Node *n)
 static void emit_qclamp(Emitter *e, const Node *n)
 {
     long long lo, hi;
-    clamp_range(n->op, n->out, &lo, &hi);
+    quant_clamp_range(n->op, n->out, &lo, &hi);
     open_block(e, "for (int i = 0; i < %lld; i++) {", (long long)ir_tensor_numel(n->out));
     out(e, "const int v = in[i];");
     out(e, "out[i] = (unsigned char)(v < %lld ? %lld : v > %lld ? %lld : v);", lo, lo, hi, hi);

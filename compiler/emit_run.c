@@ -185,11 +185,12 @@ static void emit_isa_once(Emitter *e, const char *macro, const char *var, const 
     sb_puts(e->sb, "#endif\n");
 }
 
-/* Whether a layer of g is a KERNEL_QDOT quantized conv2d. */
+/* Whether a layer of g is a quantized conv2d with vector kernels (QDOT, QCONV, QDW). */
 static bool uses_qdot(const Graph *g)
 {
     for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i]->kernel == KERNEL_QDOT)
+        if (g->nodes[i]->kernel == KERNEL_QDOT || g->nodes[i]->kernel == KERNEL_QCONV ||
+            g->nodes[i]->kernel == KERNEL_QDW)
             return true;
     return false;
 }

@@ -145,6 +145,8 @@ typedef enum Kernel {
     KERNEL_DEPTHWISE, /* depthwise (one input channel per output), rows vectorized (emit_conv.c) */
     KERNEL_SPARSE, /* conv2d/linear: only the nonzero weights, from compile-time lists */
     KERNEL_QDOT,   /* quantized conv2d: unfolded bytes, u8 x s8 dot products (emit_quant.c) */
+    KERNEL_QCONV,  /* quantized conv2d, groups 1: packed input, register tiles (emit_qfast.c) */
+    KERNEL_QDW,    /* quantized depthwise conv2d: packed input, rows vectorized (emit_qfast.c) */
 } Kernel;
 
 /* What the optimizer merged into a node. Each computed value goes through the

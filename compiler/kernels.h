@@ -88,4 +88,25 @@ static inline int64_t qdot_band_rows(int64_t oh, int64_t ow, int64_t k)
     return r < 1 ? 1 : r > oh ? oh : r;
 }
 
+/* KERNEL_QCONV, KERNEL_QDW (emit_qfast.c): the packed input's geometry.
+ * The padded input (pads top/left ph, pw, bottom/right pb, pr) split into
+ * s x s (s = sh = sw) stride phases of hq x wq positions, each phase
+ * plane pl positions (32 past hq * wq: a tile's last reads), c4 groups of
+ * 4 channels (QCONV; QDW: one channel a group, 1 byte a position). */
+typedef struct QFastGeom {
+    int64_t hq, wq, pl, c4, oc8;
+    int64_t bytes; /* the scratch */
+} QFastGeom;
+static inline void qfast_geom(const Node *n, QFastGeom *q)
+{
+    const Tensor *in = n->in[0];
+    int64_t s = n->a.sh, g = n->kernel == KERNEL_QDW ? 1 : 4;
+    q->hq = (in->dims[2] + n->a.ph + n->a.pb + s - 1) / s;
+    q->wq = (in->dims[3] + n->a.pw + n->a.pr + s - 1) / s;
+    q->pl = q->hq * q->wq + 32;
+    q->c4 = (in->dims[1] + g - 1) / g;
+    q->oc8 = (n->out->dims[1] + 7) / 8 * 8;
+    q->bytes = q->c4 * s * s * q->pl * g;
+}
+
 #endif

@@ -342,6 +342,27 @@ static void select_sparse(Node *n, double sparse_min)
 #define QDOT_MAX_SCRATCH ((int64_t)1 << 26)
 #endif
 
+/* A quantized conv2d of one group (KERNEL_QCONV) or depthwise with one
+ * output per channel (KERNEL_QDW), one stride for both axes, whose int32
+ * sums cannot overflow and whose packed input fits QDOT_MAX_SCRATCH. */
+static bool select_qfast(Node *n)
+{
+    int64_t C = n->in[0]->dims[1], OC = n->out->dims[1], G = n->a.groups;
+    bool dw = G > 1 && G == C && OC == C;
+    if ((G != 1 && !dw) || n->a.sh != n->a.sw)
+        return false;
+    int64_t k = C / G * n->a.kh * n->a.kw;
+    n->kernel = dw ? KERNEL_QDW : KERNEL_QCONV;
+    QFastGeom q;
+    qfast_geom(n, &q);
+    if (k * 255 * 128 >= INT32_MAX || q.bytes > QDOT_MAX_SCRATCH || q.pl > INT32_MAX / 64) {
+        n->kernel = KERNEL_DIRECT;
+        return false;
+    }
+    n->scratch_bytes = (q.bytes + 63) / 64 * 64;
+    return true;
+}
+
 /* Quantized conv2d and linear (a 1x1 conv2d on [N, F, 1, 1]): KERNEL_QDOT,
  * its scratch one band of an image's unfolded group (qdot_band_rows() times
  * OW rows of qdot_row() bytes),
@@ -353,6 +374,8 @@ static void select_quant(Node *n)
     if (n->op != OP_CONV2D && n->op != OP_LINEAR)
         return;
     bool conv = n->op == OP_CONV2D;
+    if (conv && select_qfast(n))
+        return;
     int64_t k = conv ? n->in[0]->dims[1] / n->a.groups * n->a.kh * n->a.kw : n->in[0]->dims[1];
     int64_t bytes =
         conv ? qdot_band_rows(n->out->dims[2], n->out->dims[3], k) * n->out->dims[3] * qdot_row(k)

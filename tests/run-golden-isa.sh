@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-golden-isa.sh - the golden cases with a blocked or depthwise conv layer, at -O2 and
+# run-golden-isa.sh - the golden cases with a blocked, depthwise or int8 vector conv layer
+# (int8-dot, int8-direct, int8-depthwise), at -O2 and
 # plain `cc -O2`, once per instruction set of those kernels' copies
 # (CNNRT_ISA=sse, avx2, avx512; issue 15) and once with the portable C99
 # kernel (-DCNNC_PORTABLE_KERNELS). Sets the CPU lacks run at the widest set
@@ -25,7 +26,7 @@ if [ ${#cases[@]} -eq 0 ]; then
         [ -f "$d/flags" ] && read -r -a flags <"$d/flags"
         [ ${#flags[@]} -eq 0 ] || flags=("${flags[@]//@DIR@/$d}") # the case's directory
         if "$BUILD_DIR/cnnc" "$(case_cnn "$d")" -O2 ${flags[@]+"${flags[@]}"} -o "$tmp/s.c" \
-            >/dev/null 2>&1 && grep -qE ' (blocked|depthwise|int8-dot)$' "$tmp/s.c"; then
+            >/dev/null 2>&1 && grep -qE ' (blocked|depthwise|int8-dot|int8-direct|int8-depthwise)$' "$tmp/s.c"; then
             cases+=("$(basename "$d")")
         fi
     done

@@ -120,6 +120,44 @@ case("q_linear_wide", "quantized linear with 66049 input features: past KERNEL_Q
      "fc: linear(1)",
      lambda: Net(chain("fc"), fc=nn.Linear(66049, 1)), (66049,), batch=1, seeded=True)
 
+# -- the fast kernels (emit_qfast.c): int8-direct, int8-depthwise ------------------
+# Channel counts that are not whole fours (input) or eights (output), rows
+# whose 16-position tiles wrap into the next row and past the last one.
+
+case("q_fast_pointwise", "int8-direct 1x1 conv2d: 13 -> 19 channels + relu, then 1x1 stride 2 (downsample)",
+     """
+     pw: conv2d(19, kernel=1) -> relu
+     ds: conv2d(10, kernel=1, stride=2)
+     """,
+     lambda: Net(chain("pw", "r1", "ds"), pw=nn.Conv2d(13, 19, 1), r1=R(),
+                 ds=nn.Conv2d(19, 10, 1, stride=2)), (13, 9, 11), fuse=(["pw", "r1"],))
+
+case("q_fast_conv", "int8-direct 3x3 conv2d: pad 1 + relu6, then stride 2 pad 1, then pad (0, 2) dilation 2",
+     """
+     c1: conv2d(24, kernel=3, pad=1) -> relu6
+     c2: conv2d(17, kernel=3, stride=2, pad=1)
+     c3: conv2d(9, kernel=3, pad=(0, 2), dilation=2)
+     """,
+     lambda: Net(chain("c1", "r1", "c2", "c3"), c1=nn.Conv2d(20, 24, 3, padding=1), r1=nn.ReLU6(),
+                 c2=nn.Conv2d(24, 17, 3, stride=2, padding=1),
+                 c3=nn.Conv2d(17, 9, 3, padding=(0, 2), dilation=2)), (20, 13, 17), batch=1)
+
+case("q_fast_stem", "int8-direct 7x7 stride 2 pad 3 conv2d on 3 channels + relu (the ResNet stem)",
+     "c1: conv2d(16, kernel=7, stride=2, pad=3) -> relu",
+     lambda: Net(chain("c1", "r1"), c1=nn.Conv2d(3, 16, 7, stride=2, padding=3), r1=R()),
+     (3, 30, 27), fuse=(["c1", "r1"],))
+
+case("q_fast_depthwise", "int8-depthwise: 3x3 pad 1 + relu6, 3x3 stride 2 pad 1 + relu, 5x5 stride 2 pad 2, 12 channels, rows of 70 and 35",
+     """
+     d1: conv2d(12, kernel=3, pad=1, groups=12) -> relu6
+     d2: conv2d(12, kernel=3, stride=2, pad=1, groups=12) -> relu
+     d3: conv2d(12, kernel=5, stride=2, pad=2, groups=12)
+     """,
+     lambda: Net(chain("d1", "r1", "d2", "r2", "d3"), d1=nn.Conv2d(12, 12, 3, padding=1, groups=12),
+                 r1=nn.ReLU6(), d2=nn.Conv2d(12, 12, 3, stride=2, padding=1, groups=12), r2=R(),
+                 d3=nn.Conv2d(12, 12, 5, stride=2, padding=2, groups=12)), (12, 9, 70),
+     fuse=(["d2", "r2"],))
+
 # -- linear, flatten, dropout ----------------------------------------------------
 
 case("q_linear", "quantized conv2d -> flatten -> dropout -> linear + relu -> linear",
