@@ -2314,6 +2314,14 @@ import golden_reduce  # noqa: E402
 
 golden_reduce.add_cases(case, simple, Net)
 
+# --------------------------------------------------------------------------
+# Issue 15's kernel paths: pointwise on the blocked tiles, depthwise
+# activations in the vector loop (tests/gen/golden_kernels.py)
+
+import golden_kernels  # noqa: E402
+
+golden_kernels.add_cases(case, simple, seq)
+
 
 # --------------------------------------------------------------------------
 # Generation
