@@ -150,6 +150,14 @@ static const Isa isas[] = {
 /* The set whose copy is being emitted; NULL: the portable kernel. */
 static const Isa *isa_cur;
 
+/* The depthwise copy being emitted computes its taps with fmaf (one rounding
+ * per multiply-add, as the blocked tiles): the AVX2 and AVX-512 copies,
+ * whose targets have the instruction, so GCC vectorizes fmaf into it; the
+ * SSE copy and the portable kernel use NET_FMA (fmaf only where the whole
+ * file is compiled for FMA). Results differ across sets by the rounding of
+ * the product, within the golden tolerances. */
+static bool dw_fmaf;
+
 
 /* The block shape for the kernel being emitted: the tile's columns. */
 static ConvShape blocked_shape(const Node *n)
@@ -534,6 +542,7 @@ static void emit_isa_copies(Emitter *e, const Node *n, void (*body)(Emitter *, c
               e->NET, e->NET, e->net, e->net, e->NET, e->NET);
     for (int i = 0; i < NISAS; i++) {
         isa_cur = tiles ? &isas[i] : NULL;
+        dw_fmaf = !tiles && isas[i].fma;
         if (i == 1)
             sb_puts(&copies, "#ifndef __AVX512F__\n");
         if (isas[i].target)
@@ -549,6 +558,7 @@ static void emit_isa_copies(Emitter *e, const Node *n, void (*body)(Emitter *, c
         out(e, "}");
     }
     isa_cur = NULL;
+    dw_fmaf = false;
     sb_puts(&copies, "#endif /* !__AVX512F__ */\n#endif\n\n");
     e->sb = saved;
     e->indent = indent;
@@ -638,6 +648,33 @@ static DwBand dw_band_plan(const ConvShape *s, long long most)
     return dw_band(s, (most + nb - 1) / nb);
 }
 
+/* Image row xr into the two column phases of d (stride 2): even columns
+ * 2k to one phase, odd ones 2k + 1 to the other, in one loop over k whose
+ * trip count is a multiple of 16, so GCC vectorizes its stride-2 loads (into
+ * permutes) at plain -O2 as it does the tap loop; the rest in a second loop.
+ * A loop per phase (a strided gather of 55 or 56 iterations) stayed scalar
+ * and made MobileNet-v2's 112x112 stride-2 layer the slowest depthwise one. */
+static void emit_dw_deinterleave2(Emitter *e, const ConvShape *s, long long phase)
+{
+    long long pe = s->PW % 2, po = (1 + s->PW) % 2;
+    long long at_e = pe * phase + (s->PW - pe) / 2, at_o = po * phase + (1 + s->PW - po) / 2;
+    long long pairs = s->W / 2, k16 = pairs / 16 * 16;
+    if (k16 > 0) {
+        open_block(e, "for (int k = 0; k < %lld; k++) {", k16);
+        out(e, "d[%lld + k] = xr[2 * k];", at_e);
+        out(e, "d[%lld + k] = xr[2 * k + 1];", at_o);
+        close_brace(e);
+    }
+    if (pairs > k16) {
+        open_block(e, "for (int k = %lld; k < %lld; k++) {", k16, pairs);
+        out(e, "d[%lld + k] = xr[2 * k];", at_e);
+        out(e, "d[%lld + k] = xr[2 * k + 1];", at_o);
+        close_brace(e);
+    }
+    if (s->W % 2)
+        out(e, "d[%lld] = xr[%lld];", at_e + pairs, s->W - 1);
+}
+
 /* Output rows r0 .. r0 + nr - 1 of one channel (input plane xc, taps
  * w0.., bias bo) into yb + (r0 - base) * OW (base NULL: 0): the input rows
  * of a whole band (zeros outside the image) are copied into xq, then each
@@ -683,6 +720,8 @@ static void emit_depthwise_band(Emitter *e, const Node *n, const ConvShape *s, c
         }
         if (s->SW == 1) {
             out(e, "memcpy(d + %lld, xr + %lld, %lld);", at + lo, lo - s->PW, (hi - lo) * 4);
+        } else if (s->SW == 2) {
+            /* both phases at once, below */
         } else {
             out(e, "for (int q = %lld; q < %lld; q++)", lo, hi);
             out(e, "    %s = xr[q * %lld %c %lld];", dq, s->SW, off < 0 ? '-' : '+', llabs(off));
@@ -692,26 +731,35 @@ static void emit_depthwise_band(Emitter *e, const Node *n, const ConvShape *s, c
             out(e, "    %s = 0.0f;", dq);
         }
     }
+    if (s->SW == 2)
+        emit_dw_deinterleave2(e, s, phase);
     close_brace(e);
     open_block(e, "for (int i = 0; i < %lld; i++) {", d->L);
     out(e, "float a = %s;", !raw && n->param[PARAM_BIAS] ? "bo" : "0.0f");
     for (long long kh = 0; kh < s->KH; kh++)
         for (long long kw = 0; kw < s->KW; kw++) {
-            out(e, "a = %s_FMA(xq[i + %lld], w%lld, a);", e->NET, dw_tap_offset(s, d, kh, kw),
-                kh * s->KW + kw);
+            long long off = dw_tap_offset(s, d, kh, kw), t = kh * s->KW + kw;
+            if (dw_fmaf)
+                out(e, "a = fmaf(xq[i + %lld], w%lld, a);", off, t);
+            else
+                out(e, "a = %s_FMA(xq[i + %lld], w%lld, a);", e->NET, off, t);
         }
-    out(e, "cv[i] = a;");
+    /* the activation here, in the vector loop: a second, per-row pass over
+     * the values was scalar, its branches mispredicted on the data */
+    if (raw || n->fuse.act == OP_NONE) {
+        out(e, "cv[i] = a;");
+    } else {
+        out(e, "const float v = a;");
+        out(e, "cv[i] = %s;", act_expr(n, "v", act, sizeof act));
+    }
     close_brace(e);
-    open_block(e, "for (int r = 0; r < nr; r++) {");
+    open_block(e, "for (int r = 0; r < nr; r++)");
     if (base)
-        out(e, "float *yr = %s + (r0 - %s + r) * %lld;", yb, base, s->OW);
+        out(e, "memcpy(%s + (r0 - %s + r) * %lld, cv + r * %lld, %lld);", yb, base, s->OW, d->WQ,
+            s->OW * 4);
     else
-        out(e, "float *yr = %s + (r0 + r) * %lld;", yb, s->OW);
-    open_block(e, "for (int ow = 0; ow < %lld; ow++) {", s->OW);
-    out(e, "const float v = cv[r * %lld + ow];", d->WQ);
-    out(e, "yr[ow] = %s;", raw ? "v" : act_expr(n, "v", act, sizeof act));
-    close_brace(e);
-    close_brace(e);
+        out(e, "memcpy(%s + (r0 + r) * %lld, cv + r * %lld, %lld);", yb, s->OW, d->WQ, s->OW * 4);
+    e->indent--;
 }
 
 /* Whether the band layout serves this layer: its phases are few (strides

@@ -5,7 +5,8 @@
  *   - one input and one output channel per group (depthwise): KERNEL_DEPTHWISE,
  *     rows of outputs as vectors (emit_conv.c);
  *   - 1x1, stride 1, unpadded (pointwise) with at least GEMM_MIN_OUTPUTS
- *     outputs: KERNEL_GEMM, a matrix product on the NCHW input as it is
+ *     outputs and fewer than POINTWISE_BLOCKED_CIN input channels per
+ *     group: KERNEL_GEMM, a matrix product on the NCHW input as it is
  *     (OpenBLAS, no copy);
  *   - everything else (any KxK, stride, dilation, padding, groups):
  *     KERNEL_BLOCKED, the register-blocked direct kernel of emit_conv.c.
@@ -48,6 +49,15 @@
  * outputs, the blocked kernel otherwise (measured in docs/kernels.md). */
 #ifndef GEMM_MIN_OUTPUTS
 #define GEMM_MIN_OUTPUTS 0
+#endif
+/* A pointwise conv with at least this many input channels per group goes
+ * to the blocked kernel (its per-set register tiles) rather than OpenBLAS:
+ * on MobileNet-v2 at plain cc -O2 those layers ran 1.2-2x faster in
+ * the tiles (docs/kernels.md); with fewer input channels a tile does too
+ * few multiply-adds per store and OpenBLAS keeps them.
+ * -DPOINTWISE_BLOCKED_CIN=1000000000 sends every pointwise conv to the GEMM. */
+#ifndef POINTWISE_BLOCKED_CIN
+#define POINTWISE_BLOCKED_CIN 64
 #endif
 /* 0 brings back im2col + GEMM for the convolutions the blocked kernel takes,
  * for comparisons: make CFLAGS="-O2 -DBLOCKED_CONV=0". */
@@ -120,7 +130,7 @@ static void select_conv(Node *n)
                      a->pw == 0 && a->pb == 0 && a->pr == 0;
     if (cin_g == 1 && cout_g == 1)
         n->kernel = KERNEL_DEPTHWISE;
-    else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS)
+    else if (pointwise && cout_g * oh * ow >= GEMM_MIN_OUTPUTS && cin_g < POINTWISE_BLOCKED_CIN)
         n->kernel = KERNEL_GEMM;
     else
         n->kernel = BLOCKED_CONV ? KERNEL_BLOCKED : pointwise ? KERNEL_GEMM : KERNEL_IM2COL;

@@ -2320,6 +2320,14 @@ import golden_fuzz  # noqa: E402
 
 golden_fuzz.add_cases(case, simple)
 
+# --------------------------------------------------------------------------
+# Issue 15's kernel paths: pointwise on the blocked tiles, depthwise
+# activations in the vector loop (tests/gen/golden_kernels.py)
+
+import golden_kernels  # noqa: E402
+
+golden_kernels.add_cases(case, simple, seq)
+
 
 # --------------------------------------------------------------------------
 # Generation
