@@ -9,9 +9,14 @@ Two parts, kept here so that onnx2cnn.py does not grow:
   take as it is (transA=1, a constant C with a different row per sample, a
   computed C that is scaled or broadcast) becomes Transpose(A), MatMul by
   the constant B (transposed at import), Mul by alpha and Add of beta * C.
+  PRelu, Elu, Selu, Celu, Softplus, Softsign, LayerNormalization (with its
+  Mean or InvStdDev output used) and InstanceNormalization become the
+  elementwise ops and reductions of ONNX's reference formulas; Tile by
+  constant repeats a Concat of copies per repeated axis.
 - install(handlers, module): handlers for ReduceSum, ReduceMean, ReduceMax
   and ReduceMin over any axes but the batch, with or without keepdims:
-  cnnc's sum, mean, amax and amin (compiler/ops/reduce.c).
+  cnnc's sum, mean, amax and amin (compiler/ops/reduce.c); Size, and the
+  unary math ops of constants, evaluated at import time.
 """
 
 import numpy as np
