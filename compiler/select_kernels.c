@@ -52,12 +52,12 @@
 #endif
 /* A pointwise conv with at least this many input channels per group goes
  * to the blocked kernel (its per-set register tiles) rather than OpenBLAS:
- * on MobileNet-v2 at plain cc -O2 those layers ran 1.2-2x faster in
- * the tiles (docs/kernels.md); with fewer input channels a tile does too
- * few multiply-adds per store and OpenBLAS keeps them.
+ * on MobileNet-v2 at plain cc -O2 its layers with 16 to 320 input channels
+ * ran 1.1-4x faster in the tiles (docs/kernels.md); below 16, not
+ * measured, a tile does few multiply-adds per store and OpenBLAS keeps them.
  * -DPOINTWISE_BLOCKED_CIN=1000000000 sends every pointwise conv to the GEMM. */
 #ifndef POINTWISE_BLOCKED_CIN
-#define POINTWISE_BLOCKED_CIN 64
+#define POINTWISE_BLOCKED_CIN 16
 #endif
 /* 0 brings back im2col + GEMM for the convolutions the blocked kernel takes,
  * for comparisons: make CFLAGS="-O2 -DBLOCKED_CONV=0". */

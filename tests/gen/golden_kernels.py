@@ -8,21 +8,34 @@ import torch.nn as nn
 
 
 def add_cases(case, simple, seq):
-    case("kern_pointwise_blocked", "pointwise 1x1 convs with >= 64 input channels per group on "
+    # the first pointwise layers of MobileNet-v2: 16 and 24 input channels
+    case("kern_pointwise_blocked_few", "pointwise 1x1 convs with 16 and 24 input channels (the "
+         "least that take the blocked kernel) with relu6, and 12 (OpenBLAS)",
+         simple("""
+            p1: conv2d(24, kernel=1) -> relu6
+            p2: conv2d(12, kernel=1)
+            p3: conv2d(20, kernel=1) -> relu6
+         """, (16, 15, 14)),
+         lambda: seq(("p1", nn.Conv2d(16, 24, 1)), ("a1", nn.ReLU6()),
+                     ("p2", nn.Conv2d(24, 12, 1)),
+                     ("p3", nn.Conv2d(12, 20, 1)), ("a3", nn.ReLU6())),
+         (16, 15, 14))
+
+    case("kern_pointwise_blocked", "pointwise 1x1 convs with >= 16 input channels per group on "
          "the blocked kernel (select_kernels.c POINTWISE_BLOCKED_CIN): 64 -> 80 with batchnorm and "
          "relu6 (a partial 16-channel block, 11 columns: a partial tile), 80 -> 72 without bias, "
-         "grouped 72 -> 24 with 36 channels per group (below 64: OpenBLAS), 1x1 256 -> 40 on a "
+         "grouped 72 -> 24 with 12 channels per group (below 16: OpenBLAS), 1x1 256 -> 40 on a "
          "7x7 plane with leaky_relu after a 3x3 expand; batch 2",
          simple("""
             p1: conv2d(80, kernel=1) -> bn1: batchnorm -> relu6
             p2: conv2d(72, kernel=1, bias=false)
-            p3: conv2d(24, kernel=1, groups=2)
+            p3: conv2d(24, kernel=1, groups=6)
             e4: conv2d(256, kernel=3, stride=2, pad=1) -> relu
             p4: conv2d(40, kernel=1) -> leaky_relu(slope=0.1)
          """, (64, 13, 11)),
          lambda: seq(("p1", nn.Conv2d(64, 80, 1)), ("bn1", nn.BatchNorm2d(80)), ("a1", nn.ReLU6()),
                      ("p2", nn.Conv2d(80, 72, 1, bias=False)),
-                     ("p3", nn.Conv2d(72, 24, 1, groups=2)),
+                     ("p3", nn.Conv2d(72, 24, 1, groups=6)),
                      ("e4", nn.Conv2d(24, 256, 3, stride=2, padding=1)), ("a4", nn.ReLU()),
                      ("p4", nn.Conv2d(256, 40, 1)), ("a5", nn.LeakyReLU(0.1))),
          (64, 13, 11), batch=2)
