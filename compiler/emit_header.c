@@ -8,6 +8,14 @@
 static void tensor_macros(Emitter *e, StrBuf *h, const Tensor *t)
 {
     char *T = upper_case(t->name);
+    /* NET_TENSOR_* of two networks can be spelled alike (network a with input
+     * b_x, network a_b with input x): a program including both headers gets a
+     * message, not a redefined macro. */
+    sb_printf(h,
+              "#ifdef %s_%s_SIZE\n#error \"%s_%s_SIZE is already defined: another network's "
+              "header (or a macro) spells a tensor the same; compile one network with another "
+              "--name\"\n#endif\n",
+              e->NET, T, e->NET, T);
     if (t->rank == 4) {
         sb_printf(h, "#define %s_%s_C %lld\n", e->NET, T, (long long)t->dims[1]);
         sb_printf(h, "#define %s_%s_H %lld\n", e->NET, T, (long long)t->dims[2]);

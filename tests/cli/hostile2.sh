@@ -132,3 +132,17 @@ check "a fused maxpool over very wide rows runs in a 1 MiB stack, -O2 equal to -
     $ccs -std=c99 -O1 w0.c \$('$cnnc' --cflags) -o w0 \$('$cnnc' --libs) &&
     $ccs -std=c99 -O1 w2.c \$('$cnnc' --cflags) -o w2 \$('$cnnc' --libs) &&
     \"$build\"/tools/f32gen 3 262144 w.in && ./w0 w.in w0.out && ( ulimit -s 1024; ./w2 w.in w2.out ) && cmp w0.out w2.out"
+
+# Two networks' shape macros can be spelled alike: network a with input b_x
+# and network a_b with input x both have A_B_X_SIZE. A program including both
+# headers stops at an #error naming the macro and the way out (--name).
+printf 'network a\ninput b_x[2]\ninit he\nfc: linear(2)\n' >h2a.cnn
+printf 'network a_b\ninput x[3]\ninit he\nfc: linear(2)\n' >h2ab.cnn
+check "two headers spelling a shape macro alike: an #error names it; --name resolves it" bash -c "
+    '$cnnc' h2a.cnn -o na.c && '$cnnc' h2ab.cnn -o nab.c &&
+    printf '#include \"na.h\"\n#include \"nab.h\"\nint main(void) { return A_B_X_SIZE; }\n' > nm.c &&
+    ! $ccs -std=c99 -c nm.c -o nm.o 2> nm.err &&
+    grep -q 'error: #error \"A_B_X_SIZE is already defined: .*--name\"' nm.err &&
+    '$cnnc' h2ab.cnn --name ab -o nab.c &&
+    printf '#include \"na.h\"\n#include \"nab.h\"\nint main(void) { return A_B_X_SIZE + AB_X_SIZE; }\n' > nm.c &&
+    $ccs -std=c99 -Wall -Wextra -pedantic -Werror -c nm.c -o nm.o"
