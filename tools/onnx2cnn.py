@@ -613,12 +613,7 @@ class Converter:
             k = self.counts.get(node.op_type, 0) + 1
             self.counts[node.op_type] = k
             lab = "%s_%d" % (re.sub(r"(?<!^)(?=[A-Z])", "_", node.op_type).lower(), k)
-        base, k = lab, 2
-        while lab in self.used_labels:
-            lab = "%s_%d" % (base, k)
-            k += 1
-        self.used_labels.add(lab)
-        return lab
+        return onnx_lower.unique(lab, self.used_labels)
 
     def op(self, node, kind, inputs, attrs=(), cshape=None, label=None, tensors=(), k=0):
         vals = []

@@ -56,12 +56,17 @@ class _Names:
             self.taken.add(t.name)
 
     def __call__(self, base):
-        name, k = base, 2
-        while name in self.taken:
-            name = "%s_%d" % (base, k)
-            k += 1
-        self.taken.add(name)
-        return name
+        return unique(base, self.taken)
+
+
+def unique(base, taken):
+    """base, else base_2, base_3, ...: the first not in the set taken, added to it."""
+    name, k = base, 2
+    while name in taken:
+        name = "%s_%d" % (base, k)
+        k += 1
+    taken.add(name)
+    return name
 
 
 def _opset(model):
