@@ -23,6 +23,16 @@ MULTI_INPUT = ("add", "mul", "sub", "div", "maximum", "minimum", "concat")
 LINE = 100
 
 
+def unique(base, taken):
+    """base, else base_2, base_3, ...: the first not in the set taken, added to it."""
+    name, k = base, 2
+    while name in taken:
+        name = "%s_%d" % (base, k)
+        k += 1
+    taken.add(name)
+    return name
+
+
 def remove_dead(ops, outputs, op_type):
     """Drop ops whose results are never used (iteratively), and fill users.
     op_type: the tool's op class (other inputs are the network input)."""

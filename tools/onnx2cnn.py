@@ -613,7 +613,7 @@ class Converter:
             k = self.counts.get(node.op_type, 0) + 1
             self.counts[node.op_type] = k
             lab = "%s_%d" % (re.sub(r"(?<!^)(?=[A-Z])", "_", node.op_type).lower(), k)
-        return onnx_lower.unique(lab, self.used_labels)
+        return cnn_text.unique(lab, self.used_labels)
 
     def op(self, node, kind, inputs, attrs=(), cshape=None, label=None, tensors=(), k=0):
         vals = []
@@ -2879,12 +2879,7 @@ def _tensor_name(op, used):
     if base.startswith("/"):  # PyTorch's /scope/Op_output_0
         base = re.sub(r"_output_\d+$", "", base)
     name = sanitize_ident(scope_path(base) or base)
-    base, k = name, 2
-    while name in used:
-        name = "%s_%d" % (base, k)
-        k += 1
-    used.add(name)
-    return name
+    return cnn_text.unique(name, used)
 
 
 def _continues(op, prev):

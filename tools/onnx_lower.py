@@ -21,6 +21,8 @@ Two parts, kept here so that onnx2cnn.py does not grow:
 
 import numpy as np
 
+import cnn_text
+
 try:
     import onnx
     from onnx import helper, numpy_helper
@@ -56,17 +58,7 @@ class _Names:
             self.taken.add(t.name)
 
     def __call__(self, base):
-        return unique(base, self.taken)
-
-
-def unique(base, taken):
-    """base, else base_2, base_3, ...: the first not in the set taken, added to it."""
-    name, k = base, 2
-    while name in taken:
-        name = "%s_%d" % (base, k)
-        k += 1
-    taken.add(name)
-    return name
+        return cnn_text.unique(base, self.taken)
 
 
 def _opset(model):

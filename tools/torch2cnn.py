@@ -1850,12 +1850,7 @@ def _tensor_name(op, used):
         name = "t_" + name
     if name in RESERVED:
         name += "_0"  # fx calls the first add 'add', the next 'add_1'
-    base, k = name, 2
-    while name in used:
-        name = "%s_%d" % (base, k)
-        k += 1
-    used.add(name)
-    return name
+    return cnn_text.unique(name, used)
 
 
 def _breaks_before(op, prev):
